@@ -1,0 +1,357 @@
+//! Configuration: built-in environment profiles, a TOML file, environment variables and flags,
+//! merged in that order of increasing precedence into one `Settings`, with the source of every
+//! value kept for `config show` and for error messages (`file:line:col: what is wrong`).
+
+pub mod duration;
+mod findings;
+mod layers;
+pub mod schema;
+mod source;
+pub mod target;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use toml::{Table, Value};
+
+pub use findings::{ConfigFinding, FindingLevel};
+pub use schema::*;
+pub use source::Source;
+pub use target::{DbHost, DbTarget, EnvSnapshot, SslMode};
+
+use layers::{FileLayer, Layered};
+
+const PROFILES: &str = include_str!("profiles.toml");
+pub const ENVIRONMENTS: [&str; 4] = ["development", "test", "staging", "production"];
+const DEFAULT_ENVIRONMENT: &str = "development";
+
+/// A configuration problem, located where the bad value was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub location: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn at(source: Source, message: impl Into<String>) -> Self {
+        Self {
+            location: source.location(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            self.location,
+            crate::secret::scrub(&self.message)
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A value given on the command line, as the dotted key it overrides.
+#[derive(Debug, Clone)]
+pub struct FlagOverride {
+    pub key: &'static str,
+    pub value: Value,
+    pub flag: &'static str,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct LoadOptions {
+    pub file: Option<String>,
+    pub flags: Vec<FlagOverride>,
+    pub env: EnvSnapshot,
+}
+
+impl LoadOptions {
+    pub fn from_process(file: Option<String>, flags: Vec<FlagOverride>) -> Self {
+        Self {
+            file,
+            flags,
+            env: std::env::vars().collect(),
+        }
+    }
+}
+
+/// The effective configuration and where each value came from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub sources: BTreeMap<String, Source>,
+    pub file: Option<String>,
+    pub database: Option<DbTarget>,
+}
+
+/// The concurrency a capacity test may use without `--force`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CapacityCap {
+    pub limit: u32,
+    pub safety_margin: f64,
+    pub reserved: u32,
+    pub cap: u32,
+}
+
+impl Config {
+    pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
+        let file = match &opts.file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                    location: path.clone(),
+                    message: format!("cannot read config file: {e}"),
+                })?;
+                Some(FileLayer::parse(path, text)?)
+            }
+            None => None,
+        };
+        let (environment, env_source) = pick_environment(opts, file.as_ref())?;
+        let mut layered = Layered::default();
+        layered.overlay(profile_table(&environment)?, &|_| Source::Profile {
+            env: environment.clone(),
+        });
+        layered.set(
+            "environment",
+            Value::String(environment.clone()),
+            env_source,
+        );
+        if let Some(f) = &file {
+            let mut table = f.table.clone();
+            table.remove("environment");
+            layered.overlay(table, &|path| f.source(path, false));
+        }
+        overlay_env(&mut layered, &opts.env);
+        for flag in &opts.flags {
+            layered.set(
+                flag.key,
+                flag.value.clone(),
+                Source::Flag {
+                    flag: flag.flag.into(),
+                },
+            );
+        }
+        let settings = deserialize(&layered, file.as_ref())?;
+        validate::settings(&settings, &|key| {
+            locate(&layered, file.as_ref(), key, false)
+        })?;
+        let database = resolve_database(&settings, &layered, file.as_ref(), &opts.env)?;
+        Ok(Config {
+            settings,
+            sources: layered.sources,
+            file: opts.file.clone(),
+            database,
+        })
+    }
+
+    pub fn source(&self, key: &str) -> Source {
+        let mut p = key.to_string();
+        loop {
+            if let Some(s) = self.sources.get(&p) {
+                return s.clone();
+            }
+            match p.rfind(['.', '[']) {
+                Some(cut) => p.truncate(cut),
+                None => return Source::Default,
+            }
+        }
+    }
+
+    /// `base + VPC scaling buffer + capacity buffer × base` on Cloud SQL; `base` elsewhere.
+    pub fn capacity_aware(&self, base: Duration) -> Duration {
+        capacity_aware(&self.settings, base)
+    }
+
+    pub fn capacity_cap(&self) -> CapacityCap {
+        let s = &self.settings;
+        let limit = s
+            .capacity
+            .concurrent_limit
+            .or(s.vpc_connector.map(|v| v.concurrent_connection_limit))
+            .unwrap_or(s.pool.size + s.pool.max_overflow);
+        let margin = s.pool.safety_margin;
+        let reserved = s.pool.reserved_for_scaling;
+        let usable = (f64::from(limit) * margin + 1e-9).floor() as u32;
+        CapacityCap {
+            limit,
+            safety_margin: margin,
+            reserved,
+            cap: usable.saturating_sub(reserved),
+        }
+    }
+
+    pub fn findings(&self) -> Vec<ConfigFinding> {
+        findings::of(self)
+    }
+}
+
+pub fn capacity_aware(s: &Settings, base: Duration) -> Duration {
+    match (s.cloud_sql, s.capacity_aware) {
+        (true, Some(ca)) => base + ca.vpc_scaling_buffer + base.mul_f64(ca.capacity_buffer),
+        _ => base,
+    }
+}
+
+fn profiles() -> Result<Table, ConfigError> {
+    toml::from_str(PROFILES).map_err(|e| ConfigError {
+        location: "built-in profiles".into(),
+        message: e.message().to_string(),
+    })
+}
+
+/// The built-in profile for `env` as a partial configuration table.
+pub fn profile_table(env: &str) -> Result<Table, ConfigError> {
+    match profiles()?.remove(env) {
+        Some(Value::Table(t)) => Ok(t),
+        _ => Err(ConfigError {
+            location: "environment".into(),
+            message: format!("unknown environment `{env}`"),
+        }),
+    }
+}
+
+fn pick_environment(
+    opts: &LoadOptions,
+    file: Option<&FileLayer>,
+) -> Result<(String, Source), ConfigError> {
+    let flag = opts.flags.iter().find(|f| f.key == "environment");
+    let (name, source) = if let Some(f) = flag {
+        (
+            f.value.as_str().unwrap_or_default().to_string(),
+            Source::Flag {
+                flag: f.flag.into(),
+            },
+        )
+    } else if let Some(v) = opts.env.get("CONNSCOPE_ENV").filter(|v| !v.is_empty()) {
+        (
+            v.clone(),
+            Source::Env {
+                var: "CONNSCOPE_ENV".into(),
+            },
+        )
+    } else if let Some(f) = file.filter(|f| f.table.contains_key("environment")) {
+        let name = f.table["environment"].as_str().ok_or_else(|| {
+            ConfigError::at(
+                f.source("environment", false),
+                "`environment` must be a string",
+            )
+        })?;
+        (name.to_string(), f.source("environment", false))
+    } else {
+        (DEFAULT_ENVIRONMENT.to_string(), Source::Default)
+    };
+    if !ENVIRONMENTS.contains(&name.as_str()) {
+        return Err(ConfigError::at(
+            source,
+            format!(
+                "unknown environment `{name}`; expected one of {}",
+                ENVIRONMENTS.join(", ")
+            ),
+        ));
+    }
+    Ok((name, source))
+}
+
+/// `DATABASE_URL`, and `CONNSCOPE_SECTION__KEY=value` for any key (`__` separates levels).
+fn overlay_env(layered: &mut Layered, env: &EnvSnapshot) {
+    if let Some(url) = env.get("DATABASE_URL").filter(|v| !v.is_empty()) {
+        layered.set(
+            "database.url",
+            Value::String(url.clone()),
+            Source::Env {
+                var: "DATABASE_URL".into(),
+            },
+        );
+    }
+    for (var, raw) in env {
+        let Some(rest) = var.strip_prefix("CONNSCOPE_") else {
+            continue;
+        };
+        if rest == "ENV" || rest == "CONFIG" || !rest.contains("__") {
+            continue;
+        }
+        let key = rest
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+            .join(".");
+        layered.set(&key, env_value(raw), Source::Env { var: var.clone() });
+    }
+}
+
+/// An environment variable's text as a TOML value: `5` is a number, `true` a boolean,
+/// `["a","b"]` a list; anything else (`2s`, a URL) is a string.
+fn env_value(raw: &str) -> Value {
+    toml::from_str::<Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(raw.to_string()))
+}
+
+fn locate(layered: &Layered, file: Option<&FileLayer>, path: &str, key_span: bool) -> Source {
+    match (layered.source_of(path), file) {
+        (Some(Source::File { .. }), Some(f)) => f.source(path, key_span),
+        (Some(s), _) => s.clone(),
+        (None, _) => Source::Default,
+    }
+}
+
+fn deserialize(layered: &Layered, file: Option<&FileLayer>) -> Result<Settings, ConfigError> {
+    let value = Value::Table(layered.table.clone());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().message().trim().to_string();
+        let unknown = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+            .map(|field| {
+                if path == "." || path.ends_with(field) {
+                    path.clone()
+                } else {
+                    format!("{path}.{field}")
+                }
+            });
+        let (at, key_span) = match unknown {
+            Some(p) => (p.trim_start_matches('.').to_string(), true),
+            None => (path.clone(), false),
+        };
+        let source = locate(layered, file, &at, key_span);
+        let what = if key_span { at.clone() } else { path };
+        ConfigError::at(source, format!("{what}: {message}"))
+    })
+}
+
+fn resolve_database(
+    s: &Settings,
+    layered: &Layered,
+    file: Option<&FileLayer>,
+    env: &EnvSnapshot,
+) -> Result<Option<DbTarget>, ConfigError> {
+    let r = target::Resolve {
+        url: s.database.url.as_deref(),
+        config_password: s.database.password.as_deref(),
+        application_name: &s.database.application_name,
+        env,
+    };
+    if let Some(pw) = &s.database.password {
+        crate::secret::register(pw);
+    }
+    target::resolve(&r).map_err(|message| {
+        let source = if s.database.url.is_some() {
+            locate(layered, file, "database.url", false)
+        } else {
+            Source::Env {
+                var: "PG* environment".into(),
+            }
+        };
+        ConfigError::at(source, format!("database.url: {message}"))
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,383 @@
+//! The one vocabulary every probe speaks. Probes send `Event`s over a channel; `State::apply`
+//! consumes them; a recording is these events as JSON lines. Anything a panel, report or exit
+//! code shows must be derivable from a sequence of these.
+//!
+//! Times inside events are milliseconds as `f64` (microsecond precision is kept); `at` is the
+//! wall-clock moment the probe observed the result. Fields are only ever added, with defaults,
+//! so older recordings keep replaying.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+impl Event {
+    pub fn now(body: EventBody) -> Self {
+        Self {
+            at: Utc::now(),
+            body,
+        }
+    }
+
+    pub fn at(at: DateTime<Utc>, body: EventBody) -> Self {
+        Self { at, body }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// One step-timed database connection attempt.
+    DbAttempt(DbAttempt),
+    /// The initialization probe: one connect-and-warm-up within the initialization timeout.
+    Init(InitResult),
+    CapacityStarted(CapacityStarted),
+    /// One connection of a capacity test, when it has succeeded or failed.
+    CapacityConn(CapacityConn),
+    CapacityFinished(CapacityFinished),
+    HttpCheck(HttpCheck),
+    WsCheck(WsCheck),
+    /// A startup phase changed status, read from the service's log or timed by the rehearsal.
+    StartupPhase(StartupPhase),
+    /// The service process exited (read from its startup log).
+    StartupExit(StartupExit),
+    /// How much of the startup log was read and how much matched nothing.
+    StartupLog(StartupLog),
+    /// Something a probe wants the person to know that is not a measurement.
+    Note(Note),
+    /// The lab switched scenario.
+    LabScenario(LabScenario),
+}
+
+/// Where a connection attempt failed, in the order a connection goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Dns,
+    Tcp,
+    Tls,
+    Handshake,
+    Query,
+    /// HTTP / WebSocket: the TCP (and TLS) connection as one step.
+    Connect,
+    FirstByte,
+    Body,
+    Reply,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Dns => "dns",
+            Step::Tcp => "tcp",
+            Step::Tls => "tls",
+            Step::Handshake => "handshake",
+            Step::Query => "query",
+            Step::Connect => "connect",
+            Step::FirstByte => "first_byte",
+            Step::Body => "body",
+            Step::Reply => "reply",
+        }
+    }
+}
+
+/// Why something failed, as a word a script can match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    Dns,
+    Refused,
+    Unreachable,
+    Timeout,
+    Tls,
+    Auth,
+    TooManyConnections,
+    StartingUp,
+    ShuttingDown,
+    DatabaseMissing,
+    Protocol,
+    HttpStatus,
+    Other,
+}
+
+impl ErrorClass {
+    pub const ALL: [ErrorClass; 13] = [
+        ErrorClass::Dns,
+        ErrorClass::Refused,
+        ErrorClass::Unreachable,
+        ErrorClass::Timeout,
+        ErrorClass::Tls,
+        ErrorClass::Auth,
+        ErrorClass::TooManyConnections,
+        ErrorClass::StartingUp,
+        ErrorClass::ShuttingDown,
+        ErrorClass::DatabaseMissing,
+        ErrorClass::Protocol,
+        ErrorClass::HttpStatus,
+        ErrorClass::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Dns => "dns",
+            ErrorClass::Refused => "refused",
+            ErrorClass::Unreachable => "unreachable",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Tls => "tls",
+            ErrorClass::Auth => "auth",
+            ErrorClass::TooManyConnections => "too_many_connections",
+            ErrorClass::StartingUp => "starting_up",
+            ErrorClass::ShuttingDown => "shutting_down",
+            ErrorClass::DatabaseMissing => "database_missing",
+            ErrorClass::Protocol => "protocol",
+            ErrorClass::HttpStatus => "http_status",
+            ErrorClass::Other => "other",
+        }
+    }
+
+    /// The server refused for lack of room or because it is restarting: back off, don't hammer.
+    pub fn is_capacity(self) -> bool {
+        matches!(self, ErrorClass::TooManyConnections)
+    }
+
+    pub fn wants_backoff(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::TooManyConnections | ErrorClass::StartingUp | ErrorClass::ShuttingDown
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub class: ErrorClass,
+    /// The step that failed (for a timeout: the step the deadline hit).
+    pub step: Option<Step>,
+    /// Postgres SQLSTATE when the server sent an error.
+    pub sqlstate: Option<String>,
+    /// The server's or the operating system's message, secrets removed.
+    pub message: String,
+}
+
+/// Step times of a database connection; `None` means the step did not run (e.g. no DNS for an
+/// IP address, or the attempt failed before it), never "zero".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DbSteps {
+    pub dns: Option<f64>,
+    pub tcp: Option<f64>,
+    /// TLS negotiation alone (SSLRequest + handshake); already included in `handshake`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<f64>,
+    /// TLS + startup + authentication, until the server is ready for queries.
+    pub handshake: Option<f64>,
+    pub query: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbAttempt {
+    pub seq: u64,
+    pub ok: bool,
+    pub total_ms: f64,
+    pub steps_ms: DbSteps,
+    /// The connection timeout in force for this attempt.
+    pub timeout_ms: f64,
+    pub error: Option<Failure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitResult {
+    pub ok: bool,
+    pub elapsed_ms: f64,
+    pub timeout_ms: f64,
+    pub steps_ms: DbSteps,
+    /// Warm-up queries after connecting (`SELECT 1`, server settings).
+    pub warmup_ms: Option<f64>,
+    pub server_version: Option<String>,
+    pub server_max_connections: Option<u32>,
+    pub error: Option<Failure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStarted {
+    pub run: u64,
+    /// Connections asked for.
+    pub requested: u32,
+    /// Connections that will be opened (`min(requested, cap)` unless forced).
+    pub planned: u32,
+    /// limit × safety margin − reserved buffer.
+    pub cap: u32,
+    pub capped: bool,
+    pub forced: bool,
+    pub hold_ms: f64,
+    /// Read before the test from a connection of its own; `None` when it could not be read.
+    pub server_max_connections: Option<u32>,
+    pub server_connections_in_use: Option<u32>,
+    pub server_reserved_connections: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityConn {
+    pub run: u64,
+    pub index: u32,
+    pub ok: bool,
+    pub connect_ms: f64,
+    pub error: Option<Failure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityFinished {
+    pub run: u64,
+    pub elapsed_ms: f64,
+    /// Stopped early (quit, cancel, or too many refusals and the test backed off).
+    pub aborted: bool,
+    pub reason: Option<String>,
+}
+
+/// HTTP step times as far as they can be measured honestly: `dns` and `connect` come from a
+/// separate timed resolution and TCP connect made just before the request, `first_byte` is
+/// the time until response headers, `total` includes reading the (bounded) body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct HttpSteps {
+    pub dns: Option<f64>,
+    pub connect: Option<f64>,
+    pub tls: Option<f64>,
+    pub first_byte: Option<f64>,
+    pub total: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpCheck {
+    pub endpoint: String,
+    /// The base URL, credentials and query values removed.
+    pub url: String,
+    /// The path actually answered (after a fallback, `/health`).
+    pub path: String,
+    /// The path that was asked for first.
+    pub requested_path: String,
+    pub fell_back: bool,
+    /// 1-based try number of `tries`.
+    pub attempt: u32,
+    pub tries: u32,
+    pub status: Option<u16>,
+    pub ok: bool,
+    pub latency_ms: f64,
+    pub steps_ms: HttpSteps,
+    pub timeout_ms: f64,
+    /// 503 whose body names the database, initialization, a timeout, Cloud SQL or startup failure.
+    pub startup_failure: bool,
+    pub body_excerpt: Option<String>,
+    pub error: Option<Failure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WsCheck {
+    pub url: String,
+    pub ok: bool,
+    pub connect_ms: Option<f64>,
+    pub rtt_ms: Option<f64>,
+    pub reply_excerpt: Option<String>,
+    pub error: Option<Failure>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartupSource {
+    /// The service's own startup log.
+    Log,
+    /// connscope's own run of the same phases against the same dependencies.
+    Rehearsal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseStatus {
+    Started,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartupPhase {
+    pub source: StartupSource,
+    /// 1-based phase number in the configured sequence.
+    pub phase: u8,
+    pub name: String,
+    pub status: PhaseStatus,
+    /// When it happened according to the log (or the rehearsal's clock).
+    pub ts: DateTime<Utc>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartupExit {
+    pub source: StartupSource,
+    pub code: i32,
+    pub ts: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartupLog {
+    /// What is being read: a path, `stdin`, or the command (secrets removed).
+    pub source: String,
+    pub lines: u64,
+    pub skipped: u64,
+    /// The log ended (file fully read in `check`, command exited, stdin closed).
+    pub ended: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    pub probe: String,
+    pub level: NoteLevel,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabScenario {
+    pub name: String,
+    pub description: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_one_flat_json_object_tagged_by_kind() {
+        let ev = Event::at(
+            "2026-11-25T10:00:00Z".parse().expect("valid time"),
+            EventBody::Note(Note {
+                probe: "db".into(),
+                level: NoteLevel::Warn,
+                message: "x".into(),
+            }),
+        );
+        let line = serde_json::to_string(&ev).expect("serialises");
+        assert_eq!(
+            line,
+            r#"{"at":"2026-11-25T10:00:00Z","kind":"note","probe":"db","level":"warn","message":"x"}"#
+        );
+        let back: Event = serde_json::from_str(&line).expect("parses");
+        assert_eq!(back, ev);
+    }
+}

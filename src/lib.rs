@@ -1,0 +1,7 @@
+//! connscope: a terminal dashboard and headless checker for database-connectivity outages.
+//!
+//! One way through: config → probes → channel of `Event`s → `State::apply` → view or report.
+
+pub mod config;
+pub mod event;
+pub mod secret;
