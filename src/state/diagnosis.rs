@@ -1,0 +1,440 @@
+//! The likely cause in plain words, with the evidence beside it. Rules read the state only;
+//! each names what it saw so a person can check the reasoning rather than trust it.
+
+use serde::Serialize;
+
+use super::State;
+use super::startup::{PhaseVerdict, StartupRun};
+use crate::event::{DbAttempt, ErrorClass, Step};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub cause: String,
+    pub confidence: Confidence,
+    pub evidence: Vec<String>,
+}
+
+/// Failures of one kind among the recent attempts.
+struct Seen<'a> {
+    count: usize,
+    of: usize,
+    example: Option<&'a DbAttempt>,
+}
+
+impl Seen<'_> {
+    fn confidence(&self) -> Confidence {
+        if self.count >= 3 || (self.of > 0 && self.count * 2 >= self.of && self.count >= 2) {
+            Confidence::High
+        } else if self.count >= 2 {
+            Confidence::Medium
+        } else {
+            Confidence::Low
+        }
+    }
+
+    fn line(&self, what: &str) -> String {
+        format!("{} of the last {} attempts: {what}", self.count, self.of)
+    }
+}
+
+fn recent(s: &State) -> Vec<&DbAttempt> {
+    s.db.attempts
+        .iter()
+        .rev()
+        .take(s.cfg.alerts.window as usize)
+        .map(|(_, a)| a)
+        .collect()
+}
+
+fn seen<'a>(attempts: &[&'a DbAttempt], pred: impl Fn(&DbAttempt) -> bool) -> Seen<'a> {
+    let hits: Vec<&&DbAttempt> = attempts.iter().filter(|a| pred(a)).collect();
+    Seen {
+        count: hits.len(),
+        of: attempts.len(),
+        example: hits.first().map(|a| **a),
+    }
+}
+
+fn class_is(a: &DbAttempt, class: ErrorClass) -> bool {
+    a.error.as_ref().is_some_and(|e| e.class == class)
+}
+
+fn timeout_at(a: &DbAttempt, steps: &[Step]) -> bool {
+    a.error.as_ref().is_some_and(|e| {
+        e.class == ErrorClass::Timeout && e.step.is_some_and(|s| steps.contains(&s))
+    })
+}
+
+fn example_msg(s: &Seen<'_>) -> Option<String> {
+    let e = s.example?.error.as_ref()?;
+    let code = e
+        .sqlstate
+        .as_deref()
+        .map(|c| format!("SQLSTATE {c}: "))
+        .unwrap_or_default();
+    Some(format!("server said: {code}{}", e.message))
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".into(), |v| format!("{v:.1} ms"))
+}
+
+pub fn diagnose(s: &State) -> Vec<Finding> {
+    let attempts = recent(s);
+    let mut out = Vec::new();
+    network_path(s, &attempts, &mut out);
+    server_side(&attempts, &mut out);
+    capacity_test(s, &mut out);
+    service_path(s, &attempts, &mut out);
+    startup_signature(s, &mut out);
+    init_timing(s, &mut out);
+    out.sort_by(|a, b| b.confidence.cmp(&a.confidence));
+    out
+}
+
+fn push(
+    out: &mut Vec<Finding>,
+    rule: &'static str,
+    cause: &str,
+    seen: &Seen<'_>,
+    mut evidence: Vec<String>,
+) {
+    if seen.count == 0 {
+        return;
+    }
+    evidence.extend(example_msg(seen));
+    out.push(Finding {
+        rule,
+        cause: cause.into(),
+        confidence: seen.confidence(),
+        evidence,
+    });
+}
+
+fn network_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
+    let avg = s.db.step_averages();
+    let dns_ok = a.iter().any(|x| x.steps_ms.dns.is_some()) || avg.dns.is_some();
+    let tcp_to = seen(a, |x| timeout_at(x, &[Step::Tcp]));
+    let dns_note = if dns_ok {
+        "the name resolves (DNS fine)".to_string()
+    } else {
+        "the host is an address (no DNS step)".to_string()
+    };
+    push(
+        out,
+        "tcp_timeout",
+        "Network path to the database: TCP connections time out — the VPC connector, a firewall or routing is \
+         dropping them before they reach the server",
+        &tcp_to,
+        vec![dns_note, tcp_to.line("TCP connect timed out")],
+    );
+    let hs_to = seen(a, |x| timeout_at(x, &[Step::Tls, Step::Handshake]));
+    push(
+        out,
+        "handshake_timeout",
+        "The server accepts TCP but does not finish the handshake in time — the server is overloaded or the \
+         connector is saturated",
+        &hs_to,
+        vec![
+            format!("TCP connect averages {} when it works", ms(avg.tcp)),
+            hs_to.line("timed out after TCP connected (TLS / startup / auth)"),
+        ],
+    );
+    let q_to = seen(a, |x| timeout_at(x, &[Step::Query]));
+    push(
+        out,
+        "query_timeout",
+        "Connections open but `SELECT 1` does not answer — the server is overloaded or blocked",
+        &q_to,
+        vec![q_to.line("timed out running SELECT 1")],
+    );
+    let dns = seen(a, |x| {
+        class_is(x, ErrorClass::Dns) || timeout_at(x, &[Step::Dns])
+    });
+    push(
+        out,
+        "dns",
+        "The database host name does not resolve — DNS, or a wrong host name",
+        &dns,
+        vec![dns.line("name resolution failed")],
+    );
+    let refused = seen(a, |x| class_is(x, ErrorClass::Refused));
+    push(
+        out,
+        "refused",
+        "Nothing is listening at the database address — the server is down, or the host / port / socket is wrong",
+        &refused,
+        vec![refused.line("connection refused")],
+    );
+    let unreach = seen(a, |x| class_is(x, ErrorClass::Unreachable));
+    push(
+        out,
+        "unreachable",
+        "No route to the database host — network or firewall configuration",
+        &unreach,
+        vec![unreach.line("host or network unreachable")],
+    );
+    let reset = seen(a, |x| class_is(x, ErrorClass::Protocol));
+    push(
+        out,
+        "reset",
+        "Connections are cut during startup — a proxy or connector between here and the server is dropping them",
+        &reset,
+        vec![reset.line("connection reset or closed mid-handshake")],
+    );
+}
+
+fn server_side(a: &[&DbAttempt], out: &mut Vec<Finding>) {
+    let cap = seen(a, |x| class_is(x, ErrorClass::TooManyConnections));
+    if cap.count > 0 {
+        let post_auth = cap
+            .example
+            .and_then(|x| x.error.as_ref())
+            .is_some_and(|e| e.message.contains("reserved") || e.message.contains("for role"));
+        let when = if post_auth {
+            "refused after authentication: the slots left are reserved (or the role's limit is reached)"
+        } else {
+            "refused before authentication: every connection slot is taken"
+        };
+        push(
+            out,
+            "capacity",
+            "Database connection capacity is exhausted (SQLSTATE 53300)",
+            &cap,
+            vec![cap.line("too many connections"), when.to_string()],
+        );
+    }
+    let starting = seen(a, |x| {
+        class_is(x, ErrorClass::StartingUp) || class_is(x, ErrorClass::ShuttingDown)
+    });
+    push(
+        out,
+        "restarting",
+        "The database is starting up or shutting down (SQLSTATE 57P03) — a restart or failover",
+        &starting,
+        vec![starting.line("server not accepting connections yet")],
+    );
+    let auth = seen(a, |x| class_is(x, ErrorClass::Auth));
+    let code = auth
+        .example
+        .and_then(|x| x.error.as_ref())
+        .and_then(|e| e.sqlstate.clone())
+        .unwrap_or_default();
+    let why = if code == "28P01" {
+        "the password was rejected (28P01)"
+    } else {
+        "no pg_hba.conf entry allows this user / host / database, or the auth method failed (28000)"
+    };
+    push(
+        out,
+        "auth",
+        "Credentials or pg_hba.conf: the server refuses this login",
+        &auth,
+        vec![auth.line("authentication failed"), why.to_string()],
+    );
+    let tls = seen(a, |x| class_is(x, ErrorClass::Tls));
+    push(
+        out,
+        "tls",
+        "TLS: the certificate is not trusted or sslmode does not match what the server offers",
+        &tls,
+        vec![tls.line("TLS negotiation failed")],
+    );
+    let missing = seen(a, |x| class_is(x, ErrorClass::DatabaseMissing));
+    push(
+        out,
+        "database_missing",
+        "The database named in the connection string does not exist (3D000)",
+        &missing,
+        vec![missing.line("database does not exist")],
+    );
+}
+
+fn capacity_test(s: &State, out: &mut Vec<Finding>) {
+    let Some(run) = &s.capacity.last else { return };
+    if run.capacity_errors == 0 {
+        return;
+    }
+    let max = run
+        .started
+        .server_max_connections
+        .map_or("unknown".into(), |m| m.to_string());
+    let used = run
+        .started
+        .server_connections_in_use
+        .map_or("unknown".into(), |m| m.to_string());
+    out.push(Finding {
+        rule: "capacity_test",
+        cause: "Database connection capacity is exhausted under concurrent load (SQLSTATE 53300)"
+            .into(),
+        confidence: if run.capacity_errors * 10 > run.attempted * 3 {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
+        evidence: vec![
+            format!(
+                "{} of {} concurrent connections refused for capacity",
+                run.capacity_errors, run.attempted
+            ),
+            format!("server max_connections {max}, {used} in use before the test"),
+        ],
+    });
+}
+
+fn service_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
+    let db_ok = !a.is_empty() && a.iter().filter(|x| x.ok).count() * 10 >= a.len() * 9;
+    let failing: Vec<String> = s
+        .endpoints
+        .endpoints
+        .iter()
+        .flat_map(|e| e.paths.iter().map(move |p| (e, p)))
+        .filter_map(|(e, p)| {
+            let (_, c) = p.last.as_ref()?;
+            c.startup_failure.then(|| {
+                format!(
+                    "{} {} answered {}: {}",
+                    e.name,
+                    c.path,
+                    c.status.unwrap_or(0),
+                    c.body_excerpt.as_deref().unwrap_or("").trim()
+                )
+            })
+        })
+        .collect();
+    if failing.is_empty() {
+        return;
+    }
+    if db_ok {
+        let mut evidence = failing;
+        evidence.push(format!(
+            "from this host {} of the last {} database attempts succeeded",
+            a.iter().filter(|x| x.ok).count(),
+            a.len()
+        ));
+        out.push(Finding {
+            rule: "service_path",
+            cause: "The service cannot reach the database although this host can — the service's own path to it \
+                    (its VPC connector, credentials or configuration) is broken"
+                .into(),
+            confidence: Confidence::High,
+            evidence,
+        });
+    } else {
+        out.push(Finding {
+            rule: "service_startup",
+            cause: "The service reports a database startup failure (503)".into(),
+            confidence: Confidence::Medium,
+            evidence: failing,
+        });
+    }
+}
+
+/// Is `elapsed` close to the configured timeout (≥ 0.9 × timeout, ≤ timeout + 20 s)?
+pub fn near_timeout(elapsed_s: f64, timeout_s: f64) -> bool {
+    elapsed_s >= 0.9 * timeout_s && elapsed_s <= timeout_s + 20.0
+}
+
+fn startup_signature(s: &State, out: &mut Vec<Finding>) {
+    let init_s = s.cfg.initialization_timeout.as_secs_f64();
+    for track in [&s.startup.log, &s.startup.rehearsal] {
+        let Some(run) = &track.current else { continue };
+        let Some((idx, phase, dur)) = database_phase_failure(run) else {
+            continue;
+        };
+        let exit = run.exit.map(|(c, _)| c);
+        let restarts = track.runs.saturating_sub(1);
+        let mut evidence = vec![format!(
+            "phase {} ({}) failed after {dur:.1} s; initialization timeout {init_s:.0} s",
+            idx + 1,
+            phase
+        )];
+        if let Some(c) = exit {
+            evidence.push(format!("the service exited with code {c}"));
+        }
+        if restarts > 0 {
+            evidence.push(format!(
+                "{restarts} restart{} seen in the log",
+                if restarts == 1 { "" } else { "s" }
+            ));
+        }
+        if near_timeout(dur, init_s) && exit == Some(3) {
+            out.push(Finding {
+                rule: "outage_signature",
+                cause: "The outage's signature: the database phase times out at the initialization timeout and the \
+                        service exits with code 3 — it cannot reach Cloud SQL through its connector at startup"
+                    .into(),
+                confidence: Confidence::High,
+                evidence,
+            });
+        } else if !near_timeout(dur, init_s) {
+            evidence.push("expected between 0.9 × timeout and timeout + 20 s".into());
+            out.push(Finding {
+                rule: "startup_timeout_mismatch",
+                cause: format!(
+                    "The database phase failed after {dur:.1} s, far from the configured {init_s:.0} s initialization \
+                     timeout — the service runs with a different timeout than configured, or something else cut it short"
+                ),
+                confidence: Confidence::Medium,
+                evidence,
+            });
+        }
+    }
+}
+
+fn database_phase_failure(run: &StartupRun) -> Option<(usize, String, f64)> {
+    let verdicts = run.verdicts();
+    run.phases.iter().enumerate().find_map(|(i, p)| {
+        let is_db = p.name.eq_ignore_ascii_case("database") || i == 2;
+        (is_db && verdicts[i] == PhaseVerdict::Failed)
+            .then(|| (i, p.name.clone(), p.duration_s(run.last_ts).unwrap_or(0.0)))
+    })
+}
+
+fn init_timing(s: &State, out: &mut Vec<Finding>) {
+    let Some((_, r)) = &s.init else { return };
+    let Some(e) = &r.error else { return };
+    if e.class != ErrorClass::Timeout {
+        return;
+    }
+    let (el, to) = (r.elapsed_ms / 1000.0, r.timeout_ms / 1000.0);
+    if near_timeout(el, to) {
+        return;
+    }
+    out.push(Finding {
+        rule: "init_timeout_mismatch",
+        cause: format!(
+            "The initialization attempt timed out after {el:.1} s, far from its {to:.0} s limit — a timeout on the path \
+             (connector, proxy or server) fired {}",
+            if el < to { "first" } else { "late" }
+        ),
+        confidence: Confidence::Medium,
+        evidence: vec![
+            format!("timed out at step {}", e.step.map_or("unknown", |s| s.as_str())),
+            format!("{} — expected between {:.1} s and {:.1} s", e.message, 0.9 * to, to + 20.0),
+        ],
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::near_timeout;
+
+    #[test]
+    fn near_timeout_window() {
+        assert!(near_timeout(75.0, 75.0));
+        assert!(near_timeout(67.5, 75.0));
+        assert!(!near_timeout(67.4, 75.0));
+        assert!(near_timeout(95.0, 75.0));
+        assert!(!near_timeout(95.1, 75.0));
+    }
+}

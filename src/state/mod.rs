@@ -1,0 +1,163 @@
+//! Everything connscope knows, built only from events. `State::apply` is pure (no I/O, no
+//! clock: "now" is the newest event's time), so live, headless, replay and report agree.
+
+pub mod alerts;
+pub mod capacity;
+pub mod db;
+pub mod diagnosis;
+pub mod endpoints;
+pub mod log;
+pub mod startup;
+pub mod stats;
+pub mod verdict;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{self, AlertRules, Config, History, Phase, Targets};
+use crate::event::{Event, EventBody, InitResult, LabScenario};
+
+/// What the state needs from the configuration to judge events. It travels in a recording's
+/// header, so a replay judges with the thresholds the live run had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateConfig {
+    pub environment: String,
+    pub cloud_sql: bool,
+    /// The database target, redacted.
+    pub target: Option<String>,
+    #[serde(with = "config::duration")]
+    pub connection_timeout: std::time::Duration,
+    #[serde(with = "config::duration")]
+    pub initialization_timeout: std::time::Duration,
+    #[serde(with = "config::duration")]
+    pub health_timeout: std::time::Duration,
+    pub alerts: AlertRules,
+    pub targets: Targets,
+    pub phases: Vec<Phase>,
+    #[serde(with = "config::duration")]
+    pub total_budget: std::time::Duration,
+    pub history: History,
+    pub capacity_cap: u32,
+    /// Endpoint names and (redacted) URLs, so panels list them before the first check.
+    #[serde(default)]
+    pub endpoints: Vec<(String, String)>,
+    #[serde(default)]
+    pub websockets: Vec<String>,
+    #[serde(default)]
+    pub tries: u32,
+}
+
+impl StateConfig {
+    pub fn from_config(c: &Config) -> Self {
+        let s = &c.settings;
+        let mut websockets: Vec<String> = s
+            .endpoints
+            .iter()
+            .filter_map(|e| e.websocket.as_deref())
+            .map(crate::secret::redact_url)
+            .collect();
+        websockets.extend(s.websockets.iter().map(|u| crate::secret::redact_url(u)));
+        Self {
+            environment: s.environment.clone(),
+            cloud_sql: s.cloud_sql,
+            target: c.database.as_ref().map(|t| t.redacted()),
+            connection_timeout: s.timeouts.connection,
+            initialization_timeout: s.timeouts.initialization,
+            health_timeout: s.timeouts.health_check,
+            alerts: s.alerts.clone(),
+            targets: s.targets.clone(),
+            phases: s.startup.phases.clone(),
+            total_budget: s.startup.total_budget,
+            history: s.history.clone(),
+            capacity_cap: c.capacity_cap().cap,
+            endpoints: s
+                .endpoints
+                .iter()
+                .map(|e| (e.name.clone(), crate::secret::redact_url(&e.url)))
+                .collect(),
+            websockets,
+            tries: s.health.tries,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub cfg: StateConfig,
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
+    pub events: u64,
+    pub db: db::DbState,
+    pub init: Option<(DateTime<Utc>, InitResult)>,
+    pub capacity: capacity::CapacityState,
+    pub endpoints: endpoints::EndpointsState,
+    pub startup: startup::StartupState,
+    pub alerts: alerts::AlertBook,
+    pub log: log::EventLog,
+    pub lab: Option<LabScenario>,
+}
+
+impl State {
+    pub fn new(cfg: StateConfig) -> Self {
+        let h = &cfg.history;
+        Self {
+            db: db::DbState::new(h),
+            capacity: capacity::CapacityState::default(),
+            endpoints: endpoints::EndpointsState::new(&cfg),
+            startup: startup::StartupState::new(&cfg.phases),
+            alerts: alerts::AlertBook::default(),
+            log: log::EventLog::new(h.log_lines),
+            first_at: None,
+            last_at: None,
+            events: 0,
+            init: None,
+            lab: None,
+            cfg,
+        }
+    }
+
+    pub fn apply(&mut self, ev: &Event) {
+        self.events += 1;
+        self.first_at.get_or_insert(ev.at);
+        self.last_at = Some(self.last_at.map_or(ev.at, |l| l.max(ev.at)));
+        match &ev.body {
+            EventBody::DbAttempt(a) => self.db.apply(ev.at, a, &mut self.log),
+            EventBody::Init(r) => {
+                self.log.init(ev.at, r);
+                self.init = Some((ev.at, r.clone()));
+            }
+            EventBody::CapacityStarted(s) => self.capacity.started(ev.at, s, &mut self.log),
+            EventBody::CapacityConn(c) => self.capacity.conn(c),
+            EventBody::CapacityFinished(f) => self.capacity.finished(ev.at, f, &mut self.log),
+            EventBody::HttpCheck(c) => self.endpoints.http(ev.at, c, &mut self.log),
+            EventBody::WsCheck(c) => self.endpoints.ws(ev.at, c, &mut self.log),
+            EventBody::StartupPhase(p) => self.startup.phase(p, &mut self.log),
+            EventBody::StartupExit(x) => self.startup.exit(x, &mut self.log),
+            EventBody::StartupLog(l) => self.startup.log_stats(l),
+            EventBody::Note(n) => self.log.note(ev.at, n),
+            EventBody::LabScenario(s) => {
+                self.log.push(
+                    ev.at,
+                    log::Level::Info,
+                    "lab",
+                    format!("scenario: {} — {}", s.name, s.description),
+                );
+                self.lab = Some(s.clone());
+            }
+        }
+        let fired = alerts::evaluate(self);
+        self.alerts.update(ev.at, fired, &mut self.log);
+    }
+
+    /// Seconds since the first event, by event time.
+    pub fn elapsed_s(&self) -> f64 {
+        match (self.first_at, self.last_at) {
+            (Some(a), Some(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
+            _ => 0.0,
+        }
+    }
+}
+
+pub mod fixtures;
+#[cfg(test)]
+mod tests;
