@@ -169,6 +169,9 @@ pub struct Health {
     pub paths: Vec<String>,
     /// Bytes of body read at most, whatever the server sends.
     pub body_limit: usize,
+    /// Time between rounds of endpoint and WebSocket checks in `watch`.
+    #[serde(with = "dur")]
+    pub interval: Duration,
 }
 
 impl Default for Health {
@@ -178,6 +181,7 @@ impl Default for Health {
             tries_interval: Duration::from_secs(10),
             paths: vec!["/health".into(), "/health/database".into()],
             body_limit: 4096,
+            interval: Duration::from_secs(10),
         }
     }
 }

@@ -91,6 +91,7 @@ fn timeouts(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
     positive(at, "timeouts.health_check", s.timeouts.health_check)?;
     positive(at, "database.interval", s.database.interval)?;
     positive(at, "ui.tick", s.ui.tick)?;
+    positive(at, "health.interval", s.health.interval)?;
     positive(at, "history.window", s.history.window)
 }
 

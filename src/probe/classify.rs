@@ -1,0 +1,101 @@
+//! Error → class. Server errors are classified by SQLSTATE (the wording changes between
+//! Postgres versions); client-side failures, which carry no SQLSTATE, by `io::ErrorKind` and
+//! OS error number. Every probe kind (database, HTTP, WebSocket) uses the same words.
+
+use std::io;
+
+use crate::event::{ErrorClass, Failure, Step};
+
+/// Linux errno values that mean "no route": EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN.
+const UNREACHABLE_ERRNO: [i32; 4] = [113, 101, 112, 100];
+
+/// The class of an operating-system level failure while connecting or talking.
+pub fn io_class(e: &io::Error) -> ErrorClass {
+    if let Some(code) = e.raw_os_error()
+        && UNREACHABLE_ERRNO.contains(&code)
+    {
+        return ErrorClass::Unreachable;
+    }
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => ErrorClass::Refused,
+        // A unix socket path with nothing behind it: the local equivalent of a refused port.
+        io::ErrorKind::NotFound => ErrorClass::Refused,
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ErrorClass::Timeout,
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable | io::ErrorKind::NetworkDown => {
+            ErrorClass::Unreachable
+        }
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::InvalidData => ErrorClass::Protocol,
+        _ => ErrorClass::Other,
+    }
+}
+
+/// The class of a Postgres server error, by SQLSTATE (and, for 57P03, whether the server is
+/// going down or coming up — the one case where the code alone does not say).
+pub fn sqlstate_class(code: &str, message: &str) -> ErrorClass {
+    match code {
+        "53300" => ErrorClass::TooManyConnections,
+        "57P03" if message.contains("shutting down") => ErrorClass::ShuttingDown,
+        "57P03" => ErrorClass::StartingUp,
+        "57P01" | "57P02" => ErrorClass::ShuttingDown,
+        "3D000" => ErrorClass::DatabaseMissing,
+        "28P01" | "28000" => ErrorClass::Auth,
+        c if c.starts_with("08") => ErrorClass::Protocol,
+        _ => ErrorClass::Other,
+    }
+}
+
+/// An OS error as a `Failure`, message kept (and scrubbed of secrets).
+pub fn io_failure(step: Step, e: &io::Error) -> Failure {
+    failure(io_class(e), step, None, e.to_string())
+}
+
+/// A deadline hit at `step`.
+pub fn timeout(step: Step, limit: std::time::Duration) -> Failure {
+    let what = match step {
+        Step::Dns => "name resolution",
+        Step::Tcp | Step::Connect => "TCP connection",
+        Step::Tls => "TLS handshake",
+        Step::Handshake => "startup and authentication",
+        Step::Query => "answer to SELECT 1",
+        Step::FirstByte => "response headers",
+        Step::Body => "response body",
+        Step::Reply => "reply",
+    };
+    failure(ErrorClass::Timeout, step, None, format!("no {what} within {}", crate::config::duration::format(limit)))
+}
+
+pub fn failure(class: ErrorClass, step: Step, sqlstate: Option<String>, message: impl AsRef<str>) -> Failure {
+    Failure { class, step: Some(step), sqlstate, message: crate::secret::scrub(message.as_ref()).into_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlstates_map_to_classes() {
+        assert_eq!(sqlstate_class("53300", "sorry, too many clients already"), ErrorClass::TooManyConnections);
+        assert_eq!(sqlstate_class("53300", "remaining connection slots are reserved"), ErrorClass::TooManyConnections);
+        assert_eq!(sqlstate_class("57P03", "the database system is starting up"), ErrorClass::StartingUp);
+        assert_eq!(sqlstate_class("57P03", "the database system is shutting down"), ErrorClass::ShuttingDown);
+        assert_eq!(sqlstate_class("3D000", "database \"x\" does not exist"), ErrorClass::DatabaseMissing);
+        assert_eq!(sqlstate_class("28P01", "password authentication failed"), ErrorClass::Auth);
+        assert_eq!(sqlstate_class("28000", "no pg_hba.conf entry"), ErrorClass::Auth);
+        assert_eq!(sqlstate_class("08P01", "invalid startup packet"), ErrorClass::Protocol);
+        assert_eq!(sqlstate_class("XX000", "internal"), ErrorClass::Other);
+    }
+
+    #[test]
+    fn os_errors_map_to_classes() {
+        assert_eq!(io_class(&io::Error::from(io::ErrorKind::ConnectionRefused)), ErrorClass::Refused);
+        assert_eq!(io_class(&io::Error::from_raw_os_error(113)), ErrorClass::Unreachable);
+        assert_eq!(io_class(&io::Error::from_raw_os_error(101)), ErrorClass::Unreachable);
+        assert_eq!(io_class(&io::Error::from(io::ErrorKind::TimedOut)), ErrorClass::Timeout);
+        assert_eq!(io_class(&io::Error::from(io::ErrorKind::ConnectionReset)), ErrorClass::Protocol);
+        assert_eq!(io_class(&io::Error::from(io::ErrorKind::PermissionDenied)), ErrorClass::Other);
+    }
+}
