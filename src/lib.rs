@@ -4,5 +4,6 @@
 
 pub mod config;
 pub mod event;
+pub mod probe;
 pub mod secret;
 pub mod state;

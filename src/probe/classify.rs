@@ -21,9 +21,9 @@ pub fn io_class(e: &io::Error) -> ErrorClass {
         // A unix socket path with nothing behind it: the local equivalent of a refused port.
         io::ErrorKind::NotFound => ErrorClass::Refused,
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ErrorClass::Timeout,
-        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable | io::ErrorKind::NetworkDown => {
-            ErrorClass::Unreachable
-        }
+        io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::NetworkDown => ErrorClass::Unreachable,
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::UnexpectedEof
@@ -65,11 +65,29 @@ pub fn timeout(step: Step, limit: std::time::Duration) -> Failure {
         Step::Body => "response body",
         Step::Reply => "reply",
     };
-    failure(ErrorClass::Timeout, step, None, format!("no {what} within {}", crate::config::duration::format(limit)))
+    failure(
+        ErrorClass::Timeout,
+        step,
+        None,
+        format!(
+            "no {what} within {}",
+            crate::config::duration::format(limit)
+        ),
+    )
 }
 
-pub fn failure(class: ErrorClass, step: Step, sqlstate: Option<String>, message: impl AsRef<str>) -> Failure {
-    Failure { class, step: Some(step), sqlstate, message: crate::secret::scrub(message.as_ref()).into_owned() }
+pub fn failure(
+    class: ErrorClass,
+    step: Step,
+    sqlstate: Option<String>,
+    message: impl AsRef<str>,
+) -> Failure {
+    Failure {
+        class,
+        step: Some(step),
+        sqlstate,
+        message: crate::secret::scrub(message.as_ref()).into_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -78,24 +96,66 @@ mod tests {
 
     #[test]
     fn sqlstates_map_to_classes() {
-        assert_eq!(sqlstate_class("53300", "sorry, too many clients already"), ErrorClass::TooManyConnections);
-        assert_eq!(sqlstate_class("53300", "remaining connection slots are reserved"), ErrorClass::TooManyConnections);
-        assert_eq!(sqlstate_class("57P03", "the database system is starting up"), ErrorClass::StartingUp);
-        assert_eq!(sqlstate_class("57P03", "the database system is shutting down"), ErrorClass::ShuttingDown);
-        assert_eq!(sqlstate_class("3D000", "database \"x\" does not exist"), ErrorClass::DatabaseMissing);
-        assert_eq!(sqlstate_class("28P01", "password authentication failed"), ErrorClass::Auth);
-        assert_eq!(sqlstate_class("28000", "no pg_hba.conf entry"), ErrorClass::Auth);
-        assert_eq!(sqlstate_class("08P01", "invalid startup packet"), ErrorClass::Protocol);
+        assert_eq!(
+            sqlstate_class("53300", "sorry, too many clients already"),
+            ErrorClass::TooManyConnections
+        );
+        assert_eq!(
+            sqlstate_class("53300", "remaining connection slots are reserved"),
+            ErrorClass::TooManyConnections
+        );
+        assert_eq!(
+            sqlstate_class("57P03", "the database system is starting up"),
+            ErrorClass::StartingUp
+        );
+        assert_eq!(
+            sqlstate_class("57P03", "the database system is shutting down"),
+            ErrorClass::ShuttingDown
+        );
+        assert_eq!(
+            sqlstate_class("3D000", "database \"x\" does not exist"),
+            ErrorClass::DatabaseMissing
+        );
+        assert_eq!(
+            sqlstate_class("28P01", "password authentication failed"),
+            ErrorClass::Auth
+        );
+        assert_eq!(
+            sqlstate_class("28000", "no pg_hba.conf entry"),
+            ErrorClass::Auth
+        );
+        assert_eq!(
+            sqlstate_class("08P01", "invalid startup packet"),
+            ErrorClass::Protocol
+        );
         assert_eq!(sqlstate_class("XX000", "internal"), ErrorClass::Other);
     }
 
     #[test]
     fn os_errors_map_to_classes() {
-        assert_eq!(io_class(&io::Error::from(io::ErrorKind::ConnectionRefused)), ErrorClass::Refused);
-        assert_eq!(io_class(&io::Error::from_raw_os_error(113)), ErrorClass::Unreachable);
-        assert_eq!(io_class(&io::Error::from_raw_os_error(101)), ErrorClass::Unreachable);
-        assert_eq!(io_class(&io::Error::from(io::ErrorKind::TimedOut)), ErrorClass::Timeout);
-        assert_eq!(io_class(&io::Error::from(io::ErrorKind::ConnectionReset)), ErrorClass::Protocol);
-        assert_eq!(io_class(&io::Error::from(io::ErrorKind::PermissionDenied)), ErrorClass::Other);
+        assert_eq!(
+            io_class(&io::Error::from(io::ErrorKind::ConnectionRefused)),
+            ErrorClass::Refused
+        );
+        assert_eq!(
+            io_class(&io::Error::from_raw_os_error(113)),
+            ErrorClass::Unreachable
+        );
+        assert_eq!(
+            io_class(&io::Error::from_raw_os_error(101)),
+            ErrorClass::Unreachable
+        );
+        assert_eq!(
+            io_class(&io::Error::from(io::ErrorKind::TimedOut)),
+            ErrorClass::Timeout
+        );
+        assert_eq!(
+            io_class(&io::Error::from(io::ErrorKind::ConnectionReset)),
+            ErrorClass::Protocol
+        );
+        assert_eq!(
+            io_class(&io::Error::from(io::ErrorKind::PermissionDenied)),
+            ErrorClass::Other
+        );
     }
 }

@@ -4,11 +4,7 @@
 //! talks to the network on behalf of a check.
 
 pub mod classify;
-pub mod connect;
-pub mod db;
-pub mod init;
 mod schedule;
-mod tls;
 
 use std::time::Duration;
 
@@ -42,7 +38,12 @@ impl Ctx {
 
     pub async fn note(&self, probe: &str, level: NoteLevel, message: impl Into<String>) -> bool {
         let message = crate::secret::scrub(&message.into()).into_owned();
-        self.send(EventBody::Note(Note { probe: probe.into(), level, message })).await
+        self.send(EventBody::Note(Note {
+            probe: probe.into(),
+            level,
+            message,
+        }))
+        .await
     }
 
     /// Sleeps unless cancelled first; false when cancelled.
@@ -76,7 +77,15 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [Kind::Db, Kind::Init, Kind::Capacity, Kind::Http, Kind::Ws, Kind::Startup, Kind::Rehearsal];
+    pub const ALL: [Kind; 7] = [
+        Kind::Db,
+        Kind::Init,
+        Kind::Capacity,
+        Kind::Http,
+        Kind::Ws,
+        Kind::Startup,
+        Kind::Rehearsal,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -102,7 +111,9 @@ pub enum Command {
     RunNow,
     /// Stop starting new attempts (running ones finish); the view keeps updating.
     SetPaused(bool),
-    StartCapacity { force: bool },
+    StartCapacity {
+        force: bool,
+    },
     AbortCapacity,
     StartRehearsal,
 }
@@ -111,5 +122,14 @@ pub enum Command {
 pub fn control() -> (ControlHandle, Control) {
     let (rerun_tx, rerun_rx) = watch::channel(0u64);
     let (pause_tx, pause_rx) = watch::channel(false);
-    (ControlHandle { rerun: rerun_tx, paused: pause_tx }, Control { rerun: rerun_rx, paused: pause_rx })
+    (
+        ControlHandle {
+            rerun: rerun_tx,
+            paused: pause_tx,
+        },
+        Control {
+            rerun: rerun_rx,
+            paused: pause_rx,
+        },
+    )
 }

@@ -69,7 +69,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(base: Duration, max: Duration) -> Self {
-        Self { base, max: max.max(base), failures: 0 }
+        Self {
+            base,
+            max: max.max(base),
+            failures: 0,
+        }
     }
 
     pub fn success(&mut self) {
@@ -86,7 +90,10 @@ impl Backoff {
         if self.failures == 0 {
             return self.base;
         }
-        let ceiling = self.base.saturating_mul(1u32 << self.failures.min(16)).min(self.max);
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << self.failures.min(16))
+            .min(self.max);
         let span = ceiling.saturating_sub(self.base);
         self.base + span.mul_f64(fastrand::f64())
     }
@@ -105,7 +112,10 @@ mod tests {
         }
         for _ in 0..100 {
             let d = b.next_delay();
-            assert!(d >= Duration::from_secs(2) && d <= Duration::from_secs(60), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(2) && d <= Duration::from_secs(60),
+                "{d:?}"
+            );
         }
         b.success();
         assert_eq!(b.next_delay(), Duration::from_secs(2));
