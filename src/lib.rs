@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod event;
+pub mod feed;
 pub mod probe;
 pub mod secret;
 pub mod state;
