@@ -1,1 +1,4 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    let code = connscope::cmd::main();
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

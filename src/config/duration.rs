@@ -32,9 +32,10 @@ pub fn format(d: Duration) -> String {
         return format!("{ms}ms");
     }
     let s = d.as_secs();
+    // Seconds read best next to the outage's numbers (75 s, 120 s); minutes only when long.
     if s != 0 && s % 3600 == 0 {
         format!("{}h", s / 3600)
-    } else if s != 0 && s % 60 == 0 && s < 3600 {
+    } else if s > 600 && s % 60 == 0 {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
@@ -120,7 +121,8 @@ mod tests {
     fn formats_in_the_largest_exact_unit() {
         assert_eq!(format(Duration::from_secs(75)), "75s");
         assert_eq!(format(Duration::from_millis(500)), "500ms");
-        assert_eq!(format(Duration::from_secs(120)), "2m");
+        assert_eq!(format(Duration::from_secs(120)), "120s");
+        assert_eq!(format(Duration::from_secs(900)), "15m");
         assert_eq!(format(Duration::from_secs(7200)), "2h");
         assert_eq!(format(Duration::from_millis(7500)), "7500ms");
         assert_eq!(format(Duration::ZERO), "0s");

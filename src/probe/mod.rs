@@ -3,8 +3,13 @@
 //! every wait is bounded by a timeout and by cancellation. This module is the only place that
 //! talks to the network on behalf of a check.
 
+pub mod capacity;
 pub mod classify;
+pub mod connect;
+pub mod db;
+pub mod init;
 mod schedule;
+pub mod tls;
 
 use std::time::Duration;
 

@@ -1,0 +1,284 @@
+//! The command line. Flags become `FlagOverride`s on the configuration (highest precedence);
+//! malformed flags are usage errors (exit 64) caught here, before anything runs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use toml::Value;
+
+use crate::config::{FlagOverride, duration};
+use crate::probe::Kind;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "connscope",
+    version,
+    about = "See, live, why the database is unreachable: step-timed connection attempts, capacity, health endpoints, startup phases, alerts and a diagnosis.",
+    after_help = "Exit codes: 0 healthy, 1 warning, 2 critical/failing, 64 usage error, 78 configuration error, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The live dashboard (the default).
+    Watch,
+    /// Run every configured probe once and print the result; the exit code tells the verdict.
+    Check(CheckArgs),
+    /// Reproduce the outage on loopback: a database, a faulty connector, a failing service.
+    Lab(LabArgs),
+    /// Play a recording in the dashboard.
+    Replay(ReplayArgs),
+    /// Turn a recording into the incident-review report.
+    Report(ReportArgs),
+    /// Show or check the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+    Junit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print one JSON line per completed probe step to stderr while running.
+    #[arg(long, value_enum)]
+    pub progress: Option<Progress>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LabDatabase {
+    Auto,
+    Postgres,
+    Sim,
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Run only the lab (no dashboard); print its addresses as one JSON line, serve until SIGINT/SIGTERM.
+    #[arg(long)]
+    pub headless: bool,
+    #[arg(long, default_value = "startup-timeout")]
+    pub scenario: String,
+    #[arg(long, value_enum, default_value_t = LabDatabase::Auto)]
+    pub database: LabDatabase,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    pub file: PathBuf,
+    /// Playback speed (1 = real time).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Markdown)]
+    pub format: Format,
+    /// Only events at or after this time (RFC 3339, or an offset from the start like 5m).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only events before this time (RFC 3339, or an offset from the start like 10m).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration with the source of every value.
+    Show {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Validate the configuration and list findings (exit 0 none, 1 warnings, 2 failures, 78 invalid).
+    Check {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    duration::parse(s)
+}
+
+fn parse_endpoint(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, u)) if !n.trim().is_empty() && !u.trim().is_empty() => Ok((n.trim().into(), u.trim().into())),
+        _ => Err(format!("expected NAME=BASE_URL, got `{s}`")),
+    }
+}
+
+fn parse_kind(s: &str) -> Result<Kind, String> {
+    Kind::parse(s.trim()).ok_or_else(|| {
+        let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+        format!("unknown probe `{s}`; expected {}", names.join(", "))
+    })
+}
+
+#[derive(Debug, Args, Default)]
+pub struct Global {
+    /// Configuration file (TOML). Also CONNSCOPE_CONFIG.
+    #[arg(long, global = true, env = "CONNSCOPE_CONFIG", value_name = "FILE")]
+    pub config: Option<String>,
+    /// Environment profile: development, test, staging, production. Also CONNSCOPE_ENV.
+    #[arg(long, global = true, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Database URL (also DATABASE_URL, and libpq's PG* variables and ~/.pgpass).
+    #[arg(long = "db-url", global = true, value_name = "URL")]
+    pub db_url: Option<String>,
+    /// Write every event to FILE as JSON lines (for replay and report).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Database connection attempts (`check`); `watch` keeps going.
+    #[arg(long, global = true, value_name = "N")]
+    pub attempts: Option<u32>,
+    /// Time between attempts, e.g. 500ms, 2s, 1m.
+    #[arg(long, global = true, value_parser = parse_duration, value_name = "D")]
+    pub interval: Option<Duration>,
+    #[arg(long = "connect-timeout", global = true, value_parser = parse_duration, value_name = "D")]
+    pub connect_timeout: Option<Duration>,
+    #[arg(long = "init-timeout", global = true, value_parser = parse_duration, value_name = "D")]
+    pub init_timeout: Option<Duration>,
+    #[arg(long = "health-timeout", global = true, value_parser = parse_duration, value_name = "D")]
+    pub health_timeout: Option<Duration>,
+    /// Run only these probes: db, init, capacity, http, ws, startup, rehearsal (comma-separated).
+    #[arg(long, global = true, value_delimiter = ',', value_parser = parse_kind, value_name = "LIST")]
+    pub only: Option<Vec<Kind>>,
+    /// Capacity test: this many connections at once.
+    #[arg(long, global = true, value_name = "N")]
+    pub capacity: Option<u32>,
+    /// Capacity test: how long each connection is held.
+    #[arg(long, global = true, value_parser = parse_duration, value_name = "D")]
+    pub hold: Option<Duration>,
+    /// Capacity test: allow more connections than the profile's safety cap.
+    #[arg(long, global = true)]
+    pub force: bool,
+    /// A health endpoint as NAME=BASE_URL (repeatable).
+    #[arg(long, global = true, value_parser = parse_endpoint, value_name = "NAME=URL")]
+    pub endpoint: Vec<(String, String)>,
+    /// A WebSocket URL to check (repeatable).
+    #[arg(long, global = true, value_name = "URL")]
+    pub ws: Vec<String>,
+    /// The service's startup log (`-` for standard input).
+    #[arg(long = "startup-log", global = true, value_name = "FILE")]
+    pub startup_log: Option<String>,
+    /// Health checks per endpoint (consistent failure: 2 of 3).
+    #[arg(long, global = true, value_name = "N")]
+    pub tries: Option<u32>,
+    #[arg(long = "tries-interval", global = true, value_parser = parse_duration, value_name = "D")]
+    pub tries_interval: Option<Duration>,
+    /// dark, light or high-contrast.
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Start with the privacy mask on (screen sharing).
+    #[arg(long, global = true)]
+    pub mask: bool,
+    /// Write logs to FILE (the dashboard owns the terminal, so logs never go to it).
+    #[arg(long = "log-file", global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+fn dur(d: Duration) -> Value {
+    Value::String(duration::format(d))
+}
+
+fn int(n: u32) -> Value {
+    Value::Integer(i64::from(n))
+}
+
+impl Global {
+    /// The flags as configuration overrides.
+    pub fn overrides(&self) -> Vec<FlagOverride> {
+        let mut out = Vec::new();
+        let mut add = |key: &'static str, flag: &'static str, value: Option<Value>| {
+            if let Some(value) = value {
+                out.push(FlagOverride { key, value, flag });
+            }
+        };
+        add("environment", "--env", self.env.clone().map(Value::String));
+        add("database.url", "--db-url", self.db_url.clone().map(Value::String));
+        add("database.attempts", "--attempts", self.attempts.map(int));
+        add("database.interval", "--interval", self.interval.map(dur));
+        add("timeouts.connection", "--connect-timeout", self.connect_timeout.map(dur));
+        add("timeouts.initialization", "--init-timeout", self.init_timeout.map(dur));
+        add("timeouts.health_check", "--health-timeout", self.health_timeout.map(dur));
+        add("capacity.connections", "--capacity", self.capacity.map(int));
+        add("capacity.hold", "--hold", self.hold.map(dur));
+        add("startup.log", "--startup-log", self.startup_log.clone().map(Value::String));
+        add("health.tries", "--tries", self.tries.map(int));
+        add("health.tries_interval", "--tries-interval", self.tries_interval.map(dur));
+        add("ui.theme", "--theme", self.theme.clone().map(Value::String));
+        add("ui.mask", "--mask", self.mask.then_some(Value::Boolean(true)));
+        let endpoints = self.endpoint.iter().map(|(name, url)| {
+            let mut t = toml::Table::new();
+            t.insert("name".into(), Value::String(name.clone()));
+            t.insert("url".into(), Value::String(url.clone()));
+            Value::Table(t)
+        });
+        add("endpoints", "--endpoint", (!self.endpoint.is_empty()).then(|| Value::Array(endpoints.collect())));
+        let ws = self.ws.iter().cloned().map(Value::String).collect();
+        add("websockets", "--ws", (!self.ws.is_empty()).then_some(Value::Array(ws)));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("connscope").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_work_before_and_after_the_subcommand() {
+        let c = parse(&["--env", "staging", "check", "--attempts", "3", "--format", "json"]).expect("parses");
+        assert_eq!(c.global.env.as_deref(), Some("staging"));
+        assert_eq!(c.global.attempts, Some(3));
+        assert!(matches!(c.command, Some(Command::Check(CheckArgs { format: Format::Json, .. }))));
+    }
+
+    #[test]
+    fn durations_lists_and_endpoints_parse() {
+        let c = parse(&["check", "--interval", "500ms", "--only", "db,init", "--endpoint", "api=http://127.0.0.1:1"]).expect("parses");
+        assert_eq!(c.global.interval, Some(Duration::from_millis(500)));
+        assert_eq!(c.global.only, Some(vec![Kind::Db, Kind::Init]));
+        assert_eq!(c.global.endpoint, vec![("api".to_string(), "http://127.0.0.1:1".to_string())]);
+        let o = c.global.overrides();
+        assert!(o.iter().any(|f| f.key == "database.interval" && f.value.as_str() == Some("500ms")));
+        assert!(o.iter().any(|f| f.key == "endpoints"));
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors() {
+        assert!(parse(&["check", "--interval", "soon"]).is_err());
+        assert!(parse(&["check", "--only", "db,nope"]).is_err());
+        assert!(parse(&["check", "--endpoint", "no-equals"]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn no_subcommand_means_watch() {
+        let c = parse(&["--db-url", "postgres://a@h/d"]).expect("parses");
+        assert!(c.command.is_none());
+    }
+}

@@ -1,0 +1,70 @@
+//! `connscope check`: every selected probe once, events into the state, one report out, and an
+//! exit code a script can act on.
+
+use std::io::Write;
+
+use crate::cli::{CheckArgs, Format, Global};
+use crate::event::Event;
+use crate::exit::{self, AppError, AppResult};
+use crate::pipeline::{self, Running};
+use crate::probe::Mode;
+use crate::record::{Header, Recorder};
+use crate::state::{State, StateConfig};
+
+pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
+    let config = super::load_config(g)?;
+    let kinds = pipeline::select(g.only.as_deref(), &config, g.capacity.is_some())?;
+    let state_cfg = StateConfig::from_config(&config);
+    let mut recorder = match &g.record {
+        Some(path) => Some(Recorder::create(path, &Header::new("check", &config, &state_cfg))?),
+        None => None,
+    };
+    let (mut running, mut rx) = Running::start(&config, &kinds, Mode::Once, g.force)?;
+    running.close_intake();
+    let mut state = State::new(state_cfg);
+    let mut consume = |ev: Event| -> AppResult<()> {
+        if let Some(r) = recorder.as_mut() {
+            r.write(&ev)?;
+        }
+        if args.progress.is_some() {
+            progress(&ev);
+        }
+        state.apply(&ev);
+        Ok(())
+    };
+    let interrupted = loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => consume(ev)?,
+                None => break false,
+            },
+            () = crate::signal::shutdown() => break true,
+        }
+    };
+    running.cancel();
+    while let Ok(ev) = rx.try_recv() {
+        consume(ev)?;
+    }
+    running.shutdown().await;
+    print(&state, args.format)?;
+    Ok(if interrupted { exit::INTERRUPTED } else { crate::state::verdict::judge(&state).verdict.exit_code() })
+}
+
+fn progress(ev: &Event) {
+    if let Ok(line) = serde_json::to_string(ev) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", crate::secret::scrub(&line));
+    }
+}
+
+fn print(state: &State, format: Format) -> AppResult<()> {
+    let text = match format {
+        Format::Text => crate::report::to_text(state),
+        Format::Json => crate::report::to_json(state),
+        Format::Markdown | Format::Junit => {
+            return Err(AppError::usage("check --format markdown|junit is not available yet; use text or json"));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(|e| AppError::software(format!("cannot write output: {e}")))
+}

@@ -1,0 +1,176 @@
+//! Starting the probes a command asked for and stopping them: the one place that turns a
+//! configuration into running probe tasks. Live, headless and lab runs all come through here.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::event::Event;
+use crate::exit::{AppError, AppResult};
+use crate::probe::{self, Command, Control, ControlHandle, Ctx, Kind, Mode};
+
+/// Events in flight between probes and the state; probes wait (briefly) when it is full.
+const CHANNEL: usize = 4096;
+
+/// Which probes run. Without `--only`: everything the configuration makes possible, except the
+/// capacity test (it opens many connections, so it runs only when asked for) and the rehearsal.
+pub fn select(only: Option<&[Kind]>, c: &Config, capacity_asked: bool) -> AppResult<BTreeSet<Kind>> {
+    let s = &c.settings;
+    let has = |k: Kind| match k {
+        Kind::Db | Kind::Init | Kind::Capacity => c.database.is_some(),
+        Kind::Http => !s.endpoints.is_empty(),
+        Kind::Ws => s.endpoints.iter().any(|e| e.websocket.is_some()) || !s.websockets.is_empty(),
+        Kind::Startup => s.startup.log.is_some() || s.startup.command.is_some(),
+        Kind::Rehearsal => c.database.is_some() || !s.endpoints.is_empty(),
+    };
+    let kinds: BTreeSet<Kind> = match only {
+        Some(list) => {
+            if let Some(k) = list.iter().find(|k| !has(**k)) {
+                return Err(AppError::config(missing(*k)));
+            }
+            list.iter().copied().collect()
+        }
+        None => {
+            let mut k: BTreeSet<Kind> =
+                [Kind::Db, Kind::Init, Kind::Http, Kind::Ws, Kind::Startup].into_iter().filter(|k| has(*k)).collect();
+            if capacity_asked && has(Kind::Capacity) {
+                k.insert(Kind::Capacity);
+            }
+            k
+        }
+    };
+    if kinds.is_empty() {
+        return Err(AppError::config(
+            "nothing to check: give a database (--db-url, DATABASE_URL or PGHOST), --endpoint NAME=URL, --ws URL or --startup-log FILE",
+        ));
+    }
+    Ok(kinds)
+}
+
+fn missing(k: Kind) -> String {
+    let need = match k {
+        Kind::Db | Kind::Init | Kind::Capacity => "a database (--db-url, DATABASE_URL, PGHOST or database.url)",
+        Kind::Http => "endpoints (--endpoint NAME=URL or [[endpoints]])",
+        Kind::Ws => "a WebSocket URL (--ws URL, or websocket = … on an endpoint)",
+        Kind::Startup => "a startup log (--startup-log FILE, startup.log or startup.command)",
+        Kind::Rehearsal => "a database or endpoints to rehearse against",
+    };
+    format!("--only {}: needs {need}", k.name())
+}
+
+/// Running probe tasks, and what the dashboard's commands act on.
+pub struct Running {
+    config: Config,
+    cancel: CancellationToken,
+    tasks: JoinSet<()>,
+    control: ControlHandle,
+    tx: Option<mpsc::Sender<Event>>,
+    capacity: Option<CancellationToken>,
+    capacity_runs: u64,
+    force: bool,
+}
+
+impl Running {
+    /// Starts the selected probes. Events arrive on the returned receiver, which closes when
+    /// every probe has finished and `close_intake` has been called.
+    pub fn start(config: &Config, kinds: &BTreeSet<Kind>, mode: Mode, force: bool) -> AppResult<(Running, mpsc::Receiver<Event>)> {
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        let (control, ctl) = probe::control();
+        let mut r = Running {
+            config: config.clone(),
+            cancel: CancellationToken::new(),
+            tasks: JoinSet::new(),
+            control,
+            tx: Some(tx),
+            capacity: None,
+            capacity_runs: 0,
+            force,
+        };
+        for k in kinds {
+            r.spawn(*k, mode, &ctl)?;
+        }
+        Ok((r, rx))
+    }
+
+    fn ctx(&self) -> Option<Ctx> {
+        self.tx.as_ref().map(|tx| Ctx::new(tx.clone(), self.cancel.child_token()))
+    }
+
+    fn spawn(&mut self, kind: Kind, mode: Mode, ctl: &Control) -> AppResult<()> {
+        let Some(ctx) = self.ctx() else { return Ok(()) };
+        let c = &self.config;
+        let target = c.database.clone();
+        match (kind, target) {
+            (Kind::Db, Some(t)) => {
+                let p = probe::db::DbParams::from_config(c, &t).map_err(AppError::config)?;
+                self.tasks.spawn(probe::db::run(ctx, ctl.clone(), mode, p));
+            }
+            (Kind::Init, Some(t)) => {
+                let p = probe::init::InitParams::from_config(c, &t).map_err(AppError::config)?;
+                self.tasks.spawn(probe::init::run(ctx, p));
+            }
+            (Kind::Capacity, Some(_)) => self.start_capacity(self.force),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Starts a capacity test unless one is running.
+    pub fn start_capacity(&mut self, force: bool) {
+        if self.capacity.as_ref().is_some_and(|c| !c.is_cancelled()) {
+            return;
+        }
+        let (Some(t), Some(tx)) = (self.config.database.clone(), self.tx.clone()) else { return };
+        self.capacity_runs += 1;
+        let token = self.cancel.child_token();
+        let ctx = Ctx::new(tx, token.clone());
+        let p = probe::capacity::CapacityParams::from_config(&self.config, &t, force);
+        let run = self.capacity_runs;
+        let done = token.clone();
+        self.tasks.spawn(async move {
+            probe::capacity::run(ctx, run, p).await;
+            // Marks the test finished so the next `c` can start another.
+            done.cancel();
+        });
+        self.capacity = Some(token);
+    }
+
+    pub fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::RunNow => self.control.run_now(),
+            Command::SetPaused(p) => self.control.set_paused(p),
+            Command::StartCapacity { force } => self.start_capacity(force || self.force),
+            Command::AbortCapacity => {
+                if let Some(c) = &self.capacity {
+                    c.cancel();
+                }
+            }
+            Command::StartRehearsal => {}
+        }
+    }
+
+    /// No more probes will be started; the event channel closes when the running ones finish.
+    pub fn close_intake(&mut self) {
+        self.tx = None;
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Cancels every probe and waits for each to end (closing its connections), bounded so a
+    /// wedged task cannot hold the process: after the grace period the rest are aborted.
+    pub async fn shutdown(mut self) {
+        self.tx = None;
+        self.cancel.cancel();
+        let all = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(5), all).await.is_err() {
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The concurrent-capacity test: N connections at once, each held for a while running
+//! `SELECT 1`, the way the outage plan probed Cloud SQL's limits. Plain single sqlx
+//! connections (never a pool: its retries would turn 53300 into a silent wait).
+//!
+//! First, do no harm: the test never exceeds the safety cap (limit × margin − reserved) without
+//! `--force`; it opens connections in waves and stops opening more once the server refuses for
+//! capacity; and every connection is closed when the test ends, fails or is cancelled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
+use sqlx::{ConnectOptions, Connection};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::connect::{self, ConnectParams};
+use super::{Ctx, classify};
+use crate::config::{Config, DbHost, DbTarget, SslMode};
+use crate::event::{CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Step};
+
+/// Connections opened per wave before checking whether the server is refusing.
+const WAVE: u32 = 16;
+
+#[derive(Clone)]
+pub struct CapacityParams {
+    pub target: DbTarget,
+    pub requested: u32,
+    pub hold: Duration,
+    pub cap: u32,
+    pub force: bool,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+impl CapacityParams {
+    pub fn from_config(c: &Config, target: &DbTarget, force: bool) -> Self {
+        let s = &c.settings;
+        Self {
+            target: target.clone(),
+            requested: s.capacity.connections,
+            hold: s.capacity.hold,
+            cap: c.capacity_cap().cap,
+            force,
+            connect_timeout: s.timeouts.connection,
+            statement_timeout: s.database.statement_timeout,
+        }
+    }
+
+    /// How many connections the test will open: the request, capped unless forced.
+    pub fn planned(&self) -> (u32, bool) {
+        if self.force || self.requested <= self.cap { (self.requested, false) } else { (self.cap, true) }
+    }
+}
+
+fn sqlx_options(t: &DbTarget, statement_timeout: Duration) -> PgConnectOptions {
+    let mut o = PgConnectOptions::new_without_pgpass()
+        .username(&t.user)
+        .database(&t.dbname)
+        .application_name(&t.application_name)
+        .port(t.port)
+        .options([("statement_timeout", format!("{}ms", statement_timeout.as_millis()))])
+        .ssl_mode(match t.sslmode {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Allow => PgSslMode::Allow,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require => PgSslMode::Require,
+            SslMode::VerifyCa => PgSslMode::VerifyCa,
+            SslMode::VerifyFull => PgSslMode::VerifyFull,
+        })
+        .disable_statement_logging();
+    o = match &t.host {
+        DbHost::Tcp(h) => o.host(h),
+        DbHost::Unix(dir) => o.socket(dir),
+    };
+    if let Some(pw) = &t.password {
+        o = o.password(pw.expose());
+    }
+    if let Some(root) = &t.sslrootcert {
+        o = o.ssl_root_cert(root);
+    }
+    o
+}
+
+/// Classifies an sqlx error with the same words as every other probe.
+fn sqlx_failure(step: Step, e: &sqlx::Error) -> Failure {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned());
+            let class = code.as_deref().map_or(ErrorClass::Other, |c| classify::sqlstate_class(c, db.message()));
+            classify::failure(class, step, code, db.message())
+        }
+        sqlx::Error::Io(io) => classify::failure(classify::io_class(io), step, None, io.to_string()),
+        sqlx::Error::Tls(t) => classify::failure(ErrorClass::Tls, step, None, t.to_string()),
+        sqlx::Error::Protocol(p) => classify::failure(ErrorClass::Protocol, step, None, p),
+        other => classify::failure(ErrorClass::Other, step, None, other.to_string()),
+    }
+}
+
+/// max_connections, superuser_reserved_connections and client connections in use, read on a
+/// connection of our own before the test (so it never needs a slot the test took).
+async fn server_stats(p: &CapacityParams) -> (Option<u32>, Option<u32>, Option<u32>) {
+    let Ok(cp) = ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) else { return (None, None, None) };
+    let Ok(session) = connect::attempt(&p.target, &cp).await.result else { return (None, None, None) };
+    let first = |rows: Vec<tokio_postgres::SimpleQueryMessage>| {
+        rows.into_iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse::<u32>().ok()),
+            _ => None,
+        })
+    };
+    let q = |sql: &'static str| {
+        let c = &session.client;
+        async move { tokio::time::timeout(Duration::from_secs(5), c.simple_query(sql)).await.ok()?.ok().and_then(first) }
+    };
+    let max = q("SHOW max_connections").await;
+    let reserved = q("SHOW superuser_reserved_connections").await;
+    let in_use = match q("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'").await {
+        Some(n) => Some(n),
+        None => q("SELECT count(*) FROM pg_stat_activity").await,
+    };
+    session.close().await;
+    (max, reserved, in_use)
+}
+
+/// Fired once a connection is past its connect step: `true` when the server refused for
+/// capacity or because it is restarting.
+type Connected = tokio::sync::oneshot::Sender<bool>;
+
+/// One connection of the test: connect, hold, `SELECT 1`, close — cancellable at every wait.
+async fn one(ctx: &Ctx, run: u64, index: u32, opts: &PgConnectOptions, p: &CapacityParams, connected: Connected) -> CapacityConn {
+    let t = Instant::now();
+    let attempt = tokio::select! {
+        r = tokio::time::timeout(p.connect_timeout, PgConnection::connect_with(opts)) => r,
+        () = ctx.cancel.cancelled() => {
+            let _ = connected.send(false);
+            return CapacityConn { run, index, ok: false, connect_ms: ms(t), error: Some(cancelled()) };
+        }
+    };
+    let connect_ms = ms(t);
+    let mut conn = match attempt {
+        Ok(Ok(c)) => {
+            let _ = connected.send(false);
+            c
+        }
+        Ok(Err(e)) => {
+            let f = sqlx_failure(Step::Handshake, &e);
+            let _ = connected.send(f.class.wants_backoff());
+            return CapacityConn { run, index, ok: false, connect_ms, error: Some(f) };
+        }
+        Err(_) => {
+            let _ = connected.send(false);
+            return CapacityConn { run, index, ok: false, connect_ms, error: Some(classify::timeout(Step::Tcp, p.connect_timeout)) };
+        }
+    };
+    let held = tokio::select! {
+        () = tokio::time::sleep(p.hold) => true,
+        () = ctx.cancel.cancelled() => false,
+    };
+    let error = if held { select_one(&mut conn, p.statement_timeout).await } else { Some(cancelled()) };
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.close()).await;
+    CapacityConn { run, index, ok: error.is_none(), connect_ms, error }
+}
+
+async fn select_one(conn: &mut PgConnection, limit: Duration) -> Option<Failure> {
+    match tokio::time::timeout(limit + Duration::from_secs(1), sqlx::query("SELECT 1").execute(conn)).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(sqlx_failure(Step::Query, &e)),
+        Err(_) => Some(classify::timeout(Step::Query, limit)),
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+fn cancelled() -> Failure {
+    classify::failure(ErrorClass::Other, Step::Query, None, "test cancelled")
+}
+
+pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
+    let start = Instant::now();
+    let (planned, capped) = p.planned();
+    let (max, reserved, in_use) = server_stats(&p).await;
+    let started = CapacityStarted {
+        run,
+        requested: p.requested,
+        planned,
+        cap: p.cap,
+        capped,
+        forced: p.force && p.requested > p.cap,
+        hold_ms: p.hold.as_secs_f64() * 1000.0,
+        server_max_connections: max,
+        server_connections_in_use: in_use,
+        server_reserved_connections: reserved,
+    };
+    if !ctx.send(EventBody::CapacityStarted(started)).await {
+        return;
+    }
+    let (aborted, reason) = open_all(&ctx, run, planned, Arc::new(p)).await;
+    ctx.send(EventBody::CapacityFinished(CapacityFinished { run, elapsed_ms: ms(start), aborted, reason })).await;
+}
+
+/// Opens `planned` connections in waves. Each wave is launched at once and its connect steps
+/// awaited (the holds overlap, so all connections are open together); when 30 % or more of
+/// those launched so far were refused, no further wave is opened. Every task is awaited, so no
+/// connection outlives the test.
+async fn open_all(ctx: &Ctx, run: u64, planned: u32, p: Arc<CapacityParams>) -> (bool, Option<String>) {
+    let opts = Arc::new(sqlx_options(&p.target, p.statement_timeout));
+    let mut tasks = JoinSet::new();
+    let (mut launched, mut refused) = (0u32, 0u32);
+    let mut stop = None;
+    while launched < planned && stop.is_none() && !ctx.cancel.is_cancelled() {
+        let wave = WAVE.min(planned - launched);
+        let mut signals = Vec::with_capacity(wave as usize);
+        for index in launched..launched + wave {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let (c, o, pp) = (ctx.clone(), opts.clone(), p.clone());
+            tasks.spawn(async move {
+                let res = one(&c, run, index, &o, &pp, tx).await;
+                c.send(EventBody::CapacityConn(res)).await;
+            });
+            signals.push(rx);
+        }
+        launched += wave;
+        for rx in signals {
+            refused += u32::from(rx.await.unwrap_or(false));
+        }
+        if refused > 0 && refused * 10 >= launched * 3 && launched < planned {
+            stop = Some(format!("backed off after {refused} of {launched} connections were refused (53300 / 57P03)"));
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    let cancelled = ctx.cancel.is_cancelled();
+    (stop.is_some() || cancelled, stop.or_else(|| cancelled.then(|| "cancelled".to_string())))
+}

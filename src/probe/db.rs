@@ -1,0 +1,79 @@
+//! Repeated, step-timed connection attempts to the database (the "VPC connection attempts").
+//! One connection per attempt, closed right after `SELECT 1`; never a pool, which would hide
+//! 53300 / 57P03 behind its own retries. After failures the interval grows with jitter so the
+//! probe never adds to a struggling server's load.
+
+use std::time::Duration;
+
+use super::connect::{self, ConnectParams};
+use super::{Backoff, Control, Ctx, Mode};
+use crate::config::{Config, DbTarget};
+use crate::event::{DbAttempt, EventBody};
+
+#[derive(Clone)]
+pub struct DbParams {
+    pub target: DbTarget,
+    pub connect: ConnectParams,
+    pub attempts: u32,
+    pub interval: Duration,
+    pub max_backoff: Duration,
+}
+
+impl DbParams {
+    pub fn from_config(c: &Config, target: &DbTarget) -> Result<Self, String> {
+        let s = &c.settings;
+        Ok(Self {
+            target: target.clone(),
+            connect: ConnectParams::new(target, s.timeouts.connection, s.database.statement_timeout)?,
+            attempts: s.database.attempts,
+            interval: s.database.interval,
+            max_backoff: s.database.max_backoff,
+        })
+    }
+}
+
+/// One attempt as an event body; the session, if any, is closed before returning.
+pub async fn attempt_once(seq: u64, p: &DbParams) -> DbAttempt {
+    let a = connect::attempt(&p.target, &p.connect).await;
+    let error = match a.result {
+        Ok(session) => {
+            session.close().await;
+            None
+        }
+        Err(f) => Some(f),
+    };
+    DbAttempt {
+        seq,
+        ok: error.is_none(),
+        total_ms: a.total_ms,
+        steps_ms: a.steps,
+        timeout_ms: p.connect.timeout.as_secs_f64() * 1000.0,
+        error,
+    }
+}
+
+pub async fn run(ctx: Ctx, mut ctl: Control, mode: Mode, p: DbParams) {
+    let mut backoff = Backoff::new(p.interval, p.max_backoff.max(p.interval));
+    for seq in 1u64.. {
+        let a = tokio::select! {
+            a = attempt_once(seq, &p) => a,
+            () = ctx.cancel.cancelled() => return,
+        };
+        let pushy = a.error.as_ref().is_some_and(|e| e.class.wants_backoff());
+        match (&a.error, mode) {
+            (None, _) => backoff.success(),
+            // `check` keeps the plan's fixed spacing unless the server asks us to back off.
+            (Some(_), Mode::Once) if !pushy => {}
+            (Some(_), _) => backoff.failure(),
+        }
+        if !ctx.send(EventBody::DbAttempt(a)).await {
+            return;
+        }
+        if mode == Mode::Once && seq >= u64::from(p.attempts) {
+            return;
+        }
+        if !ctl.wait(backoff.next_delay(), &ctx.cancel).await {
+            return;
+        }
+    }
+}

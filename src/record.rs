@@ -1,0 +1,93 @@
+//! Recordings: the events the state consumed, as JSON lines after one header line. Each line
+//! is written and flushed as it happens, so a crash or kill loses at most the line in flight.
+//! Secrets never enter a recording: the configuration is stored redacted and every line is
+//! scrubbed before it is written.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::event::Event;
+use crate::exit::{AppError, AppResult};
+use crate::secret::{MASK, redact_url, scrub};
+use crate::state::StateConfig;
+
+pub const FORMAT: &str = "connscope-recording";
+pub const VERSION: u32 = 1;
+
+/// The first line of every recording.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Header {
+    pub format: String,
+    pub version: u32,
+    pub connscope: String,
+    pub command: String,
+    pub started_at: DateTime<Utc>,
+    pub environment: String,
+    /// The effective configuration, secrets removed.
+    pub config: serde_json::Value,
+    /// What the state judged with, so a replay judges the same way.
+    pub state: StateConfig,
+}
+
+impl Header {
+    pub fn new(command: &str, config: &Config, state: &StateConfig) -> Self {
+        Self {
+            format: FORMAT.into(),
+            version: VERSION,
+            connscope: env!("CARGO_PKG_VERSION").into(),
+            command: command.into(),
+            started_at: Utc::now(),
+            environment: config.settings.environment.clone(),
+            config: redacted_settings(config),
+            state: state.clone(),
+        }
+    }
+}
+
+/// The settings as JSON with every credential replaced.
+pub fn redacted_settings(c: &Config) -> serde_json::Value {
+    let mut s = c.settings.clone();
+    s.database.url = c.database.as_ref().map(|t| t.redacted()).or(s.database.url.map(|u| redact_url(&u)));
+    s.database.password = s.database.password.map(|_| MASK.to_string());
+    for e in &mut s.endpoints {
+        e.url = redact_url(&e.url);
+        e.websocket = e.websocket.as_deref().map(redact_url);
+    }
+    s.websockets = s.websockets.iter().map(|u| redact_url(u)).collect();
+    s.startup.command = s.startup.command.map(|c| scrub(&c).into_owned());
+    let v = serde_json::to_value(&s).unwrap_or(serde_json::Value::Null);
+    serde_json::from_str(&scrub(&v.to_string())).unwrap_or(serde_json::Value::Null)
+}
+
+pub struct Recorder {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl Recorder {
+    pub fn create(path: &Path, header: &Header) -> AppResult<Self> {
+        let file = File::create(path).map_err(|e| AppError::config(format!("{}: cannot create recording: {e}", path.display())))?;
+        let mut r = Self { path: path.to_path_buf(), out: BufWriter::new(file) };
+        r.line(header)?;
+        Ok(r)
+    }
+
+    pub fn write(&mut self, ev: &Event) -> AppResult<()> {
+        self.line(ev)
+    }
+
+    fn line<T: Serialize>(&mut self, v: &T) -> AppResult<()> {
+        let text = serde_json::to_string(v).map_err(|e| AppError::software(format!("cannot encode event: {e}")))?;
+        let text = scrub(&text);
+        let path = self.path.display().to_string();
+        let io = |e: std::io::Error| AppError::software(format!("{path}: cannot write recording: {e}"));
+        self.out.write_all(text.as_bytes()).map_err(io)?;
+        self.out.write_all(b"\n").map_err(io)?;
+        self.out.flush().map_err(io)
+    }
+}

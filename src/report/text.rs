@@ -1,0 +1,214 @@
+//! The plain-text result of `check`: what a person reads in a terminal or a CI log. Rendered
+//! from the same `Report` as the JSON, so the two can never disagree.
+
+use std::fmt::Write;
+
+use super::json::{Attempt, Capacity, Database, Endpoint, Init, Report, Startup, WebSocket};
+use crate::event::Failure;
+
+fn ms(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if v >= 10_000.0 => format!("{:.1} s", v / 1000.0),
+        Some(v) => format!("{v:.1} ms"),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{:.0} %", v * 100.0))
+}
+
+fn failure(f: &Failure) -> String {
+    let step = f.step.map(|s| format!(" at {}", s.as_str())).unwrap_or_default();
+    let code = f.sqlstate.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
+    format!("{}{step}{code}: {}", f.class, f.message)
+}
+
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let cloud = if r.cloud_sql { " (Cloud SQL)" } else { "" };
+    let _ = writeln!(o, "connscope — {}{cloud}{}", r.environment, r.target.as_deref().map(|t| format!(" — {t}")).unwrap_or_default());
+    if let Some(l) = &r.lab_scenario {
+        let _ = writeln!(o, "lab scenario: {l}");
+    }
+    if let Some(d) = &r.database {
+        database(&mut o, d);
+    }
+    if let Some(i) = &r.init {
+        init(&mut o, i);
+    }
+    if let Some(c) = &r.capacity {
+        capacity(&mut o, c);
+    }
+    endpoints(&mut o, &r.endpoints, &r.websockets);
+    if let Some(s) = &r.startup {
+        startup(&mut o, s);
+    }
+    judgement(&mut o, r);
+    o
+}
+
+fn database(o: &mut String, d: &Database) {
+    let _ = writeln!(o, "\nDatabase connection attempts (timeout {:.0} s)", d.timeout_ms / 1000.0);
+    let _ = writeln!(o, "  {:>4}  {:<4}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  error", "#", "", "dns", "tcp", "handshake", "query", "total");
+    for a in &d.attempts {
+        attempt(o, a);
+    }
+    let s = &d.summary;
+    let _ = writeln!(
+        o,
+        "  {} of {} succeeded ({}); avg {}, p50 {}, p95 {}, p99 {}; timeout violations {}",
+        s.successes,
+        s.attempts,
+        pct(s.success_rate),
+        ms(s.avg_ms),
+        ms(s.p50_ms),
+        ms(s.p95_ms),
+        ms(s.p99_ms),
+        pct(s.timeout_violation_rate)
+    );
+    if !d.errors_by_class.is_empty() {
+        let classes: Vec<String> = d.errors_by_class.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+        let _ = writeln!(o, "  errors: {}", classes.join(", "));
+    }
+}
+
+fn attempt(o: &mut String, a: &Attempt) {
+    let st = &a.steps_ms;
+    let _ = writeln!(
+        o,
+        "  {:>4}  {:<4}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {}",
+        a.seq,
+        if a.ok { "ok" } else { "FAIL" },
+        ms(st.dns),
+        ms(st.tcp),
+        ms(st.handshake),
+        ms(st.query),
+        ms(Some(a.total_ms)),
+        a.error.as_ref().map(failure).unwrap_or_default()
+    );
+}
+
+fn init(o: &mut String, i: &Init) {
+    let _ = write!(o, "\nInitialization (timeout {:.0} s): ", i.timeout_ms / 1000.0);
+    match &i.error {
+        None => {
+            let v = i.server_version.as_deref().map(|v| format!(", server {v}")).unwrap_or_default();
+            let m = i.server_max_connections.map(|m| format!(", max_connections {m}")).unwrap_or_default();
+            let _ = writeln!(o, "ok in {}{v}{m}", ms(Some(i.elapsed_ms)));
+        }
+        Some(f) => {
+            let near = match i.near_configured_timeout {
+                Some(true) => " (fired at the configured timeout)",
+                Some(false) => " (fired FAR from the configured timeout)",
+                None => "",
+            };
+            let _ = writeln!(o, "FAILED after {}{near} — {}", ms(Some(i.elapsed_ms)), failure(f));
+        }
+    }
+}
+
+fn capacity(o: &mut String, c: &Capacity) {
+    let cap = if c.capped {
+        format!(" — capped from {} to the safety cap {}", c.requested, c.cap)
+    } else if c.forced {
+        format!(" — forced past the safety cap {}", c.cap)
+    } else {
+        format!(" (cap {})", c.cap)
+    };
+    let _ = writeln!(o, "\nCapacity test: {} connections held {:.1} s{cap}", c.attempted, c.hold_ms / 1000.0);
+    let _ = writeln!(
+        o,
+        "  {} succeeded, {} failed, {} capacity errors; server max_connections {}, {} in use before",
+        c.succeeded,
+        c.failed,
+        c.capacity_errors,
+        c.server_max_connections.map_or("unknown".into(), |v| v.to_string()),
+        c.server_connections_in_use.map_or("unknown".into(), |v| v.to_string())
+    );
+    if !c.errors_by_class.is_empty() {
+        let classes: Vec<String> = c.errors_by_class.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+        let _ = writeln!(o, "  errors: {}", classes.join(", "));
+    }
+    if let Some(r) = &c.abort_reason {
+        let _ = writeln!(o, "  stopped early: {r}");
+    }
+}
+
+fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
+    if !eps.is_empty() {
+        let _ = writeln!(o, "\nHealth endpoints");
+    }
+    for e in eps {
+        let _ = writeln!(o, "  {} {}", e.name, e.url);
+        for c in &e.checks {
+            let status = c.status.map_or("—".into(), |s| s.to_string());
+            let fb = if c.fell_back { format!(" (fell back from {})", c.requested_path) } else { String::new() };
+            let sf = if c.startup_failure { " STARTUP FAILURE" } else { "" };
+            let err = c.error.as_ref().filter(|_| c.status.is_none()).map(|f| format!(" — {}", failure(f))).unwrap_or_default();
+            let _ = writeln!(o, "    #{} {}{fb}: {status} in {}{sf}{err}", c.attempt, c.path, ms(Some(c.latency_ms)));
+        }
+        for p in e.paths.iter().filter(|p| p.of > 1 && p.failed > 0) {
+            let how = if p.consistent_failure { "consistent" } else { "intermittent" };
+            let _ = writeln!(o, "    {}: {} of {} tries failed ({how})", p.path, p.failed, p.of);
+        }
+    }
+    if !wss.is_empty() {
+        let _ = writeln!(o, "\nWebSockets");
+    }
+    for w in wss {
+        let what = match (w.ok, &w.error) {
+            (Some(true), _) => format!("ok — handshake {}, round trip {}", ms(w.connect_ms), ms(w.rtt_ms)),
+            (Some(false), Some(f)) => format!("FAILED — {}", failure(f)),
+            _ => "not checked".into(),
+        };
+        let _ = writeln!(o, "  {}: {what}", w.url);
+    }
+}
+
+fn startup(o: &mut String, s: &Startup) {
+    let src = s.log.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+    let _ = writeln!(o, "\nStartup phases, {:?}{src}", s.source);
+    for p in &s.phases {
+        let d = p.duration_s.map_or("—".into(), |d| format!("{d:.1} s"));
+        let m = p.message.as_deref().map(|m| format!(" — {m}")).unwrap_or_default();
+        let _ = writeln!(o, "  {} {:<13} {:>9} / {:>5.0} s  {}{m}", p.number, p.name, d, p.budget_s, p.verdict);
+    }
+    let total = s.total_s.map_or("—".into(), |t| format!("{t:.1} s"));
+    let exit = s.exit_code.map(|c| format!("; exited with code {c}")).unwrap_or_default();
+    let runs = if s.runs > 1 { format!("; {} runs (restarting)", s.runs) } else { String::new() };
+    let _ = writeln!(o, "  total {total} of {:.0} s{exit}{runs}", s.total_budget_s);
+    if s.skipped_lines > 0 {
+        let _ = writeln!(o, "  {} of {} log lines matched nothing and were skipped", s.skipped_lines, s.lines);
+    }
+}
+
+fn judgement(o: &mut String, r: &Report) {
+    if !r.alerts.is_empty() {
+        let _ = writeln!(o, "\nAlerts");
+        for a in &r.alerts {
+            let _ = writeln!(o, "  {:<14} {}", a.level.as_str().to_uppercase(), a.message);
+        }
+    }
+    let judged: Vec<_> = r.targets.iter().filter(|t| t.met.is_some()).collect();
+    if !judged.is_empty() {
+        let _ = writeln!(o, "\nTargets");
+        for t in judged {
+            let mark = if t.met == Some(true) { "met " } else { "MISS" };
+            let _ = writeln!(o, "  [{mark}] {} — actual {}", t.target, t.actual.as_deref().unwrap_or("—"));
+        }
+    }
+    if !r.findings.is_empty() {
+        let _ = writeln!(o, "\nDiagnosis");
+        for f in &r.findings {
+            let _ = writeln!(o, "  [{:?}] {}", f.confidence, f.cause);
+            for e in &f.evidence {
+                let _ = writeln!(o, "      - {e}");
+            }
+        }
+    }
+    let _ = writeln!(o, "\nVerdict: {} (exit {})", r.verdict.as_str().to_uppercase(), r.exit_code);
+    for reason in &r.reasons {
+        let _ = writeln!(o, "  - {reason}");
+    }
+}

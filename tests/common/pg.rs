@@ -1,0 +1,190 @@
+//! A throwaway PostgreSQL cluster for one test: initdb + pg_ctl on a free loopback port, socket
+//! directory inside its temp dir, settings chosen per test. As root, the server runs as the
+//! `postgres` user (initdb and postgres refuse root). Dropping the guard stops the server and
+//! removes its directory, even when the test fails.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+pub struct PgOptions {
+    pub max_connections: u32,
+    pub superuser_reserved: u32,
+    /// Host connections for role `app` require SCRAM with this password.
+    pub app_password: Option<&'static str>,
+    pub ssl: bool,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self { max_connections: 20, superuser_reserved: 0, app_password: None, ssl: false }
+    }
+}
+
+pub struct TempPg {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn pg_bin() -> PathBuf {
+    if let Ok(b) = std::env::var("PG_BIN") {
+        return PathBuf::from(b);
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .unwrap_or_default();
+    dirs.sort_by_key(|p| p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()));
+    dirs.pop().unwrap_or_else(|| PathBuf::from("/usr/bin"))
+}
+
+/// Runs a PostgreSQL tool, as `postgres` when we are root.
+fn tool(bin: &Path, name: &str, args: &[&str]) -> Output {
+    let exe = bin.join(name);
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    cmd.args(args).output().unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
+}
+
+fn check(out: Output, what: &str) -> Output {
+    assert!(out.status.success(), "{what} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn chown_postgres(path: &Path) {
+    if is_root() {
+        let st = Command::new("chown").args(["-R", "postgres:postgres"]).arg(path).status().expect("chown");
+        assert!(st.success(), "chown {}", path.display());
+    }
+}
+
+impl TempPg {
+    pub fn start() -> Self {
+        Self::start_with(PgOptions::default())
+    }
+
+    pub fn start_with(o: PgOptions) -> Self {
+        let bin = pg_bin();
+        let dir = tempfile::Builder::new().prefix("connscope-pg-").tempdir().expect("temp dir");
+        chown_postgres(dir.path());
+        let data = dir.path().join("data");
+        let data_s = data.to_str().expect("utf-8 path");
+        check(tool(&bin, "initdb", &["-D", data_s, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]), "initdb");
+        let mut extra = String::new();
+        if o.ssl {
+            write_cert(&data);
+            extra.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
+        }
+        if o.app_password.is_some() {
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+            )
+            .expect("write pg_hba.conf");
+            chown_postgres(&data);
+        }
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let opts = format!(
+                "-c listen_addresses=127.0.0.1 -p {port} -c max_connections={} -c superuser_reserved_connections={} \
+                 -c unix_socket_directories={} -c fsync=off -c full_page_writes=off{extra}",
+                o.max_connections,
+                o.superuser_reserved,
+                dir.path().display()
+            );
+            let log = dir.path().join("log");
+            let out = tool(&bin, "pg_ctl", &["-D", data_s, "-l", log.to_str().expect("utf-8"), "-w", "-t", "30", "-o", &opts, "start"]);
+            if out.status.success() {
+                let pg = TempPg { port, dir, bin };
+                pg.setup(o.app_password);
+                return pg;
+            }
+            last = std::fs::read_to_string(&log).unwrap_or_default();
+        }
+        panic!("postgres did not start: {last}");
+    }
+
+    fn setup(&self, password: Option<&str>) {
+        let pw = password.map(|p| format!(" PASSWORD '{p}'")).unwrap_or_default();
+        self.psql(&format!("CREATE ROLE app LOGIN{pw}"));
+        self.psql("CREATE DATABASE app OWNER app");
+    }
+
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs SQL as the superuser over the unix socket.
+    pub fn psql(&self, sql: &str) -> String {
+        let port = self.port.to_string();
+        let host = self.socket_dir().to_str().expect("utf-8").to_string();
+        let out = check(tool(&self.bin, "psql", &["-h", &host, "-p", &port, "-U", "postgres", "-d", "postgres", "-XAtq", "-c", sql]), sql);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A TCP URL for `user` on database `db`.
+    pub fn url(&self, user: &str, db: &str) -> String {
+        format!("postgres://{user}@127.0.0.1:{}/{db}?sslmode=disable", self.port)
+    }
+
+    /// Sessions in pg_stat_activity with this application_name.
+    pub fn sessions(&self, app: &str) -> u32 {
+        self.psql(&format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'")).parse().unwrap_or(u32::MAX)
+    }
+
+    /// Waits (bounded) until no session of `app` remains; returns the count left.
+    pub fn wait_sessions_gone(&self, app: &str) -> u32 {
+        for _ in 0..50 {
+            let n = self.sessions(app);
+            if n == 0 {
+                return 0;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.sessions(app)
+    }
+
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data");
+        let _ = tool(&self.bin, "pg_ctl", &["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "-w", "stop"]);
+    }
+
+    pub fn restart(&self) {
+        let data = self.dir.path().join("data");
+        let _ = tool(&self.bin, "pg_ctl", &["-D", data.to_str().unwrap_or_default(), "-m", "fast", "-w", "restart"]);
+    }
+}
+
+impl Drop for TempPg {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn write_cert(data: &Path) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).expect("self-signed cert");
+    std::fs::write(data.join("server.crt"), cert.cert.pem()).expect("write cert");
+    let key = data.join("server.key");
+    std::fs::write(&key, cert.signing_key.serialize_pem()).expect("write key");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod key");
+    chown_postgres(data);
+}
