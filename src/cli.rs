@@ -122,7 +122,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn parse_endpoint(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((n, u)) if !n.trim().is_empty() && !u.trim().is_empty() => Ok((n.trim().into(), u.trim().into())),
+        Some((n, u)) if !n.trim().is_empty() && !u.trim().is_empty() => {
+            Ok((n.trim().into(), u.trim().into()))
+        }
         _ => Err(format!("expected NAME=BASE_URL, got `{s}`")),
     }
 }
@@ -215,28 +217,64 @@ impl Global {
             }
         };
         add("environment", "--env", self.env.clone().map(Value::String));
-        add("database.url", "--db-url", self.db_url.clone().map(Value::String));
+        add(
+            "database.url",
+            "--db-url",
+            self.db_url.clone().map(Value::String),
+        );
         add("database.attempts", "--attempts", self.attempts.map(int));
         add("database.interval", "--interval", self.interval.map(dur));
-        add("timeouts.connection", "--connect-timeout", self.connect_timeout.map(dur));
-        add("timeouts.initialization", "--init-timeout", self.init_timeout.map(dur));
-        add("timeouts.health_check", "--health-timeout", self.health_timeout.map(dur));
+        add(
+            "timeouts.connection",
+            "--connect-timeout",
+            self.connect_timeout.map(dur),
+        );
+        add(
+            "timeouts.initialization",
+            "--init-timeout",
+            self.init_timeout.map(dur),
+        );
+        add(
+            "timeouts.health_check",
+            "--health-timeout",
+            self.health_timeout.map(dur),
+        );
         add("capacity.connections", "--capacity", self.capacity.map(int));
         add("capacity.hold", "--hold", self.hold.map(dur));
-        add("startup.log", "--startup-log", self.startup_log.clone().map(Value::String));
+        add(
+            "startup.log",
+            "--startup-log",
+            self.startup_log.clone().map(Value::String),
+        );
         add("health.tries", "--tries", self.tries.map(int));
-        add("health.tries_interval", "--tries-interval", self.tries_interval.map(dur));
+        add(
+            "health.tries_interval",
+            "--tries-interval",
+            self.tries_interval.map(dur),
+        );
         add("ui.theme", "--theme", self.theme.clone().map(Value::String));
-        add("ui.mask", "--mask", self.mask.then_some(Value::Boolean(true)));
+        add(
+            "ui.mask",
+            "--mask",
+            self.mask.then_some(Value::Boolean(true)),
+        );
         let endpoints = self.endpoint.iter().map(|(name, url)| {
             let mut t = toml::Table::new();
             t.insert("name".into(), Value::String(name.clone()));
             t.insert("url".into(), Value::String(url.clone()));
             Value::Table(t)
         });
-        add("endpoints", "--endpoint", (!self.endpoint.is_empty()).then(|| Value::Array(endpoints.collect())));
+        add(
+            "endpoints",
+            "--endpoint",
+            (!self.endpoint.is_empty()).then(|| Value::Array(endpoints.collect())),
+        );
         let ws = self.ws.iter().cloned().map(Value::String).collect();
-        add("websockets", "--ws", (!self.ws.is_empty()).then_some(Value::Array(ws)));
+        add(
+            "websockets",
+            "--ws",
+            (!self.ws.is_empty()).then_some(Value::Array(ws)),
+        );
         out
     }
 }
@@ -251,20 +289,50 @@ mod tests {
 
     #[test]
     fn flags_work_before_and_after_the_subcommand() {
-        let c = parse(&["--env", "staging", "check", "--attempts", "3", "--format", "json"]).expect("parses");
+        let c = parse(&[
+            "--env",
+            "staging",
+            "check",
+            "--attempts",
+            "3",
+            "--format",
+            "json",
+        ])
+        .expect("parses");
         assert_eq!(c.global.env.as_deref(), Some("staging"));
         assert_eq!(c.global.attempts, Some(3));
-        assert!(matches!(c.command, Some(Command::Check(CheckArgs { format: Format::Json, .. }))));
+        assert!(matches!(
+            c.command,
+            Some(Command::Check(CheckArgs {
+                format: Format::Json,
+                ..
+            }))
+        ));
     }
 
     #[test]
     fn durations_lists_and_endpoints_parse() {
-        let c = parse(&["check", "--interval", "500ms", "--only", "db,init", "--endpoint", "api=http://127.0.0.1:1"]).expect("parses");
+        let c = parse(&[
+            "check",
+            "--interval",
+            "500ms",
+            "--only",
+            "db,init",
+            "--endpoint",
+            "api=http://127.0.0.1:1",
+        ])
+        .expect("parses");
         assert_eq!(c.global.interval, Some(Duration::from_millis(500)));
         assert_eq!(c.global.only, Some(vec![Kind::Db, Kind::Init]));
-        assert_eq!(c.global.endpoint, vec![("api".to_string(), "http://127.0.0.1:1".to_string())]);
+        assert_eq!(
+            c.global.endpoint,
+            vec![("api".to_string(), "http://127.0.0.1:1".to_string())]
+        );
         let o = c.global.overrides();
-        assert!(o.iter().any(|f| f.key == "database.interval" && f.value.as_str() == Some("500ms")));
+        assert!(
+            o.iter()
+                .any(|f| f.key == "database.interval" && f.value.as_str() == Some("500ms"))
+        );
         assert!(o.iter().any(|f| f.key == "endpoints"));
     }
 

@@ -23,15 +23,24 @@ pub struct AppError {
 
 impl AppError {
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: USAGE, message: message.into() }
+        Self {
+            code: USAGE,
+            message: message.into(),
+        }
     }
 
     pub fn config(message: impl Into<String>) -> Self {
-        Self { code: CONFIG, message: message.into() }
+        Self {
+            code: CONFIG,
+            message: message.into(),
+        }
     }
 
     pub fn software(message: impl Into<String>) -> Self {
-        Self { code: SOFTWARE, message: message.into() }
+        Self {
+            code: SOFTWARE,
+            message: message.into(),
+        }
     }
 }
 

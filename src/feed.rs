@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use crate::event::Event;
 use crate::state::StateConfig;
 
+// Nearly every item is an event; boxing them would cost an allocation each for a rare Reset.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Feed {
     Event(Event),

@@ -2,17 +2,17 @@
 //!
 //! One way through: config → probes → channel of `Event`s → `State::apply` → view or report.
 
-pub mod config;
-pub mod event;
-pub mod feed;
-pub mod probe;
-pub mod secret;
-pub mod state;
 pub mod cli;
 pub mod cmd;
+pub mod config;
+pub mod event;
 pub mod exit;
+pub mod feed;
 pub mod logging;
 pub mod pipeline;
+pub mod probe;
 pub mod record;
 pub mod report;
+pub mod secret;
 pub mod signal;
+pub mod state;

@@ -33,17 +33,30 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for ScrubbedMake<M> {
 }
 
 pub fn init(cli: &Cli) {
-    let filter = EnvFilter::try_from_env("CONNSCOPE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false);
+    let filter =
+        EnvFilter::try_from_env("CONNSCOPE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false);
     if let Some(path) = &cli.global.log_file {
-        if let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-            let _ = builder.with_writer(ScrubbedMake(std::sync::Mutex::new(file))).try_init();
+        if let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = builder
+                .with_writer(ScrubbedMake(std::sync::Mutex::new(file)))
+                .try_init();
         }
         return;
     }
-    let owns_terminal = matches!(cli.command, None | Some(Command::Watch) | Some(Command::Replay(_)))
-        || matches!(&cli.command, Some(Command::Lab(l)) if !l.headless);
+    let owns_terminal = matches!(
+        cli.command,
+        None | Some(Command::Watch) | Some(Command::Replay(_))
+    ) || matches!(&cli.command, Some(Command::Lab(l)) if !l.headless);
     if !owns_terminal {
-        let _ = builder.with_writer(ScrubbedMake(std::io::stderr)).try_init();
+        let _ = builder
+            .with_writer(ScrubbedMake(std::io::stderr))
+            .try_init();
     }
 }

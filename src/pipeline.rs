@@ -18,7 +18,11 @@ const CHANNEL: usize = 4096;
 
 /// Which probes run. Without `--only`: everything the configuration makes possible, except the
 /// capacity test (it opens many connections, so it runs only when asked for) and the rehearsal.
-pub fn select(only: Option<&[Kind]>, c: &Config, capacity_asked: bool) -> AppResult<BTreeSet<Kind>> {
+pub fn select(
+    only: Option<&[Kind]>,
+    c: &Config,
+    capacity_asked: bool,
+) -> AppResult<BTreeSet<Kind>> {
     let s = &c.settings;
     let has = |k: Kind| match k {
         Kind::Db | Kind::Init | Kind::Capacity => c.database.is_some(),
@@ -35,8 +39,10 @@ pub fn select(only: Option<&[Kind]>, c: &Config, capacity_asked: bool) -> AppRes
             list.iter().copied().collect()
         }
         None => {
-            let mut k: BTreeSet<Kind> =
-                [Kind::Db, Kind::Init, Kind::Http, Kind::Ws, Kind::Startup].into_iter().filter(|k| has(*k)).collect();
+            let mut k: BTreeSet<Kind> = [Kind::Db, Kind::Init, Kind::Http, Kind::Ws, Kind::Startup]
+                .into_iter()
+                .filter(|k| has(*k))
+                .collect();
             if capacity_asked && has(Kind::Capacity) {
                 k.insert(Kind::Capacity);
             }
@@ -53,7 +59,9 @@ pub fn select(only: Option<&[Kind]>, c: &Config, capacity_asked: bool) -> AppRes
 
 fn missing(k: Kind) -> String {
     let need = match k {
-        Kind::Db | Kind::Init | Kind::Capacity => "a database (--db-url, DATABASE_URL, PGHOST or database.url)",
+        Kind::Db | Kind::Init | Kind::Capacity => {
+            "a database (--db-url, DATABASE_URL, PGHOST or database.url)"
+        }
         Kind::Http => "endpoints (--endpoint NAME=URL or [[endpoints]])",
         Kind::Ws => "a WebSocket URL (--ws URL, or websocket = … on an endpoint)",
         Kind::Startup => "a startup log (--startup-log FILE, startup.log or startup.command)",
@@ -77,7 +85,12 @@ pub struct Running {
 impl Running {
     /// Starts the selected probes. Events arrive on the returned receiver, which closes when
     /// every probe has finished and `close_intake` has been called.
-    pub fn start(config: &Config, kinds: &BTreeSet<Kind>, mode: Mode, force: bool) -> AppResult<(Running, mpsc::Receiver<Event>)> {
+    pub fn start(
+        config: &Config,
+        kinds: &BTreeSet<Kind>,
+        mode: Mode,
+        force: bool,
+    ) -> AppResult<(Running, mpsc::Receiver<Event>)> {
         let (tx, rx) = mpsc::channel(CHANNEL);
         let (control, ctl) = probe::control();
         let mut r = Running {
@@ -97,7 +110,9 @@ impl Running {
     }
 
     fn ctx(&self) -> Option<Ctx> {
-        self.tx.as_ref().map(|tx| Ctx::new(tx.clone(), self.cancel.child_token()))
+        self.tx
+            .as_ref()
+            .map(|tx| Ctx::new(tx.clone(), self.cancel.child_token()))
     }
 
     fn spawn(&mut self, kind: Kind, mode: Mode, ctl: &Control) -> AppResult<()> {
@@ -124,7 +139,9 @@ impl Running {
         if self.capacity.as_ref().is_some_and(|c| !c.is_cancelled()) {
             return;
         }
-        let (Some(t), Some(tx)) = (self.config.database.clone(), self.tx.clone()) else { return };
+        let (Some(t), Some(tx)) = (self.config.database.clone(), self.tx.clone()) else {
+            return;
+        };
         self.capacity_runs += 1;
         let token = self.cancel.child_token();
         let ctx = Ctx::new(tx, token.clone());
@@ -168,7 +185,10 @@ impl Running {
         self.tx = None;
         self.cancel.cancel();
         let all = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(5), all).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), all)
+            .await
+            .is_err()
+        {
             self.tasks.abort_all();
             while self.tasks.join_next().await.is_some() {}
         }

@@ -52,7 +52,11 @@ impl Header {
 /// The settings as JSON with every credential replaced.
 pub fn redacted_settings(c: &Config) -> serde_json::Value {
     let mut s = c.settings.clone();
-    s.database.url = c.database.as_ref().map(|t| t.redacted()).or(s.database.url.map(|u| redact_url(&u)));
+    s.database.url = c
+        .database
+        .as_ref()
+        .map(|t| t.redacted())
+        .or(s.database.url.map(|u| redact_url(&u)));
     s.database.password = s.database.password.map(|_| MASK.to_string());
     for e in &mut s.endpoints {
         e.url = redact_url(&e.url);
@@ -71,8 +75,13 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn create(path: &Path, header: &Header) -> AppResult<Self> {
-        let file = File::create(path).map_err(|e| AppError::config(format!("{}: cannot create recording: {e}", path.display())))?;
-        let mut r = Self { path: path.to_path_buf(), out: BufWriter::new(file) };
+        let file = File::create(path).map_err(|e| {
+            AppError::config(format!("{}: cannot create recording: {e}", path.display()))
+        })?;
+        let mut r = Self {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        };
         r.line(header)?;
         Ok(r)
     }
@@ -82,10 +91,12 @@ impl Recorder {
     }
 
     fn line<T: Serialize>(&mut self, v: &T) -> AppResult<()> {
-        let text = serde_json::to_string(v).map_err(|e| AppError::software(format!("cannot encode event: {e}")))?;
+        let text = serde_json::to_string(v)
+            .map_err(|e| AppError::software(format!("cannot encode event: {e}")))?;
         let text = scrub(&text);
         let path = self.path.display().to_string();
-        let io = |e: std::io::Error| AppError::software(format!("{path}: cannot write recording: {e}"));
+        let io =
+            |e: std::io::Error| AppError::software(format!("{path}: cannot write recording: {e}"));
         self.out.write_all(text.as_bytes()).map_err(io)?;
         self.out.write_all(b"\n").map_err(io)?;
         self.out.flush().map_err(io)

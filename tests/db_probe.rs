@@ -18,12 +18,23 @@ async fn succeeds_over_tcp_with_every_step_timed() {
     assert!(a.ok, "{:?}", a.error);
     let s = a.steps_ms;
     assert_eq!(s.dns, None, "an IP address needs no DNS step");
-    for (name, v) in [("tcp", s.tcp), ("handshake", s.handshake), ("query", s.query)] {
+    for (name, v) in [
+        ("tcp", s.tcp),
+        ("handshake", s.handshake),
+        ("query", s.query),
+    ] {
         let v = v.unwrap_or_else(|| panic!("{name} not measured"));
         assert!(v > 0.0 && v < a.total_ms, "{name} = {v}");
     }
-    assert!(s.tcp.unwrap_or(0.0) + s.handshake.unwrap_or(0.0) + s.query.unwrap_or(0.0) <= a.total_ms + 0.01);
-    assert_eq!(pg.wait_sessions_gone("connscope"), 0, "the probe closed its connection");
+    assert!(
+        s.tcp.unwrap_or(0.0) + s.handshake.unwrap_or(0.0) + s.query.unwrap_or(0.0)
+            <= a.total_ms + 0.01
+    );
+    assert_eq!(
+        pg.wait_sessions_gone("connscope"),
+        0,
+        "the probe closed its connection"
+    );
 }
 
 #[tokio::test]
@@ -40,7 +51,11 @@ async fn a_host_name_gets_a_dns_step() {
 async fn succeeds_over_the_unix_socket() {
     init();
     let pg = TempPg::start();
-    let url = format!("postgres://app@/app?host={}&port={}", pg.socket_dir().display(), pg.port);
+    let url = format!(
+        "postgres://app@/app?host={}&port={}",
+        pg.socket_dir().display(),
+        pg.port
+    );
     let a = attempt_once(1, &db_params(&url, Duration::from_secs(5))).await;
     assert!(a.ok, "{:?}", a.error);
     assert_eq!(a.steps_ms.dns, None);
@@ -64,12 +79,17 @@ async fn a_closed_port_is_refused_at_tcp() {
     let url = format!("postgres://app@127.0.0.1:{port}/app?sslmode=disable");
     let a = attempt_once(1, &db_params(&url, Duration::from_secs(2))).await;
     let e = a.error.expect("fails");
-    assert_eq!((e.class, e.step, e.sqlstate), (ErrorClass::Refused, Some(Step::Tcp), None));
+    assert_eq!(
+        (e.class, e.step, e.sqlstate),
+        (ErrorClass::Refused, Some(Step::Tcp), None)
+    );
 }
 
 /// A listener that accepts and never says a word: the deadline must fire, in the step it hung.
 async fn silent_listener() -> (u16, tokio::task::JoinHandle<()>) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = l.local_addr().expect("addr").port();
     let task = tokio::spawn(async move {
         let mut held = Vec::new();
@@ -90,9 +110,17 @@ async fn a_silent_server_times_out_in_the_handshake_within_the_bound() {
         let a = attempt_once(1, &db_params(&url, Duration::from_millis(800))).await;
         let took = t.elapsed();
         let e = a.error.expect("fails");
-        assert_eq!((e.class, e.step), (ErrorClass::Timeout, Some(step)), "{mode}");
+        assert_eq!(
+            (e.class, e.step),
+            (ErrorClass::Timeout, Some(step)),
+            "{mode}"
+        );
         assert!(a.steps_ms.tcp.is_some(), "TCP connected before the silence");
-        assert!(took >= Duration::from_millis(800) && took < Duration::from_millis(800 * 105 / 100 + 50), "{mode}: {took:?}");
+        assert!(
+            took >= Duration::from_millis(800)
+                && took < Duration::from_millis(800 * 105 / 100 + 50),
+            "{mode}: {took:?}"
+        );
     }
     task.abort();
 }
@@ -101,7 +129,14 @@ async fn a_silent_server_times_out_in_the_handshake_within_the_bound() {
 async fn an_unresolvable_name_is_a_dns_failure() {
     init();
     // RFC 6761: .invalid never resolves; the lookup is answered by the local resolver.
-    let a = attempt_once(1, &db_params("postgres://app@db.connscope.invalid:5432/app", Duration::from_secs(5))).await;
+    let a = attempt_once(
+        1,
+        &db_params(
+            "postgres://app@db.connscope.invalid:5432/app",
+            Duration::from_secs(5),
+        ),
+    )
+    .await;
     let e = a.error.expect("fails");
     assert_eq!((e.class, e.step), (ErrorClass::Dns, Some(Step::Dns)));
     assert!(a.steps_ms.dns.is_some() && a.steps_ms.tcp.is_none());
@@ -110,13 +145,25 @@ async fn an_unresolvable_name_is_a_dns_failure() {
 #[tokio::test]
 async fn a_wrong_password_with_scram_is_auth_28p01() {
     init();
-    let pg = TempPg::start_with(PgOptions { app_password: Some("right-password-1"), ..PgOptions::default() });
-    let url = format!("postgres://app:wrong-password-2@127.0.0.1:{}/app?sslmode=disable", pg.port);
+    let pg = TempPg::start_with(PgOptions {
+        app_password: Some("right-password-1"),
+        ..PgOptions::default()
+    });
+    let url = format!(
+        "postgres://app:wrong-password-2@127.0.0.1:{}/app?sslmode=disable",
+        pg.port
+    );
     let a = attempt_once(1, &db_params(&url, Duration::from_secs(5))).await;
     let e = a.error.expect("fails");
-    assert_eq!((e.class, e.step, e.sqlstate.as_deref()), (ErrorClass::Auth, Some(Step::Handshake), Some("28P01")));
+    assert_eq!(
+        (e.class, e.step, e.sqlstate.as_deref()),
+        (ErrorClass::Auth, Some(Step::Handshake), Some("28P01"))
+    );
     assert!(!e.message.contains("wrong-password-2"));
-    let ok = format!("postgres://app:right-password-1@127.0.0.1:{}/app?sslmode=disable", pg.port);
+    let ok = format!(
+        "postgres://app:right-password-1@127.0.0.1:{}/app?sslmode=disable",
+        pg.port
+    );
     let a = attempt_once(2, &db_params(&ok, Duration::from_secs(5))).await;
     assert!(a.ok, "scram with the right password: {:?}", a.error);
 }
@@ -124,41 +171,81 @@ async fn a_wrong_password_with_scram_is_auth_28p01() {
 #[tokio::test]
 async fn no_pg_hba_entry_is_auth_28000() {
     init();
-    let pg = TempPg::start_with(PgOptions { app_password: Some("pw-for-hba"), ..PgOptions::default() });
+    let pg = TempPg::start_with(PgOptions {
+        app_password: Some("pw-for-hba"),
+        ..PgOptions::default()
+    });
     pg.psql("CREATE ROLE ghost LOGIN");
-    std::fs::write(pg.dir.path().join("data/pg_hba.conf"), "local all all trust\nhost all postgres 127.0.0.1/32 trust\n").expect("hba");
+    std::fs::write(
+        pg.dir.path().join("data/pg_hba.conf"),
+        "local all all trust\nhost all postgres 127.0.0.1/32 trust\n",
+    )
+    .expect("hba");
     pg.psql("SELECT pg_reload_conf()");
     std::thread::sleep(Duration::from_millis(300));
-    let a = attempt_once(1, &db_params(&pg.url("ghost", "app"), Duration::from_secs(5))).await;
+    let a = attempt_once(
+        1,
+        &db_params(&pg.url("ghost", "app"), Duration::from_secs(5)),
+    )
+    .await;
     let e = a.error.expect("fails");
-    assert_eq!((e.class, e.sqlstate.as_deref()), (ErrorClass::Auth, Some("28000")));
+    assert_eq!(
+        (e.class, e.sqlstate.as_deref()),
+        (ErrorClass::Auth, Some("28000"))
+    );
 }
 
 #[tokio::test]
 async fn a_missing_database_is_3d000() {
     init();
     let pg = TempPg::start();
-    let a = attempt_once(1, &db_params(&pg.url("app", "no_such_db"), Duration::from_secs(5))).await;
+    let a = attempt_once(
+        1,
+        &db_params(&pg.url("app", "no_such_db"), Duration::from_secs(5)),
+    )
+    .await;
     let e = a.error.expect("fails");
-    assert_eq!((e.class, e.sqlstate.as_deref()), (ErrorClass::DatabaseMissing, Some("3D000")));
+    assert_eq!(
+        (e.class, e.sqlstate.as_deref()),
+        (ErrorClass::DatabaseMissing, Some("3D000"))
+    );
 }
 
 #[tokio::test]
 async fn too_many_connections_with_the_slots_really_held() {
     init();
-    let pg = TempPg::start_with(PgOptions { max_connections: 3, superuser_reserved: 0, ..PgOptions::default() });
+    let pg = TempPg::start_with(PgOptions {
+        max_connections: 3,
+        superuser_reserved: 0,
+        ..PgOptions::default()
+    });
     let mut held = Vec::new();
     for i in 0..3u64 {
-        let a = connscope::probe::connect::attempt(&common::target(&pg.url("app", "app")), &db_params(&pg.url("app", "app"), Duration::from_secs(5)).connect).await;
+        let a = connscope::probe::connect::attempt(
+            &common::target(&pg.url("app", "app")),
+            &db_params(&pg.url("app", "app"), Duration::from_secs(5)).connect,
+        )
+        .await;
         held.push(a.result.unwrap_or_else(|e| panic!("slot {i}: {e:?}")));
     }
     let a = attempt_once(9, &db_params(&pg.url("app", "app"), Duration::from_secs(5))).await;
     let e = a.error.expect("no slot left");
-    assert_eq!((e.class, e.step, e.sqlstate.as_deref()), (ErrorClass::TooManyConnections, Some(Step::Handshake), Some("53300")));
+    assert_eq!(
+        (e.class, e.step, e.sqlstate.as_deref()),
+        (
+            ErrorClass::TooManyConnections,
+            Some(Step::Handshake),
+            Some("53300")
+        )
+    );
     for s in held {
         s.close().await;
     }
-    let a = attempt_once(10, &db_params(&pg.url("app", "app"), Duration::from_secs(5))).await;
+    let a = attempt_once(
+        10,
+        &db_params(&pg.url("app", "app"), Duration::from_secs(5)),
+    )
+    .await;
     assert!(a.ok, "slots free again: {:?}", a.error);
 }
 
@@ -171,19 +258,36 @@ async fn tls_required_against_a_server_without_it_is_a_tls_failure() {
     let e = a.error.expect("fails");
     assert_eq!((e.class, e.step), (ErrorClass::Tls, Some(Step::Tls)));
     let prefer = format!("postgres://app@127.0.0.1:{}/app?sslmode=prefer", pg.port);
-    assert!(attempt_once(2, &db_params(&prefer, Duration::from_secs(5))).await.ok, "prefer falls back to plain");
+    assert!(
+        attempt_once(2, &db_params(&prefer, Duration::from_secs(5)))
+            .await
+            .ok,
+        "prefer falls back to plain"
+    );
 }
 
 #[tokio::test]
 async fn tls_is_negotiated_and_timed_and_verification_follows_sslmode() {
     init();
-    let pg = TempPg::start_with(PgOptions { ssl: true, ..PgOptions::default() });
+    let pg = TempPg::start_with(PgOptions {
+        ssl: true,
+        ..PgOptions::default()
+    });
     let url = format!("postgres://app@127.0.0.1:{}/app?sslmode=require", pg.port);
     let a = attempt_once(1, &db_params(&url, Duration::from_secs(5))).await;
     assert!(a.ok, "{:?}", a.error);
     let tls = a.steps_ms.tls.expect("tls timed");
-    assert!(tls > 0.0 && tls <= a.steps_ms.handshake.unwrap_or(0.0), "tls {tls} within handshake");
-    let strict = format!("postgres://app@localhost:{}/app?sslmode=verify-full", pg.port);
-    let e = attempt_once(2, &db_params(&strict, Duration::from_secs(5))).await.error.expect("self-signed is not trusted");
+    assert!(
+        tls > 0.0 && tls <= a.steps_ms.handshake.unwrap_or(0.0),
+        "tls {tls} within handshake"
+    );
+    let strict = format!(
+        "postgres://app@localhost:{}/app?sslmode=verify-full",
+        pg.port
+    );
+    let e = attempt_once(2, &db_params(&strict, Duration::from_secs(5)))
+        .await
+        .error
+        .expect("self-signed is not trusted");
     assert_eq!((e.class, e.step), (ErrorClass::Tls, Some(Step::Tls)));
 }

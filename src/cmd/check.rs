@@ -16,7 +16,10 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
     let kinds = pipeline::select(g.only.as_deref(), &config, g.capacity.is_some())?;
     let state_cfg = StateConfig::from_config(&config);
     let mut recorder = match &g.record {
-        Some(path) => Some(Recorder::create(path, &Header::new("check", &config, &state_cfg))?),
+        Some(path) => Some(Recorder::create(
+            path,
+            &Header::new("check", &config, &state_cfg),
+        )?),
         None => None,
     };
     let (mut running, mut rx) = Running::start(&config, &kinds, Mode::Once, g.force)?;
@@ -47,7 +50,11 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
     }
     running.shutdown().await;
     print(&state, args.format)?;
-    Ok(if interrupted { exit::INTERRUPTED } else { crate::state::verdict::judge(&state).verdict.exit_code() })
+    Ok(if interrupted {
+        exit::INTERRUPTED
+    } else {
+        crate::state::verdict::judge(&state).verdict.exit_code()
+    })
 }
 
 fn progress(ev: &Event) {
@@ -62,7 +69,9 @@ fn print(state: &State, format: Format) -> AppResult<()> {
         Format::Text => crate::report::to_text(state),
         Format::Json => crate::report::to_json(state),
         Format::Markdown | Format::Junit => {
-            return Err(AppError::usage("check --format markdown|junit is not available yet; use text or json"));
+            return Err(AppError::usage(
+                "check --format markdown|junit is not available yet; use text or json",
+            ));
         }
     };
     let mut out = std::io::stdout().lock();

@@ -31,7 +31,11 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, v) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, v, out);
             }
         }
@@ -51,7 +55,12 @@ fn entries(c: &Config) -> Vec<Entry> {
                 .and_then(|_| value.as_str())
                 .and_then(|s| duration::parse(s).ok())
                 .map(|d| duration::format(c.capacity_aware(d)));
-            Entry { source: c.source(&key), key, value, capacity_aware }
+            Entry {
+                source: c.source(&key),
+                key,
+                value,
+                capacity_aware,
+            }
         })
         .collect();
     let cap = c.capacity_cap();
@@ -65,7 +74,11 @@ fn entries(c: &Config) -> Vec<Entry> {
         for (part, from) in &t.origin {
             out.push(Entry {
                 key: format!("database.target.{part}"),
-                value: Value::String(if *part == "password" { crate::secret::MASK.into() } else { target_part(t, part) }),
+                value: Value::String(if *part == "password" {
+                    crate::secret::MASK.into()
+                } else {
+                    target_part(t, part)
+                }),
                 source: Source::Env { var: from.clone() },
                 capacity_aware: None,
             });
@@ -90,22 +103,55 @@ fn show(c: &Config, format: Format) -> AppResult<i32> {
     match format {
         Format::Json => {
             let mut m = Map::new();
-            m.insert("environment".into(), Value::String(c.settings.environment.clone()));
-            m.insert("file".into(), c.file.clone().map_or(Value::Null, Value::String));
-            m.insert("target".into(), c.database.as_ref().map_or(Value::Null, |t| Value::String(t.redacted())));
-            m.insert("settings".into(), serde_json::to_value(&entries).unwrap_or(Value::Null));
-            println!("{}", serde_json::to_string_pretty(&Value::Object(m)).unwrap_or_default());
+            m.insert(
+                "environment".into(),
+                Value::String(c.settings.environment.clone()),
+            );
+            m.insert(
+                "file".into(),
+                c.file.clone().map_or(Value::Null, Value::String),
+            );
+            m.insert(
+                "target".into(),
+                c.database
+                    .as_ref()
+                    .map_or(Value::Null, |t| Value::String(t.redacted())),
+            );
+            m.insert(
+                "settings".into(),
+                serde_json::to_value(&entries).unwrap_or(Value::Null),
+            );
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&Value::Object(m)).unwrap_or_default()
+            );
         }
         Format::Text => print!("{}", show_text(c, &entries)),
-        Format::Markdown | Format::Junit => return Err(AppError::usage("config show supports --format text or json")),
+        Format::Markdown | Format::Junit => {
+            return Err(AppError::usage(
+                "config show supports --format text or json",
+            ));
+        }
     }
     Ok(exit::PASS)
 }
 
 fn show_text(c: &Config, entries: &[Entry]) -> String {
     let mut o = String::new();
-    let cloud = if c.settings.cloud_sql { "Cloud SQL" } else { "no Cloud SQL" };
-    let _ = writeln!(o, "environment {} ({cloud}){}", c.settings.environment, c.file.as_deref().map(|f| format!(", file {f}")).unwrap_or_default());
+    let cloud = if c.settings.cloud_sql {
+        "Cloud SQL"
+    } else {
+        "no Cloud SQL"
+    };
+    let _ = writeln!(
+        o,
+        "environment {} ({cloud}){}",
+        c.settings.environment,
+        c.file
+            .as_deref()
+            .map(|f| format!(", file {f}"))
+            .unwrap_or_default()
+    );
     if let Some(t) = &c.database {
         let _ = writeln!(o, "target      {}", t.redacted());
     }
@@ -121,7 +167,11 @@ fn show_text(c: &Config, entries: &[Entry]) -> String {
             Value::String(s) => s.clone(),
             v => v.to_string(),
         };
-        let aware = e.capacity_aware.as_deref().map(|a| format!("  (capacity-aware {a})")).unwrap_or_default();
+        let aware = e
+            .capacity_aware
+            .as_deref()
+            .map(|a| format!("  (capacity-aware {a})"))
+            .unwrap_or_default();
         let _ = writeln!(o, "{:<width$}  {value}{aware}  ← {}", e.key, e.source);
     }
     o
@@ -141,7 +191,10 @@ fn check(c: &Config, format: Format) -> AppResult<i32> {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Format::Text => {
-            println!("configuration is valid (environment {})", c.settings.environment);
+            println!(
+                "configuration is valid (environment {})",
+                c.settings.environment
+            );
             for f in &findings {
                 let level = match f.level {
                     FindingLevel::Fail => "FAIL",
@@ -154,7 +207,11 @@ fn check(c: &Config, format: Format) -> AppResult<i32> {
                 println!("  no findings");
             }
         }
-        Format::Markdown | Format::Junit => return Err(AppError::usage("config check supports --format text or json")),
+        Format::Markdown | Format::Junit => {
+            return Err(AppError::usage(
+                "config check supports --format text or json",
+            ));
+        }
     }
     Ok(code)
 }

@@ -17,7 +17,9 @@ pub fn main() -> i32 {
         Err(e) => {
             use clap::error::ErrorKind;
             let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
                 _ => exit::USAGE,
             };
             let _ = e.print();
@@ -26,7 +28,10 @@ pub fn main() -> i32 {
     };
     crate::probe::tls::install_provider();
     crate::logging::init(&cli);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("connscope: cannot start the async runtime: {e}");
@@ -60,5 +65,8 @@ async fn dispatch(cli: Cli) -> AppResult<i32> {
 
 /// The configuration for this invocation: profile ← file ← environment ← flags.
 pub fn load_config(g: &Global) -> AppResult<Config> {
-    Ok(Config::load(&LoadOptions::from_process(g.config.clone(), g.overrides()))?)
+    Ok(Config::load(&LoadOptions::from_process(
+        g.config.clone(),
+        g.overrides(),
+    ))?)
 }

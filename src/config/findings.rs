@@ -34,7 +34,7 @@ pub fn of(c: &Config) -> Vec<ConfigFinding> {
     capacity(c, &mut out);
     budgets(c, &mut out);
     target(c, &mut out);
-    out.sort_by(|a, b| b.level.cmp(&a.level));
+    out.sort_by_key(|f| std::cmp::Reverse(f.level));
     out
 }
 

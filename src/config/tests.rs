@@ -222,8 +222,7 @@ fn database_url_from_env_and_flag() {
 
 fn err(text: &str) -> String {
     load_file(text, vec![], &[])
-        .err()
-        .expect("should fail")
+        .expect_err("should fail")
         .to_string()
 }
 
@@ -264,7 +263,7 @@ fn wrong_type_is_located() {
 fn syntax_error_is_located() {
     let e = err("[timeouts\nconnection = 1\n");
     assert!(
-        e.starts_with(&format!("{}", "")) && e.contains("c.toml:1:"),
+        e.starts_with(&"".to_string()) && e.contains("c.toml:1:"),
         "{e}"
     );
     assert!(e.contains("TOML syntax error"), "{e}");
@@ -323,17 +322,14 @@ fn bad_database_url_is_located() {
 
 #[test]
 fn bad_env_override_names_the_variable() {
-    let e = load_file("", vec![], &[("CONNSCOPE_TIMEOUTS__CONNECTION", "later")])
-        .err()
-        .expect("fails");
+    let e =
+        load_file("", vec![], &[("CONNSCOPE_TIMEOUTS__CONNECTION", "later")]).expect_err("fails");
     assert!(
         e.to_string()
             .starts_with("CONNSCOPE_TIMEOUTS__CONNECTION: timeouts.connection: invalid duration"),
         "{e}"
     );
-    let e = load_file("", vec![], &[("CONNSCOPE_TIMEOUTS__NOPE", "1s")])
-        .err()
-        .expect("fails");
+    let e = load_file("", vec![], &[("CONNSCOPE_TIMEOUTS__NOPE", "1s")]).expect_err("fails");
     assert!(
         e.to_string()
             .starts_with("CONNSCOPE_TIMEOUTS__NOPE: timeouts.nope: unknown field"),
@@ -347,7 +343,7 @@ fn missing_file_is_a_clear_error() {
         file: Some("/nonexistent/connscope.toml".into()),
         ..LoadOptions::default()
     };
-    let e = Config::load(&opts).err().expect("fails").to_string();
+    let e = Config::load(&opts).expect_err("fails").to_string();
     assert!(
         e.starts_with("/nonexistent/connscope.toml: cannot read config file"),
         "{e}"

@@ -17,7 +17,9 @@ use tokio::time::Instant;
 use super::connect::{self, ConnectParams};
 use super::{Ctx, classify};
 use crate::config::{Config, DbHost, DbTarget, SslMode};
-use crate::event::{CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Step};
+use crate::event::{
+    CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Step,
+};
 
 /// Connections opened per wave before checking whether the server is refusing.
 const WAVE: u32 = 16;
@@ -49,7 +51,11 @@ impl CapacityParams {
 
     /// How many connections the test will open: the request, capped unless forced.
     pub fn planned(&self) -> (u32, bool) {
-        if self.force || self.requested <= self.cap { (self.requested, false) } else { (self.cap, true) }
+        if self.force || self.requested <= self.cap {
+            (self.requested, false)
+        } else {
+            (self.cap, true)
+        }
     }
 }
 
@@ -59,7 +65,10 @@ fn sqlx_options(t: &DbTarget, statement_timeout: Duration) -> PgConnectOptions {
         .database(&t.dbname)
         .application_name(&t.application_name)
         .port(t.port)
-        .options([("statement_timeout", format!("{}ms", statement_timeout.as_millis()))])
+        .options([(
+            "statement_timeout",
+            format!("{}ms", statement_timeout.as_millis()),
+        )])
         .ssl_mode(match t.sslmode {
             SslMode::Disable => PgSslMode::Disable,
             SslMode::Allow => PgSslMode::Allow,
@@ -87,10 +96,14 @@ fn sqlx_failure(step: Step, e: &sqlx::Error) -> Failure {
     match e {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned());
-            let class = code.as_deref().map_or(ErrorClass::Other, |c| classify::sqlstate_class(c, db.message()));
+            let class = code.as_deref().map_or(ErrorClass::Other, |c| {
+                classify::sqlstate_class(c, db.message())
+            });
             classify::failure(class, step, code, db.message())
         }
-        sqlx::Error::Io(io) => classify::failure(classify::io_class(io), step, None, io.to_string()),
+        sqlx::Error::Io(io) => {
+            classify::failure(classify::io_class(io), step, None, io.to_string())
+        }
         sqlx::Error::Tls(t) => classify::failure(ErrorClass::Tls, step, None, t.to_string()),
         sqlx::Error::Protocol(p) => classify::failure(ErrorClass::Protocol, step, None, p),
         other => classify::failure(ErrorClass::Other, step, None, other.to_string()),
@@ -100,21 +113,37 @@ fn sqlx_failure(step: Step, e: &sqlx::Error) -> Failure {
 /// max_connections, superuser_reserved_connections and client connections in use, read on a
 /// connection of our own before the test (so it never needs a slot the test took).
 async fn server_stats(p: &CapacityParams) -> (Option<u32>, Option<u32>, Option<u32>) {
-    let Ok(cp) = ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) else { return (None, None, None) };
-    let Ok(session) = connect::attempt(&p.target, &cp).await.result else { return (None, None, None) };
+    let Ok(cp) = ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) else {
+        return (None, None, None);
+    };
+    let Ok(session) = connect::attempt(&p.target, &cp).await.result else {
+        return (None, None, None);
+    };
     let first = |rows: Vec<tokio_postgres::SimpleQueryMessage>| {
         rows.into_iter().find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse::<u32>().ok()),
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                r.get(0).and_then(|v| v.parse::<u32>().ok())
+            }
             _ => None,
         })
     };
     let q = |sql: &'static str| {
         let c = &session.client;
-        async move { tokio::time::timeout(Duration::from_secs(5), c.simple_query(sql)).await.ok()?.ok().and_then(first) }
+        async move {
+            tokio::time::timeout(Duration::from_secs(5), c.simple_query(sql))
+                .await
+                .ok()?
+                .ok()
+                .and_then(first)
+        }
     };
     let max = q("SHOW max_connections").await;
     let reserved = q("SHOW superuser_reserved_connections").await;
-    let in_use = match q("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'").await {
+    let in_use = match q(
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+    )
+    .await
+    {
         Some(n) => Some(n),
         None => q("SELECT count(*) FROM pg_stat_activity").await,
     };
@@ -127,7 +156,14 @@ async fn server_stats(p: &CapacityParams) -> (Option<u32>, Option<u32>, Option<u
 type Connected = tokio::sync::oneshot::Sender<bool>;
 
 /// One connection of the test: connect, hold, `SELECT 1`, close — cancellable at every wait.
-async fn one(ctx: &Ctx, run: u64, index: u32, opts: &PgConnectOptions, p: &CapacityParams, connected: Connected) -> CapacityConn {
+async fn one(
+    ctx: &Ctx,
+    run: u64,
+    index: u32,
+    opts: &PgConnectOptions,
+    p: &CapacityParams,
+    connected: Connected,
+) -> CapacityConn {
     let t = Instant::now();
     let attempt = tokio::select! {
         r = tokio::time::timeout(p.connect_timeout, PgConnection::connect_with(opts)) => r,
@@ -145,24 +181,51 @@ async fn one(ctx: &Ctx, run: u64, index: u32, opts: &PgConnectOptions, p: &Capac
         Ok(Err(e)) => {
             let f = sqlx_failure(Step::Handshake, &e);
             let _ = connected.send(f.class.wants_backoff());
-            return CapacityConn { run, index, ok: false, connect_ms, error: Some(f) };
+            return CapacityConn {
+                run,
+                index,
+                ok: false,
+                connect_ms,
+                error: Some(f),
+            };
         }
         Err(_) => {
             let _ = connected.send(false);
-            return CapacityConn { run, index, ok: false, connect_ms, error: Some(classify::timeout(Step::Tcp, p.connect_timeout)) };
+            return CapacityConn {
+                run,
+                index,
+                ok: false,
+                connect_ms,
+                error: Some(classify::timeout(Step::Tcp, p.connect_timeout)),
+            };
         }
     };
     let held = tokio::select! {
         () = tokio::time::sleep(p.hold) => true,
         () = ctx.cancel.cancelled() => false,
     };
-    let error = if held { select_one(&mut conn, p.statement_timeout).await } else { Some(cancelled()) };
+    let error = if held {
+        select_one(&mut conn, p.statement_timeout).await
+    } else {
+        Some(cancelled())
+    };
     let _ = tokio::time::timeout(Duration::from_secs(2), conn.close()).await;
-    CapacityConn { run, index, ok: error.is_none(), connect_ms, error }
+    CapacityConn {
+        run,
+        index,
+        ok: error.is_none(),
+        connect_ms,
+        error,
+    }
 }
 
 async fn select_one(conn: &mut PgConnection, limit: Duration) -> Option<Failure> {
-    match tokio::time::timeout(limit + Duration::from_secs(1), sqlx::query("SELECT 1").execute(conn)).await {
+    match tokio::time::timeout(
+        limit + Duration::from_secs(1),
+        sqlx::query("SELECT 1").execute(conn),
+    )
+    .await
+    {
         Ok(Ok(_)) => None,
         Ok(Err(e)) => Some(sqlx_failure(Step::Query, &e)),
         Err(_) => Some(classify::timeout(Step::Query, limit)),
@@ -170,7 +233,7 @@ async fn select_one(conn: &mut PgConnection, limit: Duration) -> Option<Failure>
 }
 
 fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
+    connect::ms(t)
 }
 
 fn cancelled() -> Failure {
@@ -197,14 +260,25 @@ pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
         return;
     }
     let (aborted, reason) = open_all(&ctx, run, planned, Arc::new(p)).await;
-    ctx.send(EventBody::CapacityFinished(CapacityFinished { run, elapsed_ms: ms(start), aborted, reason })).await;
+    ctx.send(EventBody::CapacityFinished(CapacityFinished {
+        run,
+        elapsed_ms: ms(start),
+        aborted,
+        reason,
+    }))
+    .await;
 }
 
 /// Opens `planned` connections in waves. Each wave is launched at once and its connect steps
 /// awaited (the holds overlap, so all connections are open together); when 30 % or more of
 /// those launched so far were refused, no further wave is opened. Every task is awaited, so no
 /// connection outlives the test.
-async fn open_all(ctx: &Ctx, run: u64, planned: u32, p: Arc<CapacityParams>) -> (bool, Option<String>) {
+async fn open_all(
+    ctx: &Ctx,
+    run: u64,
+    planned: u32,
+    p: Arc<CapacityParams>,
+) -> (bool, Option<String>) {
     let opts = Arc::new(sqlx_options(&p.target, p.statement_timeout));
     let mut tasks = JoinSet::new();
     let (mut launched, mut refused) = (0u32, 0u32);
@@ -226,10 +300,15 @@ async fn open_all(ctx: &Ctx, run: u64, planned: u32, p: Arc<CapacityParams>) -> 
             refused += u32::from(rx.await.unwrap_or(false));
         }
         if refused > 0 && refused * 10 >= launched * 3 && launched < planned {
-            stop = Some(format!("backed off after {refused} of {launched} connections were refused (53300 / 57P03)"));
+            stop = Some(format!(
+                "backed off after {refused} of {launched} connections were refused (53300 / 57P03)"
+            ));
         }
     }
     while tasks.join_next().await.is_some() {}
     let cancelled = ctx.cancel.is_cancelled();
-    (stop.is_some() || cancelled, stop.or_else(|| cancelled.then(|| "cancelled".to_string())))
+    (
+        stop.is_some() || cancelled,
+        stop.or_else(|| cancelled.then(|| "cancelled".to_string())),
+    )
 }

@@ -28,13 +28,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 pub struct Stream(Box<dyn Io>);
 
 impl AsyncRead for Stream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut *self.0).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut *self.0).poll_write(cx, buf)
     }
 
@@ -56,13 +64,24 @@ pub struct ConnectParams {
 }
 
 impl ConnectParams {
-    pub fn new(target: &DbTarget, timeout: Duration, statement_timeout: Duration) -> Result<Self, String> {
+    pub fn new(
+        target: &DbTarget,
+        timeout: Duration,
+        statement_timeout: Duration,
+    ) -> Result<Self, String> {
         let tls = if target.sslmode.tries_tls() {
-            Some(super::tls::postgres_config(target.sslmode, target.sslrootcert.as_deref())?)
+            Some(super::tls::postgres_config(
+                target.sslmode,
+                target.sslrootcert.as_deref(),
+            )?)
         } else {
             None
         };
-        Ok(Self { timeout, statement_timeout, tls })
+        Ok(Self {
+            timeout,
+            statement_timeout,
+            tls,
+        })
     }
 }
 
@@ -77,7 +96,10 @@ impl Session {
     pub async fn close(self) {
         drop(self.client);
         let mut conn = self.conn;
-        if tokio::time::timeout(Duration::from_secs(1), &mut conn).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(1), &mut conn)
+            .await
+            .is_err()
+        {
             conn.abort();
         }
     }
@@ -90,8 +112,9 @@ pub struct Attempt {
     pub result: Result<Session, Failure>,
 }
 
-fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
+/// Milliseconds since `since`, to the microsecond (finer digits are noise, not precision).
+pub fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1e6).round() / 1000.0
 }
 
 /// Connects, authenticates and runs `SELECT 1`, all within `p.timeout`.
@@ -100,10 +123,19 @@ pub async fn attempt(target: &DbTarget, p: &ConnectParams) -> Attempt {
     let deadline = start + p.timeout;
     let mut steps = DbSteps::default();
     let result = run_steps(target, p, deadline, &mut steps).await;
-    Attempt { steps, total_ms: ms(start), result }
+    Attempt {
+        steps,
+        total_ms: ms(start),
+        result,
+    }
 }
 
-async fn run_steps(target: &DbTarget, p: &ConnectParams, deadline: Instant, steps: &mut DbSteps) -> Result<Session, Failure> {
+async fn run_steps(
+    target: &DbTarget,
+    p: &ConnectParams,
+    deadline: Instant,
+    steps: &mut DbSteps,
+) -> Result<Session, Failure> {
     let stream = open(target, deadline, p.timeout, steps).await?;
     let t = Instant::now();
     let stream = match (&target.host, &p.tls) {
@@ -134,7 +166,12 @@ async fn run_steps(target: &DbTarget, p: &ConnectParams, deadline: Instant, step
 }
 
 /// DNS and TCP (or the unix socket), each timed.
-async fn open(target: &DbTarget, deadline: Instant, limit: Duration, steps: &mut DbSteps) -> Result<Stream, Failure> {
+async fn open(
+    target: &DbTarget,
+    deadline: Instant,
+    limit: Duration,
+    steps: &mut DbSteps,
+) -> Result<Stream, Failure> {
     match &target.host {
         DbHost::Unix(dir) => {
             let path = DbTarget::socket_path(dir, target.port);
@@ -143,7 +180,12 @@ async fn open(target: &DbTarget, deadline: Instant, limit: Duration, steps: &mut
             steps.tcp = Some(ms(t));
             match r {
                 Ok(Ok(s)) => Ok(Stream(Box::new(s))),
-                Ok(Err(e)) => Err(failure(classify::io_class(&e), Step::Tcp, None, format!("{}: {e}", path.display()))),
+                Ok(Err(e)) => Err(failure(
+                    classify::io_class(&e),
+                    Step::Tcp,
+                    None,
+                    format!("{}: {e}", path.display()),
+                )),
                 Err(_) => Err(classify::timeout(Step::Tcp, limit)),
             }
         }
@@ -157,7 +199,13 @@ async fn open(target: &DbTarget, deadline: Instant, limit: Duration, steps: &mut
     }
 }
 
-async fn resolve(host: &str, port: u16, deadline: Instant, limit: Duration, steps: &mut DbSteps) -> Result<Vec<SocketAddr>, Failure> {
+async fn resolve(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    limit: Duration,
+    steps: &mut DbSteps,
+) -> Result<Vec<SocketAddr>, Failure> {
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
@@ -168,18 +216,32 @@ async fn resolve(host: &str, port: u16, deadline: Instant, limit: Duration, step
         Ok(Ok(addrs)) => {
             let addrs: Vec<SocketAddr> = addrs.collect();
             if addrs.is_empty() {
-                Err(failure(ErrorClass::Dns, Step::Dns, None, format!("{host} has no addresses")))
+                Err(failure(
+                    ErrorClass::Dns,
+                    Step::Dns,
+                    None,
+                    format!("{host} has no addresses"),
+                ))
             } else {
                 Ok(addrs)
             }
         }
-        Ok(Err(e)) => Err(failure(ErrorClass::Dns, Step::Dns, None, format!("cannot resolve {host}: {e}"))),
+        Ok(Err(e)) => Err(failure(
+            ErrorClass::Dns,
+            Step::Dns,
+            None,
+            format!("cannot resolve {host}: {e}"),
+        )),
         Err(_) => Err(classify::timeout(Step::Dns, limit)),
     }
 }
 
 /// Tries each address in turn, as libpq does, within the one deadline.
-async fn connect_any(addrs: &[SocketAddr], deadline: Instant, limit: Duration) -> Result<TcpStream, Failure> {
+async fn connect_any(
+    addrs: &[SocketAddr],
+    deadline: Instant,
+    limit: Duration,
+) -> Result<TcpStream, Failure> {
     let mut last = None;
     for addr in addrs {
         match timeout_at(deadline, TcpStream::connect(addr)).await {
@@ -187,11 +249,25 @@ async fn connect_any(addrs: &[SocketAddr], deadline: Instant, limit: Duration) -
                 let _ = s.set_nodelay(true);
                 return Ok(s);
             }
-            Ok(Err(e)) => last = Some(failure(classify::io_class(&e), Step::Tcp, None, format!("{addr}: {e}"))),
+            Ok(Err(e)) => {
+                last = Some(failure(
+                    classify::io_class(&e),
+                    Step::Tcp,
+                    None,
+                    format!("{addr}: {e}"),
+                ))
+            }
             Err(_) => return Err(classify::timeout(Step::Tcp, limit)),
         }
     }
-    Err(last.unwrap_or_else(|| failure(ErrorClass::Other, Step::Tcp, None, "no address to connect to")))
+    Err(last.unwrap_or_else(|| {
+        failure(
+            ErrorClass::Other,
+            Step::Tcp,
+            None,
+            "no address to connect to",
+        )
+    }))
 }
 
 /// The 8-byte SSLRequest: length 8, code 80877103.
@@ -223,30 +299,57 @@ async fn negotiate_tls(
                 ErrorClass::Tls,
                 Step::Tls,
                 None,
-                format!("the server does not support TLS, but sslmode={} requires it", target.sslmode.as_str()),
+                format!(
+                    "the server does not support TLS, but sslmode={} requires it",
+                    target.sslmode.as_str()
+                ),
             ));
         }
         b'N' => return Ok(s),
         other => {
-            return Err(failure(ErrorClass::Protocol, Step::Tls, None, format!("unexpected answer {other:#04x} to SSLRequest")));
+            return Err(failure(
+                ErrorClass::Protocol,
+                Step::Tls,
+                None,
+                format!("unexpected answer {other:#04x} to SSLRequest"),
+            ));
         }
     }
-    let name = rustls::pki_types::ServerName::try_from(host.to_string())
-        .map_err(|e| failure(ErrorClass::Tls, Step::Tls, None, format!("invalid TLS server name {host}: {e}")))?;
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+        failure(
+            ErrorClass::Tls,
+            Step::Tls,
+            None,
+            format!("invalid TLS server name {host}: {e}"),
+        )
+    })?;
     let connector = tokio_rustls::TlsConnector::from(tls);
     match timeout_at(deadline, connector.connect(name, s)).await {
         Ok(Ok(tls)) => Ok(Stream(Box::new(tls))),
-        Ok(Err(e)) => Err(failure(ErrorClass::Tls, Step::Tls, None, format!("TLS handshake failed: {e}"))),
+        Ok(Err(e)) => Err(failure(
+            ErrorClass::Tls,
+            Step::Tls,
+            None,
+            format!("TLS handshake failed: {e}"),
+        )),
         Err(_) => Err(classify::timeout(Step::Tls, limit)),
     }
 }
 
-async fn startup(target: &DbTarget, p: &ConnectParams, stream: Stream, deadline: Instant) -> Result<Session, Failure> {
+async fn startup(
+    target: &DbTarget,
+    p: &ConnectParams,
+    stream: Stream,
+    deadline: Instant,
+) -> Result<Session, Failure> {
     let mut cfg = tokio_postgres::Config::new();
     cfg.user(&target.user)
         .dbname(&target.dbname)
         .application_name(&target.application_name)
-        .options(format!("-c statement_timeout={}", p.statement_timeout.as_millis()))
+        .options(format!(
+            "-c statement_timeout={}",
+            p.statement_timeout.as_millis()
+        ))
         .ssl_mode(tokio_postgres::config::SslMode::Disable);
     if let Some(pw) = &target.password {
         cfg.password(pw.expose());
@@ -267,7 +370,12 @@ async fn startup(target: &DbTarget, p: &ConnectParams, stream: Stream, deadline:
 pub fn pg_failure(step: Step, e: &tokio_postgres::Error) -> Failure {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
-        return failure(classify::sqlstate_class(code, db.message()), step, Some(code.to_string()), db.message());
+        return failure(
+            classify::sqlstate_class(code, db.message()),
+            step,
+            Some(code.to_string()),
+            db.message(),
+        );
     }
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

@@ -24,7 +24,11 @@ impl DbParams {
         let s = &c.settings;
         Ok(Self {
             target: target.clone(),
-            connect: ConnectParams::new(target, s.timeouts.connection, s.database.statement_timeout)?,
+            connect: ConnectParams::new(
+                target,
+                s.timeouts.connection,
+                s.database.statement_timeout,
+            )?,
             attempts: s.database.attempts,
             interval: s.database.interval,
             max_backoff: s.database.max_backoff,

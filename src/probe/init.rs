@@ -20,8 +20,15 @@ pub struct InitParams {
 impl InitParams {
     pub fn from_config(c: &Config, target: &DbTarget) -> Result<Self, String> {
         let s = &c.settings;
-        let connect = ConnectParams::new(target, s.timeouts.initialization, s.database.statement_timeout)?;
-        Ok(Self { target: target.clone(), connect })
+        let connect = ConnectParams::new(
+            target,
+            s.timeouts.initialization,
+            s.database.statement_timeout,
+        )?;
+        Ok(Self {
+            target: target.clone(),
+            connect,
+        })
     }
 }
 
@@ -44,11 +51,17 @@ async fn warm_up(s: &Session, remaining: Duration) -> Result<Warm, Failure> {
     let work = async {
         s.client.simple_query("SELECT 1").await?;
         let version = show(s, "server_version").await?;
-        let max = show(s, "max_connections").await?.and_then(|v| v.parse().ok());
+        let max = show(s, "max_connections")
+            .await?
+            .and_then(|v| v.parse().ok());
         Ok::<_, tokio_postgres::Error>((version, max))
     };
     match tokio::time::timeout(remaining, work).await {
-        Ok(Ok((version, max_connections))) => Ok(Warm { ms: t.elapsed().as_secs_f64() * 1000.0, version, max_connections }),
+        Ok(Ok((version, max_connections))) => Ok(Warm {
+            ms: connect::ms(t),
+            version,
+            max_connections,
+        }),
         Ok(Err(e)) => Err(pg_failure(Step::Query, &e)),
         Err(_) => Err(classify::timeout(Step::Query, remaining)),
     }
@@ -71,7 +84,7 @@ pub async fn check(p: &InitParams) -> InitResult {
     };
     InitResult {
         ok: error.is_none(),
-        elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        elapsed_ms: connect::ms(start),
         timeout_ms: p.connect.timeout.as_secs_f64() * 1000.0,
         steps_ms: a.steps,
         warmup_ms: warm.as_ref().map(|w| w.ms),

@@ -10,7 +10,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use crate::config::SslMode;
 
@@ -24,34 +26,50 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 fn roots(extra: Option<&Path>) -> Result<RootCertStore, String> {
-    let mut store = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut store = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     if let Some(path) = extra {
         let certs = CertificateDer::pem_file_iter(path)
             .map_err(|e| format!("cannot read sslrootcert {}: {e}", path.display()))?;
         for cert in certs {
             let cert = cert.map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
-            store.add(cert).map_err(|e| format!("unusable certificate in {}: {e}", path.display()))?;
+            store
+                .add(cert)
+                .map_err(|e| format!("unusable certificate in {}: {e}", path.display()))?;
         }
     }
     Ok(store)
 }
 
 /// The client configuration for a Postgres connection under `mode`.
-pub fn postgres_config(mode: SslMode, rootcert: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+pub fn postgres_config(
+    mode: SslMode,
+    rootcert: Option<&Path>,
+) -> Result<Arc<ClientConfig>, String> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
     let config = match mode {
-        SslMode::VerifyFull => builder.with_root_certificates(roots(rootcert)?).with_no_client_auth(),
+        SslMode::VerifyFull => builder
+            .with_root_certificates(roots(rootcert)?)
+            .with_no_client_auth(),
         SslMode::VerifyCa => {
-            let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(rootcert)?), provider())
-                .build()
-                .map_err(|e| e.to_string())?;
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly { inner })).with_no_client_auth()
+            let inner =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(rootcert)?), provider())
+                    .build()
+                    .map_err(|e| e.to_string())?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(ChainOnly { inner }))
+                .with_no_client_auth()
         }
         _ => {
             let algs = provider().signature_verification_algorithms;
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(EncryptOnly { algs })).with_no_client_auth()
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(EncryptOnly { algs }))
+                .with_no_client_auth()
         }
     };
     Ok(Arc::new(config))
@@ -72,11 +90,14 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        match self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
             Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. })) => {
-                Ok(ServerCertVerified::assertion())
-            }
+            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                ..
+            })) => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }

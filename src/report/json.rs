@@ -201,16 +201,31 @@ fn database(s: &State) -> Option<Database> {
             .db
             .attempts
             .iter()
-            .map(|(at, a)| Attempt { seq: a.seq, at: *at, ok: a.ok, total_ms: a.total_ms, steps_ms: a.steps_ms, error: a.error.clone() })
+            .map(|(at, a)| Attempt {
+                seq: a.seq,
+                at: *at,
+                ok: a.ok,
+                total_ms: a.total_ms,
+                steps_ms: a.steps_ms,
+                error: a.error.clone(),
+            })
             .collect(),
         summary: s.db.summary(),
-        errors_by_class: s.db.classes.iter().map(|(c, n)| (c.as_str().to_string(), *n)).collect(),
+        errors_by_class: s
+            .db
+            .classes
+            .iter()
+            .map(|(c, n)| (c.as_str().to_string(), *n))
+            .collect(),
     })
 }
 
 fn init(s: &State) -> Option<Init> {
     let (_, r) = s.init.as_ref()?;
-    let timed_out = r.error.as_ref().is_some_and(|e| e.class == crate::event::ErrorClass::Timeout);
+    let timed_out = r
+        .error
+        .as_ref()
+        .is_some_and(|e| e.class == crate::event::ErrorClass::Timeout);
     Some(Init {
         ok: r.ok,
         elapsed_ms: r.elapsed_ms,
@@ -221,7 +236,8 @@ fn init(s: &State) -> Option<Init> {
         server_max_connections: r.server_max_connections,
         error: r.error.clone(),
         timed_out,
-        near_configured_timeout: timed_out.then(|| diagnosis::near_timeout(r.elapsed_ms / 1000.0, r.timeout_ms / 1000.0)),
+        near_configured_timeout: timed_out
+            .then(|| diagnosis::near_timeout(r.elapsed_ms / 1000.0, r.timeout_ms / 1000.0)),
     })
 }
 
@@ -235,7 +251,11 @@ fn capacity(s: &State) -> Option<Capacity> {
         succeeded: r.succeeded,
         failed: r.failed,
         capacity_errors: r.capacity_errors,
-        errors_by_class: r.errors_by_class.iter().map(|(c, n)| (c.as_str().to_string(), *n)).collect(),
+        errors_by_class: r
+            .errors_by_class
+            .iter()
+            .map(|(c, n)| (c.as_str().to_string(), *n))
+            .collect(),
         server_max_connections: st.server_max_connections,
         server_connections_in_use: st.server_connections_in_use,
         cap: st.cap,
@@ -282,10 +302,20 @@ fn endpoints(s: &State) -> Vec<Endpoint> {
                 .iter()
                 .filter_map(|p| {
                     let c = p.consistency(tries)?;
-                    Some(PathSummary { path: p.requested_path.clone(), failed: c.failed, of: c.of, consistent_failure: c.consistent })
+                    Some(PathSummary {
+                        path: p.requested_path.clone(),
+                        failed: c.failed,
+                        of: c.of,
+                        consistent_failure: c.consistent,
+                    })
                 })
                 .collect();
-            Endpoint { name: e.name.clone(), url: e.url.clone(), checks, paths }
+            Endpoint {
+                name: e.name.clone(),
+                url: e.url.clone(),
+                checks,
+                paths,
+            }
         })
         .collect()
 }

@@ -8,7 +8,8 @@ use crate::state::State;
 /// Pretty JSON of the check result, secrets scrubbed.
 pub fn to_json(s: &State) -> String {
     let r = json::build(s);
-    let text = serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let text =
+        serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     crate::secret::scrub(&text).into_owned()
 }
 

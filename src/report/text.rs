@@ -19,15 +19,30 @@ fn pct(v: Option<f64>) -> String {
 }
 
 fn failure(f: &Failure) -> String {
-    let step = f.step.map(|s| format!(" at {}", s.as_str())).unwrap_or_default();
-    let code = f.sqlstate.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
+    let step = f
+        .step
+        .map(|s| format!(" at {}", s.as_str()))
+        .unwrap_or_default();
+    let code = f
+        .sqlstate
+        .as_deref()
+        .map(|c| format!(" [{c}]"))
+        .unwrap_or_default();
     format!("{}{step}{code}: {}", f.class, f.message)
 }
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let cloud = if r.cloud_sql { " (Cloud SQL)" } else { "" };
-    let _ = writeln!(o, "connscope — {}{cloud}{}", r.environment, r.target.as_deref().map(|t| format!(" — {t}")).unwrap_or_default());
+    let _ = writeln!(
+        o,
+        "connscope — {}{cloud}{}",
+        r.environment,
+        r.target
+            .as_deref()
+            .map(|t| format!(" — {t}"))
+            .unwrap_or_default()
+    );
     if let Some(l) = &r.lab_scenario {
         let _ = writeln!(o, "lab scenario: {l}");
     }
@@ -49,8 +64,16 @@ pub fn render(r: &Report) -> String {
 }
 
 fn database(o: &mut String, d: &Database) {
-    let _ = writeln!(o, "\nDatabase connection attempts (timeout {:.0} s)", d.timeout_ms / 1000.0);
-    let _ = writeln!(o, "  {:>4}  {:<4}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  error", "#", "", "dns", "tcp", "handshake", "query", "total");
+    let _ = writeln!(
+        o,
+        "\nDatabase connection attempts (timeout {:.0} s)",
+        d.timeout_ms / 1000.0
+    );
+    let _ = writeln!(
+        o,
+        "  {:>4}  {:<4}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  error",
+        "#", "", "dns", "tcp", "handshake", "query", "total"
+    );
     for a in &d.attempts {
         attempt(o, a);
     }
@@ -68,7 +91,11 @@ fn database(o: &mut String, d: &Database) {
         pct(s.timeout_violation_rate)
     );
     if !d.errors_by_class.is_empty() {
-        let classes: Vec<String> = d.errors_by_class.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+        let classes: Vec<String> = d
+            .errors_by_class
+            .iter()
+            .map(|(c, n)| format!("{c} ×{n}"))
+            .collect();
         let _ = writeln!(o, "  errors: {}", classes.join(", "));
     }
 }
@@ -90,11 +117,22 @@ fn attempt(o: &mut String, a: &Attempt) {
 }
 
 fn init(o: &mut String, i: &Init) {
-    let _ = write!(o, "\nInitialization (timeout {:.0} s): ", i.timeout_ms / 1000.0);
+    let _ = write!(
+        o,
+        "\nInitialization (timeout {:.0} s): ",
+        i.timeout_ms / 1000.0
+    );
     match &i.error {
         None => {
-            let v = i.server_version.as_deref().map(|v| format!(", server {v}")).unwrap_or_default();
-            let m = i.server_max_connections.map(|m| format!(", max_connections {m}")).unwrap_or_default();
+            let v = i
+                .server_version
+                .as_deref()
+                .map(|v| format!(", server {v}"))
+                .unwrap_or_default();
+            let m = i
+                .server_max_connections
+                .map(|m| format!(", max_connections {m}"))
+                .unwrap_or_default();
             let _ = writeln!(o, "ok in {}{v}{m}", ms(Some(i.elapsed_ms)));
         }
         Some(f) => {
@@ -103,7 +141,12 @@ fn init(o: &mut String, i: &Init) {
                 Some(false) => " (fired FAR from the configured timeout)",
                 None => "",
             };
-            let _ = writeln!(o, "FAILED after {}{near} — {}", ms(Some(i.elapsed_ms)), failure(f));
+            let _ = writeln!(
+                o,
+                "FAILED after {}{near} — {}",
+                ms(Some(i.elapsed_ms)),
+                failure(f)
+            );
         }
     }
 }
@@ -116,18 +159,29 @@ fn capacity(o: &mut String, c: &Capacity) {
     } else {
         format!(" (cap {})", c.cap)
     };
-    let _ = writeln!(o, "\nCapacity test: {} connections held {:.1} s{cap}", c.attempted, c.hold_ms / 1000.0);
+    let _ = writeln!(
+        o,
+        "\nCapacity test: {} connections held {:.1} s{cap}",
+        c.attempted,
+        c.hold_ms / 1000.0
+    );
     let _ = writeln!(
         o,
         "  {} succeeded, {} failed, {} capacity errors; server max_connections {}, {} in use before",
         c.succeeded,
         c.failed,
         c.capacity_errors,
-        c.server_max_connections.map_or("unknown".into(), |v| v.to_string()),
-        c.server_connections_in_use.map_or("unknown".into(), |v| v.to_string())
+        c.server_max_connections
+            .map_or("unknown".into(), |v| v.to_string()),
+        c.server_connections_in_use
+            .map_or("unknown".into(), |v| v.to_string())
     );
     if !c.errors_by_class.is_empty() {
-        let classes: Vec<String> = c.errors_by_class.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+        let classes: Vec<String> = c
+            .errors_by_class
+            .iter()
+            .map(|(k, n)| format!("{k} ×{n}"))
+            .collect();
         let _ = writeln!(o, "  errors: {}", classes.join(", "));
     }
     if let Some(r) = &c.abort_reason {
@@ -143,14 +197,41 @@ fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
         let _ = writeln!(o, "  {} {}", e.name, e.url);
         for c in &e.checks {
             let status = c.status.map_or("—".into(), |s| s.to_string());
-            let fb = if c.fell_back { format!(" (fell back from {})", c.requested_path) } else { String::new() };
-            let sf = if c.startup_failure { " STARTUP FAILURE" } else { "" };
-            let err = c.error.as_ref().filter(|_| c.status.is_none()).map(|f| format!(" — {}", failure(f))).unwrap_or_default();
-            let _ = writeln!(o, "    #{} {}{fb}: {status} in {}{sf}{err}", c.attempt, c.path, ms(Some(c.latency_ms)));
+            let fb = if c.fell_back {
+                format!(" (fell back from {})", c.requested_path)
+            } else {
+                String::new()
+            };
+            let sf = if c.startup_failure {
+                " STARTUP FAILURE"
+            } else {
+                ""
+            };
+            let err = c
+                .error
+                .as_ref()
+                .filter(|_| c.status.is_none())
+                .map(|f| format!(" — {}", failure(f)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "    #{} {}{fb}: {status} in {}{sf}{err}",
+                c.attempt,
+                c.path,
+                ms(Some(c.latency_ms))
+            );
         }
         for p in e.paths.iter().filter(|p| p.of > 1 && p.failed > 0) {
-            let how = if p.consistent_failure { "consistent" } else { "intermittent" };
-            let _ = writeln!(o, "    {}: {} of {} tries failed ({how})", p.path, p.failed, p.of);
+            let how = if p.consistent_failure {
+                "consistent"
+            } else {
+                "intermittent"
+            };
+            let _ = writeln!(
+                o,
+                "    {}: {} of {} tries failed ({how})",
+                p.path, p.failed, p.of
+            );
         }
     }
     if !wss.is_empty() {
@@ -158,7 +239,11 @@ fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
     }
     for w in wss {
         let what = match (w.ok, &w.error) {
-            (Some(true), _) => format!("ok — handshake {}, round trip {}", ms(w.connect_ms), ms(w.rtt_ms)),
+            (Some(true), _) => format!(
+                "ok — handshake {}, round trip {}",
+                ms(w.connect_ms),
+                ms(w.rtt_ms)
+            ),
             (Some(false), Some(f)) => format!("FAILED — {}", failure(f)),
             _ => "not checked".into(),
         };
@@ -167,19 +252,46 @@ fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
 }
 
 fn startup(o: &mut String, s: &Startup) {
-    let src = s.log.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+    let src = s
+        .log
+        .as_deref()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
     let _ = writeln!(o, "\nStartup phases, {:?}{src}", s.source);
     for p in &s.phases {
         let d = p.duration_s.map_or("—".into(), |d| format!("{d:.1} s"));
-        let m = p.message.as_deref().map(|m| format!(" — {m}")).unwrap_or_default();
-        let _ = writeln!(o, "  {} {:<13} {:>9} / {:>5.0} s  {}{m}", p.number, p.name, d, p.budget_s, p.verdict);
+        let m = p
+            .message
+            .as_deref()
+            .map(|m| format!(" — {m}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "  {} {:<13} {:>9} / {:>5.0} s  {}{m}",
+            p.number, p.name, d, p.budget_s, p.verdict
+        );
     }
     let total = s.total_s.map_or("—".into(), |t| format!("{t:.1} s"));
-    let exit = s.exit_code.map(|c| format!("; exited with code {c}")).unwrap_or_default();
-    let runs = if s.runs > 1 { format!("; {} runs (restarting)", s.runs) } else { String::new() };
-    let _ = writeln!(o, "  total {total} of {:.0} s{exit}{runs}", s.total_budget_s);
+    let exit = s
+        .exit_code
+        .map(|c| format!("; exited with code {c}"))
+        .unwrap_or_default();
+    let runs = if s.runs > 1 {
+        format!("; {} runs (restarting)", s.runs)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        o,
+        "  total {total} of {:.0} s{exit}{runs}",
+        s.total_budget_s
+    );
     if s.skipped_lines > 0 {
-        let _ = writeln!(o, "  {} of {} log lines matched nothing and were skipped", s.skipped_lines, s.lines);
+        let _ = writeln!(
+            o,
+            "  {} of {} log lines matched nothing and were skipped",
+            s.skipped_lines, s.lines
+        );
     }
 }
 
@@ -195,7 +307,12 @@ fn judgement(o: &mut String, r: &Report) {
         let _ = writeln!(o, "\nTargets");
         for t in judged {
             let mark = if t.met == Some(true) { "met " } else { "MISS" };
-            let _ = writeln!(o, "  [{mark}] {} — actual {}", t.target, t.actual.as_deref().unwrap_or("—"));
+            let _ = writeln!(
+                o,
+                "  [{mark}] {} — actual {}",
+                t.target,
+                t.actual.as_deref().unwrap_or("—")
+            );
         }
     }
     if !r.findings.is_empty() {
@@ -207,7 +324,12 @@ fn judgement(o: &mut String, r: &Report) {
             }
         }
     }
-    let _ = writeln!(o, "\nVerdict: {} (exit {})", r.verdict.as_str().to_uppercase(), r.exit_code);
+    let _ = writeln!(
+        o,
+        "\nVerdict: {} (exit {})",
+        r.verdict.as_str().to_uppercase(),
+        r.exit_code
+    );
     for reason in &r.reasons {
         let _ = writeln!(o, "  - {reason}");
     }

@@ -97,7 +97,7 @@ pub fn diagnose(s: &State) -> Vec<Finding> {
     service_path(s, &attempts, &mut out);
     startup_signature(s, &mut out);
     init_timing(s, &mut out);
-    out.sort_by(|a, b| b.confidence.cmp(&a.confidence));
+    out.sort_by_key(|f| std::cmp::Reverse(f.confidence));
     out
 }
 

@@ -33,6 +33,15 @@ impl Verdict {
     }
 }
 
+/// `12.3 ms` below a second, `35.0 s` above.
+pub fn human_ms(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetCheck {
     pub name: &'static str,
@@ -55,7 +64,7 @@ pub fn targets(s: &State) -> Vec<TargetCheck> {
             fmt_d(t.db_avg_connect_below)
         ),
         actual: has_db.then(|| match sum.ok_avg_ms {
-            Some(ms) => format!("{:.1} s", ms / 1000.0),
+            Some(ms) => human_ms(ms),
             None => "no successful connection".into(),
         }),
         met: has_db.then(|| sum.ok_avg_ms.is_some_and(|ms| ms < limit)),

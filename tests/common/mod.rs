@@ -4,8 +4,8 @@ pub mod pg;
 
 use std::time::Duration;
 
-use connscope::config::target::{EnvSnapshot, Resolve, resolve};
 use connscope::config::DbTarget;
+use connscope::config::target::{EnvSnapshot, Resolve, resolve};
 use connscope::probe::connect::ConnectParams;
 use connscope::probe::db::DbParams;
 
@@ -16,9 +16,14 @@ pub fn init() {
 /// A resolved target for `url`, ignoring this machine's PG* variables and ~/.pgpass.
 pub fn target(url: &str) -> DbTarget {
     let env = EnvSnapshot::new();
-    resolve(&Resolve { url: Some(url), config_password: None, application_name: "connscope", env: &env })
-        .expect("valid url")
-        .expect("a target")
+    resolve(&Resolve {
+        url: Some(url),
+        config_password: None,
+        application_name: "connscope",
+        env: &env,
+    })
+    .expect("valid url")
+    .expect("a target")
 }
 
 pub fn db_params(url: &str, timeout: Duration) -> DbParams {

@@ -19,7 +19,12 @@ pub struct PgOptions {
 
 impl Default for PgOptions {
     fn default() -> Self {
-        Self { max_connections: 20, superuser_reserved: 0, app_password: None, ssl: false }
+        Self {
+            max_connections: 20,
+            superuser_reserved: 0,
+            app_password: None,
+            ssl: false,
+        }
     }
 }
 
@@ -39,9 +44,19 @@ pub fn pg_bin() -> PathBuf {
         return PathBuf::from(b);
     }
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").exists())
+                .collect()
+        })
         .unwrap_or_default();
-    dirs.sort_by_key(|p| p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()));
+    dirs.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+    });
     dirs.pop().unwrap_or_else(|| PathBuf::from("/usr/bin"))
 }
 
@@ -55,11 +70,18 @@ fn tool(bin: &Path, name: &str, args: &[&str]) -> Output {
     } else {
         Command::new(&exe)
     };
-    cmd.args(args).output().unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
+    cmd.args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
 }
 
 fn check(out: Output, what: &str) -> Output {
-    assert!(out.status.success(), "{what} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -70,7 +92,11 @@ pub fn free_port() -> u16 {
 
 fn chown_postgres(path: &Path) {
     if is_root() {
-        let st = Command::new("chown").args(["-R", "postgres:postgres"]).arg(path).status().expect("chown");
+        let st = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(path)
+            .status()
+            .expect("chown");
         assert!(st.success(), "chown {}", path.display());
     }
 }
@@ -82,11 +108,32 @@ impl TempPg {
 
     pub fn start_with(o: PgOptions) -> Self {
         let bin = pg_bin();
-        let dir = tempfile::Builder::new().prefix("connscope-pg-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("connscope-pg-")
+            .tempdir()
+            .expect("temp dir");
         chown_postgres(dir.path());
         let data = dir.path().join("data");
         let data_s = data.to_str().expect("utf-8 path");
-        check(tool(&bin, "initdb", &["-D", data_s, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]), "initdb");
+        check(
+            tool(
+                &bin,
+                "initdb",
+                &[
+                    "-D",
+                    data_s,
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                ],
+            ),
+            "initdb",
+        );
         let mut extra = String::new();
         if o.ssl {
             write_cert(&data);
@@ -111,7 +158,22 @@ impl TempPg {
                 dir.path().display()
             );
             let log = dir.path().join("log");
-            let out = tool(&bin, "pg_ctl", &["-D", data_s, "-l", log.to_str().expect("utf-8"), "-w", "-t", "30", "-o", &opts, "start"]);
+            let out = tool(
+                &bin,
+                "pg_ctl",
+                &[
+                    "-D",
+                    data_s,
+                    "-l",
+                    log.to_str().expect("utf-8"),
+                    "-w",
+                    "-t",
+                    "30",
+                    "-o",
+                    &opts,
+                    "start",
+                ],
+            );
             if out.status.success() {
                 let pg = TempPg { port, dir, bin };
                 pg.setup(o.app_password);
@@ -123,7 +185,9 @@ impl TempPg {
     }
 
     fn setup(&self, password: Option<&str>) {
-        let pw = password.map(|p| format!(" PASSWORD '{p}'")).unwrap_or_default();
+        let pw = password
+            .map(|p| format!(" PASSWORD '{p}'"))
+            .unwrap_or_default();
         self.psql(&format!("CREATE ROLE app LOGIN{pw}"));
         self.psql("CREATE DATABASE app OWNER app");
     }
@@ -136,18 +200,35 @@ impl TempPg {
     pub fn psql(&self, sql: &str) -> String {
         let port = self.port.to_string();
         let host = self.socket_dir().to_str().expect("utf-8").to_string();
-        let out = check(tool(&self.bin, "psql", &["-h", &host, "-p", &port, "-U", "postgres", "-d", "postgres", "-XAtq", "-c", sql]), sql);
+        let out = check(
+            tool(
+                &self.bin,
+                "psql",
+                &[
+                    "-h", &host, "-p", &port, "-U", "postgres", "-d", "postgres", "-XAtq", "-c",
+                    sql,
+                ],
+            ),
+            sql,
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// A TCP URL for `user` on database `db`.
     pub fn url(&self, user: &str, db: &str) -> String {
-        format!("postgres://{user}@127.0.0.1:{}/{db}?sslmode=disable", self.port)
+        format!(
+            "postgres://{user}@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
     }
 
     /// Sessions in pg_stat_activity with this application_name.
     pub fn sessions(&self, app: &str) -> u32 {
-        self.psql(&format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'")).parse().unwrap_or(u32::MAX)
+        self.psql(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'"
+        ))
+        .parse()
+        .unwrap_or(u32::MAX)
     }
 
     /// Waits (bounded) until no session of `app` remains; returns the count left.
@@ -164,12 +245,34 @@ impl TempPg {
 
     pub fn stop(&self) {
         let data = self.dir.path().join("data");
-        let _ = tool(&self.bin, "pg_ctl", &["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "-w", "stop"]);
+        let _ = tool(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
     }
 
     pub fn restart(&self) {
         let data = self.dir.path().join("data");
-        let _ = tool(&self.bin, "pg_ctl", &["-D", data.to_str().unwrap_or_default(), "-m", "fast", "-w", "restart"]);
+        let _ = tool(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "fast",
+                "-w",
+                "restart",
+            ],
+        );
     }
 }
 
@@ -180,7 +283,8 @@ impl Drop for TempPg {
 }
 
 fn write_cert(data: &Path) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).expect("self-signed cert");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("self-signed cert");
     std::fs::write(data.join("server.crt"), cert.cert.pem()).expect("write cert");
     let key = data.join("server.key");
     std::fs::write(&key, cert.signing_key.serialize_pem()).expect("write key");

@@ -1,0 +1,313 @@
+//! The real binary: exit codes, located configuration errors, the JSON schema scripts rely on,
+//! and secrets kept out of every output.
+
+mod common;
+
+use std::process::Output;
+
+use common::bin;
+use common::pg::{PgOptions, TempPg};
+use serde_json::Value;
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = bin();
+    c.args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("PGHOST")
+        .env_remove("PGPASSWORD")
+        .env_remove("CONNSCOPE_ENV");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run connscope")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&o.stdout)))
+}
+
+#[test]
+fn config_show_json_has_values_sources_and_capacity_aware_timeouts() {
+    let o = run(
+        &["config", "show", "--env", "staging", "--format", "json"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v = json(&o);
+    let settings = v["settings"].as_array().expect("settings");
+    let find = |k: &str| {
+        settings
+            .iter()
+            .find(|e| e["key"] == k)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(find("timeouts.initialization")["value"], "75s");
+    assert_eq!(find("timeouts.initialization")["capacity_aware"], "110s");
+    assert_eq!(find("timeouts.connection")["source"]["kind"], "profile");
+    assert_eq!(find("environment")["source"]["kind"], "flag");
+    assert_eq!(find("capacity.cap")["value"], 35);
+    assert_eq!(
+        find("vpc_connector.concurrent_connection_limit")["value"],
+        50
+    );
+}
+
+#[test]
+fn a_bad_config_file_is_exit_78_with_file_line_col() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "environment = \"staging\"\n[timeouts]\nconnection = \"fast\"\n",
+    )
+    .expect("write");
+    let o = run(
+        &["--config", path.to_str().expect("utf8"), "config", "show"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(78));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:3:14: timeouts.connection: invalid duration `fast`",
+            path.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn bad_flags_are_exit_64() {
+    for args in [
+        &["check", "--interval", "soon"][..],
+        &["check", "--only", "nope"],
+        &["frobnicate"],
+    ] {
+        let o = run(args, &[]);
+        assert_eq!(o.status.code(), Some(64), "{args:?}: {}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn nothing_to_check_is_a_configuration_error() {
+    let o = run(&["check"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(text(&o.stderr).contains("nothing to check"));
+    let o = run(
+        &[
+            "check",
+            "--db-url",
+            "postgres://a@127.0.0.1:1/d",
+            "--only",
+            "http",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(78));
+    assert!(
+        text(&o.stderr).contains("--only http: needs endpoints"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn config_check_fails_under_the_regression_minimum() {
+    let o = run(
+        &[
+            "config",
+            "check",
+            "--env",
+            "staging",
+            "--connect-timeout",
+            "20s",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let v = json(&o);
+    assert_eq!(v["findings"][0]["level"], "fail");
+    assert_eq!(v["findings"][0]["key"], "timeouts.connection");
+}
+
+#[test]
+fn check_against_a_healthy_database_passes_with_the_documented_schema() {
+    let pg = TempPg::start();
+    let url = pg.url("app", "app");
+    let o = run(
+        &[
+            "check",
+            "--db-url",
+            &url,
+            "--attempts",
+            "3",
+            "--interval",
+            "50ms",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let v = json(&o);
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["environment"], "development");
+    let attempts = v["database"]["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 3);
+    for a in attempts {
+        assert_eq!(a["ok"], true);
+        assert!(a["total_ms"].as_f64().is_some());
+        for step in ["dns", "tcp", "handshake", "query"] {
+            assert!(a["steps_ms"].get(step).is_some(), "steps_ms.{step} present");
+        }
+        assert!(a["error"].is_null());
+    }
+    let s = &v["database"]["summary"];
+    for k in [
+        "attempts",
+        "successes",
+        "success_rate",
+        "avg_ms",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "timeout_violation_rate",
+    ] {
+        assert!(s.get(k).is_some(), "summary.{k}");
+    }
+    assert_eq!(s["success_rate"], 1.0);
+    assert_eq!(v["init"]["ok"], true);
+    assert!(v["alerts"].as_array().is_some_and(Vec::is_empty));
+    assert_eq!(
+        pg.wait_sessions_gone("connscope"),
+        0,
+        "every probe connection closed"
+    );
+}
+
+#[test]
+fn check_against_a_closed_port_fails_with_exit_2() {
+    let port = common::pg::free_port().to_string();
+    let url = format!("postgres://app@127.0.0.1:{port}/app?sslmode=disable");
+    let o = run(
+        &[
+            "check",
+            "--db-url",
+            &url,
+            "--attempts",
+            "2",
+            "--interval",
+            "10ms",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let v = json(&o);
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["database"]["attempts"][0]["error"]["class"], "refused");
+    assert_eq!(v["database"]["attempts"][0]["error"]["step"], "tcp");
+    assert_eq!(v["alerts"][0]["level"], "critical");
+    assert!(
+        v["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["rule"] == "refused"))
+    );
+}
+
+#[test]
+fn a_password_never_appears_in_output_errors_or_recordings() {
+    let secret = "pw-Zq81-never-print";
+    let pg = TempPg::start_with(PgOptions {
+        app_password: Some(secret),
+        ..PgOptions::default()
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = dir.path().join("rec.jsonl");
+    let log = dir.path().join("log.txt");
+    let pgpass = dir.path().join("pgpass");
+    std::fs::write(&pgpass, format!("127.0.0.1:{}:app:app:{secret}\n", pg.port)).expect("pgpass");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let url_with_pw = format!(
+        "postgres://app:{secret}@127.0.0.1:{}/app?sslmode=disable",
+        pg.port
+    );
+    let url_without = format!("postgres://app@127.0.0.1:{}/app?sslmode=disable", pg.port);
+    let wrong_db = format!(
+        "postgres://app:{secret}@127.0.0.1:{}/nope?sslmode=disable",
+        pg.port
+    );
+    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>)> = vec![
+        (vec!["--db-url", &url_with_pw], vec![]),
+        (vec!["--db-url", &url_without], vec![("PGPASSWORD", secret)]),
+        (
+            vec!["--db-url", &url_without],
+            vec![("PGPASSFILE", pgpass.to_str().expect("utf8"))],
+        ),
+        (vec!["--db-url", &wrong_db], vec![]),
+        (vec![], vec![("DATABASE_URL", &url_with_pw)]),
+    ];
+    for (i, (args, env)) in cases.iter().enumerate() {
+        for format in ["text", "json"] {
+            let mut a = vec![
+                "check",
+                "--attempts",
+                "1",
+                "--format",
+                format,
+                "--record",
+                rec.to_str().expect("utf8"),
+            ];
+            a.extend(["--log-file", log.to_str().expect("utf8")]);
+            a.extend(args.iter().copied());
+            let o = run(
+                &a,
+                &[env.as_slice(), &[("CONNSCOPE_LOG", "debug")]].concat(),
+            );
+            let all = format!(
+                "{}{}{}",
+                text(&o.stdout),
+                text(&o.stderr),
+                std::fs::read_to_string(&rec).unwrap_or_default()
+            );
+            assert!(
+                !all.contains(secret),
+                "case {i} {format} leaked the password:\n{all}"
+            );
+            if i < 3 {
+                assert_eq!(o.status.code(), Some(0), "case {i}: {all}");
+            }
+        }
+        let show = run(
+            &[&["config", "show", "--format", "json"][..], args.as_slice()].concat(),
+            env,
+        );
+        assert!(
+            !text(&show.stdout).contains(secret),
+            "config show leaked in case {i}"
+        );
+    }
+    assert!(
+        !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(secret),
+        "log file leaked"
+    );
+}
