@@ -254,7 +254,8 @@ fn a_password_never_appears_in_output_errors_or_recordings() {
         "postgres://app:{secret}@127.0.0.1:{}/nope?sslmode=disable",
         pg.port
     );
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>)> = vec![
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         (vec!["--db-url", &url_with_pw], vec![]),
         (vec!["--db-url", &url_without], vec![("PGPASSWORD", secret)]),
         (
