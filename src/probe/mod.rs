@@ -5,6 +5,7 @@
 
 pub mod classify;
 mod schedule;
+pub mod startup;
 
 use std::time::Duration;
 
