@@ -18,7 +18,8 @@
 //! ```
 //!
 //! - `phase` (also `phase_number`, `phase_name`, `smd_phase`; the first one that resolves
-//!   wins): a number 1–N of the configured phases (JSON number or numeric string), or a label.
+//!   wins): a number 1–N of the configured phases (a whole JSON number or a numeric string),
+//!   or a label.
 //!   A label is read by number first: its first word when that is a number (`3_database`), or
 //!   the number right after `phase`, `step` or `smd` (`phase_3_database`, `Phase 3: Database`,
 //!   `phase3`, `smd_phase_3`). Without such a number, a configured phase name found as a whole
@@ -73,6 +74,8 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::io::AsyncRead;
 use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::config::duration::format as fmt_d;
 
 use super::{Ctx, Mode};
 use crate::config::Settings;
@@ -293,19 +296,21 @@ async fn read_loop(
     src: &mut Source,
     tally: &mut Tally,
 ) -> Stop {
-    // Live mode has no limit; a far deadline keeps one `select!` for both modes.
-    let limit = match mode {
-        Mode::Once => p.once_limit,
-        Mode::Live => Duration::from_secs(100 * 365 * 24 * 3600),
+    // Only `check` has a limit; in watch mode that branch of the `select!` never fires.
+    let limit = async {
+        match mode {
+            Mode::Once => tokio::time::sleep(p.once_limit).await,
+            Mode::Live => std::future::pending().await,
+        }
     };
-    let deadline = Instant::now() + limit;
+    tokio::pin!(limit);
     let mut tick = tokio::time::interval_at(Instant::now() + p.stats_every, p.stats_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let next = tokio::select! {
             biased;
             () = ctx.cancel.cancelled() => return Stop::Gone,
-            () = tokio::time::sleep_until(deadline) => return Stop::Limit,
+            () = &mut limit => return Stop::Limit,
             n = src.next() => n,
             _ = tick.tick() => {
                 if tally.changed() && !tally.send(ctx, false).await {
@@ -345,7 +350,10 @@ async fn on_line(ctx: &Ctx, m: &Matcher, p: Pacing, tally: &mut Tally, line: sou
         Parsed::Exit(x) => EventBody::StartupExit(x),
         Parsed::Skip(why) => {
             tally.skipped += 1;
-            tally.first_skip.get_or_insert((tally.lines, why));
+            // A blank line explains nothing about a log in the wrong format.
+            if why != Skip::Blank {
+                tally.first_skip.get_or_insert((tally.lines, why));
+            }
             return stats_due(ctx, p, tally).await;
         }
     };
@@ -370,10 +378,10 @@ async fn finish(ctx: &Ctx, p: Pacing, stop: Stop, tally: &mut Tally) {
         Stop::Ended { complete } => complete,
         Stop::Limit => {
             let msg = format!(
-                "stopped reading {} after {} s: it had not ended (a command that keeps \
+                "stopped reading {} after {}: it had not ended (a command that keeps \
                  running or an open standard input is followed by `watch`, not `check`)",
                 tally.desc,
-                p.once_limit.as_secs()
+                fmt_d(p.once_limit)
             );
             if !ctx.note(PROBE, NoteLevel::Warn, msg).await {
                 return;

@@ -118,7 +118,14 @@ impl Matcher {
     /// 1-based phase number for a JSON phase value (number or string).
     fn phase_of_value(&self, v: &Value) -> Option<u8> {
         match v {
-            Value::Number(n) => self.in_range(n.as_u64()?),
+            // `3.0` is as good as `3`; `3.5` is no phase.
+            Value::Number(n) => match n.as_u64() {
+                Some(u) => self.in_range(u),
+                None => n
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f <= 255.0)
+                    .and_then(|f| self.in_range(f as u64)),
+            },
             Value::String(s) => self.phase_of_str(s),
             _ => None,
         }
@@ -617,6 +624,8 @@ mod tests {
         );
         let p = phase(parse_line(&m, r#"{"phase":"2","status":"start"}"#, at()));
         assert_eq!(p.ts, at());
+        let p = phase(parse_line(&m, r#"{"phase":2.0,"status":"start"}"#, at()));
+        assert_eq!(p.phase, 2);
     }
 
     #[test]
@@ -641,6 +650,8 @@ mod tests {
             ("{not json", Skip::NotJson),
             (r#"{"level":"info","msg":"hello"}"#, Skip::NotStartup),
             (r#"{"phase":9,"status":"started"}"#, Skip::UnknownPhase),
+            (r#"{"phase":2.5,"status":"started"}"#, Skip::UnknownPhase),
+            (r#"{"phase":-1,"status":"started"}"#, Skip::UnknownPhase),
             (r#"{"phase":"db","status":"started"}"#, Skip::UnknownPhase),
             (r#"{"phase":3}"#, Skip::NoStatus),
             (r#"{"phase":3,"status":"maybe"}"#, Skip::NoStatus),
