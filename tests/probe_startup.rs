@@ -593,6 +593,33 @@ async fn check_mode_stops_waiting_for_a_command_that_never_ends() {
 }
 
 #[tokio::test]
+async fn a_command_that_closes_its_output_but_keeps_running_is_killed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("pid");
+    let cmd = format!(
+        "echo '{}'; exec >&-; sleep 1000 & echo $! > '{}'; wait",
+        jl(0, 1, "started").trim(),
+        pidfile.display()
+    );
+    let mut p = fast(StartupParams::new(json(), Input::Command(cmd)));
+    // Shorter than the grace, so the stats timer interrupts the wait for the exit again and
+    // again: the grace must still run out.
+    p.pacing.stats_every = Duration::from_millis(50);
+    p.pacing.exit_grace = Duration::from_millis(400);
+    let events = run_to_end(Mode::Live, p).await;
+    let pid: u32 = wait_for_file(&pidfile).await.trim().parse().expect("a pid");
+    let _guard = KillOnDrop(pid);
+    assert!(
+        notes(&events)
+            .iter()
+            .any(|(l, m)| *l == NoteLevel::Warn && m.contains("did not exit")),
+        "{events:#?}"
+    );
+    assert_eq!(last_log(&events).lines, 1);
+    assert_gone(pid).await;
+}
+
+#[tokio::test]
 async fn a_stream_is_read_until_it_closes_with_stats_not_per_line() {
     let (mut w, r) = tokio::io::duplex(4096);
     let p = StartupParams::new(

@@ -140,6 +140,8 @@ pub struct Pacing {
     pub stats_lines: u64,
     /// … or at this interval when something changed.
     pub stats_every: Duration,
+    /// How long a command that closed its output gets to exit before it is killed.
+    pub exit_grace: Duration,
 }
 
 impl Default for Pacing {
@@ -149,6 +151,7 @@ impl Default for Pacing {
             once_limit: Duration::from_secs(60),
             stats_lines: 100,
             stats_every: Duration::from_secs(1),
+            exit_grace: Duration::from_secs(5),
         }
     }
 }
@@ -264,7 +267,7 @@ pub async fn run(ctx: Ctx, mode: Mode, p: StartupParams) {
         input,
         pacing,
     } = p;
-    let mut src = match open_source(input, mode, pacing.poll, &desc) {
+    let mut src = match open_source(input, mode, pacing, &desc) {
         Ok(s) => s,
         Err(e) => {
             let msg = format!("cannot start the startup log command ({desc}): {e}");
@@ -279,11 +282,13 @@ pub async fn run(ctx: Ctx, mode: Mode, p: StartupParams) {
     finish(&ctx, pacing, stop, &mut tally).await;
 }
 
-fn open_source(input: Input, mode: Mode, poll: Duration, desc: &str) -> std::io::Result<Source> {
+fn open_source(input: Input, mode: Mode, p: Pacing, desc: &str) -> std::io::Result<Source> {
     Ok(match input {
-        Input::File(path) => Source::File(FileTail::new(path, mode == Mode::Live, poll)),
+        Input::File(path) => Source::File(FileTail::new(path, mode == Mode::Live, p.poll)),
         Input::Stdin => Source::Stream(StreamLines::new("stdin", Box::new(tokio::io::stdin()))),
-        Input::Command(c) => Source::Command(CommandLines::spawn(&c, desc.to_string())?),
+        Input::Command(c) => {
+            Source::Command(CommandLines::spawn(&c, desc.to_string(), p.exit_grace)?)
+        }
         Input::Reader { name, reader } => Source::Stream(StreamLines::new(name, reader)),
     })
 }

@@ -149,7 +149,7 @@ impl Matcher {
 
     /// The configured name whose tokens appear earliest (longest on a tie) among `toks`.
     fn phase_by_name(&self, toks: &[String]) -> Option<u8> {
-        let mut best: Option<(usize, usize, usize)> = None; // (start, -len as rank, index)
+        let mut best: Option<(usize, usize, usize)> = None; // (start, name length, index)
         for (i, name) in self.name_tokens.iter().enumerate() {
             if name.is_empty() || name.len() > toks.len() {
                 continue;

@@ -19,8 +19,10 @@ use crate::event::NoteLevel;
 pub const MAX_LINE: usize = 64 * 1024;
 
 const CHUNK: usize = 16 * 1024;
-/// How long a command that closed its output gets to exit before it is killed.
-const EXIT_GRACE: Duration = Duration::from_secs(5);
+/// How long reaping a killed command may take.
+const REAP_GRACE: Duration = Duration::from_secs(2);
+/// How long the error output may take to close once the command is gone.
+const STDERR_GRACE: Duration = Duration::from_secs(1);
 /// Error-output lines of a command kept to explain its exit.
 const STDERR_TAIL: usize = 5;
 const STDERR_LINE: usize = 512;
@@ -402,13 +404,19 @@ pub struct CommandLines {
     child: Child,
     pid: Option<u32>,
     stderr: Option<JoinHandle<Vec<String>>>,
+    exit_grace: Duration,
+    /// Set when the output closes: the command must have exited by then.
+    end_by: Option<tokio::time::Instant>,
+    /// `Some` once waited for: `Some(None)` when it did not exit in time.
+    status: Option<Option<ExitStatus>>,
     reaped: bool,
     ended: bool,
 }
 
 impl CommandLines {
-    /// Starts `sh -c command`. `desc` names it in notes (already scrubbed).
-    pub fn spawn(command: &str, desc: String) -> std::io::Result<Self> {
+    /// Starts `sh -c command`. `desc` names it in notes (already scrubbed); `exit_grace` is
+    /// how long it gets to exit once it has closed its output, before it is killed.
+    pub fn spawn(command: &str, desc: String, exit_grace: Duration) -> std::io::Result<Self> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(command)
@@ -430,6 +438,9 @@ impl CommandLines {
             pid: child.id(),
             child,
             stderr,
+            exit_grace,
+            end_by: None,
+            status: None,
             reaped: false,
             ended: false,
         })
@@ -445,49 +456,56 @@ impl CommandLines {
                 other => return other,
             }
         }
-        // Output closed: the command is ending. Wait for it (bounded), then say how it ended.
-        let status = self.wait_exit().await;
+        // Output closed: the command is ending. `next` can be cancelled at any await (the
+        // probe selects on it against its timers), so the deadlines and what is known so far
+        // live in `self`: a restarted call resumes instead of waiting afresh.
+        let end_by = *self
+            .end_by
+            .get_or_insert_with(|| tokio::time::Instant::now() + self.exit_grace);
+        if self.status.is_none() {
+            let waited = tokio::time::timeout_at(end_by, self.child.wait()).await;
+            self.status = Some(waited.ok().and_then(Result::ok));
+        }
+        // Whatever the command left behind in its group goes too; then the shell is reaped.
+        self.kill_group();
+        self.reap(end_by + REAP_GRACE).await;
+        let tail = self.stderr_tail(end_by + REAP_GRACE + STDERR_GRACE).await;
         self.ended = true;
-        let tail = self.take_stderr().await;
+        let status = self.status.flatten();
         Next::Note(
             exit_level(status.as_ref()),
             exit_message(&self.desc, status, &tail),
         )
     }
 
-    async fn wait_exit(&mut self) -> Option<ExitStatus> {
-        let status = match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
-            Ok(Ok(s)) => Some(s),
-            _ => None,
-        };
-        // Whatever the command left behind in its group goes too; then it is reaped.
-        self.shutdown().await;
-        status
-    }
-
-    async fn take_stderr(&mut self) -> Vec<String> {
-        let Some(h) = self.stderr.take() else {
-            return Vec::new();
-        };
-        let abort = h.abort_handle();
-        match tokio::time::timeout(Duration::from_secs(1), h).await {
-            Ok(Ok(tail)) => tail,
-            _ => {
-                abort.abort();
-                Vec::new()
-            }
-        }
-    }
-
-    /// Kills the command's process group and reaps the shell. Idempotent.
-    pub async fn shutdown(&mut self) {
-        self.kill_group();
+    async fn reap(&mut self, by: tokio::time::Instant) {
         if !self.reaped {
-            // `kill` sends SIGKILL and waits; bounded so a stuck reap cannot hang the probe.
-            let _ = tokio::time::timeout(Duration::from_secs(2), self.child.kill()).await;
+            // `kill` sends SIGKILL (an error if it already exited) and waits for it.
+            let _ = tokio::time::timeout_at(by, self.child.kill()).await;
             self.reaped = true;
         }
-        if let Some(h) = self.stderr.as_ref() {
+    }
+
+    async fn stderr_tail(&mut self, by: tokio::time::Instant) -> Vec<String> {
+        let Some(h) = self.stderr.as_mut() else {
+            return Vec::new();
+        };
+        let got = tokio::time::timeout_at(by, h).await;
+        if let Some(h) = self.stderr.take() {
+            h.abort();
+        }
+        match got {
+            Ok(Ok(tail)) => tail,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Kills the command's process group, reaps the shell and stops reading its error output.
+    /// Idempotent; bounded.
+    pub async fn shutdown(&mut self) {
+        self.kill_group();
+        self.reap(tokio::time::Instant::now() + REAP_GRACE).await;
+        if let Some(h) = self.stderr.take() {
             h.abort();
         }
     }
