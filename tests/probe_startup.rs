@@ -653,6 +653,43 @@ async fn a_stream_is_read_until_it_closes_with_stats_not_per_line() {
     assert_eq!(last.source, "stdin");
 }
 
+#[test]
+fn a_blocked_standard_input_does_not_hold_up_shutdown() {
+    use std::io::Write;
+    let (mut writer, reader) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let seen = rt.block_on(async {
+            let input = Input::Reader {
+                name: "stdin".into(),
+                reader: startup::source::blocking_reader("stdin", reader),
+            };
+            let mut live = Live::start(Mode::Live, fast(StartupParams::new(json(), input)));
+            live.until("the line", |e| phase_events(e).len() == 1).await;
+            live.stop().await
+        });
+        // The reader is still blocked (the writer is open): dropping the runtime must not wait.
+        drop(rt);
+        let _ = done_tx.send(phase_events(&seen).len());
+    });
+    writer
+        .write_all(jl(0, 1, "started").as_bytes())
+        .expect("write");
+    let got = done_rx.recv_timeout(BOUND);
+    drop(writer);
+    assert_eq!(
+        got,
+        Ok(1),
+        "the runtime shut down while standard input was blocked"
+    );
+    worker.join().expect("no panic");
+}
+
 #[tokio::test]
 async fn overlong_lines_and_binary_noise_do_not_stall_the_reader() {
     let mut bytes = vec![b'{'; 200 * 1024];

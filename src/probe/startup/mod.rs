@@ -90,7 +90,8 @@ const PROBE: &str = "startup";
 pub enum Input {
     /// A file: read to its end in `Mode::Once`, followed like `tail -F` in `Mode::Live`.
     File(PathBuf),
-    /// Standard input (`-` as the log path), until it closes.
+    /// Standard input (`-` as the log path), until it closes. Read on a thread of its own,
+    /// so a blocked read never holds up the runtime's shutdown.
     Stdin,
     /// A shell command (`sh -c`), its standard output until it exits.
     Command(String),
@@ -285,7 +286,10 @@ pub async fn run(ctx: Ctx, mode: Mode, p: StartupParams) {
 fn open_source(input: Input, mode: Mode, p: Pacing, desc: &str) -> std::io::Result<Source> {
     Ok(match input {
         Input::File(path) => Source::File(FileTail::new(path, mode == Mode::Live, p.poll)),
-        Input::Stdin => Source::Stream(StreamLines::new("stdin", Box::new(tokio::io::stdin()))),
+        Input::Stdin => Source::Stream(StreamLines::new(
+            "stdin",
+            source::blocking_reader("stdin", std::io::stdin()),
+        )),
         Input::Command(c) => {
             Source::Command(CommandLines::spawn(&c, desc.to_string(), p.exit_grace)?)
         }

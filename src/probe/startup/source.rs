@@ -396,6 +396,97 @@ impl StreamLines {
     }
 }
 
+/// A blocking reader (standard input) read on a thread of its own, as an `AsyncRead`.
+/// tokio's own stdin does a blocking read in the runtime's blocking pool that cannot be
+/// cancelled: the runtime would then not shut down until another line arrived. A detached
+/// thread blocked in `read` holds nothing up; it ends with the process, or when the reader
+/// ends or the probe has gone.
+pub fn blocking_reader<R>(name: &str, reader: R) -> Box<dyn AsyncRead + Send + Unpin>
+where
+    R: std::io::Read + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let spawned = std::thread::Builder::new()
+        .name(format!("connscope-{name}"))
+        .spawn(move || pump(reader, &tx));
+    match spawned {
+        Ok(_) => Box::new(ChannelReader {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        }),
+        Err(e) => Box::new(FailedReader(Some(e))),
+    }
+}
+
+/// Reads until the end, an error, or until nobody receives any more.
+fn pump<R: std::io::Read>(mut reader: R, tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let msg = match reader.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => Ok(buf[..n].to_vec()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
+        let last = msg.is_err();
+        if tx.blocking_send(msg).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// The receiving end of `blocking_reader`: chunks from the channel, end of file when closed.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl AsyncRead for ChannelReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.pos >= this.chunk.len() {
+            match this.rx.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                // The thread ended: end of file (an empty read).
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.chunk = chunk;
+                    this.pos = 0;
+                }
+            }
+        }
+        let n = buf.remaining().min(this.chunk.len() - this.pos);
+        buf.put_slice(&this.chunk[this.pos..this.pos + n]);
+        this.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A reader whose thread could not be started: its one read is that error.
+struct FailedReader(Option<std::io::Error>);
+
+impl AsyncRead for FailedReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        _buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let e = self
+            .0
+            .take()
+            .unwrap_or_else(|| std::io::Error::other("reader thread could not be started"));
+        std::task::Poll::Ready(Err(e))
+    }
+}
+
 /// A command's standard output, line by line. The command runs as `sh -c` in a process group
 /// of its own, so stopping it also stops what it started (a pipeline, `kubectl logs -f`).
 pub struct CommandLines {
