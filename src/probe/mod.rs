@@ -10,6 +10,7 @@ pub mod db;
 pub mod init;
 mod schedule;
 pub mod tls;
+pub mod startup;
 
 use std::time::Duration;
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Connection rate: connscope's capacity test opening N connections (--hold 0s --force) against a
+# local temporary cluster, side by side with `pgbench -C` opening the same number in the same run.
+# The server forks a backend per connection; that fork rate is the physical limit for both.
+# Usage: benches/connection_rate.sh [N=400] [ROUNDS=3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-400}
+ROUNDS=${2:-3}
+PGBIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+cargo build --release --locked -q
+D=$(mktemp -d); [ "$(id -u)" = 0 ] && chown postgres:postgres "$D"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cleanup() { as_pg "$PGBIN/pg_ctl" -D "$D/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$D"; }
+trap cleanup EXIT
+as_pg "$PGBIN/initdb" -D "$D/data" -U postgres -A trust -E UTF8 --no-locale --no-sync >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$D/data" -l "$D/log" -w -o "-c listen_addresses=127.0.0.1 -p $PORT -c max_connections=$((N + 20)) -c unix_socket_directories=$D -c fsync=off" start >/dev/null
+URL="postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable"
+echo 'SELECT 1;' > "$D/select1.sql"
+
+now() { date +%s.%N; }
+for r in $(seq 1 "$ROUNDS"); do
+  t0=$(now)
+  ./target/release/connscope check --db-url "$URL" --only capacity --capacity "$N" --hold 0s --force --format json > "$D/cs.json" || true
+  t1=$(now)
+  pgbench -h 127.0.0.1 -p "$PORT" -U postgres -n -C -c 16 -j 2 -t $((N / 16)) -f "$D/select1.sql" postgres > "$D/pgb.txt" 2>&1
+  t2=$(now)
+  ok=$(python3 -c "import json; c=json.load(open('$D/cs.json'))['capacity']; print(c['succeeded'], 'of', c['attempted'], 'connected; test', round(c['elapsed_ms']), 'ms')")
+  printf 'round %d: connscope %.3f s (%s) | pgbench -C %.3f s (%s)\n' "$r" "$(echo "$t1 - $t0" | bc)" "$ok" \
+    "$(echo "$t2 - $t1" | bc)" "$(grep -E 'number of transactions actually processed' "$D/pgb.txt" | sed 's/.*: //')"
+done
