@@ -4,7 +4,9 @@
 //! talks to the network on behalf of a check.
 
 pub mod classify;
+pub mod http;
 mod schedule;
+pub mod ws;
 
 use std::time::Duration;
 

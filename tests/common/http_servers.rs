@@ -1,0 +1,107 @@
+//! Loopback servers for the HTTP and WebSocket probe tests: real sockets on port 0, stopped
+//! when their guard is dropped.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The only crypto provider in the build; reqwest panics without it.
+pub fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A running server; aborting its task on drop closes the listener and its connections.
+pub struct Server {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port")
+}
+
+pub async fn serve(router: Router) -> Server {
+    let l = listener().await;
+    let addr = l.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(l, router).await;
+    });
+    Server { addr, task }
+}
+
+/// Accepts connections and never reads or writes; counts them; holds them until dropped.
+pub async fn silent() -> (Server, Arc<AtomicUsize>) {
+    let l = listener().await;
+    let addr = l.local_addr().expect("local addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(s);
+        }
+    });
+    (Server { addr, task }, accepted)
+}
+
+/// A port nothing listens on: bound, read, released.
+pub async fn closed_port() -> SocketAddr {
+    let l = listener().await;
+    l.local_addr().expect("local addr")
+}
+
+/// What a streaming body handler saw: bytes it produced and whether the stream was dropped
+/// before its end (the client hung up).
+#[derive(Default)]
+pub struct StreamTrace {
+    pub produced: AtomicU64,
+    pub finished: AtomicBool,
+    pub dropped_early: AtomicBool,
+}
+
+/// Marks `dropped_early` when the body stream is dropped before it finished.
+pub struct DropFlag(pub Arc<StreamTrace>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        if !self.0.finished.load(Ordering::SeqCst) {
+            self.0.dropped_early.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Waits (bounded) until `f` holds.
+pub async fn eventually(limit: Duration, f: impl Fn() -> bool) -> bool {
+    let step = Duration::from_millis(10);
+    let mut waited = Duration::ZERO;
+    while waited < limit {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(step).await;
+        waited += step;
+    }
+    f()
+}
