@@ -2,6 +2,8 @@
 
 #[path = "common/http_servers.rs"]
 mod http_servers;
+#[path = "common/http_tls.rs"]
+mod http_tls;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,7 +21,7 @@ use futures::stream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use http_servers::{DropFlag, StreamTrace, closed_port, eventually, init, serve, silent};
+use http_servers::{DropFlag, StreamTrace, closed_port, eventually, init, serve, serve_on, silent};
 
 fn params(url: &str, paths: &[&str], timeout: Duration) -> HttpParams {
     HttpParams {
@@ -33,6 +35,7 @@ fn params(url: &str, paths: &[&str], timeout: Duration) -> HttpParams {
         timeout,
         body_limit: 4096,
         interval: Duration::from_secs(3600),
+        tls: None,
     }
 }
 
@@ -424,4 +427,53 @@ async fn live_mode_repeats_until_cancelled() {
         matches!(ended, Ok(Ok(()))),
         "the probe did not stop when cancelled"
     );
+}
+
+#[tokio::test]
+async fn https_steps_split_tcp_connect_from_a_slow_tls_handshake() {
+    init();
+    let cert = http_tls::cert();
+    let delay = Duration::from_millis(200);
+    let l = http_tls::TlsListener::bind(&cert, delay).await;
+    let s = serve_on(l, Router::new().route("/health", get(|| async { "ok" })));
+    let mut p = params(
+        &format!("https://localhost:{}", s.addr.port()),
+        &["/health"],
+        T,
+    );
+    p.tls = Some(http_tls::client_config(&cert));
+    let c = one(p).await;
+    assert!(c.ok, "{c:?}");
+    let st = c.steps_ms;
+    let (dns, connect, tls) = (
+        st.dns.expect("dns"),
+        st.connect.expect("connect"),
+        st.tls.expect("tls"),
+    );
+    // The server accepts TCP at once and holds the handshake for 200 ms: all of it is TLS.
+    assert!(connect < 100.0, "connect {connect} ms");
+    assert!((200.0..400.0).contains(&tls), "tls {tls} ms");
+    let fb = st.first_byte.expect("first byte");
+    assert!(fb >= dns + connect + tls, "{st:?}");
+    eprintln!(
+        "200 ms TLS server: dns {dns:.2} connect {connect:.2} tls {tls:.1} first_byte {fb:.1} ms"
+    );
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_tls_failure() {
+    init();
+    let cert = http_tls::cert();
+    let l = http_tls::TlsListener::bind(&cert, Duration::ZERO).await;
+    let s = serve_on(l, Router::new().route("/health", get(|| async { "ok" })));
+    // The built-in roots (webpki) do not include a self-signed test certificate.
+    let c = one(params(
+        &format!("https://localhost:{}", s.addr.port()),
+        &["/health"],
+        T,
+    ))
+    .await;
+    assert_eq!(class(&c), Some((ErrorClass::Tls, Some(Step::Tls))), "{c:?}");
+    let msg = c.error.map(|e| e.message).unwrap_or_default();
+    assert!(msg.to_lowercase().contains("certificate"), "{msg}");
 }

@@ -14,12 +14,15 @@
 //!
 //! Every opened socket gets a close frame and a bounded wait for the server's, on every path.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -34,7 +37,7 @@ const EXCERPT_CHARS: usize = 512;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct WsParams {
     pub urls: Vec<String>,
     pub connect_timeout: Duration,
@@ -43,6 +46,8 @@ pub struct WsParams {
     pub close_timeout: Duration,
     /// Between rounds in live mode.
     pub interval: Duration,
+    /// TLS client configuration to use instead of the built-in one (ring, webpki roots).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl WsParams {
@@ -65,6 +70,7 @@ impl WsParams {
             reply_timeout: Duration::from_secs(5),
             close_timeout: Duration::from_secs(1),
             interval: s.health.interval,
+            tls: None,
         }
     }
 }
@@ -102,7 +108,7 @@ pub async fn check(url: &str, p: &WsParams, cancel: &CancellationToken) -> Optio
     };
     let start = Instant::now();
     let connected = tokio::select! {
-        r = tokio::time::timeout(p.connect_timeout, open(url)) => r,
+        r = tokio::time::timeout(p.connect_timeout, open(url, p.tls.as_ref())) => r,
         () = cancel.cancelled() => return None,
     };
     let mut ws = match connected {
@@ -139,7 +145,7 @@ fn ms(d: Duration) -> f64 {
 
 /// DNS, TCP, then TLS (for `wss://`) and the upgrade over that stream. Resolving and connecting
 /// ourselves is what lets a DNS failure be told apart from a refused port.
-async fn open(raw: &str) -> Result<Ws, Failure> {
+async fn open(raw: &str, tls_config: Option<&Arc<ClientConfig>>) -> Result<Ws, Failure> {
     let url = Url::parse(raw).map_err(|e| bad_url(raw, e.to_string()))?;
     let tls = match url.scheme() {
         "ws" => false,
@@ -156,17 +162,44 @@ async fn open(raw: &str) -> Result<Ws, Failure> {
         .await
         .map_err(|e| failure(ErrorClass::Dns, Step::Dns, None, e.to_string()))?;
     let tcp = connect_any(&addrs).await?;
-    let connector = if tls {
-        let cfg = net::tls_config().map_err(|m| failure(ErrorClass::Tls, Step::Tls, None, m))?;
-        Connector::Rustls(cfg)
+    let stream = if tls {
+        MaybeTlsStream::Rustls(tls_handshake(&url, tcp, tls_config).await?)
     } else {
-        Connector::Plain
+        MaybeTlsStream::Plain(tcp)
     };
-    let (ws, _response) =
-        tokio_tungstenite::client_async_tls_with_config(raw, tcp, None, Some(connector))
-            .await
-            .map_err(|e| handshake_failure(&e))?;
+    let (ws, _response) = tokio_tungstenite::client_async_with_config(raw, stream, None)
+        .await
+        .map_err(|e| handshake_failure(&e))?;
     Ok(ws)
+}
+
+/// TLS on our own, rather than inside tungstenite, so that a TLS failure is reported as such
+/// and not as an I/O error of the upgrade.
+async fn tls_handshake(
+    url: &Url,
+    tcp: TcpStream,
+    config: Option<&Arc<ClientConfig>>,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
+    let tls_failure = |m: String| failure(ErrorClass::Tls, Step::Tls, None, m);
+    let name = match url.host() {
+        Some(url::Host::Domain(d)) => ServerName::try_from(d.to_string())
+            .map_err(|e| tls_failure(format!("not a TLS server name: {e}")))?,
+        Some(url::Host::Ipv4(ip)) => ServerName::from(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => ServerName::from(std::net::IpAddr::V6(ip)),
+        None => return Err(tls_failure("no host".into())),
+    };
+    let config = match config {
+        Some(c) => c.clone(),
+        None => net::tls_config().map_err(tls_failure)?,
+    };
+    let connector = tokio_rustls::TlsConnector::from(config);
+    connector.connect(name, tcp).await.map_err(|e| {
+        // tokio-rustls wraps rustls' own error in an io::Error; an I/O failure (reset) stays one.
+        match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            Some(r) => tls_failure(format!("TLS handshake failed: {r}")),
+            None => io_failure(Step::Tls, &e),
+        }
+    })
 }
 
 fn bad_url(raw: &str, why: String) -> Failure {

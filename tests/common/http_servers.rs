@@ -42,8 +42,15 @@ pub async fn listener() -> TcpListener {
 }
 
 pub async fn serve(router: Router) -> Server {
-    let l = listener().await;
-    let addr = l.local_addr().expect("local addr");
+    serve_on(listener().await, router)
+}
+
+/// Serves `router` on any axum listener (plain TCP, or the TLS one in `http_tls.rs`).
+pub fn serve_on<L>(l: L, router: Router) -> Server
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    let addr = axum::serve::Listener::local_addr(&l).expect("local addr");
     let task = tokio::spawn(async move {
         let _ = axum::serve(l, router).await;
     });

@@ -32,6 +32,7 @@ pub mod net;
 mod request;
 mod timing;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
@@ -56,7 +57,7 @@ pub struct HttpEndpoint {
     pub url: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct HttpParams {
     pub endpoints: Vec<HttpEndpoint>,
     /// In order; every path after the first falls back to the first when it answers 404.
@@ -68,6 +69,9 @@ pub struct HttpParams {
     pub body_limit: usize,
     /// Between rounds in live mode.
     pub interval: Duration,
+    /// TLS client configuration to use instead of the built-in one (ring, webpki roots), e.g.
+    /// to trust a private CA. Its session store and ALPN are replaced per check.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl HttpParams {
@@ -95,6 +99,7 @@ impl HttpParams {
             timeout: s.timeouts.health_check,
             body_limit: s.health.body_limit,
             interval: s.health.interval,
+            tls: None,
         }
     }
 
@@ -197,7 +202,7 @@ pub async fn check_path(
 
 async fn fetch_path(ctx: &Ctx, p: &HttpParams, base: &str, path: &str) -> Option<Fetched> {
     match join_path(base, path) {
-        Ok(url) => fetch(&url, p.timeout, p.body_limit, &ctx.cancel).await,
+        Ok(url) => fetch(&url, p, &ctx.cancel).await,
         Err(msg) => Some(Fetched {
             status: None,
             latency_ms: 0.0,

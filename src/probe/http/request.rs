@@ -3,14 +3,14 @@
 use std::error::Error as StdError;
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rustls::client::Resumption;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::net;
 use super::timing::{Instants, Marks, TimedResolver, TimingLayer, TlsStart, span_ms};
+use super::{HttpParams, net};
 use crate::event::{ErrorClass, Failure, HttpSteps, Step};
 use crate::probe::classify::{failure, io_class, timeout};
 
@@ -37,14 +37,11 @@ struct Progress {
 }
 
 /// Runs one GET of `url`. `None` when cancelled: an interrupted check is not a measurement.
-pub async fn fetch(
-    url: &Url,
-    limit: Duration,
-    body_limit: usize,
-    cancel: &CancellationToken,
-) -> Option<Fetched> {
+/// Deadline, body limit and TLS configuration come from `p`.
+pub async fn fetch(url: &Url, p: &HttpParams, cancel: &CancellationToken) -> Option<Fetched> {
+    let (limit, body_limit) = (p.timeout, p.body_limit);
     let marks = Marks::shared();
-    let client = match build_client(&marks) {
+    let client = match build_client(&marks, p.tls.as_ref()) {
         Ok(c) => c,
         Err(msg) => return Some(setup_failed(msg)),
     };
@@ -72,8 +69,15 @@ pub async fn fetch(
 /// A client for exactly one request: no pool, no proxy (its DNS and connect would be timed
 /// instead of the target's), no redirects (a redirect is a second request with its own steps;
 /// a 3xx is reported as it is), and the three timing hooks.
-fn build_client(marks: &Arc<Marks>) -> Result<reqwest::Client, String> {
-    let mut tls = (*net::tls_config()?).clone();
+fn build_client(
+    marks: &Arc<Marks>,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<reqwest::Client, String> {
+    let base = match tls {
+        Some(t) => t.clone(),
+        None => net::tls_config()?,
+    };
+    let mut tls = (*base).clone();
     tls.resumption = Resumption::store(Arc::new(TlsStart(marks.clone())));
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     reqwest::Client::builder()
@@ -218,6 +222,8 @@ fn root_message(e: &(dyn StdError + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
