@@ -172,14 +172,19 @@ async fn a_present_database_path_is_used_as_is() {
 
 #[tokio::test]
 async fn a_server_that_never_answers_times_out_on_time() {
-    let (s, accepted) = silent().await;
+    let (s, seen) = silent().await;
     let limit = Duration::from_secs(1);
     let (checks, took) = run_once(params(&s.url(), &["/health"], limit)).await;
     let c = &checks[0];
     assert_eq!(class(c), Some((ErrorClass::Timeout, Some(Step::FirstByte))));
     assert_eq!(c.status, None);
     assert!(c.steps_ms.connect.is_some(), "TCP did connect: {c:?}");
-    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 1);
+    let hung_up = eventually(Duration::from_secs(2), || {
+        seen.closed_by_client.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert!(hung_up, "the probe left its socket open after the timeout");
     assert!(took >= limit, "returned before the timeout: {took:?}");
     assert!(
         took <= limit.mul_f64(1.05),
@@ -476,4 +481,37 @@ async fn an_untrusted_certificate_is_a_tls_failure() {
     assert_eq!(class(&c), Some((ErrorClass::Tls, Some(Step::Tls))), "{c:?}");
     let msg = c.error.map(|e| e.message).unwrap_or_default();
     assert!(msg.to_lowercase().contains("certificate"), "{msg}");
+}
+
+#[tokio::test]
+async fn cancelling_stops_a_check_in_flight_without_an_event() {
+    init();
+    let (s, seen) = silent().await;
+    let (tx, mut rx) = mpsc::channel(8);
+    let cancel = CancellationToken::new();
+    let p = params(&s.url(), &["/health"], Duration::from_secs(20));
+    let task = tokio::spawn(http::run(
+        Ctx::new(tx, cancel.clone()),
+        Control::inert(),
+        Mode::Once,
+        p,
+    ));
+    let connected = eventually(Duration::from_secs(2), || {
+        seen.accepted.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert!(connected);
+    let start = Instant::now();
+    cancel.cancel();
+    let ended = tokio::time::timeout(Duration::from_secs(2), task).await;
+    assert!(matches!(ended, Ok(Ok(()))), "the probe did not stop");
+    assert!(
+        start.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        rx.recv().await.is_none(),
+        "an interrupted check is not an event"
+    );
 }

@@ -176,12 +176,12 @@ async fn a_plain_http_server_is_an_http_status_failure() {
 
 #[tokio::test]
 async fn a_handshake_that_never_completes_times_out_in_connect() {
-    let (s, accepted) = silent().await;
+    let (s, seen) = silent().await;
     let mut p = params(&format!("ws://{}/ws", s.addr));
     p.connect_timeout = Duration::from_millis(300);
     let (c, took) = one(p).await;
     assert_eq!(class(&c), Some((ErrorClass::Timeout, Some(Step::Connect))));
-    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 1);
     assert!(took < Duration::from_millis(600), "{took:?}");
 }
 
@@ -259,4 +259,31 @@ async fn wss_with_a_trusted_certificate_counts_tls_in_the_handshake() {
     assert!(c.rtt_ms.is_some_and(|r| r >= 100.0));
     let closed = eventually(Duration::from_secs(2), || seen.close.load(Ordering::SeqCst)).await;
     assert!(closed, "no close frame over TLS");
+}
+
+#[tokio::test]
+async fn cancelling_while_waiting_for_a_reply_closes_and_sends_nothing() {
+    init();
+    let (s, seen) = ws_server(false).await;
+    let mut p = params(&ws_url(&s));
+    p.reply_timeout = Duration::from_secs(20);
+    let (tx, mut rx) = mpsc::channel(8);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(ws::run(
+        Ctx::new(tx, cancel.clone()),
+        Control::inert(),
+        Mode::Once,
+        p,
+    ));
+    let pinged = eventually(Duration::from_secs(2), || seen.ping.load(Ordering::SeqCst)).await;
+    assert!(pinged);
+    cancel.cancel();
+    let ended = tokio::time::timeout(Duration::from_secs(2), task).await;
+    assert!(matches!(ended, Ok(Ok(()))), "the probe did not stop");
+    assert!(
+        rx.recv().await.is_none(),
+        "an interrupted check is not an event"
+    );
+    let closed = eventually(Duration::from_secs(2), || seen.close.load(Ordering::SeqCst)).await;
+    assert!(closed, "no close frame after cancelling");
 }

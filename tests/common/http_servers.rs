@@ -57,20 +57,41 @@ where
     Server { addr, task }
 }
 
-/// Accepts connections and never reads or writes; counts them; holds them until dropped.
-pub async fn silent() -> (Server, Arc<AtomicUsize>) {
+/// What a silent server saw.
+#[derive(Default)]
+pub struct Silence {
+    pub accepted: AtomicUsize,
+    /// Connections the client closed (read returned end of stream).
+    pub closed_by_client: AtomicUsize,
+}
+
+/// Accepts connections and never writes a byte; it only drains what the client sends, to
+/// notice when the client hangs up. Connections are dropped with the server.
+pub async fn silent() -> (Server, Arc<Silence>) {
     let l = listener().await;
     let addr = l.local_addr().expect("local addr");
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
+    let seen = Arc::new(Silence::default());
+    let trace = seen.clone();
     let task = tokio::spawn(async move {
-        let mut held = Vec::new();
+        let mut conns = tokio::task::JoinSet::new();
         while let Ok((s, _)) = l.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            held.push(s);
+            trace.accepted.fetch_add(1, Ordering::SeqCst);
+            conns.spawn(drain(s, trace.clone()));
         }
     });
-    (Server { addr, task }, accepted)
+    (Server { addr, task }, seen)
+}
+
+async fn drain(mut s: tokio::net::TcpStream, trace: Arc<Silence>) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    trace.closed_by_client.fetch_add(1, Ordering::SeqCst);
 }
 
 /// A port nothing listens on: bound, read, released.

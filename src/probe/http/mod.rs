@@ -25,8 +25,28 @@
 //! outcome. One deadline (`timeout`) covers the whole request; when it fires, the failure's
 //! step is the one in progress: dns, connect, tls, first_byte or body.
 //!
+//! "The start of the request" is the call to reqwest's `send()`, after the client was built
+//! (building it is not counted). Anything between marks that is not network time — reqwest
+//! and hyper handing over between steps, microseconds — falls into the next step.
+//!
+//! # Failure classes
+//!
+//! `dns` (the resolver failed; `.invalid` names fail locally, RFC 6761), `refused` /
+//! `unreachable` (TCP, from the OS error), `tls` (rustls rejected the handshake: certificate,
+//! protocol), `timeout` with its step, `protocol` (the connection broke during the HTTP
+//! exchange), `http_status` for a non-2xx answer (message `HTTP 503`, no step: every step
+//! completed), `other`.
+//!
+//! # Choices that keep the numbers honest
+//!
+//! System proxies are ignored (their DNS and connect would be timed instead of the
+//! endpoint's) and redirects are not followed (a 3xx is reported as it is). TLS trusts the
+//! webpki roots unless `HttpParams::tls` supplies another configuration (a private CA);
+//! HTTP/2 is used when the server picks it through ALPN.
+//!
 //! A path after the first that answers 404 falls back to the first (`/health/database` →
-//! `/health`): the event then carries the fallback request's numbers, `fell_back: true`.
+//! `/health`): the event then carries the fallback request's numbers, `fell_back: true`; the
+//! 404 request itself is not reported.
 
 pub mod net;
 mod request;
