@@ -1,8 +1,10 @@
 //! WebSocket: connect, send `{"type":"ping"}`, wait for any reply, close politely.
 //!
 //! - `connect_ms`: the whole opening handshake — name resolution (same resolver as the HTTP
-//!   probe, `.invalid` answered locally), TCP connect, TLS for `wss://`, and the HTTP upgrade
-//!   until the 101 response was read. Bounded by `connect_timeout` (10 s by default).
+//!   probe, `.invalid` answered locally), TCP connect (addresses tried in order), TLS for
+//!   `wss://` (tokio-rustls, run by the probe itself so a TLS failure is classed `tls`; webpki
+//!   roots unless `WsParams::tls` says otherwise), and the HTTP upgrade until the 101 response
+//!   was read. Bounded by `connect_timeout` (10 s by default).
 //! - `rtt_ms`: from just before the ping is written until the first text or binary message
 //!   arrives (server pings/pongs are not a reply). Bounded by `reply_timeout` (5 s); when it
 //!   fires the failure is class `timeout`, step `reply`.
@@ -303,4 +305,38 @@ async fn close(ws: &mut Ws, limit: Duration) {
 fn excerpt(text: &str) -> String {
     let cut: String = text.chars().take(EXCERPT_CHARS).collect();
     crate::secret::scrub(&cut).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Endpoint, LoadOptions};
+
+    #[test]
+    fn urls_come_from_endpoints_then_extras_without_duplicates() {
+        let mut s = Config::load(&LoadOptions::default())
+            .expect("the built-in profile loads")
+            .settings;
+        let ep = |name: &str, ws: Option<&str>| Endpoint {
+            name: name.into(),
+            url: format!("https://{name}.example"),
+            websocket: ws.map(str::to_string),
+        };
+        s.endpoints = vec![
+            ep("backend", Some("wss://backend.example/ws")),
+            ep("api", None),
+        ];
+        s.websockets = vec![
+            "wss://backend.example/ws".into(),
+            "wss://extra.example/ws".into(),
+        ];
+        let p = WsParams::from_settings(&s);
+        assert_eq!(
+            p.urls,
+            vec!["wss://backend.example/ws", "wss://extra.example/ws"]
+        );
+        assert_eq!(p.connect_timeout, Duration::from_secs(10));
+        assert_eq!(p.reply_timeout, Duration::from_secs(5));
+        assert_eq!(p.interval, s.health.interval);
+    }
 }

@@ -346,6 +346,22 @@ mod tests {
     }
 
     #[test]
+    fn params_follow_the_settings() {
+        let mut s = crate::config::Config::load(&Default::default())
+            .expect("the built-in profile loads")
+            .settings;
+        s.health.paths.clear();
+        s.health.tries = 0;
+        let p = HttpParams::from_settings(&s);
+        assert_eq!(p.paths, DEFAULT_PATHS.map(String::from).to_vec());
+        assert_eq!(p.tries, 1, "at least one try");
+        assert_eq!(p.timeout, s.timeouts.health_check);
+        assert_eq!(p.body_limit, s.health.body_limit);
+        let p = p.with_timeout(Duration::from_secs(3));
+        assert_eq!(p.timeout, Duration::from_secs(3));
+    }
+
+    #[test]
     fn only_non_2xx_is_a_status_failure() {
         assert_eq!(status_failure(Some(200)), None);
         assert_eq!(status_failure(None), None);
