@@ -515,3 +515,22 @@ async fn cancelling_stops_a_check_in_flight_without_an_event() {
         "an interrupted check is not an event"
     );
 }
+
+#[tokio::test]
+async fn nothing_configured_ends_at_once_even_live() {
+    init();
+    let mut p = params("http://127.0.0.1:9", &["/health"], T);
+    p.endpoints.clear();
+    let (tx, _rx) = mpsc::channel(1);
+    let run = http::run(
+        Ctx::new(tx, CancellationToken::new()),
+        Control::inert(),
+        Mode::Live,
+        p,
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), run)
+            .await
+            .is_ok()
+    );
+}

@@ -79,6 +79,9 @@ impl WsParams {
 
 /// `Once`: one check per URL. `Live`: a round every `interval` until cancelled.
 pub async fn run(ctx: Ctx, mut ctl: Control, mode: Mode, p: WsParams) {
+    if p.urls.is_empty() {
+        return;
+    }
     loop {
         let checks = p.urls.iter().map(|u| check_and_send(&ctx, &p, u));
         let all_sent = futures::future::join_all(checks)

@@ -152,6 +152,9 @@ fn register_url_password(raw: &str) {
 /// `Once`: `tries` rounds, `tries_interval` apart. `Live`: a round every `interval` (or when
 /// "run now" is pressed) until cancelled. Returns early when cancelled or nobody listens.
 pub async fn run(ctx: Ctx, mut ctl: Control, mode: Mode, p: HttpParams) {
+    if p.endpoints.is_empty() || p.paths.is_empty() {
+        return;
+    }
     let tries = p.tries.max(1);
     let mut attempt = 1;
     loop {
