@@ -244,9 +244,9 @@ pub struct CapacityFinished {
     pub reason: Option<String>,
 }
 
-/// HTTP step times as far as they can be measured honestly: `dns` and `connect` come from a
-/// separate timed resolution and TCP connect made just before the request, `first_byte` is
-/// the time until response headers, `total` includes reading the (bounded) body.
+/// HTTP step times, all measured on the request's own connection (see `probe::http`): `dns`,
+/// `connect` (TCP) and `tls` are durations of those steps; `first_byte` (until the response
+/// headers) and `total` (until the bounded body was read) are counted from the request's start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct HttpSteps {
     pub dns: Option<f64>,

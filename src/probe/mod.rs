@@ -11,6 +11,8 @@ pub mod init;
 mod schedule;
 pub mod tls;
 pub mod startup;
+pub mod http;
+pub mod ws;
 
 use std::time::Duration;
 
