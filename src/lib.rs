@@ -5,6 +5,7 @@
 pub mod config;
 pub mod event;
 pub mod feed;
+pub mod lab;
 pub mod probe;
 pub mod secret;
 pub mod state;
