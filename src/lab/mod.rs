@@ -218,11 +218,7 @@ impl Lab {
     /// connscope settings for this lab (see `settings.rs`): scaled staging timings and the
     /// lab's addresses, as dotted keys.
     pub fn suggested_settings(&self) -> Result<Vec<(String, toml::Value)>> {
-        settings::suggested(
-            &self.current.borrow(),
-            &self.addresses(),
-            self.opts.max_connections,
-        )
+        settings::suggested(&self.current.borrow(), &self.addresses())
     }
 
     pub fn proxy(&self) -> &Proxy {

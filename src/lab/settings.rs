@@ -32,7 +32,6 @@ pub fn staging() -> anyhow::Result<Settings> {
 pub fn suggested(
     scenario: &Scenario,
     addresses: &LabAddresses,
-    max_connections: u32,
 ) -> anyhow::Result<Vec<(String, Value)>> {
     let s = staging()?;
     let scale = |d: Duration| dur(scenario.scale(d));
@@ -86,12 +85,6 @@ pub fn suggested(
     }
     if let Some(v) = s.vpc_connector {
         out.push(("vpc_connector.scaling_delay".into(), scale(v.scaling_delay)));
-        // The lab's connector is sized to its database, so the capacity test's safety cap
-        // (limit × margin − reserve) stays inside what the database can take.
-        out.push((
-            "vpc_connector.concurrent_connection_limit".into(),
-            Value::Integer(i64::from(max_connections)),
-        ));
     }
     let phases = s
         .startup

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -42,15 +43,26 @@ async fn run(
     if faults.borrow_and_update().reset {
         return Outcome::Reset;
     }
-    let Some(_slot) = acquire_slot(shared, faults).await else {
+    // What the client sends while it is held (over the cap, delayed, black-holed) is kept here
+    // and forwarded once the path opens.
+    let mut pending = Vec::new();
+    let Some(slot) = hold(client, &mut pending, acquire_slot(shared, faults)).await else {
+        return Outcome::Closed;
+    };
+    let Some(_slot) = slot else {
         return Outcome::Reset;
     };
     let delay = faults.borrow().sample_connect_delay();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    if hold(client, &mut pending, tokio::time::sleep(delay))
+        .await
+        .is_none()
+    {
+        return Outcome::Closed;
     }
-    if let Some(outcome) = wait_passable(faults).await {
-        return outcome;
+    match hold(client, &mut pending, wait_passable(faults)).await {
+        None => return Outcome::Closed,
+        Some(Some(outcome)) => return outcome,
+        Some(None) => {}
     }
     let upstream = tokio::time::timeout(
         UPSTREAM_CONNECT_TIMEOUT,
@@ -68,7 +80,39 @@ async fn run(
     // Small protocol messages must not sit in Nagle's buffer on top of the injected latency.
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
+    if !pending.is_empty() {
+        let latency = faults.borrow().sample_latency();
+        tokio::time::sleep(latency).await;
+        if upstream.write_all(&pending).await.is_err() {
+            return Outcome::Reset;
+        }
+    }
     pump::bidirectional(client, &mut upstream, faults.clone()).await
+}
+
+/// Keeps at most this much of what a held client sends; beyond it, the client waits on TCP.
+const MAX_PENDING: usize = 64 * 1024;
+
+/// Waits for `until` while reading what the client sends into `pending`, so a client that
+/// gives up and closes is noticed (`None`) instead of holding a slot and a task until the
+/// fault clears.
+async fn hold<T>(
+    client: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    until: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::pin!(until);
+    let mut buf = [0u8; 4096];
+    loop {
+        let room = pending.len() < MAX_PENDING;
+        tokio::select! {
+            v = &mut until => return Some(v),
+            r = client.read(&mut buf), if room => match r {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+            },
+        }
+    }
 }
 
 /// Waits while the path is black-holed. `Some` when the connection must end instead.
