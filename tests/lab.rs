@@ -456,6 +456,10 @@ async fn assert_healthy(lab: &Lab) {
     }
     let reply = ws_ping(&a.websocket).await.expect("websocket answers");
     assert_eq!(reply, r#"{"type":"pong"}"#);
+    wait_log_line(&a.startup_log, Duration::from_secs(1), |v| {
+        v["phase"] == 7 && v["status"] == "completed"
+    })
+    .await;
 }
 
 /// At 0.02, the 75 s initialization timeout is 1.5 s.
@@ -579,6 +583,24 @@ async fn lab_on_real_postgres_fails_phase_three_then_recovers() {
     lab.switch("db-capacity").await.expect("switch");
     assert_capacity(&lab).await;
     assert_cleaned_up(lab).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_lab_without_shutdown_still_stops_postgres_and_removes_its_files() {
+    let lab = Lab::start(options("healthy", DatabaseKind::Postgres))
+        .await
+        .expect("lab starts with real PostgreSQL");
+    let dirs = lab.temp_dirs();
+    assert_eq!(dirs.len(), 2, "database and run directories: {dirs:?}");
+    drop(lab);
+    for dir in &dirs {
+        assert!(!dir.exists(), "{} removed", dir.display());
+        let needle = dir.display().to_string();
+        assert!(
+            processes_mentioning(&needle).is_empty(),
+            "no process uses {needle}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,10 @@ use super::LabAddresses;
 use super::scenario::Scenario;
 use crate::config::{self, Config, FlagOverride, LoadOptions, Settings};
 
+/// Probe intervals say how often to look, not how the outage went: scaled like the rest but
+/// never so short that a very fast lab hammers its own database with new connections.
+const MIN_INTERVAL: Duration = Duration::from_millis(200);
+
 fn dur(d: Duration) -> Value {
     Value::String(config::duration::format(d))
 }
@@ -35,6 +39,7 @@ pub fn suggested(
 ) -> anyhow::Result<Vec<(String, Value)>> {
     let s = staging()?;
     let scale = |d: Duration| dur(scenario.scale(d));
+    let interval = |d: Duration| dur(scenario.scale(d).max(MIN_INTERVAL));
     let mut out: Vec<(String, Value)> = vec![
         ("environment".into(), Value::String("staging".into())),
         (
@@ -48,12 +53,12 @@ pub fn suggested(
             scale(s.timeouts.health_check),
         ),
         ("pool.timeout".into(), scale(s.pool.timeout)),
-        ("database.interval".into(), scale(s.database.interval)),
+        ("database.interval".into(), interval(s.database.interval)),
         ("database.max_backoff".into(), scale(s.database.max_backoff)),
-        ("health.interval".into(), scale(s.health.interval)),
+        ("health.interval".into(), interval(s.health.interval)),
         (
             "health.tries_interval".into(),
-            scale(s.health.tries_interval),
+            interval(s.health.tries_interval),
         ),
         ("startup.total_budget".into(), scale(s.startup.total_budget)),
         (
