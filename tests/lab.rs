@@ -86,6 +86,42 @@ async fn sim_database_speaks_the_protocol_and_refuses_like_postgres() {
     );
 }
 
+/// The capacity probe uses sqlx (named prepared statements, its own startup): the simulated
+/// database must satisfy it too.
+#[tokio::test]
+async fn sim_database_serves_sqlx() {
+    use sqlx::Connection;
+    install_crypto();
+    let sim = SimDb::start(2).await.expect("sim starts");
+    let url = format!("postgres://app@{}/app", sim.addr());
+    let mut conn = tokio::time::timeout(STEP, sqlx::PgConnection::connect(&url))
+        .await
+        .expect("in time")
+        .expect("sqlx connects");
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut conn)
+        .await
+        .expect("SELECT 1");
+    assert_eq!(one, 1);
+    let max: String = sqlx::query_scalar("SHOW max_connections")
+        .fetch_one(&mut conn)
+        .await
+        .expect("SHOW");
+    assert_eq!(max, "2");
+    sim.set_limit(1);
+    let refused = tokio::time::timeout(STEP, sqlx::PgConnection::connect(&url))
+        .await
+        .expect("in time")
+        .err()
+        .and_then(|e| {
+            e.as_database_error()
+                .and_then(|d| d.code().map(|c| c.to_string()))
+        });
+    assert_eq!(refused.as_deref(), Some("53300"));
+    conn.close().await.expect("closes");
+    sim.shutdown().await;
+}
+
 // ---------------------------------------------------------------- real database
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -187,7 +187,11 @@ impl PgCluster {
                     self.running = true;
                     return Ok(());
                 }
-                Err(e) => last = Some(e),
+                Err(e) => {
+                    // A start that timed out may have left a postmaster behind.
+                    self.kill_postmaster();
+                    last = Some(e);
+                }
             }
         }
         let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
@@ -245,6 +249,12 @@ impl PgCluster {
         else {
             return;
         };
+        // Only if that pid is still our postmaster: a stale file must not hit another process.
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let data = self.data().display().to_string();
+        if !String::from_utf8_lossy(&cmdline).contains(&data) {
+            return;
+        }
         let _ = std::process::Command::new("kill")
             .args(["-QUIT", &pid.to_string()])
             .status();

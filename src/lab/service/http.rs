@@ -143,10 +143,14 @@ async fn websocket(
     }
 }
 
+/// A WebSocket nobody talks on for this long is closed, so forgotten clients do not pile up.
+const WS_IDLE: std::time::Duration = std::time::Duration::from_secs(300);
+
 async fn talk(mut socket: WebSocket, cancel: CancellationToken) {
     loop {
         let msg = tokio::select! {
             () = cancel.cancelled() => return,
+            () = tokio::time::sleep(WS_IDLE) => return,
             m = socket.recv() => m,
         };
         match msg {
