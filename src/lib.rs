@@ -8,6 +8,7 @@ pub mod config;
 pub mod event;
 pub mod exit;
 pub mod feed;
+pub mod lab;
 pub mod logging;
 pub mod pipeline;
 pub mod probe;

@@ -1,0 +1,65 @@
+//! A temporary directory removed on drop (also when a test panics).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct TempDir {
+    path: PathBuf,
+    removed: bool,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl TempDir {
+    /// Creates `$TMPDIR/connscope-lab-<what>-<pid>-<n>-<random>`; `create_dir` fails rather
+    /// than reuse an existing directory.
+    pub fn new(what: &str) -> io::Result<TempDir> {
+        let base = std::env::temp_dir();
+        for _ in 0..8 {
+            let name = format!(
+                "connscope-lab-{what}-{}-{}-{:08x}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed),
+                fastrand::u32(..)
+            );
+            let path = base.join(name);
+            match std::fs::create_dir(&path) {
+                Ok(()) => {
+                    return Ok(TempDir {
+                        path,
+                        removed: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other(
+            "could not create a unique temporary directory",
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn remove(&mut self) -> io::Result<()> {
+        if self.removed {
+            return Ok(());
+        }
+        self.removed = true;
+        match std::fs::remove_dir_all(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Err(e) = self.remove() {
+            tracing::warn!("could not remove {}: {e}", self.path.display());
+        }
+    }
+}
