@@ -78,6 +78,7 @@ pub struct Running {
     control: ControlHandle,
     tx: Option<mpsc::Sender<Event>>,
     capacity: Option<CancellationToken>,
+    rehearsal: Option<CancellationToken>,
     capacity_runs: u64,
     force: bool,
 }
@@ -100,6 +101,7 @@ impl Running {
             control,
             tx: Some(tx),
             capacity: None,
+            rehearsal: None,
             capacity_runs: 0,
             force,
         };
@@ -129,6 +131,22 @@ impl Running {
                 self.tasks.spawn(probe::init::run(ctx, p));
             }
             (Kind::Capacity, Some(_)) => self.start_capacity(self.force),
+            (Kind::Http, _) => {
+                let p = probe::http::HttpParams::from_settings(&c.settings);
+                self.tasks.spawn(probe::http::run(ctx, ctl.clone(), mode, p));
+            }
+            (Kind::Ws, _) => {
+                let p = probe::ws::WsParams::from_settings(&c.settings);
+                self.tasks.spawn(probe::ws::run(ctx, ctl.clone(), mode, p));
+            }
+            (Kind::Startup, _) => {
+                let p = probe::startup::StartupParams::from_settings(&c.settings, None)
+                    .map_err(|e| AppError::config(e.to_string()))?;
+                if let Some(p) = p {
+                    self.tasks.spawn(probe::startup::run(ctx, mode, p));
+                }
+            }
+            (Kind::Rehearsal, _) => self.start_rehearsal(),
             _ => {}
         }
         Ok(())
@@ -166,8 +184,31 @@ impl Running {
                     c.cancel();
                 }
             }
-            Command::StartRehearsal => {}
+            Command::StartRehearsal => self.start_rehearsal(),
         }
+    }
+
+    /// Runs the startup rehearsal unless one is running.
+    pub fn start_rehearsal(&mut self) {
+        if self.rehearsal.as_ref().is_some_and(|c| !c.is_cancelled()) {
+            return;
+        }
+        let Some(tx) = self.tx.clone() else { return };
+        let token = self.cancel.child_token();
+        let ctx = Ctx::new(tx, token.clone());
+        let p = probe::rehearsal::RehearsalParams::from_config(&self.config);
+        let done = token.clone();
+        self.tasks.spawn(async move {
+            probe::rehearsal::run(ctx, p).await;
+            done.cancel();
+        });
+        self.rehearsal = Some(token);
+    }
+
+    /// A sender into the same event stream the probes use (for events the session itself
+    /// produces, such as a lab scenario switch). `None` once intake is closed.
+    pub fn events(&self) -> Option<mpsc::Sender<Event>> {
+        self.tx.clone()
     }
 
     /// No more probes will be started; the event channel closes when the running ones finish.

@@ -128,7 +128,7 @@ async fn a_silent_server_times_out_in_the_handshake_within_the_bound() {
 #[tokio::test]
 async fn an_unresolvable_name_is_a_dns_failure() {
     init();
-    // RFC 6761: .invalid never resolves; the lookup is answered by the local resolver.
+    // RFC 6761: .invalid never resolves; connscope answers that itself, so no query leaves the machine.
     let a = attempt_once(
         1,
         &db_params(

@@ -715,19 +715,12 @@ async fn banner_and_suggested_settings_describe_the_lab() {
 
     // The settings load on top of the staging profile and keep its ratios, scaled by 0.1.
     let settings = lab.suggested_settings().expect("settings");
-    let flags = settings
-        .into_iter()
-        .map(|(key, value)| connscope::config::FlagOverride {
-            key: Box::leak(key.into_boxed_str()),
-            value,
-            flag: "lab",
-        })
-        .collect();
     let config = connscope::config::Config::load(&connscope::config::LoadOptions {
-        flags,
+        lab: settings,
         ..Default::default()
     })
     .expect("lab settings are a valid configuration");
+    assert_eq!(config.source("timeouts.connection"), connscope::config::Source::Lab);
     let t = config.settings.timeouts;
     assert_eq!(t.initialization, Duration::from_millis(7500));
     assert_eq!(t.connection, Duration::from_millis(3500));

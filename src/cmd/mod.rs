@@ -2,6 +2,7 @@
 
 mod check;
 mod config_cmd;
+mod lab;
 
 use clap::Parser;
 
@@ -52,12 +53,10 @@ pub fn main() -> i32 {
 
 async fn dispatch(cli: Cli) -> AppResult<i32> {
     match &cli.command {
-        None | Some(Command::Watch) => Err(AppError::usage(
-            "the live dashboard (`watch`) is not built yet; use `connscope check` for now",
-        )),
+        None | Some(Command::Watch) => Err(AppError::usage("the dashboard is being merged; use `connscope check`")),
         Some(Command::Check(args)) => check::run(&cli.global, args).await,
         Some(Command::Config(c)) => config_cmd::run(&cli.global, c),
-        Some(Command::Lab(_)) => Err(AppError::usage("`lab` is not built yet")),
+        Some(Command::Lab(args)) => lab::run(&cli.global, args).await,
         Some(Command::Replay(_)) => Err(AppError::usage("`replay` is not built yet")),
         Some(Command::Report(_)) => Err(AppError::usage("`report` is not built yet")),
     }

@@ -69,6 +69,9 @@ pub struct LoadOptions {
     pub file: Option<String>,
     pub flags: Vec<FlagOverride>,
     pub env: EnvSnapshot,
+    /// Values the lab sets for its scenario (addresses, time-scaled timeouts): above the file
+    /// and environment, below flags.
+    pub lab: Vec<(String, Value)>,
 }
 
 impl LoadOptions {
@@ -77,6 +80,7 @@ impl LoadOptions {
             file,
             flags,
             env: std::env::vars().collect(),
+            lab: Vec::new(),
         }
     }
 }
@@ -127,6 +131,9 @@ impl Config {
             layered.overlay(table, &|path| f.source(path, false));
         }
         overlay_env(&mut layered, &opts.env);
+        for (key, value) in &opts.lab {
+            layered.set(key, value.clone(), Source::Lab);
+        }
         for flag in &opts.flags {
             layered.set(
                 flag.key,

@@ -33,6 +33,7 @@ fn load_file(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        lab: Vec::new(),
     };
     Config::load(&opts)
 }

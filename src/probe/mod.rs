@@ -8,6 +8,8 @@ pub mod classify;
 pub mod connect;
 pub mod db;
 pub mod init;
+pub mod net;
+pub mod rehearsal;
 mod schedule;
 pub mod tls;
 pub mod startup;

@@ -28,7 +28,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::http::net;
+use super::net;
 use super::{Control, Ctx, Mode};
 use crate::config::Settings;
 use crate::event::{ErrorClass, EventBody, Failure, Step, WsCheck};

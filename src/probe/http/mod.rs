@@ -48,7 +48,7 @@
 //! `/health`): the event then carries the fallback request's numbers, `fell_back: true`; the
 //! 404 request itself is not reported.
 
-pub mod net;
+pub use super::net;
 mod request;
 mod timing;
 

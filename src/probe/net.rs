@@ -1,5 +1,5 @@
-//! Name resolution and TLS configuration shared by the HTTP and WebSocket probes, so both
-//! resolve names the same way and trust the same roots.
+//! Name resolution and TLS roots shared by every probe (database, HTTP, WebSocket), so all of
+//! them resolve names the same way and trust the same roots.
 
 use std::io;
 use std::net::SocketAddr;
