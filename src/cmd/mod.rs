@@ -2,6 +2,8 @@
 
 mod check;
 mod config_cmd;
+mod replay;
+mod report;
 
 use clap::Parser;
 
@@ -58,8 +60,8 @@ async fn dispatch(cli: Cli) -> AppResult<i32> {
         Some(Command::Check(args)) => check::run(&cli.global, args).await,
         Some(Command::Config(c)) => config_cmd::run(&cli.global, c),
         Some(Command::Lab(_)) => Err(AppError::usage("`lab` is not built yet")),
-        Some(Command::Replay(_)) => Err(AppError::usage("`replay` is not built yet")),
-        Some(Command::Report(_)) => Err(AppError::usage("`report` is not built yet")),
+        Some(Command::Replay(args)) => replay::run(&cli.global, args).await,
+        Some(Command::Report(args)) => report::run(args),
     }
 }
 

@@ -17,7 +17,10 @@ use crate::state::State;
 pub enum Outcome {
     Passed,
     /// A short message (the attribute) and the details (the element's text).
-    Failed { message: String, details: String },
+    Failed {
+        message: String,
+        details: String,
+    },
     /// Nothing to judge: why.
     Skipped(String),
 }
@@ -130,11 +133,7 @@ fn properties(r: &Report, ctx: &Context) -> String {
     }
     let mut o = String::from("    <properties>\n");
     for (k, v) in p {
-        let _ = writeln!(
-            o,
-            "      <property name=\"{k}\" value=\"{}\"/>",
-            attr(&v)
-        );
+        let _ = writeln!(o, "      <property name=\"{k}\" value=\"{}\"/>", attr(&v));
     }
     o.push_str("    </properties>\n");
     o

@@ -102,12 +102,7 @@ fn diagnosis(o: &mut String, r: &Report) {
     }
     for (i, f) in r.findings.iter().enumerate() {
         let conf = format!("{:?}", f.confidence).to_lowercase();
-        let _ = writeln!(
-            o,
-            "{}. **{}** (confidence: {conf})",
-            i + 1,
-            cell(&f.cause)
-        );
+        let _ = writeln!(o, "{}. **{}** (confidence: {conf})", i + 1, cell(&f.cause));
         for e in &f.evidence {
             let _ = writeln!(o, "   - {}", cell(e));
         }

@@ -67,13 +67,7 @@ pub(super) fn configuration(s: &State, ctx: &Context) -> Vec<Case> {
     ]
 }
 
-fn minimum(
-    s: &State,
-    ctx: &Context,
-    name: &str,
-    value: std::time::Duration,
-    key: &str,
-) -> Case {
+fn minimum(s: &State, ctx: &Context, name: &str, value: std::time::Duration, key: &str) -> Case {
     if !s.cfg.cloud_sql {
         return Case::new(
             name,
@@ -122,7 +116,10 @@ fn capacity_cap(s: &State, ctx: &Context) -> Case {
         return Case::new(name, outcome).actual(actual);
     }
     let Some(n) = ctx.setting_u64("capacity.connections") else {
-        return Case::new(name, skipped("no capacity test and no capacity configuration"));
+        return Case::new(
+            name,
+            skipped("no capacity test and no capacity configuration"),
+        );
     };
     let actual = Some(format!("{n} connections configured, cap {cap}"));
     let outcome = if n <= u64::from(cap) {
@@ -165,7 +162,11 @@ fn timeout_violations(s: &State) -> Case {
     let Some(rate) = s.db.summary().timeout_violation_rate else {
         return Case::new(name, skipped("no database connection attempts"));
     };
-    let actual = Some(format!("{:.0} % (limit {:.0} %)", rate * 100.0, limit * 100.0));
+    let actual = Some(format!(
+        "{:.0} % (limit {:.0} %)",
+        rate * 100.0,
+        limit * 100.0
+    ));
     let outcome = if rate > limit {
         failed(
             format!(
@@ -357,7 +358,10 @@ fn phase(p: &crate::report::json::Phase) -> Case {
         p.number, p.name, p.budget_s
     );
     let d = p.duration_s.map(|d| format!("{d:.1} s"));
-    let after = d.as_deref().map(|d| format!(" after {d}")).unwrap_or_default();
+    let after = d
+        .as_deref()
+        .map(|d| format!(" after {d}"))
+        .unwrap_or_default();
     let outcome = match p.verdict {
         "pass" => Outcome::Passed,
         "over_budget" => failed(

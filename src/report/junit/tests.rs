@@ -51,14 +51,20 @@ fn assert_counts_agree(doc: &Document<'_>) {
     assert!(root.has_tag_name("testsuites"));
     let mut total = [0usize; 3];
     for s in root.children().filter(|n| n.has_tag_name("testsuite")) {
-        let cases: Vec<_> = s.children().filter(|n| n.has_tag_name("testcase")).collect();
+        let cases: Vec<_> = s
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
         let fails = cases.iter().filter(|c| outcome(**c) == "failure").count();
         let skips = cases.iter().filter(|c| outcome(**c) == "skipped").count();
         assert_eq!(num(s, "tests"), cases.len());
         assert_eq!(num(s, "failures"), fails);
         assert_eq!(num(s, "skipped"), skips);
         assert_eq!(num(s, "errors"), 0);
-        assert!(s.attribute("time").is_some_and(|t| t.parse::<f64>().is_ok()));
+        assert!(
+            s.attribute("time")
+                .is_some_and(|t| t.parse::<f64>().is_ok())
+        );
         total[0] += cases.len();
         total[1] += fails;
         total[2] += skips;
@@ -101,7 +107,10 @@ fn the_outage_fails_integration_and_e2e_but_not_configuration() {
         msg,
         Some("missed: > 90 % connection success rate (actual 0 %)")
     );
-    assert_eq!(outcome(case(int, "database timeout-violation rate")), "failure");
+    assert_eq!(
+        outcome(case(int, "database timeout-violation rate")),
+        "failure"
+    );
     assert_eq!(
         outcome(case(int, "database initialization within its timeout")),
         "skipped"
@@ -186,5 +195,8 @@ fn hostile_server_text_stays_valid_xml_and_round_trips() {
         .find(|n| n.has_tag_name("failure"))
         .and_then(|f| f.text())
         .unwrap_or_default();
-    assert_eq!(details, "a \"quoted\" <b>&amp;</b> 'x'\u{FFFD}\u{FFFD}\u{FFFD} end");
+    assert_eq!(
+        details,
+        "a \"quoted\" <b>&amp;</b> 'x'\u{FFFD}\u{FFFD}\u{FFFD} end"
+    );
 }

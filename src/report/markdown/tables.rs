@@ -69,15 +69,17 @@ fn error_classes(o: &mut String, s: &State, d: &Database) {
     if d.errors_by_class.is_empty() {
         return;
     }
-    let _ = writeln!(o, "| Error class | Count | Newest example |\n|---|---:|---|");
+    let _ = writeln!(
+        o,
+        "| Error class | Count | Newest example |\n|---|---:|---|"
+    );
     for (class, n) in &d.errors_by_class {
-        let example = s
-            .db
-            .last_failure
-            .iter()
-            .find(|(c, _)| c.as_str() == class)
-            .map(|(_, (_, f))| failure(f))
-            .unwrap_or_default();
+        let example =
+            s.db.last_failure
+                .iter()
+                .find(|(c, _)| c.as_str() == class)
+                .map(|(_, (_, f))| failure(f))
+                .unwrap_or_default();
         let _ = writeln!(o, "| {} | {n} | {example} |", cell(class));
     }
     o.push('\n');
@@ -138,7 +140,9 @@ pub(super) fn init(o: &mut String, i: &Init) {
         Some(f) => {
             let near = match i.near_configured_timeout {
                 Some(true) => " The timeout fired at the configured value.",
-                Some(false) => " The timeout fired FAR from the configured value — check the timeout settings.",
+                Some(false) => {
+                    " The timeout fired FAR from the configured value — check the timeout settings."
+                }
                 None => "",
             };
             let _ = writeln!(
