@@ -35,7 +35,10 @@ impl Recording {
 
     /// Where it ends: the newest event, never before the start.
     pub fn end(&self) -> DateTime<Utc> {
-        self.events.iter().map(|e| e.at).fold(self.start(), DateTime::max)
+        self.events
+            .iter()
+            .map(|e| e.at)
+            .fold(self.start(), DateTime::max)
     }
 }
 
@@ -132,9 +135,14 @@ fn header(line: &[u8], name: &str) -> AppResult<Header> {
             &format!("the first line has no \"format\": \"{FORMAT}\""),
         ));
     }
-    let version = value.get("version").and_then(Value::as_u64).ok_or_else(|| {
-        AppError::config(format!("{name}: recording header has no valid format version"))
-    })?;
+    let version = value
+        .get("version")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| {
+            AppError::config(format!(
+                "{name}: recording header has no valid format version"
+            ))
+        })?;
     if version > u64::from(VERSION) {
         return Err(AppError::config(format!(
             "{name}: recording format version {version} is newer than this connscope understands ({VERSION}); upgrade connscope"

@@ -89,7 +89,11 @@ fn events_out_of_time_order_are_kept_in_file_order_with_a_note() {
     let rec = parse(&file(&lines), "x").expect("reads");
     assert_eq!(rec.events.len(), lines.len());
     assert_eq!(rec.events[0].at, t(37.0));
-    assert!(rec.notes[0].contains("applied in file order"), "{:?}", rec.notes);
+    assert!(
+        rec.notes[0].contains("applied in file order"),
+        "{:?}",
+        rec.notes
+    );
 }
 
 fn refused(bytes: &[u8]) -> AppError {
@@ -112,7 +116,10 @@ fn things_that_are_not_recordings_are_refused_as_configuration_errors() {
     for (bytes, why) in cases {
         let e = refused(bytes);
         assert_eq!(e.code, CONFIG);
-        assert!(e.message.starts_with("f.jsonl: not a connscope recording ("));
+        assert!(
+            e.message
+                .starts_with("f.jsonl: not a connscope recording (")
+        );
         assert!(e.message.contains(why), "{}", e.message);
         assert!(!e.message.contains('\n'));
     }
@@ -149,7 +156,10 @@ fn a_missing_file_is_a_configuration_error_naming_it() {
         Err(e) => e,
     };
     assert_eq!(e.code, CONFIG);
-    assert!(e.message.starts_with("/nonexistent/rec.jsonl: cannot read recording"));
+    assert!(
+        e.message
+            .starts_with("/nonexistent/rec.jsonl: cannot read recording")
+    );
 }
 
 proptest! {
