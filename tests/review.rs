@@ -84,6 +84,7 @@ fn markdown_of_the_outage_has_the_phase_table_timeline_and_targets() {
     for want in [
         "# Incident report — staging (Cloud SQL)",
         "| Source | recording outage.jsonl (watch, connscope 0.1.0) |",
+        "| Window | 2026-11-25 09:59:59 UTC → 2026-11-25 10:03:44 UTC (3 m 45 s) |",
         "## Verdict: ❌ FAIL (exit 2)",
         "## Timeline",
         "| +40.3 s | 10:00:39.900 | 🚨 raised infrastructure | alert |",

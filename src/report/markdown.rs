@@ -62,9 +62,10 @@ fn title(o: &mut String, s: &State, r: &Report, ctx: &Context) {
     o.push('\n');
 }
 
-/// The window of events applied: the edges asked for, else the first and last event.
+/// The window of events applied: the edges asked for, else the recording's start (the
+/// timeline's +0) or the first event, to the last event.
 fn window(s: &State, ctx: &Context) -> String {
-    let from = ctx.from.or(s.first_at);
+    let from = ctx.from.or(ctx.origin).or(s.first_at);
     let to = ctx.to.or(s.last_at);
     match (from, to) {
         (Some(a), Some(b)) => format!(
@@ -119,10 +120,18 @@ fn targets(o: &mut String, r: &Report) {
             Some(false) => "❌ missed",
             None => "➖ no data",
         };
-        let actual = t.actual.as_deref().map_or_else(|| "—".into(), cell);
+        let mut actual = t.actual.as_deref().map_or_else(|| "—".into(), cell);
+        // "77.2 s … missed" reads wrong without the reason: the service never finished.
+        if let (Some(false), "startup_total", Some(code)) = (t.met, t.name, exit_code(r)) {
+            actual.push_str(&format!(", then exited with code {code}"));
+        }
         let _ = writeln!(o, "| {} | {actual} | {result} |", cell(&t.target));
     }
     o.push('\n');
+}
+
+fn exit_code(r: &Report) -> Option<i32> {
+    r.startup.as_ref()?.exit_code.filter(|c| *c != 0)
 }
 
 /// Text safe inside a table cell or a list item: no line breaks, no column breaks, no HTML.

@@ -114,7 +114,7 @@ fn server_text_cannot_break_a_table_or_inject_html() {
 fn the_context_names_the_source_window_and_skipped_lines() {
     let ctx = Context {
         source: "recording outage.jsonl (check, connscope 0.1.0)".into(),
-        origin: Some(fixtures::t(-1.0)),
+        origin: Some(fixtures::t(30.0)),
         from: Some(fixtures::t(30.0)),
         to: None,
         skipped_lines: 3,
@@ -125,7 +125,7 @@ fn the_context_names_the_source_window_and_skipped_lines() {
     assert!(md.contains("; 3 unreadable recording lines skipped |"));
     assert!(md.contains("10:00:30 UTC → 2026-11-25 10:03:05 UTC (2 m 35 s)"));
     assert!(
-        md.contains("| +38.0 s | 10:00:37.000 |"),
+        md.contains("| +7.0 s | 10:00:37.000 |"),
         "relative to the origin"
     );
 }
