@@ -47,6 +47,13 @@ fn title(o: &mut String, s: &State, r: &Report, ctx: &Context) {
     let target = r.target.as_deref().map_or_else(|| "—".into(), code);
     let _ = writeln!(o, "| Target | {target} |");
     let _ = writeln!(o, "| Window | {} |", window(s, ctx));
+    if ctx.from.is_some() || ctx.to.is_some() {
+        // So nobody reads a window's report as the whole incident.
+        let _ = writeln!(
+            o,
+            "| Scope | only events inside the window were applied; nothing before it is carried in |"
+        );
+    }
     if !ctx.source.is_empty() {
         let _ = writeln!(o, "| Source | {} |", cell(&ctx.source));
     }

@@ -123,6 +123,7 @@ fn the_context_names_the_source_window_and_skipped_lines() {
     let md = to_markdown(&build(staging_config(), &fixtures::outage()), &ctx);
     assert!(md.contains("| Source | recording outage.jsonl (check, connscope 0.1.0) |"));
     assert!(md.contains("; 3 unreadable recording lines skipped |"));
+    assert!(md.contains("| Scope | only events inside the window were applied;"));
     assert!(md.contains("10:00:30 UTC → 2026-11-25 10:03:05 UTC (2 m 35 s)"));
     assert!(
         md.contains("| +7.0 s | 10:00:37.000 |"),
