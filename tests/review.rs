@@ -714,3 +714,180 @@ mod driver {
         run.task.await.expect("cancel ends the driver");
     }
 }
+
+mod fuzz {
+    //! Recordings are input: hand-edited or corrupted numbers (negative timeouts, huge
+    //! latencies, phases that do not exist, times far in the past) must never panic the
+    //! report, any renderer, or the replay cursor.
+
+    use chrono::{DateTime, Utc};
+    use connscope::cli::Format;
+    use connscope::event::*;
+    use connscope::record::Recording;
+    use connscope::replay::Player;
+    use connscope::report::{Context, render};
+    use connscope::state::State;
+    use connscope::state::fixtures::{self, failure};
+    use proptest::prelude::*;
+
+    fn num() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            -1e6..1e6f64,
+            Just(0.0),
+            Just(-1.0),
+            Just(1e300),
+            Just(f64::MAX)
+        ]
+    }
+
+    fn time() -> impl Strategy<Value = DateTime<Utc>> {
+        prop_oneof![
+            (-1e4..1e4f64).prop_map(fixtures::t),
+            (-8_000_000_000_000i64..8_000_000_000_000i64)
+                .prop_map(|s| DateTime::from_timestamp(s, 0).unwrap_or_default()),
+        ]
+    }
+
+    fn fail() -> impl Strategy<Value = Option<Failure>> {
+        prop::option::of(
+            (0usize..ErrorClass::ALL.len())
+                .prop_map(|i| failure(ErrorClass::ALL[i], Step::Tcp, Some("53300"), "x")),
+        )
+    }
+
+    fn body() -> impl Strategy<Value = EventBody> {
+        prop_oneof![
+            (any::<u64>(), any::<bool>(), num(), num(), fail()).prop_map(
+                |(seq, ok, total_ms, timeout_ms, error)| {
+                    EventBody::DbAttempt(DbAttempt {
+                        seq,
+                        ok,
+                        total_ms,
+                        steps_ms: DbSteps {
+                            dns: Some(total_ms),
+                            ..DbSteps::default()
+                        },
+                        timeout_ms,
+                        error,
+                    })
+                }
+            ),
+            (any::<bool>(), num(), num(), fail()).prop_map(
+                |(ok, elapsed_ms, timeout_ms, error)| {
+                    EventBody::Init(InitResult {
+                        ok,
+                        elapsed_ms,
+                        timeout_ms,
+                        steps_ms: DbSteps::default(),
+                        warmup_ms: Some(elapsed_ms),
+                        server_version: None,
+                        server_max_connections: Some(0),
+                        error,
+                    })
+                }
+            ),
+            (any::<u16>(), num(), "[a-z]{0,3}").prop_map(|(status, ms, name)| {
+                fixtures::http(&name, "/health", status, ms, "startup failed <&>")
+            }),
+            (any::<u8>(), 0u8..3, time()).prop_map(|(phase, s, ts)| {
+                let status = [
+                    PhaseStatus::Started,
+                    PhaseStatus::Completed,
+                    PhaseStatus::Failed,
+                ][usize::from(s)];
+                EventBody::StartupPhase(StartupPhase {
+                    source: StartupSource::Log,
+                    phase,
+                    name: "p".into(),
+                    status,
+                    ts,
+                    message: None,
+                })
+            }),
+            (any::<i32>(), time()).prop_map(|(code, ts)| {
+                EventBody::StartupExit(StartupExit {
+                    source: StartupSource::Rehearsal,
+                    code,
+                    ts,
+                })
+            }),
+            (any::<u64>(), any::<u32>(), any::<u32>(), num()).prop_map(
+                |(run, requested, cap, hold_ms)| {
+                    EventBody::CapacityStarted(CapacityStarted {
+                        run: run % 3,
+                        requested,
+                        planned: requested,
+                        cap,
+                        capped: false,
+                        forced: true,
+                        hold_ms,
+                        server_max_connections: None,
+                        server_connections_in_use: None,
+                        server_reserved_connections: None,
+                    })
+                }
+            ),
+            (any::<u64>(), any::<bool>(), num(), fail()).prop_map(
+                |(run, ok, connect_ms, error)| {
+                    EventBody::CapacityConn(CapacityConn {
+                        run: run % 3,
+                        index: 0,
+                        ok,
+                        connect_ms,
+                        error,
+                    })
+                }
+            ),
+            (any::<u64>(), num()).prop_map(|(run, elapsed_ms)| {
+                EventBody::CapacityFinished(CapacityFinished {
+                    run: run % 3,
+                    elapsed_ms,
+                    aborted: true,
+                    reason: Some("x".into()),
+                })
+            }),
+            any::<bool>().prop_map(fixtures::ws),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn odd_numbers_in_a_recording_never_panic(
+            events in prop::collection::vec((time(), body()), 0..24),
+        ) {
+            // Through the file format, as a real recording would arrive.
+            let mut text = std::fs::read_to_string(super::sample())
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            for (at, body) in events {
+                text.push('\n');
+                text.push_str(&serde_json::to_string(&Event::at(at, body)).unwrap_or_default());
+            }
+            let rec: Recording = match connscope::record::parse(text.as_bytes(), "fuzz") {
+                Ok(r) => r,
+                Err(e) => return Err(TestCaseError::fail(e.message)),
+            };
+            let mut state = State::new(rec.header.state.clone());
+            for ev in &rec.events {
+                state.apply(ev);
+            }
+            for f in [Format::Text, Format::Json, Format::Markdown, Format::Junit] {
+                let _ = render(f, &state, &Context::default());
+            }
+            let mut p = Player::new(rec, 1.0);
+            let mut out = Vec::new();
+            p.begin(&mut out);
+            p.next_alert(&mut out);
+            p.seek(-30, &mut out);
+            p.to_end(&mut out);
+            p.step(&mut out);
+            let _ = p.until_next();
+        }
+    }
+}

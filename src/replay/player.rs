@@ -196,9 +196,9 @@ impl Player {
     }
 
     pub fn seek(&mut self, by_secs: i64, out: &mut Vec<Feed>) {
-        let target = self
-            .at
-            .checked_add_signed(chrono::Duration::seconds(by_secs))
+        // Any i64 may arrive; one too large for a time span is "all the way".
+        let target = chrono::Duration::try_seconds(by_secs)
+            .and_then(|d| self.at.checked_add_signed(d))
             .unwrap_or(if by_secs < 0 { self.start } else { self.end });
         self.seek_to(target, out);
     }

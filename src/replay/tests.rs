@@ -174,3 +174,13 @@ fn an_empty_recording_starts_paused_at_its_end() {
     assert!(c.paused && c.at == c.start && c.start == c.end);
     assert_eq!(p.until_next(), None);
 }
+
+#[test]
+fn extreme_seeks_go_to_the_edges_without_panicking() {
+    let (mut p, _) = started();
+    let mut out = Vec::new();
+    p.seek(i64::MAX, &mut out);
+    assert_eq!(clock(&p).at, t(185.0));
+    p.seek(i64::MIN, &mut out);
+    assert_eq!(clock(&p).at, t(0.0));
+}
