@@ -13,6 +13,7 @@ pub mod logging;
 pub mod pipeline;
 pub mod probe;
 pub mod record;
+pub mod replay;
 pub mod report;
 pub mod secret;
 pub mod signal;

@@ -1,7 +1,9 @@
 //! Recordings: the events the state consumed, as JSON lines after one header line. Each line
 //! is written and flushed as it happens, so a crash or kill loses at most the line in flight.
 //! Secrets never enter a recording: the configuration is stored redacted and every line is
-//! scrubbed before it is written.
+//! scrubbed before it is written. `read` takes a recording back, tolerating damage.
+
+mod reader;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -15,6 +17,8 @@ use crate::event::Event;
 use crate::exit::{AppError, AppResult};
 use crate::secret::{MASK, redact_url, scrub};
 use crate::state::StateConfig;
+
+pub use reader::{Recording, parse, read};
 
 pub const FORMAT: &str = "connscope-recording";
 pub const VERSION: u32 = 1;

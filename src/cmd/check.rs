@@ -49,7 +49,8 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
         consume(ev)?;
     }
     running.shutdown().await;
-    print(&state, args.format)?;
+    let ctx = crate::report::Context::live("check", crate::record::redacted_settings(&config));
+    print(&state, args.format, &ctx)?;
     Ok(if interrupted {
         exit::INTERRUPTED
     } else {
@@ -64,16 +65,8 @@ fn progress(ev: &Event) {
     }
 }
 
-fn print(state: &State, format: Format) -> AppResult<()> {
-    let text = match format {
-        Format::Text => crate::report::to_text(state),
-        Format::Json => crate::report::to_json(state),
-        Format::Markdown | Format::Junit => {
-            return Err(AppError::usage(
-                "check --format markdown|junit is not available yet; use text or json",
-            ));
-        }
-    };
+fn print(state: &State, format: Format, ctx: &crate::report::Context) -> AppResult<()> {
+    let text = crate::report::render(format, state, ctx);
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}").map_err(|e| AppError::software(format!("cannot write output: {e}")))
 }

@@ -3,6 +3,8 @@
 mod check;
 mod config_cmd;
 mod lab;
+mod replay;
+mod report;
 
 use clap::Parser;
 
@@ -57,8 +59,8 @@ async fn dispatch(cli: Cli) -> AppResult<i32> {
         Some(Command::Check(args)) => check::run(&cli.global, args).await,
         Some(Command::Config(c)) => config_cmd::run(&cli.global, c),
         Some(Command::Lab(args)) => lab::run(&cli.global, args).await,
-        Some(Command::Replay(_)) => Err(AppError::usage("`replay` is not built yet")),
-        Some(Command::Report(_)) => Err(AppError::usage("`report` is not built yet")),
+        Some(Command::Replay(args)) => replay::run(&cli.global, args).await,
+        Some(Command::Report(args)) => report::run(args),
     }
 }
 

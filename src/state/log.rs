@@ -67,7 +67,9 @@ impl EventLog {
     }
 
     pub fn init(&mut self, at: DateTime<Utc>, r: &InitResult) {
-        let limit = fmt_d(std::time::Duration::from_secs_f64(r.timeout_ms / 1000.0));
+        // From a recording this is input: a negative or absurd value must not panic.
+        let limit = std::time::Duration::try_from_secs_f64(r.timeout_ms / 1000.0)
+            .map_or_else(|_| format!("{} ms", r.timeout_ms), fmt_d);
         match &r.error {
             None => self.push(
                 at,

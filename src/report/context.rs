@@ -1,0 +1,103 @@
+//! What a report says beyond the state: where its data came from and which window of it was
+//! applied. The state knows only events; a post-mortem also needs to say "from recording X,
+//! 10:05 to 10:20, 2 damaged lines skipped".
+
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Plain words: "live check", or "recording incident.jsonl (check, connscope 0.1.0)".
+    pub source: String,
+    /// Times in the report are relative to this; defaults to the first event.
+    pub origin: Option<DateTime<Utc>>,
+    /// The window asked for (`--from` / `--to`); `None` means the recording's own edge.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Recording lines that could not be read and were skipped.
+    pub skipped_lines: u64,
+    /// The effective configuration, redacted (a recording's header `config`), for the
+    /// configuration checks; `Value::Null` or absent when not known.
+    pub settings: Option<serde_json::Value>,
+}
+
+impl Context {
+    pub fn live(command: &str, settings: serde_json::Value) -> Self {
+        Self {
+            source: format!("live {command}"),
+            settings: Some(settings),
+            ..Self::default()
+        }
+    }
+
+    /// A duration such as the 75 s minimum, read from the settings at a dotted path.
+    pub fn setting_duration(&self, path: &str) -> Option<std::time::Duration> {
+        let v = self.setting(path)?;
+        crate::config::duration::parse(v.as_str()?).ok()
+    }
+
+    pub fn setting_u64(&self, path: &str) -> Option<u64> {
+        self.setting(path)?.as_u64()
+    }
+
+    fn setting(&self, path: &str) -> Option<&serde_json::Value> {
+        path.split('.')
+            .try_fold(self.settings.as_ref()?, |v, key| v.get(key))
+            .filter(|v| !v.is_null())
+    }
+}
+
+/// `37.0 s`, `3 m 05 s`, `1 h 02 m`: short spans precise, long ones readable.
+pub fn span(secs: f64) -> String {
+    let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
+    if secs < 60.0 {
+        return format!("{secs:.1} s");
+    }
+    let whole = secs.round() as u64;
+    let (h, m, s) = (whole / 3600, whole / 60 % 60, whole % 60);
+    if h > 0 {
+        format!("{h} h {m:02} m")
+    } else {
+        format!("{m} m {s:02} s")
+    }
+}
+
+/// Seconds from `a` to `b` (negative when `b` is earlier).
+pub fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+    (b - a)
+        .num_microseconds()
+        .map_or_else(|| (b - a).num_seconds() as f64, |us| us as f64 / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_well_at_every_scale() {
+        assert_eq!(span(0.0), "0.0 s");
+        assert_eq!(span(37.04), "37.0 s");
+        assert_eq!(span(185.0), "3 m 05 s");
+        assert_eq!(span(3725.0), "1 h 02 m");
+        assert_eq!(span(f64::NAN), "0.0 s");
+    }
+
+    #[test]
+    fn settings_are_read_by_dotted_path() {
+        let c = Context {
+            settings: Some(serde_json::json!({
+                "minimums": {"connection": "25s"},
+                "capacity": {"connections": 10},
+                "x": null
+            })),
+            ..Context::default()
+        };
+        assert_eq!(
+            c.setting_duration("minimums.connection"),
+            Some(std::time::Duration::from_secs(25))
+        );
+        assert_eq!(c.setting_u64("capacity.connections"), Some(10));
+        assert_eq!(c.setting_u64("x"), None);
+        assert_eq!(c.setting_duration("minimums.nope"), None);
+        assert_eq!(Context::default().setting_u64("capacity.connections"), None);
+    }
+}

@@ -1,0 +1,387 @@
+//! Per-target tables: database attempts, initialization, endpoints, WebSockets, the startup
+//! phases against their budgets, and the capacity test.
+
+use std::fmt::Write;
+
+use super::{cell, code, ms, pct};
+use crate::event::Failure;
+use crate::report::json::{Capacity, Database, Endpoint, Init, Startup, WebSocket};
+use crate::state::State;
+
+/// More rows than this and the attempts table stops being read; the summary covers them all.
+const ATTEMPT_ROWS: usize = 30;
+
+fn failure(f: &Failure) -> String {
+    let step = f
+        .step
+        .map(|s| format!(" at {}", s.as_str()))
+        .unwrap_or_default();
+    let code = f
+        .sqlstate
+        .as_deref()
+        .map(|c| format!(" [{c}]"))
+        .unwrap_or_default();
+    cell(&format!("{}{step}{code}: {}", f.class, f.message))
+}
+
+pub(super) fn database(o: &mut String, s: &State, d: &Database) {
+    let target = d.target.as_deref().map(code).unwrap_or_default();
+    let _ = writeln!(o, "## Database connection attempts\n");
+    let _ = writeln!(
+        o,
+        "{target} — connection timeout {:.0} s\n",
+        d.timeout_ms / 1000.0
+    );
+    let m = &d.summary;
+    let _ = writeln!(
+        o,
+        "| Attempts | Succeeded | Success rate | Avg | p50 | p95 | p99 | Max | Timeout violations |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        m.attempts,
+        m.successes,
+        pct(m.success_rate),
+        ms(m.avg_ms),
+        ms(m.p50_ms),
+        ms(m.p95_ms),
+        ms(m.p99_ms),
+        ms(m.max_ms),
+        pct(m.timeout_violation_rate)
+    );
+    let st = s.db.step_averages();
+    if st.tcp.is_some() {
+        let _ = writeln!(
+            o,
+            "Successful attempts on average: DNS {}, TCP {}, TLS + startup + auth {}, first query {}.\n",
+            ms(st.dns),
+            ms(st.tcp),
+            ms(st.handshake),
+            ms(st.query)
+        );
+    }
+    error_classes(o, s, d);
+    attempts(o, d);
+}
+
+fn error_classes(o: &mut String, s: &State, d: &Database) {
+    if d.errors_by_class.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "| Error class | Count | Newest example |\n|---|---:|---|"
+    );
+    for (class, n) in &d.errors_by_class {
+        let example =
+            s.db.last_failure
+                .iter()
+                .find(|(c, _)| c.as_str() == class)
+                .map(|(_, (_, f))| failure(f))
+                .unwrap_or_default();
+        let _ = writeln!(o, "| {} | {n} | {example} |", cell(class));
+    }
+    o.push('\n');
+}
+
+fn attempts(o: &mut String, d: &Database) {
+    if d.attempts.is_empty() {
+        return;
+    }
+    let shown = d.attempts.len().min(ATTEMPT_ROWS);
+    if shown < d.attempts.len() {
+        let _ = writeln!(
+            o,
+            "The newest {shown} of {} attempts kept (the summary above covers all {}):\n",
+            d.attempts.len(),
+            d.summary.attempts
+        );
+    }
+    let _ = writeln!(
+        o,
+        "| # | UTC | Result | DNS | TCP | Handshake | Query | Total | Error |\n|---:|---|---|---:|---:|---:|---:|---:|---|"
+    );
+    for a in &d.attempts[d.attempts.len() - shown..] {
+        let st = &a.steps_ms;
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            a.seq,
+            a.at.format("%H:%M:%S%.3f"),
+            if a.ok { "✅ ok" } else { "❌ failed" },
+            ms(st.dns),
+            ms(st.tcp),
+            ms(st.handshake),
+            ms(st.query),
+            ms(Some(a.total_ms)),
+            a.error.as_ref().map(failure).unwrap_or_default()
+        );
+    }
+    o.push('\n');
+}
+
+pub(super) fn init(o: &mut String, i: &Init) {
+    let _ = writeln!(o, "## Database initialization\n");
+    let limit = format!("{:.0} s", i.timeout_ms / 1000.0);
+    match &i.error {
+        None => {
+            let v = i
+                .server_version
+                .as_deref()
+                .map(|v| format!(", server {}", cell(v)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "✅ ok — connected and warmed up in {} (limit {limit}){v}.\n",
+                ms(Some(i.elapsed_ms))
+            );
+        }
+        Some(f) => {
+            let near = match i.near_configured_timeout {
+                Some(true) => " The timeout fired at the configured value.",
+                Some(false) => {
+                    " The timeout fired FAR from the configured value — check the timeout settings."
+                }
+                None => "",
+            };
+            let _ = writeln!(
+                o,
+                "❌ failed after {} (limit {limit}) — {}.{near}\n",
+                ms(Some(i.elapsed_ms)),
+                failure(f)
+            );
+        }
+    }
+}
+
+pub(super) fn endpoints(o: &mut String, eps: &[Endpoint]) {
+    if eps.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Health endpoints\n");
+    let _ = writeln!(
+        o,
+        "| Endpoint | Path | Status | Latency | Failed tries | Consistency | Detail |\n|---|---|---|---:|---:|---|---|"
+    );
+    for e in eps {
+        if e.checks.is_empty() {
+            let _ = writeln!(
+                o,
+                "| {} | — | not checked | — | — | — | {} |",
+                cell(&e.name),
+                code(&e.url)
+            );
+        }
+        for p in &e.paths {
+            endpoint_path(o, e, p);
+        }
+    }
+    o.push('\n');
+}
+
+fn endpoint_path(o: &mut String, e: &Endpoint, p: &crate::report::json::PathSummary) {
+    let Some(last) = e.checks.iter().rev().find(|c| c.requested_path == p.path) else {
+        return;
+    };
+    let status = match (last.status, last.ok) {
+        (Some(s), true) => format!("✅ {s}"),
+        (Some(s), false) => format!("❌ {s}"),
+        (None, _) => "❌ no answer".into(),
+    };
+    let consistency = match (p.failed, p.consistent_failure) {
+        (0, _) => "healthy",
+        (_, true) => "consistent failure",
+        (_, false) => "intermittent",
+    };
+    let mut detail = Vec::new();
+    if last.fell_back {
+        detail.push(format!("answered by {}", last.path));
+    }
+    if last.startup_failure {
+        detail.push("startup failure".into());
+    }
+    if let (None, Some(f)) = (last.status, &last.error) {
+        detail.push(failure(f));
+    } else if let Some(b) = last.body_excerpt.as_deref().filter(|_| !last.ok) {
+        detail.push(format!("body: {}", excerpt(b)));
+    }
+    let _ = writeln!(
+        o,
+        "| {} | {} | {status} | {} | {} of {} | {consistency} | {} |",
+        cell(&e.name),
+        code(&p.path),
+        ms(Some(last.latency_ms)),
+        p.failed,
+        p.of,
+        cell(&detail.join("; "))
+    );
+}
+
+/// A body excerpt short enough for a table cell.
+fn excerpt(body: &str) -> String {
+    const MAX: usize = 120;
+    match body.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &body[..i]),
+        None => body.to_string(),
+    }
+}
+
+pub(super) fn websockets(o: &mut String, wss: &[WebSocket]) {
+    if wss.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## WebSockets\n");
+    let _ = writeln!(
+        o,
+        "| URL | Result | Handshake | Round trip | Checks | Error |\n|---|---|---:|---:|---:|---|"
+    );
+    for w in wss {
+        let result = match w.ok {
+            Some(true) => "✅ ok",
+            Some(false) => "❌ failed",
+            None => "➖ not checked",
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {result} | {} | {} | {} | {} |",
+            code(&w.url),
+            ms(w.connect_ms),
+            ms(w.rtt_ms),
+            w.checks,
+            w.error.as_ref().map(failure).unwrap_or_default()
+        );
+    }
+    o.push('\n');
+}
+
+fn phase_mark(verdict: &str) -> &'static str {
+    match verdict {
+        "pass" => "✅ pass",
+        "over_budget" => "⚠️ over budget",
+        "failed" => "❌ failed",
+        "running" => "⏳ running",
+        _ => "➖ not reached",
+    }
+}
+
+pub(super) fn startup(o: &mut String, st: &Startup) {
+    let _ = writeln!(o, "## Startup sequence\n");
+    let src = match st.source {
+        crate::event::StartupSource::Log => "the service's startup log",
+        crate::event::StartupSource::Rehearsal => "connscope's rehearsal",
+    };
+    let log = st
+        .log
+        .as_deref()
+        .map(|l| format!(" ({})", code(l)))
+        .unwrap_or_default();
+    let _ = writeln!(o, "From {src}{log}.\n");
+    let _ = writeln!(
+        o,
+        "| Phase | Budget | Duration | Verdict | Message |\n|---|---:|---:|---|---|"
+    );
+    for p in &st.phases {
+        let d = p.duration_s.map_or("—".into(), |d| format!("{d:.1} s"));
+        let _ = writeln!(
+            o,
+            "| {} {} | {:.0} s | {d} | {} | {} |",
+            p.number,
+            cell(&p.name),
+            p.budget_s,
+            phase_mark(p.verdict),
+            p.message.as_deref().map(cell).unwrap_or_default()
+        );
+    }
+    let total = st.total_s.map_or("—".into(), |t| format!("{t:.1} s"));
+    let exit = st
+        .exit_code
+        .map_or("still running (no exit seen)".into(), |c| {
+            format!("exit code {c}")
+        });
+    let restarts = st.runs.saturating_sub(1);
+    let _ = writeln!(
+        o,
+        "\nWhole sequence {total} of the {:.0} s budget; {exit}; {} run{} ({restarts} restart{}).\n",
+        st.total_budget_s,
+        st.runs,
+        if st.runs == 1 { "" } else { "s" },
+        if restarts == 1 { "" } else { "s" }
+    );
+    previous_runs(o, st);
+}
+
+fn previous_runs(o: &mut String, st: &Startup) {
+    if st.previous_runs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "| Earlier run | Failed phase | Failed after | Total | Exit code |\n|---:|---|---:|---:|---:|"
+    );
+    for (i, r) in st.previous_runs.iter().enumerate() {
+        let secs = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1} s"));
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            i + 1,
+            r.failed_phase.as_deref().map_or("—".into(), cell),
+            secs(r.failed_after_s),
+            secs(r.total_s),
+            r.exit_code.map_or("—".into(), |c| c.to_string())
+        );
+    }
+    o.push('\n');
+}
+
+pub(super) fn capacity(o: &mut String, c: &Capacity) {
+    let _ = writeln!(o, "## Capacity test\n");
+    let cap = if c.capped {
+        format!("capped from {} to the safety cap {}", c.requested, c.cap)
+    } else if c.forced {
+        format!("forced past the safety cap {}", c.cap)
+    } else {
+        format!("within the safety cap {}", c.cap)
+    };
+    let state = if c.running {
+        "still running at the end"
+    } else if c.aborted {
+        "stopped early"
+    } else {
+        "finished"
+    };
+    let _ = writeln!(
+        o,
+        "{} connections held {:.1} s, {cap}; {state}.\n",
+        c.attempted,
+        c.hold_ms / 1000.0
+    );
+    let unknown = |v: Option<u32>| v.map_or("unknown".into(), |v| v.to_string());
+    let _ = writeln!(
+        o,
+        "| Attempted | Succeeded | Failed | Capacity errors | Avg connect | Max connect | Server max_connections | In use before |\n|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        c.attempted,
+        c.succeeded,
+        c.failed,
+        c.capacity_errors,
+        ms(c.avg_connect_ms),
+        ms(Some(c.max_connect_ms)),
+        unknown(c.server_max_connections),
+        unknown(c.server_connections_in_use)
+    );
+    if !c.errors_by_class.is_empty() {
+        let classes: Vec<String> = c
+            .errors_by_class
+            .iter()
+            .map(|(k, n)| format!("{} ×{n}", cell(k)))
+            .collect();
+        let _ = writeln!(o, "Errors: {}.\n", classes.join(", "));
+    }
+    if let Some(r) = &c.abort_reason {
+        let _ = writeln!(o, "Stopped early: {}.\n", cell(r));
+    }
+}
