@@ -133,7 +133,8 @@ impl Running {
             (Kind::Capacity, Some(_)) => self.start_capacity(self.force),
             (Kind::Http, _) => {
                 let p = probe::http::HttpParams::from_settings(&c.settings);
-                self.tasks.spawn(probe::http::run(ctx, ctl.clone(), mode, p));
+                self.tasks
+                    .spawn(probe::http::run(ctx, ctl.clone(), mode, p));
             }
             (Kind::Ws, _) => {
                 let p = probe::ws::WsParams::from_settings(&c.settings);

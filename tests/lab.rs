@@ -720,7 +720,10 @@ async fn banner_and_suggested_settings_describe_the_lab() {
         ..Default::default()
     })
     .expect("lab settings are a valid configuration");
-    assert_eq!(config.source("timeouts.connection"), connscope::config::Source::Lab);
+    assert_eq!(
+        config.source("timeouts.connection"),
+        connscope::config::Source::Lab
+    );
     let t = config.settings.timeouts;
     assert_eq!(t.initialization, Duration::from_millis(7500));
     assert_eq!(t.connection, Duration::from_millis(3500));

@@ -8,7 +8,11 @@ use crate::lab::{DatabaseKind, Lab, LabOptions};
 pub fn options(args: &LabArgs) -> AppResult<LabOptions> {
     let known: Vec<String> = Lab::scenarios().into_iter().map(|(n, _)| n).collect();
     if !known.contains(&args.scenario) {
-        return Err(AppError::usage(format!("unknown scenario `{}`; expected one of {}", args.scenario, known.join(", "))));
+        return Err(AppError::usage(format!(
+            "unknown scenario `{}`; expected one of {}",
+            args.scenario,
+            known.join(", ")
+        )));
     }
     Ok(LabOptions {
         scenario: args.scenario.clone(),
@@ -30,5 +34,7 @@ pub async fn run(g: &Global, args: &LabArgs) -> AppResult<i32> {
         return Ok(exit::PASS);
     }
     let _ = g;
-    Err(AppError::usage("the dashboard is being merged; use `connscope lab --headless`"))
+    Err(AppError::usage(
+        "the dashboard is being merged; use `connscope lab --headless`",
+    ))
 }

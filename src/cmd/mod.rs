@@ -55,7 +55,9 @@ pub fn main() -> i32 {
 
 async fn dispatch(cli: Cli) -> AppResult<i32> {
     match &cli.command {
-        None | Some(Command::Watch) => Err(AppError::usage("the dashboard is being merged; use `connscope check`")),
+        None | Some(Command::Watch) => Err(AppError::usage(
+            "the dashboard is being merged; use `connscope check`",
+        )),
         Some(Command::Check(args)) => check::run(&cli.global, args).await,
         Some(Command::Config(c)) => config_cmd::run(&cli.global, c),
         Some(Command::Lab(args)) => lab::run(&cli.global, args).await,

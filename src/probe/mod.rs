@@ -7,13 +7,13 @@ pub mod capacity;
 pub mod classify;
 pub mod connect;
 pub mod db;
+pub mod http;
 pub mod init;
 pub mod net;
 pub mod rehearsal;
 mod schedule;
-pub mod tls;
 pub mod startup;
-pub mod http;
+pub mod tls;
 pub mod ws;
 
 use std::time::Duration;

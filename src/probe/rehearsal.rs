@@ -65,7 +65,10 @@ pub struct RehearsalParams {
 impl RehearsalParams {
     pub fn from_config(c: &Config) -> Self {
         let s = &c.settings;
-        let init = c.database.as_ref().and_then(|t| InitParams::from_config(c, t).ok());
+        let init = c
+            .database
+            .as_ref()
+            .and_then(|t| InitParams::from_config(c, t).ok());
         let mut http = HttpParams::from_settings(s);
         http.paths.truncate(1);
         Self {
@@ -81,7 +84,13 @@ impl RehearsalParams {
     }
 }
 
-async fn phase_event(ctx: &Ctx, n: usize, name: &str, status: PhaseStatus, message: Option<String>) -> bool {
+async fn phase_event(
+    ctx: &Ctx,
+    n: usize,
+    name: &str,
+    status: PhaseStatus,
+    message: Option<String>,
+) -> bool {
     let phase = u8::try_from(n + 1).unwrap_or(u8::MAX);
     ctx.send(EventBody::StartupPhase(StartupPhase {
         source: StartupSource::Rehearsal,
@@ -108,7 +117,8 @@ pub async fn run(ctx: Ctx, p: RehearsalParams) {
             Ok(m) => (PhaseStatus::Completed, m),
             Err(m) => (PhaseStatus::Failed, m),
         };
-        if !phase_event(&ctx, i, name, status, Some(message)).await || status == PhaseStatus::Failed {
+        if !phase_event(&ctx, i, name, status, Some(message)).await || status == PhaseStatus::Failed
+        {
             return;
         }
     }
@@ -119,7 +129,10 @@ type Outcome = Result<String, String>;
 async fn perform(action: Option<Action>, p: &RehearsalParams, ctx: &Ctx) -> Outcome {
     match action {
         None => Ok("no rehearsal step for this phase".into()),
-        Some(Action::Init) => Ok(format!("configuration loaded (environment {})", p.environment)),
+        Some(Action::Init) => Ok(format!(
+            "configuration loaded (environment {})",
+            p.environment
+        )),
         Some(Action::Dependencies) => dependencies(p).await,
         Some(Action::Database) => database(p).await,
         Some(Action::Cache) => cache(p).await,
@@ -132,7 +145,12 @@ async fn perform(action: Option<Action>, p: &RehearsalParams, ctx: &Ctx) -> Outc
 /// Every host:port the service depends on, as (label, host, port).
 fn dependency_list(p: &RehearsalParams) -> Vec<(String, String, u16)> {
     let mut deps = Vec::new();
-    if let Some(DbTarget { host: DbHost::Tcp(h), port, .. }) = &p.target {
+    if let Some(DbTarget {
+        host: DbHost::Tcp(h),
+        port,
+        ..
+    }) = &p.target
+    {
         deps.push(("database".to_string(), h.clone(), *port));
     }
     for e in &p.http.endpoints {
@@ -152,14 +170,24 @@ async fn reach(host: &str, port: u16, limit: Duration) -> Result<(f64, f64), Str
     let t = Instant::now();
     let addrs = tokio::time::timeout(limit, net::lookup(host, port))
         .await
-        .map_err(|_| format!("DNS: no answer within {}", crate::config::duration::format(limit)))?
+        .map_err(|_| {
+            format!(
+                "DNS: no answer within {}",
+                crate::config::duration::format(limit)
+            )
+        })?
         .map_err(|e| format!("DNS: {e}"))?;
     let dns = super::connect::ms(t);
     let t = Instant::now();
     let first = addrs.first().copied().ok_or("DNS: no address")?;
     tokio::time::timeout(limit, TcpStream::connect(first))
         .await
-        .map_err(|_| format!("TCP {first}: no connection within {}", crate::config::duration::format(limit)))?
+        .map_err(|_| {
+            format!(
+                "TCP {first}: no connection within {}",
+                crate::config::duration::format(limit)
+            )
+        })?
         .map_err(|e| format!("TCP {first}: {e}"))?;
     Ok((dns, super::connect::ms(t)))
 }
@@ -169,12 +197,18 @@ async fn dependencies(p: &RehearsalParams) -> Outcome {
     if deps.is_empty() {
         return Ok("no network dependencies configured".into());
     }
-    let results = futures::future::join_all(deps.iter().map(|(_, h, port)| reach(h, *port, p.reach_timeout))).await;
+    let results = futures::future::join_all(
+        deps.iter()
+            .map(|(_, h, port)| reach(h, *port, p.reach_timeout)),
+    )
+    .await;
     let mut lines = Vec::new();
     let mut failed = false;
     for ((label, h, port), r) in deps.iter().zip(results) {
         match r {
-            Ok((dns, tcp)) => lines.push(format!("{label} {h}:{port} dns {dns:.1} ms, tcp {tcp:.1} ms")),
+            Ok((dns, tcp)) => lines.push(format!(
+                "{label} {h}:{port} dns {dns:.1} ms, tcp {tcp:.1} ms"
+            )),
             Err(e) => {
                 failed = true;
                 lines.push(format!("{label} {h}:{port} unreachable — {e}"));
@@ -186,23 +220,41 @@ async fn dependencies(p: &RehearsalParams) -> Outcome {
 }
 
 async fn database(p: &RehearsalParams) -> Outcome {
-    let Some(init) = &p.init else { return Ok("no database configured".into()) };
+    let Some(init) = &p.init else {
+        return Ok("no database configured".into());
+    };
     let r = super::init::check(init).await;
     match r.error {
         None => Ok(format!("connected and warmed up in {:.1} ms", r.elapsed_ms)),
         Some(e) => {
-            let step = e.step.map(|s| format!(" at {}", s.as_str())).unwrap_or_default();
-            Err(format!("database initialization failed after {:.1} s: {}{step} — {}", r.elapsed_ms / 1000.0, e.class, e.message))
+            let step = e
+                .step
+                .map(|s| format!(" at {}", s.as_str()))
+                .unwrap_or_default();
+            Err(format!(
+                "database initialization failed after {:.1} s: {}{step} — {}",
+                r.elapsed_ms / 1000.0,
+                e.class,
+                e.message
+            ))
         }
     }
 }
 
 async fn cache(p: &RehearsalParams) -> Outcome {
-    let Some(addr) = &p.cache else { return Ok("no cache configured".into()) };
-    let (host, port) = addr.rsplit_once(':').ok_or_else(|| format!("cache address `{addr}` is not host:port"))?;
-    let port: u16 = port.parse().map_err(|_| format!("cache address `{addr}` has no valid port"))?;
+    let Some(addr) = &p.cache else {
+        return Ok("no cache configured".into());
+    };
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| format!("cache address `{addr}` is not host:port"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("cache address `{addr}` has no valid port"))?;
     let limit = p.reach_timeout;
-    let addrs = net::lookup(host, port).await.map_err(|e| format!("DNS: {e}"))?;
+    let addrs = net::lookup(host, port)
+        .await
+        .map_err(|e| format!("DNS: {e}"))?;
     let first = addrs.first().copied().ok_or("DNS: no address")?;
     let t = Instant::now();
     let mut s = tokio::time::timeout(limit, TcpStream::connect(first))
@@ -217,8 +269,12 @@ async fn cache(p: &RehearsalParams) -> Outcome {
         Ok::<_, std::io::Error>(buf[..n].starts_with(b"+PONG"))
     };
     match tokio::time::timeout(Duration::from_secs(2).min(limit), ping).await {
-        Ok(Ok(true)) => Ok(format!("cache {first}: tcp {tcp:.1} ms, PING answered PONG")),
-        _ => Ok(format!("cache {first}: tcp {tcp:.1} ms (reachable; no Redis PONG)")),
+        Ok(Ok(true)) => Ok(format!(
+            "cache {first}: tcp {tcp:.1} ms, PING answered PONG"
+        )),
+        _ => Ok(format!(
+            "cache {first}: tcp {tcp:.1} ms (reachable; no Redis PONG)"
+        )),
     }
 }
 
@@ -226,18 +282,29 @@ async fn services(p: &RehearsalParams, ctx: &Ctx) -> Outcome {
     if p.http.endpoints.is_empty() {
         return Ok("no endpoints configured".into());
     }
-    let checks = futures::future::join_all(p.http.endpoints.iter().map(|e: &HttpEndpoint| super::http::check_path(ctx, &p.http, e, 0, 1))).await;
+    let checks = futures::future::join_all(
+        p.http
+            .endpoints
+            .iter()
+            .map(|e: &HttpEndpoint| super::http::check_path(ctx, &p.http, e, 0, 1)),
+    )
+    .await;
     let mut lines = Vec::new();
     let mut failed = false;
     for (e, c) in p.http.endpoints.iter().zip(checks) {
-        let Some(c) = c else { return Err("cancelled".into()) };
+        let Some(c) = c else {
+            return Err("cancelled".into());
+        };
         failed |= !c.ok;
         let what = match (c.status, &c.error) {
             (Some(st), _) => format!("HTTP {st}"),
             (None, Some(f)) => format!("{} — {}", f.class, f.message),
             (None, None) => "no answer".into(),
         };
-        lines.push(format!("{} {}: {what} in {:.0} ms", e.name, c.path, c.latency_ms));
+        lines.push(format!(
+            "{} {}: {what} in {:.0} ms",
+            e.name, c.path, c.latency_ms
+        ));
     }
     let text = lines.join("; ");
     if failed { Err(text) } else { Ok(text) }
@@ -250,10 +317,17 @@ async fn websockets(p: &RehearsalParams, ctx: &Ctx) -> Outcome {
     let mut lines = Vec::new();
     let mut failed = false;
     for url in &p.ws.urls {
-        let Some(c) = super::ws::check(url, &p.ws, &ctx.cancel).await else { return Err("cancelled".into()) };
+        let Some(c) = super::ws::check(url, &p.ws, &ctx.cancel).await else {
+            return Err("cancelled".into());
+        };
         failed |= !c.ok;
         lines.push(match &c.error {
-            None => format!("{}: handshake {:.1} ms, round trip {:.1} ms", c.url, c.connect_ms.unwrap_or(0.0), c.rtt_ms.unwrap_or(0.0)),
+            None => format!(
+                "{}: handshake {:.1} ms, round trip {:.1} ms",
+                c.url,
+                c.connect_ms.unwrap_or(0.0),
+                c.rtt_ms.unwrap_or(0.0)
+            ),
             Some(f) => format!("{}: {} — {}", c.url, f.class, f.message),
         });
     }

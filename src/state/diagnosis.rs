@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::State;
-use super::startup::{PhaseVerdict, StartupRun};
+use super::startup::{PhaseVerdict, StartupRun, Track};
 use crate::event::{DbAttempt, ErrorClass, Step};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -344,21 +344,50 @@ pub fn near_timeout(elapsed_s: f64, timeout_s: f64) -> bool {
     elapsed_s >= 0.9 * timeout_s && elapsed_s <= timeout_s + 20.0
 }
 
+/// The newest database-phase failure of a track: the current run's, or — while a restart is
+/// under way — the previous run's.
+struct PhaseFailure {
+    number: usize,
+    name: String,
+    after_s: f64,
+    exit: Option<i32>,
+}
+
+fn latest_database_failure(track: &Track) -> Option<PhaseFailure> {
+    if let Some(run) = &track.current
+        && let Some((idx, name, after_s)) = database_phase_failure(run)
+    {
+        return Some(PhaseFailure {
+            number: idx + 1,
+            name,
+            after_s,
+            exit: run.exit.map(|(c, _)| c),
+        });
+    }
+    let prev = track.previous.last()?;
+    let number = prev.failed_phase_number?;
+    let name = prev.failed_phase.clone()?;
+    let is_db = name.eq_ignore_ascii_case("database") || number == 3;
+    is_db.then(|| PhaseFailure {
+        number,
+        name,
+        after_s: prev.failed_after_s.unwrap_or(0.0),
+        exit: prev.exit_code,
+    })
+}
+
 fn startup_signature(s: &State, out: &mut Vec<Finding>) {
     let init_s = s.cfg.initialization_timeout.as_secs_f64();
     for track in [&s.startup.log, &s.startup.rehearsal] {
-        let Some(run) = &track.current else { continue };
-        let Some((idx, phase, dur)) = database_phase_failure(run) else {
+        let Some(f) = latest_database_failure(track) else {
             continue;
         };
-        let exit = run.exit.map(|(c, _)| c);
         let restarts = track.runs.saturating_sub(1);
         let mut evidence = vec![format!(
-            "phase {} ({}) failed after {dur:.1} s; initialization timeout {init_s:.0} s",
-            idx + 1,
-            phase
+            "phase {} ({}) failed after {:.1} s; initialization timeout {init_s:.0} s",
+            f.number, f.name, f.after_s
         )];
-        if let Some(c) = exit {
+        if let Some(c) = f.exit {
             evidence.push(format!("the service exited with code {c}"));
         }
         if restarts > 0 {
@@ -367,7 +396,7 @@ fn startup_signature(s: &State, out: &mut Vec<Finding>) {
                 if restarts == 1 { "" } else { "s" }
             ));
         }
-        if near_timeout(dur, init_s) && exit == Some(3) {
+        if near_timeout(f.after_s, init_s) && f.exit == Some(3) {
             out.push(Finding {
                 rule: "outage_signature",
                 cause: "The outage's signature: the database phase times out at the initialization timeout and the \
@@ -376,13 +405,14 @@ fn startup_signature(s: &State, out: &mut Vec<Finding>) {
                 confidence: Confidence::High,
                 evidence,
             });
-        } else if !near_timeout(dur, init_s) {
+        } else if !near_timeout(f.after_s, init_s) {
             evidence.push("expected between 0.9 × timeout and timeout + 20 s".into());
             out.push(Finding {
                 rule: "startup_timeout_mismatch",
                 cause: format!(
-                    "The database phase failed after {dur:.1} s, far from the configured {init_s:.0} s initialization \
-                     timeout — the service runs with a different timeout than configured, or something else cut it short"
+                    "The database phase failed after {:.1} s, far from the configured {init_s:.0} s initialization \
+                     timeout — the service runs with a different timeout than configured, or something else cut it short",
+                    f.after_s
                 ),
                 confidence: Confidence::Medium,
                 evidence,

@@ -136,6 +136,8 @@ impl StartupRun {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {
     pub exit_code: Option<i32>,
+    /// 1-based number of the phase that failed.
+    pub failed_phase_number: Option<usize>,
     pub failed_phase: Option<String>,
     pub failed_after_s: Option<f64>,
     pub total_s: Option<f64>,
@@ -181,6 +183,7 @@ impl Track {
                 .map(|(_, p)| (p.name.clone(), p.duration_s(old.last_ts)));
             self.previous.push(RunSummary {
                 exit_code: old.exit.map(|(c, _)| c),
+                failed_phase_number: old.failed_phase().map(|(i, _)| i + 1),
                 failed_after_s: failed.as_ref().and_then(|f| f.1),
                 failed_phase: failed.map(|f| f.0),
                 total_s: old.total_s(),

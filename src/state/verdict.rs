@@ -61,7 +61,10 @@ pub fn targets(s: &State) -> Vec<TargetCheck> {
     // all the target is missed however fast the refusals came back.
     out.push(TargetCheck {
         name: "db_avg_connect",
-        target: format!("< {} average connection time", fmt_d(t.db_avg_connect_below)),
+        target: format!(
+            "< {} average connection time",
+            fmt_d(t.db_avg_connect_below)
+        ),
         actual: has_db.then(|| match (sum.avg_ms, sum.successes) {
             (Some(ms), 0) => format!("{} (no successful connection)", human_ms(ms)),
             (Some(ms), _) => human_ms(ms),

@@ -52,9 +52,9 @@ fn the_outage_report_has_title_verdict_phases_timeline_and_targets() {
     assert!(md.contains(
         "| +1 m 17 s | 10:01:17.100 | ❌ error | startup | phase 3 database failed after 75.0 s"
     ));
-    assert!(
-        md.contains("| < 10s average connection time | no successful connection | ❌ missed |")
-    );
+    assert!(md.contains(
+        "| < 10s average connection time | 35.0 s (no successful connection) | ❌ missed |"
+    ));
     assert!(md.contains("| > 90 % connection success rate | 0 % | ❌ missed |"));
     assert!(md.contains("| timeout | 5 | timeout at tcp: no TCP connection within 35s |"));
     assert!(md.contains("| backend | `/health` | ❌ 503 |"));
