@@ -8,3 +8,4 @@ pub mod feed;
 pub mod probe;
 pub mod secret;
 pub mod state;
+pub mod ui;

@@ -55,6 +55,8 @@ pub fn targets(s: &State) -> Vec<TargetCheck> {
             fmt_d(t.db_avg_connect_below)
         ),
         actual: has_db.then(|| match sum.ok_avg_ms {
+            // Milliseconds below a second: a healthy 24 ms must not read as "0.0 s".
+            Some(ms) if ms < 1000.0 => format!("{ms:.1} ms"),
             Some(ms) => format!("{:.1} s", ms / 1000.0),
             None => "no successful connection".into(),
         }),
