@@ -3,6 +3,7 @@
 
 use crossterm::event::KeyEvent;
 
+use super::derived::Derived;
 use super::keys::{Action, Keymap, Layer};
 use super::mask::Masker;
 use super::options::{Outbound, UiOptions, ViewMode};
@@ -48,22 +49,33 @@ pub struct App {
     frozen: Option<State>,
     pub view: View,
     keymap: Keymap,
+    /// The drawn state changed since `view.derived` was computed.
+    stale: bool,
 }
 
 impl App {
     pub fn new(opts: &UiOptions, state: State) -> Self {
         let keymap = Keymap::default_for(&opts.mode);
-        let mut view = View::new(opts, &state.cfg);
+        let mut view = View::new(opts, &state);
         view.help = keymap
             .help()
             .into_iter()
             .map(|(s, k, h)| (s.title().to_string(), k, h.to_string()))
             .collect();
+        // The lab's scenarios by number, so nobody has to guess what `3` does.
+        for (i, (name, desc)) in opts.mode.scenarios().iter().enumerate().take(9) {
+            view.help.push((
+                "Lab scenarios".into(),
+                (i + 1).to_string(),
+                format!("{name} — {desc}"),
+            ));
+        }
         Self {
             live: state,
             frozen: None,
             view,
             keymap,
+            stale: false,
         }
     }
 
@@ -76,10 +88,21 @@ impl App {
         &self.live
     }
 
+    /// What to draw: the state and a view whose derived numbers describe it. Recomputed at
+    /// most once per frame, however many events arrived since the last one.
+    pub fn frame_parts(&mut self) -> (&State, &View) {
+        if self.stale {
+            self.view.derived = Derived::of(self.frozen.as_ref().unwrap_or(&self.live));
+            self.stale = false;
+        }
+        (self.frozen.as_ref().unwrap_or(&self.live), &self.view)
+    }
+
     pub fn apply_feed(&mut self, item: Feed) {
         match item {
             Feed::Event(ev) => {
                 self.live.apply(&ev);
+                self.stale |= !self.view.paused;
                 if self.view.paused {
                     self.view.pending += 1;
                 }
@@ -92,6 +115,7 @@ impl App {
             Feed::Reset(cfg) => {
                 self.view.masker = Masker::new(&cfg);
                 self.live = State::new(*cfg);
+                self.stale |= !self.view.paused;
             }
             Feed::Clock(c) => self.view.clock = Some(c),
         }
@@ -211,6 +235,7 @@ impl App {
     }
 
     fn toggle_pause(&mut self) {
+        self.stale = true;
         if self.frozen.take().is_some() {
             self.view.paused = false;
             self.view.pending = 0;

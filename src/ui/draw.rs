@@ -13,6 +13,10 @@ pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 
 pub fn draw(frame: &mut Frame<'_>, state: &State, view: &View) {
+    debug_assert_eq!(
+        view.derived.events, state.events,
+        "view.derived describes another state"
+    );
     let area = frame.area();
     frame.render_widget(Block::new().style(view.palette.base), area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {

@@ -158,7 +158,8 @@ where
                 if lo.live_clock {
                     app.view.now = Some(Utc::now());
                 }
-                terminal.draw(|f| draw(f, app.state(), &app.view)).context("drawing")?;
+                let (state, view) = app.frame_parts();
+                terminal.draw(|f| draw(f, state, view)).context("drawing")?;
                 dirty = false;
                 next_frame = Instant::now() + MIN_FRAME;
             },

@@ -142,7 +142,7 @@ impl fmt::Display for Key {
             KeyCode::Up => f.write_str("↑"),
             KeyCode::Down => f.write_str("↓"),
             KeyCode::Tab => f.write_str("Tab"),
-            KeyCode::BackTab => f.write_str("Shift-Tab"),
+            KeyCode::BackTab => f.write_str("S-Tab"),
             KeyCode::Enter => f.write_str("Enter"),
             KeyCode::Esc => f.write_str("Esc"),
             KeyCode::Home => f.write_str("Home"),
@@ -195,7 +195,7 @@ fn defaults() -> Vec<Binding> {
             Key::ch('p'),
             S::Everywhere,
             A::TogglePause,
-            "pause / resume the view (probes go on)",
+            "pause the view (probes go on)",
         ),
         b(
             Key::plain(K::Tab),
@@ -244,13 +244,13 @@ fn defaults() -> Vec<Binding> {
             Key::ch('m'),
             S::Everywhere,
             A::Mask,
-            "privacy mask (hosts, users, databases, URLs)",
+            "privacy mask (hosts, users, URLs)",
         ),
         b(
             Key::ch('t'),
             S::Everywhere,
             A::Theme,
-            "next theme (dark, light, high-contrast)",
+            "theme: dark / light / high-contrast",
         ),
         b(
             Key::ch('z'),
@@ -340,13 +340,13 @@ fn defaults() -> Vec<Binding> {
             Key::ch('n'),
             S::Confirm,
             A::Close,
-            "cancel (so does any other key)",
+            "cancel (any other key too)",
         ),
         b(
             Key::plain(K::Esc),
             S::Confirm,
             A::Close,
-            "cancel (so does any other key)",
+            "cancel (any other key too)",
         ),
     ];
     for (i, c) in ('1'..='9').enumerate() {

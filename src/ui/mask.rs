@@ -144,15 +144,19 @@ impl Masker {
         words.retain(|w, _| w.len() >= MIN_WORD);
         let mut word_list: Vec<&String> = words.keys().collect();
         word_list.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        // ASCII word boundaries (`(?-u:\b)`) throughout: a Unicode `\b` makes the regex
+        // engine leave its fast DFA on the first non-ASCII character (`—`, `‹`), which every
+        // frame has. A name ending in a non-ASCII letter gets no boundary (hidden even inside
+        // a longer word: more hidden, never less).
         let bounded = |s: &str| {
             let e = regex::escape(s);
-            let start = if s.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
-                r"\b"
+            let start = if s.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                r"(?-u:\b)"
             } else {
                 ""
             };
-            let end = if s.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
-                r"\b"
+            let end = if s.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                r"(?-u:\b)"
             } else {
                 ""
             };
@@ -170,7 +174,7 @@ impl Masker {
         let word_alt = alt(word_list.iter().map(|w| bounded(w)).collect());
         // Order matters: at one position the first branch that matches wins.
         let pattern = format!(
-            r#"(?P<url>[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>(){{}}]*[^\s"'<>(){{}}.,;:!?])|(?P<sock>/cloudsql/[^\s"'&?]+)|(?P<kw>\b(?:user|role|database|host)\s+")(?P<kwv>[^"]{{1,128}})"|(?P<host>{host_alt})|(?P<ip6>\[[0-9A-Fa-f:.]+\])|(?P<ip4>\b(?:\d{{1,3}}\.){{3}}\d{{1,3}}\b)|(?P<dns>\b(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.){{2,}}[A-Za-z]{{2,}}\b)|(?P<word>{word_alt})"#
+            r#"(?P<url>[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>(){{}}]*[^\s"'<>(){{}}.,;:!?])|(?P<sock>/cloudsql/[^\s"'&?]+)|(?P<kw>(?-u:\b)(?:user|role|database|host)\s+")(?P<kwv>[^"]{{1,128}})"|(?P<host>{host_alt})|(?P<ip6>\[[0-9A-Fa-f:.]+\])|(?P<ip4>(?-u:\b)(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?-u:\b))|(?P<dns>(?-u:\b)(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.){{2,}}[A-Za-z]{{2,}}(?-u:\b))|(?P<word>{word_alt})"#
         );
         Self {
             re: Regex::new(&pattern).ok(),
@@ -279,6 +283,17 @@ mod tests {
         assert_eq!(
             s.apply("database orders, user svc"),
             "database ‹db›, user ‹user›"
+        );
+    }
+
+    #[test]
+    fn non_ascii_names_are_still_hidden() {
+        let mut c = staging_config();
+        c.target = Some("postgres://josé@db.internal.example:5432/café".into());
+        let s = Masker::new(&c);
+        assert_eq!(
+            s.apply("user josé, database café."),
+            "user ‹user›, database ‹db›."
         );
     }
 

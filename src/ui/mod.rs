@@ -9,8 +9,10 @@
 //! drawn through [`draw::draw`], which tests and benches call on a `TestBackend`.
 
 pub mod app;
+pub mod derived;
 pub mod draw;
 mod event_loop;
+pub mod fixtures;
 pub mod fmt;
 pub mod keys;
 pub mod mask;
@@ -27,5 +29,7 @@ pub use options::{Outbound, UiOptions, ViewMode, no_color_env};
 pub use terminal::restore as restore_terminal;
 pub use theme::ThemeName;
 
+#[cfg(test)]
+mod loop_tests;
 #[cfg(test)]
 mod tests;

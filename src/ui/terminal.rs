@@ -61,3 +61,17 @@ impl Drop for TerminalGuard {
         restore();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_panic_hook_restores_the_terminal_and_chains() {
+        install_panic_hook();
+        ACTIVE.store(true, Ordering::SeqCst);
+        let r = std::panic::catch_unwind(|| panic!("boom (expected by this test)"));
+        assert!(r.is_err());
+        assert!(!ACTIVE.load(Ordering::SeqCst), "restored by the hook");
+    }
+}

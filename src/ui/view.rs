@@ -5,11 +5,12 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
+use super::derived::Derived;
 use super::mask::Masker;
 use super::options::{UiOptions, ViewMode};
 use super::theme::{Palette, ThemeName};
 use crate::feed::ReplayClock;
-use crate::state::StateConfig;
+use crate::state::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Panel {
@@ -94,17 +95,19 @@ pub struct View {
     pub requested_scenario: Option<String>,
     /// Help overlay lines, from the keymap in force.
     pub help: Vec<(String, String, String)>,
+    /// Summary, verdict, targets and findings of the drawn state.
+    pub derived: Derived,
 }
 
 impl View {
-    pub fn new(opts: &UiOptions, cfg: &StateConfig) -> Self {
+    pub fn new(opts: &UiOptions, state: &State) -> Self {
         Self {
             mode: opts.mode.clone(),
             theme: opts.theme,
             no_color: opts.no_color,
             palette: Palette::new(opts.theme, opts.no_color),
             mask: opts.mask,
-            masker: Masker::new(cfg),
+            masker: Masker::new(&state.cfg),
             focus: Panel::Attempts,
             zoom: false,
             overlay: Overlay::None,
@@ -118,6 +121,7 @@ impl View {
             status: None,
             requested_scenario: None,
             help: Vec::new(),
+            derived: Derived::of(state),
         }
     }
 

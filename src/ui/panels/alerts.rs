@@ -10,8 +10,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::{FAIL, NOT_REACHED, OK, block, fit, inner};
 use crate::state::State;
 use crate::state::alerts::AlertLevel;
-use crate::state::diagnosis::{Confidence, diagnose};
-use crate::state::verdict::targets;
+use crate::state::diagnosis::Confidence;
 use crate::ui::fmt;
 use crate::ui::view::{Panel, View};
 
@@ -63,7 +62,7 @@ fn alert_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'st
 
 fn finding_lines(state: &State, view: &View) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let findings = diagnose(state);
+    let findings = &view.derived.findings;
     if findings.is_empty() {
         let text = if state.events == 0 {
             "diagnosis: waiting for evidence"
@@ -93,10 +92,10 @@ fn finding_lines(state: &State, view: &View) -> Vec<Line<'static>> {
     out
 }
 
-fn target_lines(state: &State, view: &View) -> Vec<Line<'static>> {
+fn target_lines(view: &View) -> Vec<Line<'static>> {
     let p = &view.palette;
     let mut out = vec![Line::from(Span::styled("targets", p.title))];
-    for t in targets(state) {
+    for t in &view.derived.targets {
         let (sym, style) = match t.met {
             Some(true) => (OK, p.ok),
             Some(false) => (FAIL, p.fail),
@@ -140,7 +139,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
             .areas(area_in);
         let mut left = alert_lines(state, view, None);
         left.push(Line::default());
-        left.extend(target_lines(state, view));
+        left.extend(target_lines(view));
         if view.zoom {
             left.push(Line::default());
             left.extend(timeline_lines(state, view));
@@ -151,7 +150,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         let one_line = (!view.zoom).then_some(usize::from(area_in.width));
         let mut lines = alert_lines(state, view, one_line);
         lines.extend(finding_lines(state, view));
-        lines.extend(target_lines(state, view));
+        lines.extend(target_lines(view));
         frame.render_widget(Paragraph::new(lines).wrap(wrap), area_in);
     }
 }

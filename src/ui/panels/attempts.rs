@@ -28,9 +28,9 @@ fn rate_style(rate: f64, view: &View) -> Style {
     }
 }
 
-fn success_line(state: &State, width: usize, view: &View) -> Line<'static> {
+fn success_line(width: usize, view: &View) -> Line<'static> {
     let p = &view.palette;
-    let s = state.db.summary();
+    let s = view.derived.summary;
     let Some(rate) = s.success_rate else {
         return Line::from(Span::styled("success —  (no attempt yet)", p.muted));
     };
@@ -85,8 +85,8 @@ fn grid(items: Vec<(&'static str, String)>, width: usize, view: &View) -> Vec<Li
         .collect()
 }
 
-fn percentile_lines(state: &State, width: usize, view: &View) -> Vec<Line<'static>> {
-    let s = state.db.summary();
+fn percentile_lines(width: usize, view: &View) -> Vec<Line<'static>> {
+    let s = view.derived.summary;
     let items = [
         ("p50", s.p50_ms),
         ("p95", s.p95_ms),
@@ -126,7 +126,7 @@ fn classes_line(state: &State, width: usize, view: &View) -> Line<'static> {
     let p = &view.palette;
     let mut classes: Vec<_> = state.db.classes.iter().collect();
     if classes.is_empty() {
-        let text = if state.db.summary().attempts > 0 {
+        let text = if view.derived.summary.attempts > 0 {
             "errors none"
         } else {
             "errors —"
@@ -147,10 +147,10 @@ fn classes_line(state: &State, width: usize, view: &View) -> Line<'static> {
 
 fn stats_lines(state: &State, width: usize, view: &View, stacked: bool) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let s = state.db.summary();
-    let mut lines = vec![success_line(state, width, view)];
+    let s = view.derived.summary;
+    let mut lines = vec![success_line(width, view)];
     lines.extend(streak_line(state, view));
-    lines.extend(percentile_lines(state, width, view));
+    lines.extend(percentile_lines(width, view));
     if !stacked {
         lines.push(Line::from(Span::styled(
             "steps, successful attempts:",

@@ -142,21 +142,13 @@ fn key_hint(state: &State, view: &View) -> Line<'static> {
             p.muted,
         ));
     }
-    let confirm = if needs_confirmation(&state.cfg.environment) {
-        ", confirm with y"
+    let cap = state.cfg.capacity_cap;
+    let what = if needs_confirmation(&state.cfg.environment) {
+        format!(" start a test (≤ {cap}, asks to confirm)")
     } else {
-        ""
+        format!(" start a test (≤ {cap} at once)")
     };
-    Line::from(vec![
-        Span::styled("c", p.key),
-        Span::styled(
-            format!(
-                " start a test (≤ {} at once{confirm})",
-                state.cfg.capacity_cap
-            ),
-            p.muted,
-        ),
-    ])
+    Line::from(vec![Span::styled("c", p.key), Span::styled(what, p.muted)])
 }
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {

@@ -50,7 +50,10 @@ impl Fail {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Column {
+    /// The slowest success within the scale (drawn as a bar).
     max_ok: Option<f64>,
+    /// Some success in this slice was above the scale (drawn as `▲` over the bar).
+    over: bool,
     /// The most telling failure in the slice: timeout over capacity over the rest.
     fail: Fail,
 }
@@ -129,27 +132,29 @@ pub fn render(
         return;
     };
     let span = secs_between(*first, *last).max(1.0);
+    // The scale first (from every success in view), then the columns against it.
+    let mut ok_ms: Vec<f64> = attempts
+        .iter()
+        .filter(|(_, a)| Fail::of(a) == Fail::None)
+        .map(|(_, a)| a.total_ms)
+        .collect();
+    let no_success = ok_ms.is_empty();
+    let top = scale_top(&mut ok_ms, view.scale);
     let mut cols = vec![Column::default(); usize::from(plot_w)];
-    let mut ok_ms = Vec::with_capacity(attempts.len());
     for (at, a) in attempts.iter() {
         let f = (secs_between(*first, *at) / span).clamp(0.0, 1.0);
         let i = ((f * f64::from(plot_w - 1)).round() as usize).min(cols.len() - 1);
         let c = &mut cols[i];
         match Fail::of(a) {
-            Fail::None => {
-                c.max_ok = Some(c.max_ok.map_or(a.total_ms, |m| m.max(a.total_ms)));
-                ok_ms.push(a.total_ms);
-            }
+            Fail::None if a.total_ms > top => c.over = true,
+            Fail::None => c.max_ok = Some(c.max_ok.map_or(a.total_ms, |m| m.max(a.total_ms))),
             f => {
-                let rank = |f: Fail| f as u8;
-                if rank(f) > rank(c.fail) {
+                if f as u8 > c.fail as u8 {
                     c.fail = f;
                 }
             }
         }
     }
-    let no_success = ok_ms.is_empty();
-    let top = scale_top(&mut ok_ms, view.scale);
 
     // Axis labels: top value, zero, the failure lane, and the time range.
     let label = |s: &str| format!("{s:>w$}", w = usize::from(LABEL_W - 2));
@@ -193,32 +198,29 @@ pub fn render(
         } else {
             set(buf, x, lane_y, '─', p.border);
         }
-        match c.max_ok {
-            Some(v) if v > top => set(buf, x, area.y, '▲', p.warn),
-            Some(v) => {
-                let e =
-                    ((v / top * f64::from(total_eighths)).round() as u32).clamp(1, total_eighths);
-                let (full, part) = (e / 8, e % 8);
-                for r in 0..full {
-                    set(buf, x, lane_y - 1 - r as u16, '█', p.bar);
-                }
-                if part > 0 {
-                    set(
-                        buf,
-                        x,
-                        lane_y - 1 - full as u16,
-                        EIGHTHS[part as usize - 1],
-                        p.bar,
-                    );
-                }
+        if let Some(v) = c.max_ok {
+            let e = ((v / top * f64::from(total_eighths)).round() as u32).clamp(1, total_eighths);
+            let (full, part) = (e / 8, e % 8);
+            for r in 0..full {
+                set(buf, x, lane_y - 1 - r as u16, '█', p.bar);
             }
+            if part > 0 {
+                set(
+                    buf,
+                    x,
+                    lane_y - 1 - full as u16,
+                    EIGHTHS[part as usize - 1],
+                    p.bar,
+                );
+            }
+        }
+        if c.over {
+            set(buf, x, area.y, '▲', p.warn);
+        } else if c.max_ok.is_none() && c.fail != Fail::None {
             // Only failures here: shade the whole column so an outage reads as a band.
-            None if c.fail != Fail::None => {
-                for y in area.y..lane_y {
-                    set(buf, x, y, '░', p.fail);
-                }
+            for y in area.y..lane_y {
+                set(buf, x, y, '░', p.fail);
             }
-            None => {}
         }
     }
     if no_success {

@@ -75,29 +75,31 @@ fn path_row(
         p.text,
     ));
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let roomy = width.saturating_sub(used) >= 18;
+    // Consistency needs at least two tries to mean anything.
+    let consistency = path
+        .consistency(tries)
+        .filter(|k| tries >= 2 && k.of >= 2 && k.failed > 0)
+        .map(|k| {
+            if k.consistent {
+                (format!("{}/{} consistent", k.failed, k.of), p.fail)
+            } else {
+                (format!("{}/{} intermittent", k.failed, k.of), p.warn)
+            }
+        });
+    let other = consistency
+        .as_ref()
+        .map_or(0, |(t, _)| t.chars().count() + 1);
     let mut notes = Vec::new();
     if c.startup_failure {
-        let text = if roomy {
+        let long = width.saturating_sub(used + other) >= 18;
+        let text = if long {
             "! startup failure"
         } else {
             "! startup"
         };
         notes.push((text.to_string(), p.fail));
     }
-    // Consistency needs at least two tries to mean anything.
-    if tries >= 2
-        && let Some(k) = path.consistency(tries)
-        && k.of >= 2
-        && k.failed > 0
-    {
-        let (word, style) = if k.consistent {
-            ("consistent", p.fail)
-        } else {
-            ("intermittent", p.warn)
-        };
-        notes.push((format!("{word} {}/{}", k.failed, k.of), style));
-    }
+    notes.extend(consistency);
     if c.fell_back {
         notes.push((format!("(fell back to {})", c.path), p.muted));
     }

@@ -11,7 +11,7 @@ use ratatui::widgets::Paragraph;
 use super::fit;
 use crate::feed::ReplayClock;
 use crate::state::State;
-use crate::state::verdict::{Verdict, judge};
+use crate::state::verdict::Verdict;
 use crate::ui::fmt;
 use crate::ui::options::ViewMode;
 use crate::ui::view::View;
@@ -43,7 +43,7 @@ fn badge(state: &State, view: &View) -> (String, Style) {
     if state.events == 0 {
         return (" NO DATA YET ".into(), p.marker);
     }
-    match judge(state).verdict {
+    match view.derived.judgement.verdict {
         Verdict::Pass => (" ✓ PASS ".into(), p.badge_pass),
         Verdict::Warn => (" ! WARN ".into(), p.badge_warn),
         Verdict::Fail => (" ✗ FAIL ".into(), p.badge_fail),
@@ -69,7 +69,7 @@ fn markers(state: &State, view: &View) -> Vec<Span<'static>> {
         let name = view
             .requested_scenario
             .as_deref()
-            .map(|n| format!("{n}…"))
+            .map(|n| format!("{n} (switching)"))
             .or_else(|| state.lab.as_ref().map(|l| l.name.clone()))
             .unwrap_or_else(|| "starting".into());
         push(format!(" LAB: {name} "));
@@ -158,7 +158,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
                 p.muted,
             ));
         }
-        let j = judge(state);
+        let j = &view.derived.judgement;
         let why = match (state.events, j.reasons.first()) {
             (0, _) => "waiting for the first probe results…".to_string(),
             (_, None) => "every target met, no alert".to_string(),

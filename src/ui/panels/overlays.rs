@@ -9,7 +9,6 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use super::{fit, inner};
 use crate::state::State;
 use crate::state::log::Level;
-use crate::state::verdict::judge;
 use crate::ui::draw::{MIN_HEIGHT, MIN_WIDTH};
 use crate::ui::fmt;
 use crate::ui::view::View;
@@ -44,10 +43,10 @@ pub fn too_small(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) 
     let verdict = if state.events == 0 {
         "no data yet".to_string()
     } else {
-        let j = judge(state);
-        let db = state
-            .db
-            .summary()
+        let j = &view.derived.judgement;
+        let db = view
+            .derived
+            .summary
             .success_rate
             .map_or_else(|| "db —".to_string(), |r| format!("db {} ok", fmt::pct(r)));
         format!(
@@ -83,34 +82,56 @@ pub fn too_small(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) 
     frame.render_widget(Paragraph::new(lines).centered(), r);
 }
 
-/// Every key of the keymap in force, in as many columns as the height needs.
+/// Every key of the keymap in force, grouped by scope; groups flow into as many columns as
+/// the height needs and are split only when one alone is taller than the overlay.
 pub fn help(frame: &mut Frame<'_>, area: Rect, view: &View) {
     let p = &view.palette;
-    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut groups: Vec<Vec<Line<'static>>> = Vec::new();
     let mut last_scope = "";
     for (scope, keys, what) in &view.help {
-        if scope != last_scope {
-            if !lines.is_empty() {
-                lines.push(Line::default());
-            }
-            lines.push(Line::from(Span::styled(scope.clone(), p.title)));
+        if scope != last_scope || groups.is_empty() {
+            groups.push(vec![Line::from(Span::styled(scope.clone(), p.title))]);
             last_scope = scope;
         }
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {keys:<12}"), p.key),
-            Span::styled(what.clone(), p.text),
-        ]));
+        if let Some(g) = groups.last_mut() {
+            g.push(Line::from(vec![
+                Span::styled(format!("  {keys:<11} "), p.key),
+                Span::styled(what.clone(), p.text),
+            ]));
+        }
     }
-    let r = centered(area, 120, lines.len() as u16 + 2);
+    let total: usize = groups.iter().map(|g| g.len() + 1).sum();
+    let r = centered(area, 104, total as u16 + 2);
     let b = frame_block("Keys — Esc or ? closes".into(), view);
     frame.render_widget(Clear, r);
     let Some(i) = inner(&b, r) else { return };
     frame.render_widget(b, r);
     let h = usize::from(i.height).max(1);
-    let columns = lines.len().div_ceil(h).max(1);
-    let areas = Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(i);
-    for (chunk, a) in lines.chunks(h).zip(areas.iter()) {
-        frame.render_widget(Paragraph::new(chunk.to_vec()), *a);
+    let mut columns: Vec<Vec<Line<'static>>> = vec![Vec::new()];
+    for g in groups {
+        let need = g.len() + 1;
+        let fits = columns
+            .last()
+            .is_some_and(|c| c.is_empty() || c.len() + need <= h);
+        if !fits {
+            columns.push(Vec::new());
+        }
+        for line in g {
+            if columns.last().is_some_and(|c| c.len() >= h) {
+                columns.push(Vec::new());
+            }
+            if let Some(c) = columns.last_mut() {
+                c.push(line);
+            }
+        }
+        if let Some(c) = columns.last_mut() {
+            c.push(Line::default());
+        }
+    }
+    let n = columns.len() as u32;
+    let areas = Layout::horizontal(vec![Constraint::Ratio(1, n); columns.len()]).split(i);
+    for (col, a) in columns.into_iter().zip(areas.iter()) {
+        frame.render_widget(Paragraph::new(col), *a);
     }
 }
 
