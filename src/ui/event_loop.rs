@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::app::App;
 use super::draw::draw;
 use super::options::{Outbound, UiOptions, ViewMode};
-use super::terminal::TerminalGuard;
+use super::terminal::{TerminalGuard, reclaim};
 use super::view::Tone;
 use crate::feed::Feed;
 use crate::state::State;
@@ -47,7 +47,7 @@ pub async fn run(
     let _guard = TerminalGuard::enter().context("cannot switch the terminal to raw mode")?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))
         .context("cannot start the terminal backend")?;
-    terminal.clear().context("cannot clear the terminal")?;
+    repaint(&mut terminal).context("cannot clear the terminal")?;
     let app = App::new(&opts, state);
     let live_clock = matches!(opts.mode, ViewMode::Live | ViewMode::Lab { .. });
     let input = EventStream::new();
@@ -63,9 +63,25 @@ pub async fn run(
             tick: opts.tick,
             live_clock,
         },
+        |t: &mut Terminal<CrosstermBackend<io::Stdout>>| {
+            // A probe task panicked and the hook gave the terminal back: take it again and
+            // repaint everything, so one bad task does not leave the dashboard in cooked mode.
+            if reclaim()? {
+                repaint(t)?;
+            }
+            Ok(())
+        },
     )
     .await
     // `_guard` drops here (and on every `?` above it): raw mode off, main screen back.
+}
+
+/// Clears the screen and makes the next frame redraw every cell. Not `Terminal::clear`: that
+/// asks the terminal for the cursor position (ESC[6n) and waits up to 2 s for the answer —
+/// which the input stream may swallow, and which a bare PTY never sends.
+fn repaint<B: Backend>(t: &mut Terminal<B>) -> Result<(), B::Error> {
+    let s = t.size()?;
+    t.resize(ratatui::layout::Rect::new(0, 0, s.width, s.height))
 }
 
 #[cfg(unix)]
@@ -110,9 +126,10 @@ pub struct LoopOptions {
 }
 
 /// The loop itself, generic over backend and input so tests drive it with a `TestBackend`
-/// and a channel of key events.
+/// and a channel of key events. `before_draw` runs before every frame (the real terminal
+/// uses it to recover from a foreign panic; tests pass a no-op).
 #[allow(clippy::too_many_arguments)]
-pub async fn run_loop<B, I>(
+pub async fn run_loop<B, I, R>(
     terminal: &mut Terminal<B>,
     mut input: I,
     mut app: App,
@@ -121,11 +138,13 @@ pub async fn run_loop<B, I>(
     shutdown: CancellationToken,
     stop: impl Future<Output = ()>,
     lo: LoopOptions,
+    mut before_draw: R,
 ) -> anyhow::Result<()>
 where
     B: Backend,
     B::Error: std::error::Error + Send + Sync + 'static,
     I: Stream<Item = io::Result<TermEvent>> + Unpin,
+    R: FnMut(&mut Terminal<B>) -> io::Result<()>,
 {
     let mut tick = tokio::time::interval(lo.tick.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -158,6 +177,7 @@ where
                 if lo.live_clock {
                     app.view.now = Some(Utc::now());
                 }
+                before_draw(terminal).context("taking the terminal back")?;
                 let (state, view) = app.frame_parts();
                 terminal.draw(|f| draw(f, state, view)).context("drawing")?;
                 dirty = false;

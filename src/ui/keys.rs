@@ -414,7 +414,7 @@ impl Keymap {
     }
 
     /// `(keys, what they do)` grouped by scope for the help overlay; keys sharing a
-    /// description are listed together (`1/2/…/9`).
+    /// description are listed together (`q Ctrl-C`, runs of digits as `1–9`).
     pub fn help(&self) -> Vec<(Scope, String, &'static str)> {
         let mut out: Vec<(Scope, String, &'static str)> = Vec::new();
         for bnd in &self.bindings {
@@ -433,7 +433,38 @@ impl Keymap {
                 None => out.push((scope, bnd.key.to_string(), bnd.help)),
             }
         }
+        let rank = |s: Scope| {
+            [
+                Scope::Everywhere,
+                Scope::Probing,
+                Scope::Lab,
+                Scope::Replay,
+                Scope::Log,
+                Scope::Confirm,
+            ]
+            .iter()
+            .position(|x| *x == s)
+            .unwrap_or(usize::MAX)
+        };
+        out.sort_by_key(|(s, _, _)| rank(*s));
+        for (_, keys, _) in &mut out {
+            *keys = digit_runs(keys);
+        }
         out
+    }
+}
+
+/// `1 2 3 4 5` → `1–5`; anything else unchanged.
+fn digit_runs(keys: &str) -> String {
+    let digits: Vec<u32> = keys
+        .split(' ')
+        .filter_map(|k| (k.len() == 1).then(|| k.chars().next()?.to_digit(10))?)
+        .collect();
+    let n = keys.split(' ').count();
+    let consecutive = digits.windows(2).all(|w| w[1] == w[0] + 1);
+    match (digits.first(), digits.last()) {
+        (Some(a), Some(b)) if n > 2 && digits.len() == n && consecutive => format!("{a}–{b}"),
+        _ => keys.to_string(),
     }
 }
 
@@ -595,13 +626,21 @@ mod tests {
             .iter()
             .find(|(_, _, h)| h.contains("scenario 1"))
             .map(|(_, k, _)| k.clone());
-        assert_eq!(scen.as_deref(), Some("1 2 3 4 5 6 7 8 9"));
+        assert_eq!(scen.as_deref(), Some("1–9"));
+        let listed = |b: &Binding| {
+            help.iter().any(|(_, keys, h)| {
+                *h == b.help
+                    && (keys.split(' ').any(|k| k == b.key.to_string())
+                        || matches!(b.action, Action::Scenario(_)))
+            })
+        };
         for bnd in lab.bindings() {
-            assert!(
-                help.iter().any(|(_, keys, h)| *h == bnd.help
-                    && keys.split(' ').any(|k| k == bnd.key.to_string())),
-                "{bnd:?}"
-            );
+            assert!(listed(bnd), "{bnd:?}");
+        }
+        let mut scopes: Vec<Scope> = help.iter().map(|(s, _, _)| *s).collect();
+        scopes.dedup();
+        for (i, s) in scopes.iter().enumerate() {
+            assert!(!scopes[i + 1..].contains(s), "{s:?} listed in two places");
         }
     }
 }

@@ -60,6 +60,7 @@ fn start(feed_cap: usize) -> Rig {
             token,
             std::future::pending::<()>(),
             lo,
+            |_: &mut Terminal<TestBackend>| Ok(()),
         )
         .await;
         (r, buffer_text(term.backend().buffer()))

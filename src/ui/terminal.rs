@@ -41,6 +41,22 @@ fn install_panic_hook() {
     });
 }
 
+/// After a panic in some other task (a probe), the hook has already restored the terminal
+/// while the dashboard goes on running. Take it back: raw mode and the alternate screen
+/// again. Returns true when it did, so the caller redraws everything.
+pub fn reclaim() -> io::Result<bool> {
+    if !GUARDED.load(Ordering::SeqCst) || ACTIVE.load(Ordering::SeqCst) {
+        return Ok(false);
+    }
+    ACTIVE.store(true, Ordering::SeqCst);
+    enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen)?;
+    Ok(true)
+}
+
+/// A guard is alive: the dashboard owns the terminal.
+static GUARDED: AtomicBool = AtomicBool::new(false);
+
 pub struct TerminalGuard(());
 
 impl TerminalGuard {
@@ -48,6 +64,7 @@ impl TerminalGuard {
     pub fn enter() -> io::Result<Self> {
         install_panic_hook();
         ACTIVE.store(true, Ordering::SeqCst);
+        GUARDED.store(true, Ordering::SeqCst);
         // From here on a failure must undo what was done; the guard's Drop does that.
         let guard = Self(());
         enable_raw_mode()?;
@@ -58,6 +75,7 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        GUARDED.store(false, Ordering::SeqCst);
         restore();
     }
 }
