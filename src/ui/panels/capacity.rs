@@ -29,10 +29,12 @@ fn result_lines(run: &CapacityRun, width: usize, view: &View) -> Vec<Line<'stati
             } else {
                 0.0
             };
-            let label = format!(" {done}/{} connections", s.planned);
-            let (full, empty) = fmt::bar(frac, width.saturating_sub(label.len() + 12).min(30));
+            let head = format!("test #{} running ", s.run);
+            let label = format!(" {done}/{}", s.planned);
+            let used = head.chars().count() + label.chars().count();
+            let (full, empty) = fmt::bar(frac, width.saturating_sub(used).min(30));
             out.push(Line::from(vec![
-                Span::styled(format!("test #{} running ", s.run), p.accent),
+                Span::styled(head, p.accent),
                 Span::styled(full, p.bar),
                 Span::styled(empty, p.bar_empty),
                 Span::styled(label, p.text),

@@ -22,7 +22,12 @@ pub fn wanted_height(state: &State) -> u16 {
         .primary()
         .and_then(|t| t.current.as_ref())
         .is_some_and(|r| r.failed_phase().is_some());
-    phases.saturating_add(4 + u16::from(failed))
+    // A restart loop is part of the story: up to two earlier runs get a line each.
+    let earlier = state
+        .startup
+        .primary()
+        .map_or(0, |t| t.previous.len().min(2) as u16);
+    phases.saturating_add(4 + u16::from(failed) + earlier)
 }
 
 fn verdict_word(v: PhaseVerdict, wide: bool) -> (&'static str, &'static str) {
@@ -257,10 +262,12 @@ fn previous_runs(track: Option<&Track>, view: &View) -> Vec<Line<'static>> {
                     r.failed_after_s.map_or(fmt::NONE.into(), fmt::secs)
                 )
             });
-            Line::from(Span::styled(
-                format!("  earlier run: {exit}{phase}"),
-                p.muted,
-            ))
+            let style = if r.exit_code.is_some_and(|c| c != 0) {
+                p.warn
+            } else {
+                p.muted
+            };
+            Line::from(Span::styled(format!("↺ earlier run: {exit}{phase}"), style))
         })
         .collect()
 }
@@ -287,8 +294,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     lines.extend(phases);
     lines.push(total_line(state, track, w, view));
     lines.extend(failure);
-    if view.zoom {
-        lines.extend(previous_runs(track, view));
-    }
+    // Earlier runs fill whatever rows are left (all of them when zoomed).
+    lines.extend(previous_runs(track, view));
     frame.render_widget(Paragraph::new(lines), area_in);
 }
