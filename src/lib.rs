@@ -18,3 +18,4 @@ pub mod report;
 pub mod secret;
 pub mod signal;
 pub mod state;
+pub mod ui;

@@ -33,8 +33,5 @@ pub async fn run(g: &Global, args: &LabArgs) -> AppResult<i32> {
             .map_err(|e| AppError::software(format!("lab: {e:#}")))?;
         return Ok(exit::PASS);
     }
-    let _ = g;
-    Err(AppError::usage(
-        "the dashboard is being merged; use `connscope lab --headless`",
-    ))
+    super::live::lab(g, opts).await
 }

@@ -3,6 +3,7 @@
 mod check;
 mod config_cmd;
 mod lab;
+mod live;
 mod replay;
 mod report;
 
@@ -10,7 +11,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, Global};
 use crate::config::{Config, LoadOptions};
-use crate::exit::{self, AppError, AppResult};
+use crate::exit::{self, AppResult};
 
 /// Parses the command line, runs the command, and returns the exit code. Never panics on bad
 /// input: every problem becomes a one-line message and a documented code.
@@ -55,9 +56,7 @@ pub fn main() -> i32 {
 
 async fn dispatch(cli: Cli) -> AppResult<i32> {
     match &cli.command {
-        None | Some(Command::Watch) => Err(AppError::usage(
-            "the dashboard is being merged; use `connscope check`",
-        )),
+        None | Some(Command::Watch) => live::watch(&cli.global).await,
         Some(Command::Check(args)) => check::run(&cli.global, args).await,
         Some(Command::Config(c)) => config_cmd::run(&cli.global, c),
         Some(Command::Lab(args)) => lab::run(&cli.global, args).await,

@@ -14,6 +14,7 @@ use crate::feed::{Feed, ReplayCtl};
 use crate::record;
 use crate::replay::{self, MAX_SPEED, MIN_SPEED};
 use crate::state::State;
+use crate::ui;
 
 /// Feed items in flight to the dashboard; a seek sends a whole recording at once and waits
 /// here for room rather than growing without bound.
@@ -50,20 +51,29 @@ pub async fn run(g: &Global, args: &ReplayArgs) -> AppResult<i32> {
     result
 }
 
-// ==== UI attachment point ======================================================================
-// The dashboard (`crate::ui`) is not merged yet. Wire it here: run
-// `crate::ui::run(opts, state, feed_rx, out_tx, shutdown)` with options from `g` (theme, mask),
-// and forward every `Outbound::Replay(ctl)` it sends on `out_tx` to `ctl` (other outbound
-// commands have no probe to reach in a replay and are dropped). Return the UI's exit code;
-// `run` cancels the driver afterwards.
+/// The dashboard in replay mode: the user's theme and mask (from flags / config), replay keys
+/// forwarded to the driver; anything else it asks for has no probe to reach and is dropped.
 async fn attach_ui(
-    _g: &Global,
-    _state: State,
-    _feed: mpsc::Receiver<Feed>,
-    _ctl: mpsc::Sender<ReplayCtl>,
-    _shutdown: CancellationToken,
+    g: &Global,
+    state: State,
+    feed: mpsc::Receiver<Feed>,
+    ctl: mpsc::Sender<ReplayCtl>,
+    shutdown: CancellationToken,
 ) -> AppResult<i32> {
-    Err(AppError::usage(
-        "the replay dashboard is not built yet; use `connscope report FILE --format markdown` meanwhile",
-    ))
+    let config = super::load_config(g)?;
+    let opts = ui::UiOptions::from_config(&config.settings.ui, ui::ViewMode::Replay);
+    let (out_tx, mut out_rx) = mpsc::channel(64);
+    let forward = tokio::spawn(async move {
+        while let Some(o) = out_rx.recv().await {
+            if let ui::Outbound::Replay(c) = o
+                && ctl.send(c).await.is_err()
+            {
+                break;
+            }
+        }
+    });
+    let r = ui::run(opts, state, feed, out_tx, shutdown).await;
+    let _ = forward.await;
+    r.map_err(|e| AppError::software(format!("dashboard: {e:#}")))?;
+    Ok(crate::exit::PASS)
 }

@@ -1,0 +1,209 @@
+//! The live dashboard session shared by `watch` and `lab`: probes → (recording) → dashboard,
+//! and the dashboard's commands back to the probes or the lab. On exit every probe task is
+//! cancelled and awaited (closing its connections), then the lab is stopped.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::Global;
+use crate::config::{Config, LoadOptions};
+use crate::event::{Event, EventBody, LabScenario};
+use crate::exit::{self, AppError, AppResult};
+use crate::feed::Feed;
+use crate::lab::{Lab, LabOptions};
+use crate::pipeline::{self, Running};
+use crate::probe::{Kind, Mode};
+use crate::record::{Header, Recorder};
+use crate::state::{State, StateConfig};
+use crate::ui::{self, Outbound, UiOptions, ViewMode};
+
+const FEED: usize = 4096;
+
+fn require_terminal() -> AppResult<()> {
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        Ok(())
+    } else {
+        Err(AppError::usage(
+            "the dashboard needs a terminal; for scripts and CI use `connscope check`",
+        ))
+    }
+}
+
+pub async fn watch(g: &Global) -> AppResult<i32> {
+    require_terminal()?;
+    let config = super::load_config(g)?;
+    let kinds = live_kinds(g, &config)?;
+    session(g, config, kinds, ViewMode::Live, None).await
+}
+
+pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
+    require_terminal()?;
+    let lab = Lab::start(opts)
+        .await
+        .map_err(|e| AppError::software(format!("lab: {e:#}")))?;
+    let settings = match lab.suggested_settings() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = lab.shutdown().await;
+            return Err(AppError::software(format!("lab: {e:#}")));
+        }
+    };
+    let mut load = LoadOptions::from_process(g.config.clone(), g.overrides());
+    load.lab = settings;
+    let config = match Config::load(&load) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = lab.shutdown().await;
+            return Err(e.into());
+        }
+    };
+    let scenarios = Lab::scenarios();
+    let lab = Arc::new(lab);
+    let result = match live_kinds(g, &config) {
+        Ok(kinds) => {
+            session(
+                g,
+                config,
+                kinds,
+                ViewMode::Lab { scenarios },
+                Some(lab.clone()),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match Arc::try_unwrap(lab) {
+        Ok(lab) => {
+            if let Err(e) = lab.shutdown().await {
+                eprintln!("connscope: lab shutdown: {e:#}");
+            }
+        }
+        // Only reachable if a task still holds it; Drop then stops the database and removes files.
+        Err(lab) => drop(lab),
+    }
+    result
+}
+
+/// Everything configured, except the capacity test (started from the keyboard); the rehearsal
+/// once at start when there is no startup log to follow.
+fn live_kinds(g: &Global, c: &Config) -> AppResult<BTreeSet<Kind>> {
+    let mut kinds = pipeline::select(g.only.as_deref(), c, false)?;
+    kinds.remove(&Kind::Capacity);
+    let has_log = c.settings.startup.log.is_some() || c.settings.startup.command.is_some();
+    if g.only.is_none() && !has_log && (c.database.is_some() || !c.settings.endpoints.is_empty()) {
+        kinds.insert(Kind::Rehearsal);
+    }
+    Ok(kinds)
+}
+
+async fn session(
+    g: &Global,
+    config: Config,
+    kinds: BTreeSet<Kind>,
+    mode: ViewMode,
+    lab: Option<Arc<Lab>>,
+) -> AppResult<i32> {
+    let state_cfg = StateConfig::from_config(&config);
+    let command = if lab.is_some() { "lab" } else { "watch" };
+    let recorder = match &g.record {
+        Some(path) => Some(Recorder::create(
+            path,
+            &Header::new(command, &config, &state_cfg),
+        )?),
+        None => None,
+    };
+    let (running, rx) = Running::start(&config, &kinds, Mode::Live, g.force)?;
+    if let (Some(lab), Some(tx)) = (&lab, running.events()) {
+        let info = lab.current();
+        let _ = tx
+            .send(Event::now(EventBody::LabScenario(LabScenario {
+                name: info.name,
+                description: info.description,
+            })))
+            .await;
+    }
+    let (feed_tx, feed_rx) = mpsc::channel(FEED);
+    let (out_tx, out_rx) = mpsc::channel(64);
+    let forward = tokio::spawn(forward(rx, recorder, feed_tx));
+    let commands = tokio::spawn(commands(out_rx, running, lab));
+    let opts = UiOptions::from_config(&config.settings.ui, mode);
+    let shutdown = CancellationToken::new();
+    let ui_result = ui::run(
+        opts,
+        State::new(state_cfg),
+        feed_rx,
+        out_tx,
+        shutdown.clone(),
+    )
+    .await;
+    shutdown.cancel();
+    finish(commands, forward).await?;
+    ui_result.map_err(|e| AppError::software(format!("dashboard: {e:#}")))?;
+    Ok(exit::PASS)
+}
+
+/// Events from the probes: recorded (if asked), then to the dashboard. Ends when every probe
+/// has stopped and the session dropped its sender.
+async fn forward(
+    mut rx: mpsc::Receiver<Event>,
+    mut recorder: Option<Recorder>,
+    feed: mpsc::Sender<Feed>,
+) -> AppResult<()> {
+    let mut delivering = true;
+    while let Some(ev) = rx.recv().await {
+        if let Some(r) = recorder.as_mut() {
+            r.write(&ev)?;
+        }
+        // After the dashboard has gone, keep draining (and recording) so no probe blocks.
+        if delivering && feed.send(Feed::Event(ev)).await.is_err() {
+            delivering = false;
+        }
+    }
+    Ok(())
+}
+
+/// The dashboard's requests, until it closes its sender; then the probes are shut down.
+async fn commands(mut out: mpsc::Receiver<Outbound>, mut running: Running, lab: Option<Arc<Lab>>) {
+    while let Some(o) = out.recv().await {
+        match o {
+            Outbound::Probe(cmd) => running.command(cmd),
+            Outbound::Scenario(name) => switch(&running, lab.as_deref(), &name).await,
+            Outbound::Replay(_) => {}
+        }
+    }
+    running.shutdown().await;
+}
+
+async fn switch(running: &Running, lab: Option<&Lab>, name: &str) {
+    let Some(lab) = lab else { return };
+    let Some(tx) = running.events() else { return };
+    let body = match lab.switch(name).await {
+        Ok(()) => {
+            let info = lab.current();
+            EventBody::LabScenario(LabScenario {
+                name: info.name,
+                description: info.description,
+            })
+        }
+        Err(e) => EventBody::Note(crate::event::Note {
+            probe: "lab".into(),
+            level: crate::event::NoteLevel::Error,
+            message: format!("cannot switch to {name}: {e:#}"),
+        }),
+    };
+    let _ = tx.send(Event::now(body)).await;
+}
+
+async fn finish(commands: JoinHandle<()>, forward: JoinHandle<AppResult<()>>) -> AppResult<()> {
+    commands
+        .await
+        .map_err(|e| AppError::software(format!("probe shutdown: {e}")))?;
+    forward
+        .await
+        .map_err(|e| AppError::software(format!("recording: {e}")))?
+}

@@ -1,0 +1,462 @@
+//! The dashboard's model: the live state, the frozen snapshot while paused, and the view.
+//! No terminal and no clock here, so every key and every feed item can be tested directly.
+
+use crossterm::event::KeyEvent;
+
+use super::derived::Derived;
+use super::keys::{Action, Keymap, Layer};
+use super::mask::Masker;
+use super::options::{Outbound, UiOptions, ViewMode};
+use super::view::{Overlay, Scale, Tone, View};
+use crate::feed::{Feed, ReplayCtl};
+use crate::probe::Command;
+use crate::state::State;
+
+/// What a key press asks of the loop.
+#[derive(Debug, Default, PartialEq)]
+pub struct Reaction {
+    pub quit: bool,
+    pub out: Vec<Outbound>,
+    /// Something visible changed.
+    pub redraw: bool,
+}
+
+impl Reaction {
+    fn redraw() -> Self {
+        Self {
+            redraw: true,
+            ..Self::default()
+        }
+    }
+
+    fn send(o: Outbound) -> Self {
+        Self {
+            out: vec![o],
+            redraw: true,
+            quit: false,
+        }
+    }
+}
+
+/// Environments where a capacity test needs a `y` first: anything the header shows as
+/// production (`production`, `prod`, `prod-eu`, …).
+pub fn needs_confirmation(environment: &str) -> bool {
+    environment.to_ascii_lowercase().contains("prod")
+}
+
+pub struct App {
+    live: State,
+    frozen: Option<State>,
+    pub view: View,
+    keymap: Keymap,
+    /// The drawn state changed since `view.derived` was computed.
+    stale: bool,
+}
+
+impl App {
+    pub fn new(opts: &UiOptions, state: State) -> Self {
+        let keymap = Keymap::default_for(&opts.mode);
+        let mut view = View::new(opts, &state);
+        view.help = keymap
+            .help()
+            .into_iter()
+            .map(|(s, k, h)| (s.title().to_string(), k, h.to_string()))
+            .collect();
+        // The lab's scenarios by number, so nobody has to guess what `3` does.
+        for (i, (name, desc)) in opts.mode.scenarios().iter().enumerate().take(9) {
+            view.help.push((
+                "Lab scenarios".into(),
+                (i + 1).to_string(),
+                format!("{name} — {desc}"),
+            ));
+        }
+        Self {
+            live: state,
+            frozen: None,
+            view,
+            keymap,
+            stale: false,
+        }
+    }
+
+    /// The state to draw: the frozen snapshot while paused, else the live one.
+    pub fn state(&self) -> &State {
+        self.frozen.as_ref().unwrap_or(&self.live)
+    }
+
+    pub fn live(&self) -> &State {
+        &self.live
+    }
+
+    /// What to draw: the state and a view whose derived numbers describe it. Recomputed at
+    /// most once per frame, however many events arrived since the last one.
+    pub fn frame_parts(&mut self) -> (&State, &View) {
+        if self.stale {
+            self.view.derived = Derived::of(self.frozen.as_ref().unwrap_or(&self.live));
+            self.stale = false;
+        }
+        (self.frozen.as_ref().unwrap_or(&self.live), &self.view)
+    }
+
+    pub fn apply_feed(&mut self, item: Feed) {
+        match item {
+            Feed::Event(ev) => {
+                self.live.apply(&ev);
+                self.stale |= !self.view.paused;
+                if self.view.paused {
+                    self.view.pending += 1;
+                }
+                if let Some(lab) = &self.live.lab
+                    && self.view.requested_scenario.as_deref() == Some(lab.name.as_str())
+                {
+                    self.view.requested_scenario = None;
+                }
+            }
+            Feed::Reset(cfg) => {
+                self.view.masker = Masker::new(&cfg);
+                self.live = State::new(*cfg);
+                self.stale |= !self.view.paused;
+            }
+            Feed::Clock(c) => self.view.clock = Some(c),
+        }
+    }
+
+    fn layer(&self) -> Layer {
+        match self.view.overlay {
+            Overlay::ConfirmCapacity => Layer::Confirm,
+            Overlay::Log => Layer::Log,
+            Overlay::None | Overlay::Help => Layer::Dashboard,
+        }
+    }
+
+    pub fn on_key(&mut self, key: &KeyEvent) -> Reaction {
+        match self.keymap.lookup(key, self.layer()) {
+            Some(a) => self.act(a),
+            // Any key that is not `y` cancels a pending confirmation.
+            None if self.view.overlay == Overlay::ConfirmCapacity => self.act(Action::Close),
+            None => Reaction::default(),
+        }
+    }
+
+    pub fn act(&mut self, a: Action) -> Reaction {
+        self.view.status = None;
+        let v = &mut self.view;
+        match a {
+            Action::Quit => Reaction {
+                quit: true,
+                ..Reaction::default()
+            },
+            Action::Help => {
+                v.overlay = toggle(v.overlay, Overlay::Help);
+                Reaction::redraw()
+            }
+            Action::Log => {
+                v.overlay = toggle(v.overlay, Overlay::Log);
+                v.log_scroll = 0;
+                Reaction::redraw()
+            }
+            Action::Close => {
+                if v.overlay != Overlay::None {
+                    v.overlay = Overlay::None;
+                } else {
+                    v.zoom = false;
+                }
+                Reaction::redraw()
+            }
+            Action::TogglePause => {
+                self.toggle_pause();
+                Reaction::redraw()
+            }
+            Action::FocusNext => {
+                v.focus = v.focus.next();
+                Reaction::redraw()
+            }
+            Action::FocusPrev => {
+                v.focus = v.focus.prev();
+                Reaction::redraw()
+            }
+            Action::Zoom => {
+                v.zoom = !v.zoom;
+                Reaction::redraw()
+            }
+            Action::Mask => {
+                v.mask = !v.mask;
+                Reaction::redraw()
+            }
+            Action::Theme => {
+                v.set_theme(v.theme.next());
+                Reaction::redraw()
+            }
+            Action::Scale => {
+                v.scale = match v.scale {
+                    Scale::Robust => Scale::Full,
+                    Scale::Full => Scale::Robust,
+                };
+                Reaction::redraw()
+            }
+            Action::ScrollUp => self.scroll(1, true),
+            Action::ScrollDown => self.scroll(1, false),
+            Action::PageUp => self.scroll(10, true),
+            Action::PageDown => self.scroll(10, false),
+            Action::ScrollTop => self.scroll(usize::MAX / 2, true),
+            Action::ScrollBottom => {
+                v.log_scroll = 0;
+                Reaction::redraw()
+            }
+            Action::RunNow => self.probe(Command::RunNow, "running every probe now"),
+            Action::CapacityTest => self.capacity(),
+            Action::Confirm => {
+                v.overlay = Overlay::None;
+                self.probe(
+                    Command::StartCapacity { force: false },
+                    "capacity test requested (confirmed)",
+                )
+            }
+            Action::Scenario(i) => self.scenario(usize::from(i)),
+            Action::NextScenario => {
+                let n = self.view.mode.scenarios().len().max(1);
+                let current = self
+                    .live
+                    .lab
+                    .as_ref()
+                    .map(|l| l.name.as_str())
+                    .or(self.view.requested_scenario.as_deref())
+                    .and_then(|name| {
+                        self.view
+                            .mode
+                            .scenarios()
+                            .iter()
+                            .position(|(s, _)| s == name)
+                    });
+                self.scenario(current.map_or(0, |c| (c + 1) % n))
+            }
+            Action::Replay(ctl) => self.replay(ctl),
+        }
+    }
+
+    fn toggle_pause(&mut self) {
+        self.stale = true;
+        if self.frozen.take().is_some() {
+            self.view.paused = false;
+            self.view.pending = 0;
+        } else {
+            // One clone per pause: the snapshot holds what was on screen.
+            self.frozen = Some(self.live.clone());
+            self.view.paused = true;
+            self.view.pending = 0;
+        }
+    }
+
+    fn scroll(&mut self, by: usize, up: bool) -> Reaction {
+        let max = self.state().log.entries().len().saturating_sub(1);
+        let s = &mut self.view.log_scroll;
+        *s = if up {
+            s.saturating_add(by).min(max)
+        } else {
+            s.saturating_sub(by)
+        };
+        Reaction::redraw()
+    }
+
+    fn probe(&mut self, c: Command, said: &str) -> Reaction {
+        self.view.status = Some((Tone::Info, said.into()));
+        Reaction::send(Outbound::Probe(c))
+    }
+
+    fn capacity(&mut self) -> Reaction {
+        if self.live.capacity.running() {
+            self.view.status = Some((Tone::Warn, "a capacity test is already running".into()));
+            return Reaction::redraw();
+        }
+        if needs_confirmation(&self.live.cfg.environment) {
+            self.view.overlay = Overlay::ConfirmCapacity;
+            return Reaction::redraw();
+        }
+        self.probe(
+            Command::StartCapacity { force: false },
+            "capacity test requested",
+        )
+    }
+
+    fn scenario(&mut self, i: usize) -> Reaction {
+        let ViewMode::Lab { scenarios } = &self.view.mode else {
+            return Reaction::default();
+        };
+        match scenarios.get(i) {
+            Some((name, _)) => {
+                let name = name.clone();
+                self.view.status = Some((Tone::Info, format!("switching to scenario {name}")));
+                self.view.requested_scenario = Some(name.clone());
+                Reaction::send(Outbound::Scenario(name))
+            }
+            None => {
+                self.view.status = Some((
+                    Tone::Warn,
+                    format!("no scenario {} ({} available)", i + 1, scenarios.len()),
+                ));
+                Reaction::redraw()
+            }
+        }
+    }
+
+    fn replay(&mut self, ctl: ReplayCtl) -> Reaction {
+        if !self.view.mode.is_replay() {
+            return Reaction::default();
+        }
+        Reaction::send(Outbound::Replay(ctl))
+    }
+}
+
+fn toggle(current: Overlay, want: Overlay) -> Overlay {
+    if current == want { Overlay::None } else { want }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, EventBody, LabScenario};
+    use crate::state::fixtures::{self, build, healthy, outage, staging_config, t};
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    fn app(mode: ViewMode) -> App {
+        let opts = UiOptions {
+            mode,
+            ..UiOptions::default()
+        };
+        App::new(&opts, build(staging_config(), &healthy()))
+    }
+
+    #[test]
+    fn pause_freezes_the_drawn_state_while_events_still_apply() {
+        let mut a = app(ViewMode::Live);
+        let before = a.state().events;
+        a.on_key(&key('p'));
+        for (at, body) in outage() {
+            a.apply_feed(Feed::Event(Event::at(t(100.0 + at), body)));
+        }
+        assert_eq!(a.state().events, before, "view frozen");
+        assert!(a.live().events > before, "state kept up to date");
+        assert!(a.view.pending > 0);
+        a.on_key(&key('p'));
+        assert_eq!(a.state().events, a.live().events);
+        assert!(!a.view.paused);
+    }
+
+    #[test]
+    fn pause_sends_nothing_to_the_probes() {
+        let mut a = app(ViewMode::Live);
+        assert!(a.on_key(&key('p')).out.is_empty());
+    }
+
+    #[test]
+    fn capacity_goes_straight_out_in_staging() {
+        let mut a = app(ViewMode::Live);
+        let r = a.on_key(&key('c'));
+        assert_eq!(
+            r.out,
+            vec![Outbound::Probe(Command::StartCapacity { force: false })]
+        );
+    }
+
+    #[test]
+    fn capacity_in_production_waits_for_y() {
+        let mut cfg = staging_config();
+        cfg.environment = "production".into();
+        let mut a = App::new(&UiOptions::default(), build(cfg, &healthy()));
+        assert!(a.on_key(&key('c')).out.is_empty());
+        assert_eq!(a.view.overlay, Overlay::ConfirmCapacity);
+        assert!(a.on_key(&key('x')).out.is_empty(), "any other key cancels");
+        assert_eq!(a.view.overlay, Overlay::None);
+        a.on_key(&key('c'));
+        let r = a.on_key(&key('y'));
+        assert_eq!(
+            r.out,
+            vec![Outbound::Probe(Command::StartCapacity { force: false })]
+        );
+        assert_eq!(a.view.overlay, Overlay::None);
+        assert!(!a.on_key(&key('q')).quit || a.view.overlay == Overlay::None);
+    }
+
+    #[test]
+    fn no_second_capacity_test_while_one_runs() {
+        let mut ev = fixtures::capacity_exhausted();
+        ev.pop(); // drop CapacityFinished: still running
+        let mut a = App::new(&UiOptions::default(), build(staging_config(), &ev));
+        assert!(a.on_key(&key('c')).out.is_empty());
+        assert!(a.view.status.is_some());
+    }
+
+    #[test]
+    fn run_now_and_quit() {
+        let mut a = app(ViewMode::Live);
+        assert_eq!(
+            a.on_key(&key('r')).out,
+            vec![Outbound::Probe(Command::RunNow)]
+        );
+        assert!(a.on_key(&key('q')).quit);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert!(a.on_key(&ctrl_c).quit);
+    }
+
+    #[test]
+    fn lab_scenarios_by_number_and_cycle() {
+        let scenarios = vec![
+            ("healthy".to_string(), "all fine".to_string()),
+            ("saturation".to_string(), "connector saturated".to_string()),
+        ];
+        let mut a = app(ViewMode::Lab { scenarios });
+        assert_eq!(
+            a.on_key(&key('2')).out,
+            vec![Outbound::Scenario("saturation".into())]
+        );
+        assert!(a.on_key(&key('5')).out.is_empty(), "only two scenarios");
+        a.apply_feed(Feed::Event(Event::at(
+            t(20.0),
+            EventBody::LabScenario(LabScenario {
+                name: "saturation".into(),
+                description: "connector saturated".into(),
+            }),
+        )));
+        assert_eq!(a.view.requested_scenario, None, "the lab confirmed it");
+        assert_eq!(
+            a.on_key(&key('s')).out,
+            vec![Outbound::Scenario("healthy".into())]
+        );
+    }
+
+    #[test]
+    fn replay_keys_go_to_the_replay_and_reset_starts_over() {
+        let mut a = app(ViewMode::Replay);
+        assert_eq!(
+            a.on_key(&key(' ')).out,
+            vec![Outbound::Replay(ReplayCtl::TogglePause)]
+        );
+        let left = KeyEvent::new(KeyCode::Left, KeyModifiers::NONE);
+        assert_eq!(
+            a.on_key(&left).out,
+            vec![Outbound::Replay(ReplayCtl::Seek(-60))]
+        );
+        assert!(a.on_key(&key('c')).out.is_empty(), "no probes in a replay");
+        a.apply_feed(Feed::Reset(Box::new(staging_config())));
+        assert_eq!(a.state().events, 0);
+    }
+
+    #[test]
+    fn overlays_and_zoom_close_with_esc() {
+        let mut a = app(ViewMode::Live);
+        let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+        let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+        a.on_key(&enter);
+        a.on_key(&key('l'));
+        assert_eq!(a.view.overlay, Overlay::Log);
+        a.on_key(&esc);
+        assert_eq!(a.view.overlay, Overlay::None);
+        assert!(a.view.zoom);
+        a.on_key(&esc);
+        assert!(!a.view.zoom);
+    }
+}

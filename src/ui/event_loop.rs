@@ -1,0 +1,217 @@
+//! The dashboard loop (oha-style): one `select!` over terminal input, the feed, a redraw tick,
+//! signals and shutdown. The feed is drained completely on every wakeup so probes never wait
+//! on the UI; frames are drawn when something changed, at most one per `MIN_FRAME`, and on the
+//! tick — never in a busy loop.
+
+use std::future::Future;
+use std::io::{self, IsTerminal};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::{Backend, CrosstermBackend};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use super::app::App;
+use super::draw::draw;
+use super::options::{Outbound, UiOptions, ViewMode};
+use super::terminal::{TerminalGuard, reclaim};
+use super::view::Tone;
+use crate::feed::Feed;
+use crate::state::State;
+
+/// At most ~60 frames a second however fast events arrive.
+const MIN_FRAME: Duration = Duration::from_millis(16);
+
+/// Runs the dashboard until `q` / Ctrl-C, SIGINT, SIGTERM, SIGHUP or `shutdown`; the terminal
+/// is restored on every exit, panics included. Returns normally on quit: the caller then
+/// cancels and awaits its probe tasks.
+pub async fn run(
+    opts: UiOptions,
+    state: State,
+    feed: mpsc::Receiver<Feed>,
+    out: mpsc::Sender<Outbound>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    // crossterm's EventStream panics without a terminal to read ("reader source not set"):
+    // refuse clearly instead, before raw mode.
+    if !io::stdout().is_terminal() || !has_tty() {
+        anyhow::bail!("the dashboard needs a terminal; use `connscope check` for headless runs");
+    }
+    let stop = stop_signals()?;
+    let _guard = TerminalGuard::enter().context("cannot switch the terminal to raw mode")?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))
+        .context("cannot start the terminal backend")?;
+    repaint(&mut terminal).context("cannot clear the terminal")?;
+    let app = App::new(&opts, state);
+    let live_clock = matches!(opts.mode, ViewMode::Live | ViewMode::Lab { .. });
+    let input = EventStream::new();
+    run_loop(
+        &mut terminal,
+        input,
+        app,
+        feed,
+        out,
+        shutdown,
+        stop,
+        LoopOptions {
+            tick: opts.tick,
+            live_clock,
+        },
+        |t: &mut Terminal<CrosstermBackend<io::Stdout>>| {
+            // A probe task panicked and the hook gave the terminal back: take it again and
+            // repaint everything, so one bad task does not leave the dashboard in cooked mode.
+            if reclaim()? {
+                repaint(t)?;
+            }
+            Ok(())
+        },
+    )
+    .await
+    // `_guard` drops here (and on every `?` above it): raw mode off, main screen back.
+}
+
+/// Clears the screen and makes the next frame redraw every cell. Not `Terminal::clear`: that
+/// asks the terminal for the cursor position (ESC[6n) and waits up to 2 s for the answer —
+/// which the input stream may swallow, and which a bare PTY never sends.
+fn repaint<B: Backend>(t: &mut Terminal<B>) -> Result<(), B::Error> {
+    let s = t.size()?;
+    t.resize(ratatui::layout::Rect::new(0, 0, s.width, s.height))
+}
+
+#[cfg(unix)]
+fn has_tty() -> bool {
+    io::stdin().is_terminal() || std::fs::File::open("/dev/tty").is_ok()
+}
+
+#[cfg(not(unix))]
+fn has_tty() -> bool {
+    io::stdin().is_terminal()
+}
+
+/// Completes on SIGINT, SIGTERM or SIGHUP (the terminal closed: nobody is watching, so end).
+/// In raw mode Ctrl-C is a key, so SIGINT only comes from `kill`.
+#[cfg(unix)]
+fn stop_signals() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn stop_signals() -> anyhow::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoopOptions {
+    pub tick: Duration,
+    /// Move "elapsed" with the wall clock between events (live and lab, not replay).
+    pub live_clock: bool,
+}
+
+/// The loop itself, generic over backend and input so tests drive it with a `TestBackend`
+/// and a channel of key events. `before_draw` runs before every frame (the real terminal
+/// uses it to recover from a foreign panic; tests pass a no-op).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_loop<B, I, R>(
+    terminal: &mut Terminal<B>,
+    mut input: I,
+    mut app: App,
+    mut feed: mpsc::Receiver<Feed>,
+    out: mpsc::Sender<Outbound>,
+    shutdown: CancellationToken,
+    stop: impl Future<Output = ()>,
+    lo: LoopOptions,
+    mut before_draw: R,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: std::error::Error + Send + Sync + 'static,
+    I: Stream<Item = io::Result<TermEvent>> + Unpin,
+    R: FnMut(&mut Terminal<B>) -> io::Result<()>,
+{
+    let mut tick = tokio::time::interval(lo.tick.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    tokio::pin!(stop);
+    let mut dirty = true;
+    let mut next_frame = Instant::now();
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            () = &mut stop => break,
+            ev = input.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) => {
+                    let r = app.on_key(&k);
+                    for o in r.out {
+                        send(&out, &mut app, o);
+                    }
+                    if r.quit {
+                        break;
+                    }
+                    dirty |= r.redraw;
+                }
+                Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e).context("reading the terminal"),
+                // Input is gone (terminal closed): nobody can press `q` any more.
+                None => break,
+            },
+            () = tokio::time::sleep_until(next_frame), if dirty => {
+                if lo.live_clock {
+                    app.view.now = Some(Utc::now());
+                }
+                before_draw(terminal).context("taking the terminal back")?;
+                let (state, view) = app.frame_parts();
+                terminal.draw(|f| draw(f, state, view)).context("drawing")?;
+                dirty = false;
+                next_frame = Instant::now() + MIN_FRAME;
+            },
+            item = feed.recv(), if !app.view.feed_closed => {
+                match item {
+                    Some(f) => {
+                        app.apply_feed(f);
+                        // Drain everything already queued: one redraw for a burst.
+                        while let Ok(f) = feed.try_recv() {
+                            app.apply_feed(f);
+                        }
+                    }
+                    // Every sender dropped: keep showing the final state until `q`.
+                    None => app.view.feed_closed = true,
+                }
+                dirty = true;
+            },
+            _ = tick.tick() => dirty = true,
+        }
+    }
+    Ok(())
+}
+
+/// Never waits: a full channel means the probes are busy, and the screen says so.
+fn send(out: &mpsc::Sender<Outbound>, app: &mut App, o: Outbound) {
+    match out.try_send(o) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            app.view.status = Some((Tone::Warn, "busy: command not sent, try again".into()));
+        }
+        Err(TrySendError::Closed(_)) => {
+            app.view.status = Some((Tone::Warn, "nothing is listening for commands".into()));
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Health endpoints and WebSockets: the newest answer of each path with its latency, whether a
+//! 503 is the service failing to start, and whether failure is consistent across tries.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{FAIL, OK, block, cell, fit, inner, rcell};
+use crate::event::HttpCheck;
+use crate::state::State;
+use crate::state::endpoints::{PathState, WsState};
+use crate::ui::fmt;
+use crate::ui::view::{Panel, View};
+
+pub fn wanted_height(state: &State) -> u16 {
+    let rows: usize = state
+        .endpoints
+        .endpoints
+        .iter()
+        .map(|e| e.paths.len().max(1))
+        .sum::<usize>()
+        + state.endpoints.websockets.len();
+    (rows.max(1) as u16).saturating_add(3)
+}
+
+/// Full path when there is room, else its last segment (`/health/database` → `database`).
+fn path_label(path: &str, wide: bool) -> &str {
+    if wide {
+        return path;
+    }
+    path.rsplit('/').find(|s| !s.is_empty()).unwrap_or(path)
+}
+
+fn status_text(c: &HttpCheck) -> String {
+    match (c.status, &c.error) {
+        (Some(s), _) => format!("{} {s}", if c.ok { OK } else { FAIL }),
+        (None, Some(e)) => format!("{FAIL} {}", e.class),
+        (None, None) => format!("{FAIL} ?"),
+    }
+}
+
+fn path_row(
+    name: &str,
+    path: &PathState,
+    tries: u32,
+    widths: (usize, usize),
+    width: usize,
+    view: &View,
+) -> Line<'static> {
+    let p = &view.palette;
+    let (name_w, path_w) = widths;
+    let wide = path_w >= 16;
+    let mut spans = vec![
+        Span::styled(format!("{} ", cell(name, name_w)), p.text),
+        Span::styled(
+            format!("{} ", cell(path_label(&path.requested_path, wide), path_w)),
+            p.muted,
+        ),
+    ];
+    let Some((_, c)) = &path.last else {
+        spans.push(Span::styled(
+            format!("{}  not checked yet", fmt::NONE),
+            p.muted,
+        ));
+        return Line::from(spans);
+    };
+    let style = if c.ok { p.ok } else { p.fail };
+    spans.push(Span::styled(
+        format!("{} ", cell(&status_text(c), 6)),
+        style,
+    ));
+    spans.push(Span::styled(
+        format!("{} ", rcell(&fmt::ms_compact(c.latency_ms), 6)),
+        p.text,
+    ));
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    // Consistency needs at least two tries to mean anything.
+    let consistency = path
+        .consistency(tries)
+        .filter(|k| tries >= 2 && k.of >= 2 && k.failed > 0)
+        .map(|k| {
+            if k.consistent {
+                (format!("{}/{} consistent", k.failed, k.of), p.fail)
+            } else {
+                (format!("{}/{} intermittent", k.failed, k.of), p.warn)
+            }
+        });
+    let other = consistency
+        .as_ref()
+        .map_or(0, |(t, _)| t.chars().count() + 1);
+    let mut notes = Vec::new();
+    if c.startup_failure {
+        let long = width.saturating_sub(used + other) >= 18;
+        let text = if long {
+            "! startup failure"
+        } else {
+            "! startup"
+        };
+        notes.push((text.to_string(), p.fail));
+    }
+    notes.extend(consistency);
+    if c.fell_back {
+        notes.push((format!("(fell back to {})", c.path), p.muted));
+    }
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let mut room = width.saturating_sub(used);
+    for (text, style) in notes {
+        if room < 4 {
+            break;
+        }
+        let t = fit(&text, room);
+        room = room.saturating_sub(t.chars().count() + 1);
+        spans.push(Span::styled(format!("{t} "), style));
+    }
+    Line::from(spans)
+}
+
+fn ws_row(ws: &WsState, width: usize, view: &View) -> Line<'static> {
+    let p = &view.palette;
+    let mut spans = vec![Span::styled("WebSocket ", p.text)];
+    match &ws.last {
+        None => spans.push(Span::styled(
+            format!("{}  not checked yet ", fmt::NONE),
+            p.muted,
+        )),
+        Some((_, c)) if c.ok => {
+            spans.push(Span::styled(format!("{OK} up "), p.ok));
+            spans.push(Span::styled(
+                format!(
+                    "handshake {} · rtt {} ",
+                    fmt::opt_ms(c.connect_ms),
+                    fmt::opt_ms(c.rtt_ms)
+                ),
+                p.text,
+            ));
+        }
+        Some((_, c)) => {
+            let why = c.error.as_ref().map_or_else(
+                || "failed".to_string(),
+                |e| {
+                    let step = e
+                        .step
+                        .map(|s| format!(" at {}", s.as_str()))
+                        .unwrap_or_default();
+                    format!("{}{step}", e.class)
+                },
+            );
+            spans.push(Span::styled(format!("{FAIL} down: {why} "), p.fail));
+        }
+    }
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let url = view.text(&ws.url);
+    spans.push(Span::styled(fit(&url, width.saturating_sub(used)), p.muted));
+    Line::from(spans)
+}
+
+pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+    let b = block("Endpoints", Panel::Endpoints, view);
+    let Some(area_in) = inner(&b, area) else {
+        frame.render_widget(b, area);
+        return;
+    };
+    frame.render_widget(b, area);
+    let eps = &state.endpoints;
+    let w = usize::from(area_in.width);
+    if eps.endpoints.is_empty() && eps.websockets.is_empty() {
+        frame.render_widget(
+            Paragraph::new(super::hint(
+                "no endpoints configured ([[endpoints]] in the config)",
+                view,
+            )),
+            area_in,
+        );
+        return;
+    }
+    let name_w = eps
+        .endpoints
+        .iter()
+        .map(|e| e.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 12);
+    let path_w = if w >= 56 { 16 } else { 8 };
+    let tries = state.cfg.tries.max(1);
+    let rows: usize = eps
+        .endpoints
+        .iter()
+        .map(|e| e.paths.len().max(1))
+        .sum::<usize>()
+        + eps.websockets.len();
+    let room = usize::from(area_in.height);
+    let mut lines = Vec::with_capacity(room);
+    if room > rows {
+        let head = if name_w >= 8 { "endpoint" } else { "name" };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} {} {} {}",
+                cell(head, name_w),
+                cell("path", path_w),
+                cell("status", 6),
+                rcell("time", 6)
+            ),
+            view.palette.muted,
+        )));
+    }
+    // Short of rows: one line per endpoint, its worst path (a failure before a success).
+    let compact = room < rows;
+    for e in &eps.endpoints {
+        let name = view.text(&e.name).into_owned();
+        if e.paths.is_empty() {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} ", cell(&name, name_w)), view.palette.text),
+                Span::styled(
+                    format!("{}  not checked yet", fmt::NONE),
+                    view.palette.muted,
+                ),
+            ]));
+            continue;
+        }
+        if compact {
+            let worst = e
+                .paths
+                .iter()
+                .max_by_key(|p| p.last.as_ref().map(|(_, c)| !c.ok))
+                .unwrap_or(&e.paths[0]);
+            lines.push(path_row(&name, worst, tries, (name_w, path_w), w, view));
+            continue;
+        }
+        for (i, path) in e.paths.iter().enumerate() {
+            let label = if i == 0 { name.as_str() } else { "" };
+            lines.push(path_row(label, path, tries, (name_w, path_w), w, view));
+        }
+    }
+    for ws in &eps.websockets {
+        lines.push(ws_row(ws, w, view));
+    }
+    frame.render_widget(Paragraph::new(lines), area_in);
+}

@@ -1,0 +1,181 @@
+//! Two lines that answer "where am I looking, since when, and how bad is it": environment,
+//! target, Cloud SQL path, elapsed, verdict badge, mode markers, and either the replay cursor
+//! or the main reason for the verdict.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::fit;
+use crate::feed::ReplayClock;
+use crate::state::State;
+use crate::state::verdict::Verdict;
+use crate::ui::fmt;
+use crate::ui::options::ViewMode;
+use crate::ui::view::View;
+
+/// Elapsed since the first event: to the wall clock in live mode, to the newest event
+/// otherwise (replay, tests), so snapshots do not depend on when they were taken.
+pub fn elapsed_s(state: &State, view: &View) -> f64 {
+    match (state.first_at, view.now) {
+        (Some(first), Some(now)) => (now - first).num_milliseconds().max(0) as f64 / 1000.0,
+        _ => state.elapsed_s(),
+    }
+}
+
+fn path_label(state: &State) -> &'static str {
+    let socket = state
+        .cfg
+        .target
+        .as_deref()
+        .is_some_and(|t| t.contains("/cloudsql/"));
+    match (state.cfg.cloud_sql, socket) {
+        (_, true) => "Cloud SQL · unix socket",
+        (true, false) => "Cloud SQL · VPC connector",
+        (false, false) => "direct Postgres",
+    }
+}
+
+fn badge(state: &State, view: &View) -> (String, Style) {
+    let p = &view.palette;
+    if state.events == 0 {
+        return (" NO DATA YET ".into(), p.marker);
+    }
+    match view.derived.judgement.verdict {
+        Verdict::Pass => (" ✓ PASS ".into(), p.badge_pass),
+        Verdict::Warn => (" ! WARN ".into(), p.badge_warn),
+        Verdict::Fail => (" ✗ FAIL ".into(), p.badge_fail),
+    }
+}
+
+fn markers(state: &State, view: &View) -> Vec<Span<'static>> {
+    let p = &view.palette;
+    let mut out = Vec::new();
+    let mut push = |text: String| {
+        out.push(Span::styled(text, p.marker));
+        out.push(Span::raw(" "));
+    };
+    if view.paused {
+        let more = if view.pending > 0 {
+            format!(" +{}", view.pending)
+        } else {
+            String::new()
+        };
+        push(format!(" ‖ PAUSED{more} "));
+    }
+    if let ViewMode::Lab { .. } = view.mode {
+        let name = view
+            .requested_scenario
+            .as_deref()
+            .map(|n| format!("{n} (switching)"))
+            .or_else(|| state.lab.as_ref().map(|l| l.name.clone()))
+            .unwrap_or_else(|| "starting".into());
+        push(format!(" LAB: {name} "));
+    }
+    if view.mode.is_replay() {
+        push(" REPLAY ".into());
+    }
+    if view.feed_closed && !view.mode.is_replay() {
+        push(" PROBES ENDED ".into());
+    }
+    out
+}
+
+/// `▶ ×2.0  10:01:23 UTC  ███████░░░░  1m 23s / 5m 00s`
+fn replay_cursor(c: &ReplayClock, width: usize, view: &View) -> Vec<Span<'static>> {
+    let p = &view.palette;
+    let total = (c.end - c.start).num_milliseconds().max(0) as f64 / 1000.0;
+    let at = (c.at - c.start).num_milliseconds().max(0) as f64 / 1000.0;
+    let state = if c.paused {
+        "‖ paused"
+    } else {
+        "▶ playing"
+    };
+    let head = format!(" {state} ×{:.1}  {} UTC  ", c.speed, fmt::clock(c.at));
+    let tail = format!("  {} / {}", fmt::span(at), fmt::span(total));
+    let bar_w = width
+        .saturating_sub(head.chars().count() + tail.chars().count() + 2)
+        .min(60);
+    let frac = if total > 0.0 { at / total } else { 1.0 };
+    let (full, empty) = fmt::bar(frac, bar_w);
+    vec![
+        Span::styled(head, p.accent),
+        Span::styled(full, p.bar),
+        Span::styled(empty, p.bar_empty),
+        Span::styled(tail, p.text),
+    ]
+}
+
+pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+    if area.height == 0 {
+        return;
+    }
+    let p = &view.palette;
+    let (badge_text, badge_style) = badge(state, view);
+    let mut right = markers(state, view);
+    right.push(Span::styled(badge_text, badge_style));
+    let right_w: usize = right.iter().map(|s| s.content.chars().count()).sum();
+    let [l1, r1] = Layout::horizontal([Constraint::Min(0), Constraint::Length(right_w as u16)])
+        .areas(Rect { height: 1, ..area });
+    let target = state
+        .cfg
+        .target
+        .as_deref()
+        .unwrap_or("no database configured");
+    let target = view.text(target);
+    // The target goes last: it is the longest part and the one to cut when space runs out.
+    let line1 = Line::from(vec![
+        Span::styled(" connscope ", p.title),
+        Span::styled(state.cfg.environment.clone(), p.accent),
+        Span::styled(format!("  {}", path_label(state)), p.muted),
+        Span::styled(
+            format!("  elapsed {}  ", fmt::span(elapsed_s(state, view))),
+            p.text,
+        ),
+        Span::styled(target.into_owned(), p.text),
+    ]);
+    frame.render_widget(Paragraph::new(line1), l1);
+    frame.render_widget(Paragraph::new(Line::from(right)).right_aligned(), r1);
+
+    if area.height < 2 {
+        return;
+    }
+    let l2 = Rect {
+        y: area.y + 1,
+        height: 1,
+        ..area
+    };
+    let w = usize::from(l2.width);
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    if let (true, Some(c)) = (view.mode.is_replay(), view.clock.as_ref()) {
+        spans.extend(replay_cursor(c, w, view));
+    } else {
+        if let Some(lab) = &state.lab {
+            spans.push(Span::styled(
+                format!(" scenario: {} ", view.text(&lab.description)),
+                p.muted,
+            ));
+        }
+        let j = &view.derived.judgement;
+        let why = match (state.events, j.reasons.first()) {
+            (0, _) => "waiting for the first probe results…".to_string(),
+            (_, None) => "every target met, no alert".to_string(),
+            (_, Some(r)) if j.reasons.len() > 1 => {
+                format!("{} (+{} more)", view.text(r), j.reasons.len() - 1)
+            }
+            (_, Some(r)) => view.text(r).into_owned(),
+        };
+        let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        spans.push(Span::styled(
+            fit(&format!(" {why}"), w.saturating_sub(used)),
+            if state.events == 0 {
+                p.muted
+            } else {
+                super::verdict_style(j.verdict, view)
+            },
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), l2);
+}

@@ -1,0 +1,99 @@
+//! One file per panel, each with `render(frame, area, &state, &view)`. Shared bits here:
+//! the framed block (focus shown by a thick border and a marker, not by colour alone) and the
+//! symbols that carry meaning without colour.
+
+pub mod alerts;
+pub mod attempts;
+pub mod capacity;
+pub mod chart;
+pub mod endpoints;
+pub mod footer;
+pub mod header;
+pub mod overlays;
+pub mod startup;
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType};
+
+use super::view::{Panel, View};
+use crate::state::verdict::Verdict;
+
+pub const OK: &str = "✓";
+pub const FAIL: &str = "✗";
+pub const WARN: &str = "!";
+pub const OVER: &str = "▲";
+pub const RUNNING: &str = "…";
+pub const NOT_REACHED: &str = "·";
+
+/// A panel's frame. The focused panel gets a thick border and `▶` before its title so focus
+/// is visible without colour; a zoomed panel says how to leave.
+pub fn block<'a>(title: &str, p: Panel, view: &View) -> Block<'a> {
+    let pal = &view.palette;
+    let focused = view.focused(p);
+    let (border, btype, mark) = if focused {
+        (pal.border_focus, BorderType::Thick, "▶ ")
+    } else {
+        (pal.border, BorderType::Rounded, "")
+    };
+    let mut b = Block::bordered()
+        .border_type(btype)
+        .border_style(border)
+        .title(Line::from(vec![Span::styled(
+            format!(" {mark}{title} "),
+            pal.title,
+        )]));
+    if focused && view.zoom {
+        b = b.title(Line::from(Span::styled(" Esc back ", pal.muted)).right_aligned());
+    }
+    b
+}
+
+pub fn verdict_style(v: Verdict, view: &View) -> Style {
+    let p = &view.palette;
+    match v {
+        Verdict::Pass => p.ok,
+        Verdict::Warn => p.warn,
+        Verdict::Fail => p.fail,
+    }
+}
+
+/// Truncates to `width` display columns with `…` (characters here are all single-width).
+pub fn fit(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Pads or truncates to exactly `width` columns.
+pub fn cell(s: &str, width: usize) -> String {
+    let t = fit(s, width);
+    let pad = width.saturating_sub(t.chars().count());
+    format!("{t}{}", " ".repeat(pad))
+}
+
+/// Right-aligned in `width` columns.
+pub fn rcell(s: &str, width: usize) -> String {
+    let t = fit(s, width);
+    let pad = width.saturating_sub(t.chars().count());
+    format!("{}{t}", " ".repeat(pad))
+}
+
+/// A line of text for an empty panel, in the muted style.
+pub fn hint<'a>(text: impl Into<String>, view: &View) -> Line<'a> {
+    Line::from(Span::styled(text.into(), view.palette.muted))
+}
+
+/// The area inside a block, or nothing when the block does not fit.
+pub fn inner(b: &Block<'_>, area: Rect) -> Option<Rect> {
+    let i = b.inner(area);
+    (i.width > 0 && i.height > 0).then_some(i)
+}

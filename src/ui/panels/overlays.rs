@@ -1,0 +1,218 @@
+//! What is drawn over the dashboard: help, the event log, the capacity-test confirmation, and
+//! the message for a terminal too small to hold the dashboard.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+
+use super::{fit, inner};
+use crate::state::State;
+use crate::state::log::Level;
+use crate::ui::draw::{MIN_HEIGHT, MIN_WIDTH};
+use crate::ui::fmt;
+use crate::ui::view::View;
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(h.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))])
+        .flex(Flex::Center)
+        .areas(v);
+    r
+}
+
+fn frame_block<'a>(title: String, view: &View) -> Block<'a> {
+    let p = &view.palette;
+    Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(p.border_focus)
+        .style(p.base)
+        .title(Line::from(Span::styled(format!(" {title} "), p.title)))
+}
+
+/// Below 80×24 the dashboard would lie by omission; say so, and keep the one line that
+/// matters (the verdict) so a tiny tmux pane is still useful.
+pub fn too_small(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let p = &view.palette;
+    let w = usize::from(area.width);
+    let verdict = if state.events == 0 {
+        "no data yet".to_string()
+    } else {
+        let j = &view.derived.judgement;
+        let db = view
+            .derived
+            .summary
+            .success_rate
+            .map_or_else(|| "db —".to_string(), |r| format!("db {} ok", fmt::pct(r)));
+        format!(
+            "{} · {db} · {} alert{}",
+            j.verdict.as_str().to_uppercase(),
+            state.alerts.active.len(),
+            if state.alerts.active.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )
+    };
+    let lines = vec![
+        Line::from(Span::styled(
+            fit(
+                &format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT})"),
+                w,
+            ),
+            p.warn,
+        )),
+        Line::from(Span::styled(
+            fit(&format!("now {}×{}", area.width, area.height), w),
+            p.muted,
+        )),
+        Line::from(Span::styled(fit(&verdict, w), p.text)),
+        Line::from(Span::styled(fit("q quit", w), p.muted)),
+    ];
+    let h = (lines.len() as u16).min(area.height);
+    let [r] = Layout::vertical([Constraint::Length(h)])
+        .flex(Flex::Center)
+        .areas(area);
+    frame.render_widget(Paragraph::new(lines).centered(), r);
+}
+
+/// Every key of the keymap in force, grouped by scope; groups flow into as many columns as
+/// the height needs and are split only when one alone is taller than the overlay.
+pub fn help(frame: &mut Frame<'_>, area: Rect, view: &View) {
+    let p = &view.palette;
+    let mut groups: Vec<Vec<Line<'static>>> = Vec::new();
+    let mut last_scope = "";
+    for (scope, keys, what) in &view.help {
+        if scope != last_scope || groups.is_empty() {
+            groups.push(vec![Line::from(Span::styled(scope.clone(), p.title))]);
+            last_scope = scope;
+        }
+        if let Some(g) = groups.last_mut() {
+            g.push(Line::from(vec![
+                Span::styled(format!("  {keys:<11} "), p.key),
+                Span::styled(what.clone(), p.text),
+            ]));
+        }
+    }
+    let total: usize = groups.iter().map(|g| g.len() + 1).sum();
+    let r = centered(area, 104, total as u16 + 2);
+    let b = frame_block("Keys — Esc or ? closes".into(), view);
+    frame.render_widget(Clear, r);
+    let Some(i) = inner(&b, r) else { return };
+    frame.render_widget(b, r);
+    let h = usize::from(i.height).max(1);
+    let mut columns: Vec<Vec<Line<'static>>> = vec![Vec::new()];
+    for g in groups {
+        let need = g.len() + 1;
+        let fits = columns
+            .last()
+            .is_some_and(|c| c.is_empty() || c.len() + need <= h);
+        if !fits {
+            columns.push(Vec::new());
+        }
+        for line in g {
+            if columns.last().is_some_and(|c| c.len() >= h) {
+                columns.push(Vec::new());
+            }
+            if let Some(c) = columns.last_mut() {
+                c.push(line);
+            }
+        }
+        if let Some(c) = columns.last_mut() {
+            c.push(Line::default());
+        }
+    }
+    let n = columns.len() as u32;
+    let areas = Layout::horizontal(vec![Constraint::Ratio(1, n); columns.len()]).split(i);
+    for (col, a) in columns.into_iter().zip(areas.iter()) {
+        frame.render_widget(Paragraph::new(col), *a);
+    }
+}
+
+fn level_word(l: Level, view: &View) -> (&'static str, ratatui::style::Style) {
+    let p = &view.palette;
+    match l {
+        Level::Info => ("info ", p.muted),
+        Level::Warn => ("WARN ", p.warn),
+        Level::Error => ("ERROR", p.fail),
+    }
+}
+
+/// The event log: state changes, newest at the bottom, scrollable; masked like the rest.
+pub fn log(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+    let p = &view.palette;
+    let entries = state.log.entries();
+    let n = entries.len();
+    let title = format!(
+        "Event log — {n} shown of {} · ↑↓ PgUp PgDn Home End · Esc closes",
+        state.log.total()
+    );
+    let b = frame_block(title, view);
+    frame.render_widget(Clear, area);
+    let Some(i) = inner(&b, area) else { return };
+    frame.render_widget(b, area);
+    let rows = usize::from(i.height);
+    let end = n.saturating_sub(view.log_scroll.min(n.saturating_sub(1)));
+    let start = end.saturating_sub(rows);
+    let lines: Vec<Line<'static>> = state
+        .log
+        .entries()
+        .skip(start)
+        .take(end - start)
+        .map(|e| {
+            let (word, style) = level_word(e.level, view);
+            Line::from(vec![
+                Span::styled(format!("{} ", fmt::clock(e.at)), p.muted),
+                Span::styled(format!("{word} "), style),
+                Span::styled(format!("{:<9} ", e.source), p.accent),
+                Span::styled(view.text(&e.text).into_owned(), p.text),
+            ])
+        })
+        .collect();
+    if lines.is_empty() {
+        frame.render_widget(Paragraph::new(super::hint("nothing logged yet", view)), i);
+    } else {
+        frame.render_widget(Paragraph::new(lines), i);
+    }
+}
+
+/// Asked before a capacity test in production: it opens many connections at once to a
+/// database that may already be struggling.
+pub fn confirm_capacity(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+    let p = &view.palette;
+    let r = centered(area, 64, 8);
+    let b = frame_block("Capacity test — confirm".into(), view);
+    frame.render_widget(Clear, r);
+    let Some(i) = inner(&b, r) else { return };
+    frame.render_widget(b, r);
+    let lines = vec![
+        Line::from(Span::styled(
+            format!(
+                "Start a capacity test against {}?",
+                state.cfg.environment.to_uppercase()
+            ),
+            p.warn,
+        )),
+        Line::from(Span::styled(
+            format!(
+                "It opens up to {} connections at once (the safety cap) and holds them briefly.",
+                state.cfg.capacity_cap
+            ),
+            p.text,
+        )),
+        Line::default(),
+        Line::from(vec![
+            Span::styled("y", p.key),
+            Span::styled(" start    ", p.text),
+            Span::styled("any other key", p.key),
+            Span::styled(" cancel", p.text),
+        ]),
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), i);
+}

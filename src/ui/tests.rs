@@ -1,0 +1,598 @@
+//! Whole frames and single panels rendered to a `TestBackend` and compared as text snapshots
+//! (`src/ui/snapshots/`). "Now" comes from the state's event times (the view's wall clock is
+//! left unset), so snapshots do not depend on when they run.
+
+use std::collections::BTreeMap;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Color;
+
+use super::app::App;
+use super::draw::draw;
+use super::fixtures::busy;
+use super::options::{UiOptions, ViewMode};
+use super::panels;
+use super::theme::ThemeName;
+use super::view::{Overlay, Panel, View};
+use crate::feed::ReplayClock;
+use crate::state::State;
+use crate::state::fixtures::{build, capacity_exhausted, healthy, outage, staging_config, t};
+
+pub(crate) fn buffer_text(buf: &Buffer) -> String {
+    let a = buf.area;
+    let mut out = String::new();
+    for y in a.y..a.y + a.height {
+        let mut line = String::new();
+        for x in a.x..a.x + a.width {
+            if let Some(c) = buf.cell((x, y)) {
+                line.push_str(c.symbol());
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn frame(state: &State, view: &View, w: u16, h: u16) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    t.draw(|f| draw(f, state, view)).expect("draws");
+    t.backend().buffer().clone()
+}
+
+type PanelFn = fn(&mut ratatui::Frame<'_>, Rect, &State, &View);
+
+fn panel(render: PanelFn, a: &mut App, w: u16, h: u16) -> String {
+    let (state, view) = a.frame_parts();
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    t.draw(|f| render(f, f.area(), state, view)).expect("draws");
+    buffer_text(t.backend().buffer())
+}
+
+fn app_with(state: State, opts: UiOptions) -> App {
+    App::new(&opts, state)
+}
+
+fn app(state: State) -> App {
+    app_with(state, UiOptions::default())
+}
+
+fn healthy_state() -> State {
+    build(staging_config(), &healthy())
+}
+
+fn outage_state() -> State {
+    build(staging_config(), &outage())
+}
+
+fn capacity_state() -> State {
+    build(staging_config(), &capacity_exhausted())
+}
+
+fn fixtures() -> Vec<(&'static str, State)> {
+    vec![
+        ("healthy", healthy_state()),
+        ("outage", outage_state()),
+        ("capacity", capacity_state()),
+        ("empty", State::new(staging_config())),
+        ("busy", busy(600)),
+    ]
+}
+
+fn frame_of(a: &mut App, w: u16, h: u16) -> Buffer {
+    let (state, view) = a.frame_parts();
+    frame(state, view, w, h)
+}
+
+fn snap(a: &mut App, w: u16, h: u16) -> String {
+    buffer_text(&frame_of(a, w, h))
+}
+
+// ---- whole screen -------------------------------------------------------------------------
+
+#[test]
+fn screen_healthy() {
+    insta::assert_snapshot!(snap(&mut app(healthy_state()), 100, 30));
+}
+
+#[test]
+fn screen_outage() {
+    insta::assert_snapshot!(snap(&mut app(outage_state()), 100, 30));
+}
+
+#[test]
+fn screen_outage_wide() {
+    insta::assert_snapshot!(snap(&mut app(outage_state()), 160, 50));
+}
+
+#[test]
+fn screen_capacity_exhausted() {
+    insta::assert_snapshot!(snap(&mut app(capacity_state()), 100, 30));
+}
+
+#[test]
+fn screen_busy_wide() {
+    insta::assert_snapshot!(snap(&mut app(busy(600)), 160, 50));
+}
+
+#[test]
+fn screen_smallest_full_layout() {
+    insta::assert_snapshot!(snap(&mut app(outage_state()), 80, 24));
+}
+
+#[test]
+fn screen_no_data_yet() {
+    insta::assert_snapshot!(snap(&mut app(State::new(staging_config())), 100, 30));
+}
+
+#[test]
+fn screen_too_small() {
+    insta::assert_snapshot!(snap(&mut app(outage_state()), 40, 10));
+}
+
+#[test]
+fn no_panic_at_any_size() {
+    let widths = [
+        0, 1, 2, 3, 5, 10, 20, 39, 40, 60, 79, 80, 81, 99, 100, 101, 130, 200, 300,
+    ];
+    let heights = [0, 1, 2, 3, 4, 5, 9, 10, 23, 24, 25, 29, 30, 31, 50, 80];
+    let few = [
+        (0, 0),
+        (1, 1),
+        (40, 10),
+        (79, 23),
+        (80, 24),
+        (100, 30),
+        (101, 31),
+    ];
+    for (name, s) in fixtures() {
+        let mut a = app(s);
+        for w in widths {
+            for h in heights {
+                let buf = frame_of(&mut a, w, h);
+                assert_eq!(buf.area, Rect::new(0, 0, w, h), "{name} {w}x{h}");
+            }
+        }
+        for overlay in [
+            Overlay::None,
+            Overlay::Help,
+            Overlay::Log,
+            Overlay::ConfirmCapacity,
+        ] {
+            a.view.overlay = overlay;
+            for p in Panel::ORDER {
+                a.view.zoom = true;
+                a.view.focus = p;
+                for (w, h) in few {
+                    frame_of(&mut a, w, h);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_panel_alone_at_odd_sizes() {
+    let renders: [PanelFn; 7] = [
+        panels::header::render,
+        panels::footer::render,
+        panels::attempts::render,
+        panels::startup::render,
+        panels::endpoints::render,
+        panels::capacity::render,
+        panels::alerts::render,
+    ];
+    for (_, s) in fixtures() {
+        let mut a = app(s);
+        for r in renders {
+            for (w, h) in [
+                (0, 0),
+                (1, 1),
+                (2, 2),
+                (3, 7),
+                (7, 3),
+                (12, 4),
+                (30, 6),
+                (200, 3),
+            ] {
+                panel(r, &mut a, w, h);
+            }
+        }
+    }
+}
+
+// ---- panels -------------------------------------------------------------------------------
+
+#[test]
+fn panel_attempts_healthy() {
+    let mut a = app(healthy_state());
+    insta::assert_snapshot!(panel(panels::attempts::render, &mut a, 60, 18));
+}
+
+#[test]
+fn panel_attempts_outage() {
+    let mut a = app(outage_state());
+    insta::assert_snapshot!(panel(panels::attempts::render, &mut a, 60, 18));
+}
+
+#[test]
+fn panel_attempts_busy_side_by_side() {
+    let mut a = app(busy(600));
+    insta::assert_snapshot!(panel(panels::attempts::render, &mut a, 110, 24));
+}
+
+#[test]
+fn panel_attempts_busy_full_scale() {
+    let mut a = app(busy(600));
+    a.act(super::keys::Action::Scale);
+    insta::assert_snapshot!(panel(panels::attempts::render, &mut a, 110, 24));
+}
+
+#[test]
+fn panel_startup_healthy() {
+    let mut a = app(healthy_state());
+    insta::assert_snapshot!(panel(panels::startup::render, &mut a, 50, 12));
+}
+
+#[test]
+fn panel_startup_outage() {
+    let mut a = app(outage_state());
+    insta::assert_snapshot!(panel(panels::startup::render, &mut a, 50, 13));
+}
+
+#[test]
+fn panel_startup_restart_loop() {
+    let mut a = app(busy(600));
+    insta::assert_snapshot!(panel(panels::startup::render, &mut a, 66, 13));
+}
+
+#[test]
+fn panel_endpoints_healthy() {
+    let mut a = app(healthy_state());
+    insta::assert_snapshot!(panel(panels::endpoints::render, &mut a, 66, 11));
+}
+
+#[test]
+fn panel_endpoints_outage() {
+    let mut a = app(outage_state());
+    insta::assert_snapshot!(panel(panels::endpoints::render, &mut a, 66, 8));
+}
+
+#[test]
+fn panel_endpoints_consistency() {
+    let mut a = app(busy(600));
+    insta::assert_snapshot!(panel(panels::endpoints::render, &mut a, 66, 11));
+}
+
+#[test]
+fn panel_capacity_exhausted() {
+    let mut a = app(capacity_state());
+    insta::assert_snapshot!(panel(panels::capacity::render, &mut a, 50, 10));
+}
+
+#[test]
+fn panel_capacity_running() {
+    let mut a = app(busy(600));
+    insta::assert_snapshot!(panel(panels::capacity::render, &mut a, 50, 10));
+}
+
+#[test]
+fn panel_capacity_none_yet() {
+    let mut a = app(healthy_state());
+    insta::assert_snapshot!(panel(panels::capacity::render, &mut a, 50, 5));
+}
+
+#[test]
+fn panel_alerts_outage() {
+    let mut a = app(outage_state());
+    insta::assert_snapshot!(panel(panels::alerts::render, &mut a, 100, 24));
+}
+
+#[test]
+fn panel_alerts_capacity_narrow() {
+    let mut a = app(capacity_state());
+    insta::assert_snapshot!(panel(panels::alerts::render, &mut a, 60, 12));
+}
+
+// ---- overlays, zoom, modes ----------------------------------------------------------------
+
+#[test]
+fn overlay_help_live() {
+    let mut a = app(healthy_state());
+    a.act(super::keys::Action::Help);
+    insta::assert_snapshot!(snap(&mut a, 100, 30));
+}
+
+#[test]
+fn overlay_help_replay() {
+    let mut a = app_with(
+        healthy_state(),
+        UiOptions {
+            mode: ViewMode::Replay,
+            ..UiOptions::default()
+        },
+    );
+    a.act(super::keys::Action::Help);
+    insta::assert_snapshot!(snap(&mut a, 100, 30));
+}
+
+#[test]
+fn overlay_log_outage() {
+    let mut a = app(outage_state());
+    a.act(super::keys::Action::Log);
+    insta::assert_snapshot!(snap(&mut a, 100, 30));
+}
+
+#[test]
+fn overlay_confirm_capacity_in_production() {
+    let mut cfg = staging_config();
+    cfg.environment = "production".into();
+    let mut a = app(build(cfg, &healthy()));
+    a.act(super::keys::Action::CapacityTest);
+    assert_eq!(a.view.overlay, Overlay::ConfirmCapacity);
+    insta::assert_snapshot!(snap(&mut a, 100, 30));
+}
+
+#[test]
+fn zoom_alerts_outage() {
+    let mut a = app(outage_state());
+    a.act(super::keys::Action::FocusNext);
+    a.act(super::keys::Action::Zoom);
+    insta::assert_snapshot!(snap(&mut a, 120, 36));
+}
+
+#[test]
+fn header_markers_paused_lab_and_replay() {
+    let lab = ViewMode::Lab {
+        scenarios: vec![("healthy".into(), "all fine".into())],
+    };
+    let mut a = app_with(
+        outage_state(),
+        UiOptions {
+            mode: lab,
+            ..UiOptions::default()
+        },
+    );
+    a.act(super::keys::Action::TogglePause);
+    a.act(super::keys::Action::Scenario(0));
+    let lab_header = panel(panels::header::render, &mut a, 120, 2);
+
+    let mut r = app_with(
+        outage_state(),
+        UiOptions {
+            mode: ViewMode::Replay,
+            ..UiOptions::default()
+        },
+    );
+    r.apply_feed(crate::feed::Feed::Clock(ReplayClock {
+        at: t(80.0),
+        start: t(0.0),
+        end: t(185.0),
+        speed: 4.0,
+        paused: false,
+    }));
+    let replay_header = panel(panels::header::render, &mut r, 120, 2);
+    insta::assert_snapshot!(format!("{lab_header}---\n{replay_header}"));
+}
+
+// ---- privacy mask -------------------------------------------------------------------------
+
+/// What the staging fixture would reveal: the database host, user and name, endpoint hosts.
+fn assert_nothing_locating(text: &str, what: &str) {
+    for needle in [
+        "10.20.0.3",
+        "example.com",
+        "staging.example",
+        "://app",
+        "app@",
+        "/app",
+    ] {
+        assert!(
+            !text.contains(needle),
+            "{what}: {needle:?} visible:\n{text}"
+        );
+    }
+    let word = regex::Regex::new(r"\bapp\b").expect("valid");
+    assert!(
+        !word.is_match(text),
+        "{what}: user/db name visible:\n{text}"
+    );
+}
+
+#[test]
+fn mask_hides_hosts_users_databases_and_urls_everywhere() {
+    for (name, s) in fixtures() {
+        let mut a = app_with(
+            s,
+            UiOptions {
+                mask: true,
+                ..UiOptions::default()
+            },
+        );
+        for (w, h) in [(100, 30), (160, 50), (80, 24), (40, 10)] {
+            assert_nothing_locating(&snap(&mut a, w, h), &format!("{name} {w}x{h}"));
+        }
+        a.act(super::keys::Action::Log);
+        assert_nothing_locating(&snap(&mut a, 160, 50), &format!("{name} log"));
+        a.act(super::keys::Action::Close);
+        for p in Panel::ORDER {
+            a.view.focus = p;
+            a.view.zoom = true;
+            assert_nothing_locating(&snap(&mut a, 200, 60), &format!("{name} zoom {p:?}"));
+        }
+    }
+}
+
+#[test]
+fn mask_off_shows_the_target_and_m_toggles_it() {
+    let mut a = app(outage_state());
+    assert!(snap(&mut a, 160, 50).contains("10.20.0.3"));
+    a.act(super::keys::Action::Mask);
+    assert!(!snap(&mut a, 160, 50).contains("10.20.0.3"));
+}
+
+#[test]
+fn screen_outage_masked() {
+    let mut a = app_with(
+        outage_state(),
+        UiOptions {
+            mask: true,
+            ..UiOptions::default()
+        },
+    );
+    insta::assert_snapshot!(snap(&mut a, 100, 30));
+}
+
+// ---- colour -------------------------------------------------------------------------------
+
+#[test]
+fn no_color_means_no_colour_anywhere() {
+    for (name, s) in fixtures() {
+        let mut a = app_with(
+            s,
+            UiOptions {
+                no_color: true,
+                ..UiOptions::default()
+            },
+        );
+        for overlay in [
+            Overlay::None,
+            Overlay::Help,
+            Overlay::Log,
+            Overlay::ConfirmCapacity,
+        ] {
+            a.view.overlay = overlay;
+            // Cycling themes must not bring colour back.
+            for _ in 0..3 {
+                a.act(super::keys::Action::Theme);
+                let buf = frame_of(&mut a, 120, 40);
+                for c in buf.content() {
+                    assert_eq!(
+                        (c.fg, c.bg, c.underline_color),
+                        (Color::Reset, Color::Reset, Color::Reset),
+                        "{name} {overlay:?} {:?}: colour in {:?}",
+                        a.view.theme,
+                        c.symbol()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Which styles a frame uses and how often: reviewable proof of a theme in a text snapshot.
+fn style_census(buf: &Buffer) -> String {
+    let mut m: BTreeMap<String, usize> = BTreeMap::new();
+    for c in buf.content() {
+        let key = format!("fg={:?} bg={:?} mod={:?}", c.fg, c.bg, c.modifier);
+        *m.entry(key).or_default() += 1;
+    }
+    m.iter().map(|(k, n)| format!("{n:>5}  {k}\n")).collect()
+}
+
+fn themed(theme: ThemeName) -> Buffer {
+    let mut a = app_with(
+        outage_state(),
+        UiOptions {
+            theme,
+            ..UiOptions::default()
+        },
+    );
+    frame_of(&mut a, 100, 30)
+}
+
+#[test]
+fn theme_dark() {
+    insta::assert_snapshot!(style_census(&themed(ThemeName::Dark)));
+}
+
+#[test]
+fn theme_light() {
+    let buf = themed(ThemeName::Light);
+    // Unreadable on a white background (trippy #411): no white, yellow or light greys as text.
+    for c in buf.content() {
+        let bad = matches!(
+            c.fg,
+            Color::White | Color::Yellow | Color::LightYellow | Color::Gray
+        ) && c.bg == Color::Reset;
+        assert!(!bad, "light theme draws {:?} in {:?}", c.symbol(), c.fg);
+    }
+    insta::assert_snapshot!(style_census(&buf));
+}
+
+#[test]
+fn theme_high_contrast() {
+    let buf = themed(ThemeName::HighContrast);
+    assert!(
+        buf.content().iter().all(|c| c.bg != Color::Reset),
+        "paints its own background"
+    );
+    insta::assert_snapshot!(style_census(&buf));
+}
+
+#[test]
+fn t_cycles_through_the_three_themes() {
+    let mut a = app(healthy_state());
+    let mut seen = vec![a.view.theme];
+    for _ in 0..3 {
+        a.act(super::keys::Action::Theme);
+        seen.push(a.view.theme);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ThemeName::Dark,
+            ThemeName::Light,
+            ThemeName::HighContrast,
+            ThemeName::Dark
+        ]
+    );
+}
+
+// ---- meaning without colour ---------------------------------------------------------------
+
+#[test]
+fn failures_are_marks_on_the_chart_not_a_line() {
+    let mut a = app(outage_state());
+    let text = panel(panels::attempts::render, &mut a, 60, 18);
+    let lane = text
+        .lines()
+        .find(|l| l.contains("fail ┼"))
+        .expect("failure lane");
+    assert_eq!(
+        lane.matches('T').count(),
+        5,
+        "one timeout mark per attempt:\n{text}"
+    );
+    assert!(text.contains("no successful connection in view"));
+    assert!(
+        !text.contains('█'),
+        "no latency bar drawn for a failure:\n{text}"
+    );
+}
+
+#[test]
+fn a_spike_is_an_outlier_mark_on_the_robust_scale() {
+    let mut a = app(busy(600));
+    let text = panel(panels::attempts::render, &mut a, 110, 24);
+    assert!(text.contains('▲'), "{text}");
+}
+
+#[test]
+fn verdicts_are_words_and_symbols() {
+    let mut a = app(outage_state());
+    let text = snap(&mut a, 100, 30);
+    for needle in [
+        "✗ FAIL",
+        "✗ FAILED",
+        "✓ pass",
+        "· not yet",
+        "exit 3",
+        "CRITICAL",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+    }
+}
