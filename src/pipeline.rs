@@ -128,7 +128,8 @@ impl Running {
             }
             (Kind::Init, Some(t)) => {
                 let p = probe::init::InitParams::from_config(c, &t).map_err(AppError::config)?;
-                self.tasks.spawn(probe::init::run(ctx, p));
+                self.tasks
+                    .spawn(probe::init::run(ctx, ctl.clone(), mode, p));
             }
             (Kind::Capacity, Some(_)) => self.start_capacity(self.force),
             (Kind::Http, _) => {

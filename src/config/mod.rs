@@ -131,7 +131,7 @@ impl Config {
             layered.overlay(table, &|path| f.source(path, false));
         }
         overlay_env(&mut layered, &opts.env);
-        for (key, value) in &opts.lab {
+        for (key, value) in opts.lab.iter().filter(|(k, _)| k != "environment") {
             layered.set(key, value.clone(), Source::Lab);
         }
         for flag in &opts.flags {
@@ -227,6 +227,7 @@ fn pick_environment(
     file: Option<&FileLayer>,
 ) -> Result<(String, Source), ConfigError> {
     let flag = opts.flags.iter().find(|f| f.key == "environment");
+    let lab = opts.lab.iter().find(|(k, _)| k == "environment");
     let (name, source) = if let Some(f) = flag {
         (
             f.value.as_str().unwrap_or_default().to_string(),
@@ -234,6 +235,8 @@ fn pick_environment(
                 flag: f.flag.into(),
             },
         )
+    } else if let Some((_, v)) = lab {
+        (v.as_str().unwrap_or_default().to_string(), Source::Lab)
     } else if let Some(v) = opts.env.get("CONNSCOPE_ENV").filter(|v| !v.is_empty()) {
         (
             v.clone(),

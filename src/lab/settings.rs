@@ -14,6 +14,8 @@ use crate::config::{self, Config, FlagOverride, LoadOptions, Settings};
 /// Probe intervals say how often to look, not how the outage went: scaled like the rest but
 /// never so short that a very fast lab hammers its own database with new connections.
 const MIN_INTERVAL: Duration = Duration::from_millis(200);
+/// One database attempt a second keeps the chart readable and the lab calm; faster says nothing more.
+const MIN_DB_INTERVAL: Duration = Duration::from_secs(1);
 
 fn dur(d: Duration) -> Value {
     Value::String(config::duration::format(d))
@@ -53,7 +55,10 @@ pub fn suggested(
             scale(s.timeouts.health_check),
         ),
         ("pool.timeout".into(), scale(s.pool.timeout)),
-        ("database.interval".into(), interval(s.database.interval)),
+        (
+            "database.interval".into(),
+            dur(scenario.scale(s.database.interval).max(MIN_DB_INTERVAL)),
+        ),
         ("database.max_backoff".into(), scale(s.database.max_backoff)),
         ("health.interval".into(), interval(s.health.interval)),
         (

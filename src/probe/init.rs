@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::connect::{self, ConnectParams, Session, pg_failure};
-use super::{Ctx, classify};
+use super::{Control, Ctx, Mode, classify};
 use crate::config::{Config, DbTarget};
 use crate::event::{EventBody, Failure, InitResult, Step};
 
@@ -94,10 +94,19 @@ pub async fn check(p: &InitParams) -> InitResult {
     }
 }
 
-pub async fn run(ctx: Ctx, p: InitParams) {
-    let r = tokio::select! {
-        r = check(&p) => r,
-        () = ctx.cancel.cancelled() => return,
-    };
-    ctx.send(EventBody::Init(r)).await;
+/// `check`: once. `watch`: again every initialization timeout (and on "run now"), so the
+/// verdict follows the database back up instead of remembering a failure from the start.
+pub async fn run(ctx: Ctx, mut ctl: Control, mode: Mode, p: InitParams) {
+    loop {
+        let r = tokio::select! {
+            r = check(&p) => r,
+            () = ctx.cancel.cancelled() => return,
+        };
+        if !ctx.send(EventBody::Init(r)).await || mode == Mode::Once {
+            return;
+        }
+        if !ctl.wait(p.connect.timeout, &ctx.cancel).await {
+            return;
+        }
+    }
 }

@@ -28,6 +28,8 @@ struct Seen<'a> {
     count: usize,
     of: usize,
     example: Option<&'a DbAttempt>,
+    /// TCP connect times of the matching attempts that got that far.
+    tcp_times: Vec<f64>,
 }
 
 impl Seen<'_> {
@@ -61,6 +63,7 @@ fn seen<'a>(attempts: &[&'a DbAttempt], pred: impl Fn(&DbAttempt) -> bool) -> Se
         count: hits.len(),
         of: attempts.len(),
         example: hits.first().map(|a| **a),
+        tcp_times: hits.iter().filter_map(|a| a.steps_ms.tcp).collect(),
     }
 }
 
@@ -82,6 +85,11 @@ fn example_msg(s: &Seen<'_>) -> Option<String> {
         .map(|c| format!("SQLSTATE {c}: "))
         .unwrap_or_default();
     Some(format!("server said: {code}{}", e.message))
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = v.fold((0.0, 0u32), |(s, n), x| (s + x, n + 1));
+    (n > 0).then(|| sum / f64::from(n))
 }
 
 fn ms(v: Option<f64>) -> String {
@@ -145,7 +153,10 @@ fn network_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
          connector is saturated",
         &hs_to,
         vec![
-            format!("TCP connect averages {} when it works", ms(avg.tcp)),
+            format!(
+                "TCP connects in {} (average of these attempts)",
+                ms(mean(hs_to.tcp_times.iter().copied()))
+            ),
             hs_to.line("timed out after TCP connected (TLS / startup / auth)"),
         ],
     );
@@ -354,6 +365,10 @@ struct PhaseFailure {
 }
 
 fn latest_database_failure(track: &Track) -> Option<PhaseFailure> {
+    // A run that has since started cleanly closes the case.
+    if track.current.as_ref().is_some_and(|r| r.complete()) {
+        return None;
+    }
     if let Some(run) = &track.current
         && let Some((idx, name, after_s)) = database_phase_failure(run)
     {
@@ -384,7 +399,7 @@ fn startup_signature(s: &State, out: &mut Vec<Finding>) {
         };
         let restarts = track.runs.saturating_sub(1);
         let mut evidence = vec![format!(
-            "phase {} ({}) failed after {:.1} s; initialization timeout {init_s:.0} s",
+            "phase {} ({}) failed after {:.1} s; initialization timeout {init_s:.1} s",
             f.number, f.name, f.after_s
         )];
         if let Some(c) = f.exit {
@@ -399,9 +414,9 @@ fn startup_signature(s: &State, out: &mut Vec<Finding>) {
         if near_timeout(f.after_s, init_s) && f.exit == Some(3) {
             out.push(Finding {
                 rule: "outage_signature",
-                cause: "The outage's signature: the database phase times out at the initialization timeout and the \
-                        service exits with code 3 — it cannot reach Cloud SQL through its connector at startup"
-                    .into(),
+                cause: "The outage's signature: the database phase runs out its initialization timeout and the \
+                        service exits with code 3 (then restarts) — it cannot get a database connection at startup; \
+                        the other findings say why".into(),
                 confidence: Confidence::High,
                 evidence,
             });
