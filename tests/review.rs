@@ -162,7 +162,7 @@ fn junit_of_the_outage_has_the_plan_categories_and_the_expected_failures() {
             "passed",
         ),
         ("integration", "database connection success rate", "failure"),
-        ("integration", "average database connection time", "passed"),
+        ("integration", "average database connection time", "failure"),
         ("integration", "database timeout-violation rate", "failure"),
         (
             "integration",
@@ -203,7 +203,7 @@ fn junit_of_the_outage_has_the_plan_categories_and_the_expected_failures() {
         suites,
         [
             ("configuration", Some(3), Some(0), Some(0)),
-            ("integration", Some(5), Some(4), Some(0)),
+            ("integration", Some(5), Some(5), Some(0)),
             ("e2e", Some(16), Some(9), Some(4)),
         ]
     );
