@@ -362,6 +362,16 @@ struct PhaseFailure {
     name: String,
     after_s: f64,
     exit: Option<i32>,
+    /// The failure was a timeout (by its message): only then is "far from the configured
+    /// timeout" a finding — a refused connection fails fast for a different reason.
+    timed_out: bool,
+}
+
+fn mentions_timeout(message: Option<&str>) -> bool {
+    message.is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        m.contains("timeout") || m.contains("timed out") || m.contains("no answer")
+    })
 }
 
 fn latest_database_failure(track: &Track) -> Option<PhaseFailure> {
@@ -377,6 +387,7 @@ fn latest_database_failure(track: &Track) -> Option<PhaseFailure> {
             name,
             after_s,
             exit: run.exit.map(|(c, _)| c),
+            timed_out: mentions_timeout(run.phases[idx].message.as_deref()),
         });
     }
     let prev = track.previous.last()?;
@@ -388,6 +399,7 @@ fn latest_database_failure(track: &Track) -> Option<PhaseFailure> {
         name,
         after_s: prev.failed_after_s.unwrap_or(0.0),
         exit: prev.exit_code,
+        timed_out: mentions_timeout(prev.failed_message.as_deref()),
     })
 }
 
@@ -420,7 +432,7 @@ fn startup_signature(s: &State, out: &mut Vec<Finding>) {
                 confidence: Confidence::High,
                 evidence,
             });
-        } else if !near_timeout(f.after_s, init_s) {
+        } else if f.timed_out && !near_timeout(f.after_s, init_s) {
             evidence.push("expected between 0.9 × timeout and timeout + 20 s".into());
             out.push(Finding {
                 rule: "startup_timeout_mismatch",

@@ -140,6 +140,7 @@ pub struct RunSummary {
     pub failed_phase_number: Option<usize>,
     pub failed_phase: Option<String>,
     pub failed_after_s: Option<f64>,
+    pub failed_message: Option<String>,
     pub total_s: Option<f64>,
 }
 
@@ -184,6 +185,7 @@ impl Track {
             self.previous.push(RunSummary {
                 exit_code: old.exit.map(|(c, _)| c),
                 failed_phase_number: old.failed_phase().map(|(i, _)| i + 1),
+                failed_message: old.failed_phase().and_then(|(_, p)| p.message.clone()),
                 failed_after_s: failed.as_ref().and_then(|f| f.1),
                 failed_phase: failed.map(|f| f.0),
                 total_s: old.total_s(),

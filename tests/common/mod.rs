@@ -41,3 +41,4 @@ pub fn db_params(url: &str, timeout: Duration) -> DbParams {
 pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_connscope"))
 }
+pub mod http_servers;
