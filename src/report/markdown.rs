@@ -170,18 +170,7 @@ fn code(text: &str) -> String {
     }
 }
 
-/// `—` for nothing, ms below 10 s, s above: the same reading as the text report.
-fn ms(v: Option<f64>) -> String {
-    match v {
-        None => "—".into(),
-        Some(v) if v >= 10_000.0 => format!("{:.1} s", v / 1000.0),
-        Some(v) => format!("{v:.1} ms"),
-    }
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".into(), |v| format!("{:.0} %", v * 100.0))
-}
+pub(crate) use super::fmt::{ms, pct};
 
 #[cfg(test)]
 mod tests;

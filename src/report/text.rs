@@ -4,32 +4,8 @@
 use std::fmt::Write;
 
 use super::json::{Attempt, Capacity, Database, Endpoint, Init, Report, Startup, WebSocket};
-use crate::event::Failure;
 
-fn ms(v: Option<f64>) -> String {
-    match v {
-        None => "—".into(),
-        Some(v) if v >= 10_000.0 => format!("{:.1} s", v / 1000.0),
-        Some(v) => format!("{v:.1} ms"),
-    }
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".into(), |v| format!("{:.0} %", v * 100.0))
-}
-
-fn failure(f: &Failure) -> String {
-    let step = f
-        .step
-        .map(|s| format!(" at {}", s.as_str()))
-        .unwrap_or_default();
-    let code = f
-        .sqlstate
-        .as_deref()
-        .map(|c| format!(" [{c}]"))
-        .unwrap_or_default();
-    format!("{}{step}{code}: {}", f.class, f.message)
-}
+use super::fmt::{failure, ms, pct};
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();

@@ -12,16 +12,7 @@ use crate::state::State;
 const ATTEMPT_ROWS: usize = 30;
 
 fn failure(f: &Failure) -> String {
-    let step = f
-        .step
-        .map(|s| format!(" at {}", s.as_str()))
-        .unwrap_or_default();
-    let code = f
-        .sqlstate
-        .as_deref()
-        .map(|c| format!(" [{c}]"))
-        .unwrap_or_default();
-    cell(&format!("{}{step}{code}: {}", f.class, f.message))
+    cell(&crate::report::fmt::failure(f))
 }
 
 pub(super) fn database(o: &mut String, s: &State, d: &Database) {
