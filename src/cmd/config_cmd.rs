@@ -79,12 +79,23 @@ fn entries(c: &Config) -> Vec<Entry> {
                 } else {
                     target_part(t, part)
                 }),
-                source: Source::Env { var: from.clone() },
+                source: origin_source(c, from),
                 capacity_aware: None,
             });
         }
     }
     out
+}
+
+/// Where a part of the database target came from, in the words `config show` uses.
+fn origin_source(c: &Config, from: &str) -> Source {
+    match from {
+        "url" => c.source("database.url"),
+        "database.password" => c.source("database.password"),
+        "default" => Source::Default,
+        v if v.starts_with("PG") => Source::Env { var: v.to_string() },
+        path => Source::PasswordFile { path: path.to_string() },
+    }
 }
 
 fn target_part(t: &crate::config::DbTarget, part: &str) -> String {

@@ -28,6 +28,8 @@ pub enum Source {
     Derived,
     /// Set by the lab for the scenario it runs.
     Lab,
+    /// A libpq password file (~/.pgpass or PGPASSFILE).
+    PasswordFile { path: String },
 }
 
 impl fmt::Display for Source {
@@ -40,6 +42,7 @@ impl fmt::Display for Source {
             Source::Flag { flag } => write!(f, "flag {flag}"),
             Source::Derived => f.write_str("derived"),
             Source::Lab => f.write_str("lab"),
+            Source::PasswordFile { path } => write!(f, "password file {path}"),
         }
     }
 }
@@ -53,6 +56,7 @@ impl Source {
             Source::Env { var } => var.clone(),
             Source::Flag { flag } => flag.clone(),
             Source::Profile { env } => format!("built-in profile `{env}`"),
+            Source::PasswordFile { path } => path.clone(),
             Source::Default | Source::Derived | Source::Lab => "configuration".into(),
         }
     }
