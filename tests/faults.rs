@@ -1443,7 +1443,8 @@ async fn mid_wait(kind: Kind) -> Mid {
                 urls: vec![format!("ws://{}/ws", server.addr)],
                 connect_timeout: Duration::from_secs(10),
                 reply_timeout: long,
-                close_timeout: Duration::from_millis(200),
+                // The default: a cancel must not wait it out for a server that never answers.
+                close_timeout: Duration::from_secs(1),
                 interval: long,
                 tls: None,
             };

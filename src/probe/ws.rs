@@ -14,7 +14,8 @@
 //! (any status but 101 — e.g. a plain web server at that path), `protocol` when the upgrade
 //! or the conversation is malformed or the server closes instead of answering, `other`.
 //!
-//! Every opened socket gets a close frame and a bounded wait for the server's, on every path.
+//! Every opened socket gets a close frame and a bounded wait for the server's, on every path
+//! (after a cancel, at most 100 ms of it, so quitting is never held up by a silent server).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +37,8 @@ use crate::probe::classify::{failure, io_failure, timeout};
 
 pub const PING: &str = r#"{"type":"ping"}"#;
 const EXCERPT_CHARS: usize = 512;
+/// After a cancel: time to send the close frame and take the server's answer if it is quick.
+const CANCELLED_CLOSE: Duration = Duration::from_millis(100);
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -127,7 +130,13 @@ pub async fn check(url: &str, p: &WsParams, cancel: &CancellationToken) -> Optio
         r = tokio::time::timeout(p.reply_timeout, ping(&mut ws)) => Some(r),
         () = cancel.cancelled() => None,
     };
-    close(&mut ws, p.close_timeout).await;
+    // Cancelled: the close frame still goes out, but a server that does not answer it must not
+    // hold up quitting for the whole close timeout.
+    let close_limit = match replied {
+        Some(_) => p.close_timeout,
+        None => p.close_timeout.min(CANCELLED_CLOSE),
+    };
+    close(&mut ws, close_limit).await;
     match replied? {
         Ok(Ok((rtt, text))) => {
             out.ok = true;
