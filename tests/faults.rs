@@ -9,7 +9,8 @@
 //!
 //! Bounds: a deadline that fires must fire at its timeout, no earlier, and no later than
 //! timeout + 5 % + 50 ms of scheduling slack, measured on the probe's own clock where the
-//! event carries it. The process as a whole gets `PROCESS` more for starting and stopping.
+//! event carries it. The process as a whole gets `PROCESS` more for starting and stopping,
+//! and must exit within `LINGER` of its last event.
 
 mod common;
 #[path = "common/fault_bin.rs"]
