@@ -67,7 +67,10 @@ pub fn redacted_settings(c: &Config) -> serde_json::Value {
         e.websocket = e.websocket.as_deref().map(redact_url);
     }
     s.websockets = s.websockets.iter().map(|u| redact_url(u)).collect();
-    s.startup.command = s.startup.command.map(|c| scrub(&c).into_owned());
+    s.startup.command = s
+        .startup
+        .command
+        .map(|c| scrub(&crate::probe::startup::redact_command(&c)).into_owned());
     let v = serde_json::to_value(&s).unwrap_or(serde_json::Value::Null);
     serde_json::from_str(&scrub(&v.to_string())).unwrap_or(serde_json::Value::Null)
 }

@@ -62,6 +62,68 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Registers the credentials a URL carries: the password (as written, decoded, and as the
+/// base64 `user:password` of the basic-auth header a client builds from it) and the values of
+/// credential query parameters — so a server echoing them back is scrubbed too.
+pub fn register_url(raw: &str) {
+    use base64::Engine as _;
+    let Ok(u) = url::Url::parse(raw) else { return };
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    if let Some(pw) = u.password() {
+        let (user, pass) = (decode(u.username()), decode(pw));
+        register(pw);
+        register(&pass);
+        register(&base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")));
+    }
+    if let Some(q) = u.query() {
+        for pair in q.split('&') {
+            if let Some((k, v)) = pair.split_once('=')
+                && is_secret_param(&decode(k))
+            {
+                register(v);
+                register(&decode(v));
+            }
+        }
+    }
+}
+
+/// Words of a command line that assign a credential: the key names one (`--password=…`,
+/// `PGPASSWORD=…`, `api_token=…`). Returns (key, value).
+pub fn credential_assignment(word: &str) -> Option<(&str, &str)> {
+    const CREDENTIAL_KEYS: [&str; 5] = ["password", "passwd", "token", "secret", "apikey"];
+    let (key, value) = word.split_once('=')?;
+    let k = key
+        .trim_start_matches('-')
+        .to_ascii_lowercase()
+        .replace(['_', '-'], "");
+    CREDENTIAL_KEYS
+        .iter()
+        .any(|c| k.contains(c))
+        .then_some((key, value))
+}
+
+/// Registers the credentials in a command line: passwords and tokens of URLs in it, and the
+/// values of credential assignments (see `credential_assignment`).
+pub fn register_command(cmd: &str) {
+    let quote = |c: char| c == '\'' || c == '"';
+    for word in cmd.split_whitespace() {
+        let inner = word.trim_matches(quote);
+        if inner.contains("://") {
+            register_url(inner);
+        } else if let Some((_, value)) = credential_assignment(inner) {
+            register(value.trim_matches(quote));
+        }
+    }
+}
+
+fn is_secret_param(k: &str) -> bool {
+    SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s))
+}
+
 /// Query parameters whose values are credentials.
 const SECRET_PARAMS: [&str; 7] = [
     "password",
@@ -85,7 +147,7 @@ pub fn redact_url(raw: &str) -> String {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let secret = SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
+                let secret = is_secret_param(&k);
                 (
                     k.into_owned(),
                     if secret {

@@ -106,13 +106,7 @@ pub struct CapacityCap {
 impl Config {
     pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
         let file = match &opts.file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-                    location: path.clone(),
-                    message: format!("cannot read config file: {e}"),
-                })?;
-                Some(FileLayer::parse(path, text)?)
-            }
+            Some(path) => Some(FileLayer::parse(path, read_text(path)?)?),
             None => None,
         };
         let (environment, env_source) = pick_environment(opts, file.as_ref())?;
@@ -144,6 +138,7 @@ impl Config {
             );
         }
         let settings = deserialize(&layered, file.as_ref())?;
+        register_secrets(&settings);
         validate::settings(&settings, &|key| {
             locate(&layered, file.as_ref(), key, false)
         })?;
@@ -202,6 +197,28 @@ pub fn capacity_aware(s: &Settings, base: Duration) -> Duration {
         (true, Some(ca)) => base + ca.vpc_scaling_buffer + base.mul_f64(ca.capacity_buffer),
         _ => base,
     }
+}
+
+/// A config file as text; bytes that are not UTF-8 are reported where they start.
+fn read_text(path: &str) -> Result<String, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|e| ConfigError {
+        location: path.to_string(),
+        message: format!("cannot read config file: {e}"),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let before =
+            std::str::from_utf8(e.as_bytes().get(..valid).unwrap_or_default()).unwrap_or_default();
+        let (line, col) = source::line_col(before, before.len());
+        ConfigError::at(
+            Source::File {
+                path: path.to_string(),
+                line,
+                col,
+            },
+            "not valid UTF-8 (a TOML file must be UTF-8 text)",
+        )
+    })
 }
 
 fn profiles() -> Result<Table, ConfigError> {
@@ -336,6 +353,29 @@ fn deserialize(layered: &Layered, file: Option<&FileLayer>) -> Result<Settings, 
     })
 }
 
+/// Every credential the settings carry, known to the scrubber before anything can print it:
+/// the database password, passwords and tokens in endpoint and WebSocket URLs, and those on
+/// the startup log command's line. (The resolved database target registers its own.)
+fn register_secrets(s: &Settings) {
+    if let Some(pw) = &s.database.password {
+        crate::secret::register(pw);
+    }
+    if let Some(url) = &s.database.url {
+        crate::secret::register_url(url);
+    }
+    let urls = s
+        .endpoints
+        .iter()
+        .flat_map(|e| std::iter::once(&e.url).chain(e.websocket.as_ref()))
+        .chain(&s.websockets);
+    for u in urls {
+        crate::secret::register_url(u);
+    }
+    if let Some(c) = &s.startup.command {
+        crate::secret::register_command(c);
+    }
+}
+
 fn resolve_database(
     s: &Settings,
     layered: &Layered,
@@ -348,9 +388,6 @@ fn resolve_database(
         application_name: &s.database.application_name,
         env,
     };
-    if let Some(pw) = &s.database.password {
-        crate::secret::register(pw);
-    }
     target::resolve(&r).map_err(|message| {
         let source = if s.database.url.is_some() {
             locate(layered, file, "database.url", false)

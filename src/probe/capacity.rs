@@ -1,6 +1,7 @@
 //! The concurrent-capacity test: N connections at once, each held for a while running
-//! `SELECT 1`, the way the outage plan probed Cloud SQL's limits. Plain single sqlx
-//! connections (never a pool: its retries would turn 53300 into a silent wait).
+//! `SELECT 1`, the way the outage plan probed Cloud SQL's limits. Plain single connections,
+//! opened and timed like every database attempt (never a pool: its retries would turn 53300
+//! into a silent wait).
 //!
 //! First, do no harm: the test never exceeds the safety cap (limit × margin − reserved) without
 //! `--force`; it opens connections in waves and stops opening more once the server refuses for
@@ -9,14 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
-use sqlx::{ConnectOptions, Connection};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::connect::{self, ConnectParams};
+use super::connect::{self, ConnectParams, Session};
 use super::{Ctx, classify};
-use crate::config::{Config, DbHost, DbTarget, SslMode};
+use crate::config::{Config, DbTarget};
 use crate::event::{
     CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Step,
 };
@@ -56,57 +55,6 @@ impl CapacityParams {
         } else {
             (self.cap, true)
         }
-    }
-}
-
-fn sqlx_options(t: &DbTarget, statement_timeout: Duration) -> PgConnectOptions {
-    let mut o = PgConnectOptions::new_without_pgpass()
-        .username(&t.user)
-        .database(&t.dbname)
-        .application_name(&t.application_name)
-        .port(t.port)
-        .options([(
-            "statement_timeout",
-            format!("{}ms", statement_timeout.as_millis()),
-        )])
-        .ssl_mode(match t.sslmode {
-            SslMode::Disable => PgSslMode::Disable,
-            SslMode::Allow => PgSslMode::Allow,
-            SslMode::Prefer => PgSslMode::Prefer,
-            SslMode::Require => PgSslMode::Require,
-            SslMode::VerifyCa => PgSslMode::VerifyCa,
-            SslMode::VerifyFull => PgSslMode::VerifyFull,
-        })
-        .disable_statement_logging();
-    o = match &t.host {
-        DbHost::Tcp(h) => o.host(h),
-        DbHost::Unix(dir) => o.socket(dir),
-    };
-    if let Some(pw) = &t.password {
-        o = o.password(pw.expose());
-    }
-    if let Some(root) = &t.sslrootcert {
-        o = o.ssl_root_cert(root);
-    }
-    o
-}
-
-/// Classifies an sqlx error with the same words as every other probe.
-fn sqlx_failure(step: Step, e: &sqlx::Error) -> Failure {
-    match e {
-        sqlx::Error::Database(db) => {
-            let code = db.code().map(|c| c.into_owned());
-            let class = code.as_deref().map_or(ErrorClass::Other, |c| {
-                classify::sqlstate_class(c, db.message())
-            });
-            classify::failure(class, step, code, db.message())
-        }
-        sqlx::Error::Io(io) => {
-            classify::failure(classify::io_class(io), step, None, io.to_string())
-        }
-        sqlx::Error::Tls(t) => classify::failure(ErrorClass::Tls, step, None, t.to_string()),
-        sqlx::Error::Protocol(p) => classify::failure(ErrorClass::Protocol, step, None, p),
-        other => classify::failure(ErrorClass::Other, step, None, other.to_string()),
     }
 }
 
@@ -156,30 +104,31 @@ async fn server_stats(p: &CapacityParams) -> (Option<u32>, Option<u32>, Option<u
 type Connected = tokio::sync::oneshot::Sender<bool>;
 
 /// One connection of the test: connect, hold, `SELECT 1`, close — cancellable at every wait.
+/// The connection is opened and timed step by step like every database attempt, so a failure
+/// says where it happened (a black-holed connector hangs in the handshake, not in TCP).
 async fn one(
     ctx: &Ctx,
     run: u64,
     index: u32,
-    opts: &PgConnectOptions,
+    cp: &ConnectParams,
     p: &CapacityParams,
     connected: Connected,
 ) -> CapacityConn {
     let t = Instant::now();
     let attempt = tokio::select! {
-        r = tokio::time::timeout(p.connect_timeout, PgConnection::connect_with(opts)) => r,
+        a = connect::attempt(&p.target, cp) => a,
         () = ctx.cancel.cancelled() => {
             let _ = connected.send(false);
             return CapacityConn { run, index, ok: false, connect_ms: ms(t), error: Some(cancelled()) };
         }
     };
     let connect_ms = ms(t);
-    let mut conn = match attempt {
-        Ok(Ok(c)) => {
+    let session = match attempt.result {
+        Ok(s) => {
             let _ = connected.send(false);
-            c
+            s
         }
-        Ok(Err(e)) => {
-            let f = sqlx_failure(Step::Handshake, &e);
+        Err(f) => {
             let _ = connected.send(f.class.wants_backoff());
             return CapacityConn {
                 run,
@@ -189,27 +138,17 @@ async fn one(
                 error: Some(f),
             };
         }
-        Err(_) => {
-            let _ = connected.send(false);
-            return CapacityConn {
-                run,
-                index,
-                ok: false,
-                connect_ms,
-                error: Some(classify::timeout(Step::Tcp, p.connect_timeout)),
-            };
-        }
     };
     let held = tokio::select! {
         () = tokio::time::sleep(p.hold) => true,
         () = ctx.cancel.cancelled() => false,
     };
     let error = if held {
-        select_one(&mut conn, p.statement_timeout).await
+        select_one(&session, p.statement_timeout).await
     } else {
         Some(cancelled())
     };
-    let _ = tokio::time::timeout(Duration::from_secs(2), conn.close()).await;
+    session.close().await;
     CapacityConn {
         run,
         index,
@@ -219,15 +158,15 @@ async fn one(
     }
 }
 
-async fn select_one(conn: &mut PgConnection, limit: Duration) -> Option<Failure> {
+async fn select_one(session: &Session, limit: Duration) -> Option<Failure> {
     match tokio::time::timeout(
         limit + Duration::from_secs(1),
-        sqlx::query("SELECT 1").execute(conn),
+        session.client.simple_query("SELECT 1"),
     )
     .await
     {
         Ok(Ok(_)) => None,
-        Ok(Err(e)) => Some(sqlx_failure(Step::Query, &e)),
+        Ok(Err(e)) => Some(connect::pg_failure(Step::Query, &e)),
         Err(_) => Some(classify::timeout(Step::Query, limit)),
     }
 }
@@ -279,7 +218,10 @@ async fn open_all(
     planned: u32,
     p: Arc<CapacityParams>,
 ) -> (bool, Option<String>) {
-    let opts = Arc::new(sqlx_options(&p.target, p.statement_timeout));
+    let cp = match ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) {
+        Ok(cp) => Arc::new(cp),
+        Err(e) => return (true, Some(format!("cannot connect: {e}"))),
+    };
     let mut tasks = JoinSet::new();
     let (mut launched, mut refused) = (0u32, 0u32);
     let mut stop = None;
@@ -288,9 +230,9 @@ async fn open_all(
         let mut signals = Vec::with_capacity(wave as usize);
         for index in launched..launched + wave {
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let (c, o, pp) = (ctx.clone(), opts.clone(), p.clone());
+            let (c, cp, pp) = (ctx.clone(), cp.clone(), p.clone());
             tasks.spawn(async move {
-                let res = one(&c, run, index, &o, &pp, tx).await;
+                let res = one(&c, run, index, &cp, &pp, tx).await;
                 c.send(EventBody::CapacityConn(res)).await;
             });
             signals.push(rx);

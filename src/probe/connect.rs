@@ -210,22 +210,11 @@ async fn resolve(
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let t = Instant::now();
-    let r = timeout_at(deadline, tokio::net::lookup_host((host, port))).await;
+    // The resolver every probe shares: `.invalid` is answered here, never sent off the machine.
+    let r = timeout_at(deadline, super::net::lookup(host, port)).await;
     steps.dns = Some(ms(t));
     match r {
-        Ok(Ok(addrs)) => {
-            let addrs: Vec<SocketAddr> = addrs.collect();
-            if addrs.is_empty() {
-                Err(failure(
-                    ErrorClass::Dns,
-                    Step::Dns,
-                    None,
-                    format!("{host} has no addresses"),
-                ))
-            } else {
-                Ok(addrs)
-            }
-        }
+        Ok(Ok(addrs)) => Ok(addrs),
         Ok(Err(e)) => Err(failure(
             ErrorClass::Dns,
             Step::Dns,

@@ -14,7 +14,8 @@
 //! (any status but 101 — e.g. a plain web server at that path), `protocol` when the upgrade
 //! or the conversation is malformed or the server closes instead of answering, `other`.
 //!
-//! Every opened socket gets a close frame and a bounded wait for the server's, on every path.
+//! Every opened socket gets a close frame and a bounded wait for the server's, on every path
+//! (after a cancel, at most 100 ms of it, so quitting is never held up by a silent server).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +37,8 @@ use crate::probe::classify::{failure, io_failure, timeout};
 
 pub const PING: &str = r#"{"type":"ping"}"#;
 const EXCERPT_CHARS: usize = 512;
+/// After a cancel: time to send the close frame and take the server's answer if it is quick.
+const CANCELLED_CLOSE: Duration = Duration::from_millis(100);
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -112,21 +115,28 @@ pub async fn check(url: &str, p: &WsParams, cancel: &CancellationToken) -> Optio
         error: None,
     };
     let start = Instant::now();
+    let mut tcp_connected = false;
     let connected = tokio::select! {
-        r = tokio::time::timeout(p.connect_timeout, open(url, p.tls.as_ref())) => r,
+        r = tokio::time::timeout(p.connect_timeout, open(url, p.tls.as_ref(), &mut tcp_connected)) => r,
         () = cancel.cancelled() => return None,
     };
     let mut ws = match connected {
         Ok(Ok(ws)) => ws,
         Ok(Err(f)) => return Some(failed(out, f)),
-        Err(_) => return Some(failed(out, timeout(Step::Connect, p.connect_timeout))),
+        Err(_) => return Some(failed(out, connect_timeout(p, tcp_connected))),
     };
     out.connect_ms = Some(ms(start.elapsed()));
     let replied = tokio::select! {
         r = tokio::time::timeout(p.reply_timeout, ping(&mut ws)) => Some(r),
         () = cancel.cancelled() => None,
     };
-    close(&mut ws, p.close_timeout).await;
+    // Cancelled: the close frame still goes out, but a server that does not answer it must not
+    // hold up quitting for the whole close timeout.
+    let close_limit = match replied {
+        Some(_) => p.close_timeout,
+        None => p.close_timeout.min(CANCELLED_CLOSE),
+    };
+    close(&mut ws, close_limit).await;
     match replied? {
         Ok(Ok((rtt, text))) => {
             out.ok = true;
@@ -137,6 +147,24 @@ pub async fn check(url: &str, p: &WsParams, cancel: &CancellationToken) -> Optio
         Err(_) => out.error = Some(timeout(Step::Reply, p.reply_timeout)),
     }
     Some(out)
+}
+
+/// The opening handshake's deadline. Its step is `connect` either way (the whole opening
+/// handshake); the message says how far it got, so a server that accepts and never upgrades
+/// is not mistaken for an unreachable one.
+fn connect_timeout(p: &WsParams, tcp_connected: bool) -> Failure {
+    if !tcp_connected {
+        return timeout(Step::Connect, p.connect_timeout);
+    }
+    failure(
+        ErrorClass::Timeout,
+        Step::Connect,
+        None,
+        format!(
+            "TCP connected, but no WebSocket handshake (101 Switching Protocols) within {}",
+            crate::config::duration::format(p.connect_timeout)
+        ),
+    )
 }
 
 fn failed(mut out: WsCheck, f: Failure) -> WsCheck {
@@ -150,7 +178,11 @@ fn ms(d: Duration) -> f64 {
 
 /// DNS, TCP, then TLS (for `wss://`) and the upgrade over that stream. Resolving and connecting
 /// ourselves is what lets a DNS failure be told apart from a refused port.
-async fn open(raw: &str, tls_config: Option<&Arc<ClientConfig>>) -> Result<Ws, Failure> {
+async fn open(
+    raw: &str,
+    tls_config: Option<&Arc<ClientConfig>>,
+    tcp_connected: &mut bool,
+) -> Result<Ws, Failure> {
     let url = Url::parse(raw).map_err(|e| bad_url(raw, e.to_string()))?;
     let tls = match url.scheme() {
         "ws" => false,
@@ -167,6 +199,7 @@ async fn open(raw: &str, tls_config: Option<&Arc<ClientConfig>>) -> Result<Ws, F
         .await
         .map_err(|e| failure(ErrorClass::Dns, Step::Dns, None, e.to_string()))?;
     let tcp = connect_any(&addrs).await?;
+    *tcp_connected = true;
     let stream = if tls {
         MaybeTlsStream::Rustls(tls_handshake(&url, tcp, tls_config).await?)
     } else {

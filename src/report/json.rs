@@ -34,6 +34,8 @@ pub struct Report {
     pub endpoints: Vec<Endpoint>,
     pub websockets: Vec<WebSocket>,
     pub startup: Option<Startup>,
+    /// How much of the service's startup log was read, even when none of it was a phase.
+    pub startup_log: Option<StartupLogRead>,
     pub alerts: Vec<Alert>,
     pub targets: Vec<TargetCheck>,
     pub findings: Vec<Finding>,
@@ -164,6 +166,14 @@ pub struct Startup {
     pub lines: u64,
 }
 
+#[derive(Debug, Serialize)]
+pub struct StartupLogRead {
+    pub source: String,
+    pub lines: u64,
+    pub skipped: u64,
+    pub ended: bool,
+}
+
 pub fn build(s: &State) -> Report {
     let j = verdict::judge(s);
     Report {
@@ -184,6 +194,7 @@ pub fn build(s: &State) -> Report {
         endpoints: endpoints(s),
         websockets: websockets(s),
         startup: startup(s),
+        startup_log: startup_log(s),
         alerts: s.alerts.active.clone(),
         targets: verdict::targets(s),
         findings: diagnosis::diagnose(s),
@@ -336,6 +347,16 @@ fn websockets(s: &State) -> Vec<WebSocket> {
             }
         })
         .collect()
+}
+
+fn startup_log(s: &State) -> Option<StartupLogRead> {
+    let t = &s.startup.log;
+    Some(StartupLogRead {
+        source: t.desc.clone()?,
+        lines: t.lines,
+        skipped: t.skipped,
+        ended: t.ended,
+    })
 }
 
 fn startup(s: &State) -> Option<Startup> {

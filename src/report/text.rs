@@ -34,6 +34,12 @@ pub fn render(r: &Report) -> String {
     endpoints(&mut o, &r.endpoints, &r.websockets);
     if let Some(s) = &r.startup {
         startup(&mut o, s);
+    } else if let Some(l) = &r.startup_log {
+        let _ = writeln!(
+            o,
+            "\nStartup log ({}): {} lines read, {} matched nothing and were skipped",
+            l.source, l.lines, l.skipped
+        );
     }
     judgement(&mut o, r);
     o

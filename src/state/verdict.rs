@@ -159,8 +159,10 @@ pub fn judge(s: &State) -> Judgement {
             e.class, e.message
         ));
     }
+    capacity(s, &mut fails);
     endpoints(s, &mut fails, &mut warns);
     startup(s, &mut fails, &mut warns);
+    startup_log(s, &mut warns);
     for t in targets(s) {
         if t.met == Some(false) {
             warns.push(format!(
@@ -182,6 +184,48 @@ pub fn judge(s: &State) -> Judgement {
         verdict,
         reasons: fails,
     }
+}
+
+/// A finished capacity test in which not one connection got through measured no capacity at
+/// all: the database was unreachable (or full) for every one of them. Cancelled tests are not
+/// judged.
+fn capacity(s: &State, fails: &mut Vec<String>) {
+    let Some(run) = &s.capacity.last else { return };
+    let Some((_, f)) = &run.finished else { return };
+    let cancelled = f.aborted && f.reason.as_deref() == Some("cancelled");
+    if run.attempted == 0 || run.succeeded > 0 || cancelled {
+        return;
+    }
+    let classes: Vec<String> = run
+        .errors_by_class
+        .iter()
+        .map(|(class, n)| format!("{n} {class}"))
+        .collect();
+    fails.push(format!(
+        "capacity test: none of {} connections succeeded ({})",
+        run.attempted,
+        classes.join(", ")
+    ));
+}
+
+/// A startup log was read but not one line of it was a phase or an exit: the format or the
+/// patterns do not fit, or it is not the service's log at all. Nothing was learned about the
+/// startup, which is not a pass.
+fn startup_log(s: &State, warns: &mut Vec<String>) {
+    let t = &s.startup.log;
+    let Some(desc) = &t.desc else { return };
+    // Like the probe's own warning: at the end of the log, or once 200 lines matched nothing.
+    if t.current.is_some() || t.runs > 0 || !(t.ended || t.lines >= 200) {
+        return;
+    }
+    warns.push(if t.lines == 0 {
+        format!("startup log {desc}: nothing was read from it")
+    } else {
+        format!(
+            "startup log {desc}: none of its {} lines is a startup phase or exit line ({} skipped)",
+            t.lines, t.skipped
+        )
+    });
 }
 
 fn endpoints(s: &State, fails: &mut Vec<String>, warns: &mut Vec<String>) {

@@ -96,8 +96,11 @@ pub struct HttpParams {
 
 impl HttpParams {
     pub fn from_settings(s: &Settings) -> Self {
+        // A password in an endpoint URL is sent (as basic auth) but must never be shown, even
+        // when a server echoes it back in a body or an error. (Loading the configuration has
+        // registered it already; this keeps params built by hand covered too.)
         for e in &s.endpoints {
-            register_url_password(&e.url);
+            crate::secret::register_url(&e.url);
         }
         let paths = if s.health.paths.is_empty() {
             DEFAULT_PATHS.iter().map(|p| p.to_string()).collect()
@@ -128,25 +131,6 @@ impl HttpParams {
         self.timeout = timeout;
         self
     }
-}
-
-/// A password in an endpoint URL is sent (as basic auth) but must never be shown, even when a
-/// server echoes it back in a body or an error: register it as written, decoded, and as the
-/// base64 `user:password` of the Authorization header.
-fn register_url_password(raw: &str) {
-    use base64::Engine as _;
-    let Ok(u) = Url::parse(raw) else { return };
-    let Some(pw) = u.password() else { return };
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    let (user, pass) = (decode(u.username()), decode(pw));
-    crate::secret::register(pw);
-    crate::secret::register(&pass);
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-    crate::secret::register(&basic);
 }
 
 /// `Once`: `tries` rounds, `tries_interval` apart. `Live`: a round every `interval` (or when

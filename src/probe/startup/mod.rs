@@ -413,7 +413,6 @@ pub fn redact_command(cmd: &str) -> String {
 }
 
 fn redact_word(word: &str) -> String {
-    const CREDENTIAL_KEYS: [&str; 5] = ["password", "passwd", "token", "secret", "apikey"];
     let quote = |c: char| c == '\'' || c == '"';
     let inner = word.trim_matches(quote);
     if inner.contains("://") {
@@ -422,16 +421,10 @@ fn redact_word(word: &str) -> String {
         let (_, suffix) = post.split_at(post.len() - suffix_len);
         return format!("{pre}{}{suffix}", crate::secret::redact_url(inner));
     }
-    if let Some((key, _)) = word.split_once('=') {
-        let k = key
-            .trim_start_matches('-')
-            .to_ascii_lowercase()
-            .replace(['_', '-'], "");
-        if CREDENTIAL_KEYS.iter().any(|c| k.contains(c)) {
-            return format!("{key}={}", crate::secret::MASK);
-        }
+    match crate::secret::credential_assignment(word) {
+        Some((key, _)) => format!("{key}={}", crate::secret::MASK),
+        None => word.to_string(),
     }
-    word.to_string()
 }
 
 #[cfg(test)]

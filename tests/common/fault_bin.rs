@@ -1,0 +1,142 @@
+//! Running the real binary for the fault suite: a clean environment (no PG*, DATABASE_URL,
+//! CONNSCOPE_* or HOME from this machine leaks in), a hard time limit, the wall time, and the
+//! child's own peak memory (from `wait4`, so other processes never blur it). A child still
+//! running when the guard drops — a failed assertion, a panic — is killed and reaped.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+pub struct Run {
+    /// `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: Duration,
+    /// When the child was started (to compare with the `at` of its events).
+    pub started_at: SystemTime,
+    /// Peak resident set size of the child, in KiB.
+    pub max_rss_kib: i64,
+}
+
+impl Run {
+    pub fn all_output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// The `--progress json` events on stderr, in order (other lines ignored).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("kind").is_some())
+            .collect()
+    }
+}
+
+/// Kills and reaps a child that was not reaped by the time the guard drops.
+struct Reaper {
+    pid: libc::pid_t,
+    reaped: bool,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if !self.reaped {
+            // SAFETY: plain syscalls on our own child's pid; no memory is shared.
+            unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+                let mut status = 0;
+                libc::waitpid(self.pid, &mut status, 0);
+            }
+        }
+    }
+}
+
+pub fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_connscope"));
+    c.env_clear();
+    for keep in ["PATH", "LANG", "TMPDIR", "LLVM_PROFILE_FILE"] {
+        if let Ok(v) = std::env::var(keep) {
+            c.env(keep, v);
+        }
+    }
+    c
+}
+
+/// Runs `connscope ARGS` with only `env` (and PATH) in its environment; panics when it runs
+/// longer than `limit`.
+// The child is reaped by `wait4` (for its rusage) or, on any early exit, by the `Reaper`.
+#[allow(clippy::zombie_processes)]
+pub fn run(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
+    let mut c = command();
+    c.args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let mut child = c.spawn().expect("start connscope");
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    let mut reaper = Reaper { pid, reaped: false };
+    let pipe = |p: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = p {
+                let _ = p.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = pipe(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = pipe(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid value; wait4 fills it in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: waits for our own child without blocking; status and usage are ours.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            reaper.reaped = true;
+            break;
+        }
+        assert!(r == 0, "wait4 failed: {}", std::io::Error::last_os_error());
+        assert!(
+            start.elapsed() < limit,
+            "connscope {args:?} still running after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let took = start.elapsed();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    Run {
+        code,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        took,
+        started_at,
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
