@@ -86,7 +86,7 @@ async fn sim_database_speaks_the_protocol_and_refuses_like_postgres() {
     );
 }
 
-/// The capacity probe uses sqlx (named prepared statements, its own startup): the simulated
+/// sqlx is what many services connect with (named prepared statements, its own startup): the simulated
 /// database must satisfy it too.
 #[tokio::test]
 async fn sim_database_serves_sqlx() {

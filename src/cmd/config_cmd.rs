@@ -94,7 +94,9 @@ fn origin_source(c: &Config, from: &str) -> Source {
         "database.password" => c.source("database.password"),
         "default" => Source::Default,
         v if v.starts_with("PG") => Source::Env { var: v.to_string() },
-        path => Source::PasswordFile { path: path.to_string() },
+        path => Source::PasswordFile {
+            path: path.to_string(),
+        },
     }
 }
 

@@ -29,7 +29,9 @@ pub enum Source {
     /// Set by the lab for the scenario it runs.
     Lab,
     /// A libpq password file (~/.pgpass or PGPASSFILE).
-    PasswordFile { path: String },
+    PasswordFile {
+        path: String,
+    },
 }
 
 impl fmt::Display for Source {
