@@ -20,6 +20,9 @@ use crate::event::{
     CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Step,
 };
 
+/// How long a closed session's backend takes to give its slot back, with room to spare.
+const STATS_SLOT_RELEASE: Duration = Duration::from_millis(50);
+
 /// Connections opened per wave before checking whether the server is refusing.
 const WAVE: u32 = 16;
 
@@ -87,15 +90,19 @@ async fn server_stats(p: &CapacityParams) -> (Option<u32>, Option<u32>, Option<u
     };
     let max = q("SHOW max_connections").await;
     let reserved = q("SHOW superuser_reserved_connections").await;
+    // Our own stats session is not "in use" by anyone else.
     let in_use = match q(
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
     )
     .await
     {
         Some(n) => Some(n),
-        None => q("SELECT count(*) FROM pg_stat_activity").await,
+        None => q("SELECT count(*) FROM pg_stat_activity").await.map(|n| n.saturating_sub(1)),
     };
     session.close().await;
+    // The server frees the stats session's slot when its backend exits, a moment after
+    // Terminate; without this pause the test would count that slot against the database.
+    tokio::time::sleep(STATS_SLOT_RELEASE).await;
     (max, reserved, in_use)
 }
 

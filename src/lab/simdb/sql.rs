@@ -16,8 +16,11 @@ pub enum SimQuery {
         column: String,
         int: bool,
     },
-    /// `SELECT count(*) FROM pg_stat_activity …`: connections in use.
-    ActiveConnections,
+    /// `SELECT count(*) FROM pg_stat_activity …`: connections in use; `others` when the query
+    /// leaves out its own session (`pid <> pg_backend_pid()`).
+    ActiveConnections {
+        others: bool,
+    },
     Version,
     /// `SET`, `RESET`, `BEGIN`, `COMMIT`, `ROLLBACK`, `DISCARD`: acknowledged, no effect.
     Command(String),
@@ -63,7 +66,7 @@ impl SimQuery {
             SimQuery::Setting { column, int, .. } => {
                 (column.clone(), if *int { Type::INT4 } else { Type::TEXT })
             }
-            SimQuery::ActiveConnections => ("count".to_string(), Type::INT8),
+            SimQuery::ActiveConnections { .. } => ("count".to_string(), Type::INT8),
             SimQuery::Version => ("version".to_string(), Type::TEXT),
             SimQuery::Command(_) => return None,
         };
@@ -74,7 +77,9 @@ impl SimQuery {
     pub fn answer(&self, facts: Facts) -> Result<Option<Cell>, PgWireError> {
         let cell = match self {
             SimQuery::Literal(n) => Cell::Int4(*n),
-            SimQuery::ActiveConnections => Cell::Int8(i64::from(facts.in_use)),
+            SimQuery::ActiveConnections { others } => {
+                Cell::Int8(i64::from(facts.in_use.saturating_sub(u32::from(*others))))
+            }
             SimQuery::Version => Cell::Text(format!(
                 "PostgreSQL {SERVER_VERSION} (connscope lab simulated database)"
             )),
@@ -130,7 +135,8 @@ fn parse_normalized(q: &str) -> Option<SimQuery> {
         return Some(SimQuery::Version);
     }
     if rest.starts_with("count(*) from pg_stat_activity") {
-        return Some(SimQuery::ActiveConnections);
+        let others = rest.contains("pg_backend_pid()");
+        return Some(SimQuery::ActiveConnections { others });
     }
     if let Some(setting) = parse_current_setting(rest) {
         return Some(setting);
