@@ -90,7 +90,13 @@ fn watch(url: &str, svc: &Services, extra: &[&str], env: &[(&str, &str)]) -> Pty
     args.extend_from_slice(extra);
     let mut all_env = vec![("CONNSCOPE_HEALTH__INTERVAL", "500ms")];
     all_env.extend_from_slice(env);
-    pty::spawn(&args, &all_env, COLS, ROWS)
+    pty::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_connscope")),
+        &args,
+        &all_env,
+        COLS,
+        ROWS,
+    )
 }
 
 // ---- reading the screen -----------------------------------------------------------------
@@ -225,6 +231,14 @@ fn watch_shows_live_numbers_help_and_pause_then_quits_cleanly() {
         })
         .unwrap_or_else(|s| panic!("resume did not catch up:\n{s}"));
     assert!(attempts(&resumed).is_some());
+
+    // The footer answers a key, then clears by itself (after about 4 s).
+    p.key('r');
+    p.expect_text("running every probe now", Duration::from_secs(5));
+    p.wait_for(Duration::from_secs(10), |s| {
+        !s.contains("running every probe now")
+    })
+    .unwrap_or_else(|s| panic!("the status line stayed:\n{s}"));
 
     p.key('q');
     assert_exited_and_restored(&mut p, 0, "q");

@@ -468,6 +468,29 @@ fn tall_screens_give_the_diagnosis_a_full_width_band_and_capacity_only_what_it_n
     assert!(left_width.is_some_and(|w| w < 70), "{short}");
 }
 
+#[test]
+fn evidence_is_capped_per_finding_unless_zoomed() {
+    let mut ev = outage();
+    let body = "startup failed: database initialization timeout";
+    for name in ["backend", "api", "auth"] {
+        ev.push((
+            185.5,
+            crate::state::fixtures::http(name, "/health/database", 503, 90.0, body),
+        ));
+    }
+    let mut a = app(build(staging_config(), &ev));
+    a.view.focus = Panel::Alerts;
+    let flat = panel(panels::alerts::render, &mut a, 140, 40);
+    assert!(flat.contains("– and 3 more (Enter zooms)"), "{flat}");
+    a.view.zoom = true;
+    let zoomed = panel(panels::alerts::render, &mut a, 140, 40);
+    assert!(!zoomed.contains("more (Enter zooms)"), "{zoomed}");
+    assert!(
+        zoomed.contains("auth /health/database answered 503"),
+        "{zoomed}"
+    );
+}
+
 // ---- privacy mask -------------------------------------------------------------------------
 
 /// What the staging fixture would reveal: the database host, user and name, endpoint hosts.

@@ -48,10 +48,17 @@ const SCRUBBED: [&str; 12] = [
     "CONNSCOPE_LOG",
 ];
 
-/// The binary under test with `args`, a clean environment plus `env`, in a `cols`×`rows`
-/// terminal.
-pub fn spawn(args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Pty {
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_connscope"));
+/// The connscope binary at `bin` with `args`, a clean environment plus `env`, in a
+/// `cols`×`rows` terminal. (The path is a parameter: only tests have `CARGO_BIN_EXE_*`, and
+/// the screenshot example shares this file.)
+pub fn spawn(
+    bin: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    cols: u16,
+    rows: u16,
+) -> Pty {
+    let mut cmd = CommandBuilder::new(bin);
     cmd.args(args);
     for k in SCRUBBED {
         cmd.env_remove(k);

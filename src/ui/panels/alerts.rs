@@ -14,6 +14,9 @@ use crate::state::diagnosis::Confidence;
 use crate::ui::fmt;
 use crate::ui::view::{Panel, View};
 
+/// Items of evidence shown per finding when not zoomed.
+const MAX_EVIDENCE: usize = 3;
+
 /// Columns a wrapped row may lose to word wrapping, allowed for when cutting evidence.
 const EVIDENCE_SLACK: usize = 10;
 
@@ -88,7 +91,14 @@ fn finding_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'
             Span::styled(format!("● {word} "), style),
             Span::styled(view.text(&f.cause).into_owned(), p.text),
         ]));
-        for e in &f.evidence {
+        // Unzoomed, a few items of evidence per finding: one 503 body per endpoint path
+        // must not push the next finding off the panel. Zoom shows them all.
+        let shown = if width.is_some() {
+            MAX_EVIDENCE
+        } else {
+            usize::MAX
+        };
+        for e in f.evidence.iter().take(shown) {
             let text = format!("    – {}", view.text(e));
             let text = match width {
                 // Word wrapping leaves the first row a little short; the slack keeps the
@@ -97,6 +107,12 @@ fn finding_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'
                 None => text,
             };
             out.push(Line::from(Span::styled(text, p.muted)));
+        }
+        if let Some(more) = f.evidence.len().checked_sub(shown).filter(|n| *n > 0) {
+            out.push(Line::from(Span::styled(
+                format!("    – and {more} more (Enter zooms)"),
+                p.muted,
+            )));
         }
     }
     out
