@@ -1,6 +1,8 @@
 //! The dashboard's model: the live state, the frozen snapshot while paused, and the view.
 //! No terminal and no clock here, so every key and every feed item can be tested directly.
 
+use std::time::{Duration, Instant};
+
 use crossterm::event::KeyEvent;
 
 use super::derived::Derived;
@@ -40,6 +42,10 @@ impl Reaction {
 
 /// Environments where a capacity test needs a `y` first: anything the header shows as
 /// production (`production`, `prod`, `prod-eu`, …).
+/// How long the answer to a key stays in the footer: long enough to read, short enough that
+/// "switching to scenario healthy" is not still there when the next thing happens.
+pub const STATUS_TTL: Duration = Duration::from_secs(4);
+
 pub fn needs_confirmation(environment: &str) -> bool {
     environment.to_ascii_lowercase().contains("prod")
 }
@@ -51,6 +57,8 @@ pub struct App {
     keymap: Keymap,
     /// The drawn state changed since `view.derived` was computed.
     stale: bool,
+    /// When the status line's current text was first seen by `expire_status`.
+    status_since: Option<Instant>,
 }
 
 impl App {
@@ -76,7 +84,36 @@ impl App {
             view,
             keymap,
             stale: false,
+            status_since: None,
         }
+    }
+
+    /// Clears the status line once it has been shown for `STATUS_TTL`; true when it did (the
+    /// frame needs redrawing). Called on every tick: a status is timed from the first tick
+    /// that sees it, so it may stay up to one tick longer.
+    pub fn expire_status(&mut self, now: Instant) -> bool {
+        if self.view.status.is_none() {
+            self.status_since = None;
+            return false;
+        }
+        match self.status_since {
+            None => {
+                self.status_since = Some(now);
+                false
+            }
+            Some(since) if now.saturating_duration_since(since) >= STATUS_TTL => {
+                self.view.status = None;
+                self.status_since = None;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Sets the status line (for answers the loop gives itself, e.g. a full command channel).
+    pub fn say(&mut self, tone: Tone, text: impl Into<String>) {
+        self.view.status = Some((tone, text.into()));
+        self.status_since = None;
     }
 
     /// The state to draw: the frozen snapshot while paused, else the live one.
@@ -139,7 +176,9 @@ impl App {
     }
 
     pub fn act(&mut self, a: Action) -> Reaction {
+        // Every key answers afresh: the old status goes, a new one is timed from now.
         self.view.status = None;
+        self.status_since = None;
         let v = &mut self.view;
         match a {
             Action::Quit => Reaction {
@@ -388,6 +427,31 @@ mod tests {
         let mut a = App::new(&UiOptions::default(), build(staging_config(), &ev));
         assert!(a.on_key(&key('c')).out.is_empty());
         assert!(a.view.status.is_some());
+    }
+
+    #[test]
+    fn a_status_clears_after_a_few_seconds_and_a_new_one_is_timed_afresh() {
+        let mut a = app(ViewMode::Live);
+        a.on_key(&key('r'));
+        let t0 = Instant::now();
+        assert!(!a.expire_status(t0), "first seen: timed from here");
+        assert!(!a.expire_status(t0 + STATUS_TTL - Duration::from_millis(1)));
+        assert!(a.view.status.is_some());
+        a.on_key(&key('r'));
+        assert!(
+            !a.expire_status(t0 + STATUS_TTL),
+            "a new answer starts over"
+        );
+        assert!(a.view.status.is_some());
+        assert!(
+            a.expire_status(t0 + STATUS_TTL * 2),
+            "gone, and a redraw is due"
+        );
+        assert_eq!(a.view.status, None);
+        assert!(
+            !a.expire_status(t0 + STATUS_TTL * 3),
+            "nothing left to clear"
+        );
     }
 
     #[test]

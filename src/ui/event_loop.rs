@@ -197,7 +197,10 @@ where
                 }
                 dirty = true;
             },
-            _ = tick.tick() => dirty = true,
+            _ = tick.tick() => {
+                app.expire_status(Instant::now().into_std());
+                dirty = true;
+            }
         }
     }
     Ok(())
@@ -208,10 +211,10 @@ fn send(out: &mpsc::Sender<Outbound>, app: &mut App, o: Outbound) {
     match out.try_send(o) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
-            app.view.status = Some((Tone::Warn, "busy: command not sent, try again".into()));
+            app.say(Tone::Warn, "busy: command not sent, try again");
         }
         Err(TrySendError::Closed(_)) => {
-            app.view.status = Some((Tone::Warn, "nothing is listening for commands".into()));
+            app.say(Tone::Warn, "nothing is listening for commands");
         }
     }
 }

@@ -378,6 +378,119 @@ fn header_markers_paused_lab_and_replay() {
     insta::assert_snapshot!(format!("{lab_header}---\n{replay_header}"));
 }
 
+#[test]
+fn lab_header_says_what_is_wrong_before_the_scenario() {
+    let mut state = outage_state();
+    state.apply(&crate::event::Event::at(
+        t(200.0),
+        crate::event::EventBody::LabScenario(crate::event::LabScenario {
+            name: "startup-timeout".into(),
+            description: "Phase-3 startup timeout (the outage): the connector black-holes \
+                          every database connection"
+                .into(),
+        }),
+    ));
+    let lab = ViewMode::Lab {
+        scenarios: vec![("startup-timeout".into(), "the outage".into())],
+    };
+    let mut a = app_with(
+        state,
+        UiOptions {
+            mode: lab,
+            ..UiOptions::default()
+        },
+    );
+    let wide = panel(panels::header::render, &mut a, 160, 2);
+    let line2 = wide.lines().nth(1).unwrap_or_default();
+    assert!(
+        line2.starts_with(" critical alert: database connection success rate"),
+        "{line2}"
+    );
+    assert!(
+        line2.contains("· scenario: Phase-3 startup timeout"),
+        "{line2}"
+    );
+    // Narrow: the reason keeps the line; no stub of a scenario is left dangling.
+    let narrow = panel(panels::header::render, &mut a, 80, 2);
+    let line2 = narrow.lines().nth(1).unwrap_or_default();
+    assert!(line2.starts_with(" critical alert:"), "{line2}");
+    assert!(!line2.contains("scen"), "{line2}");
+}
+
+#[test]
+fn the_header_drops_whole_pieces_never_a_stub_of_the_target() {
+    let mut a = app(outage_state());
+    for w in [60u16, 70, 80, 90, 100, 120] {
+        let h = panel(panels::header::render, &mut a, w, 2);
+        let line1 = h.lines().next().unwrap_or_default();
+        assert!(line1.starts_with(" connscope staging"), "{w}: {line1}");
+        // Either a useful part of the URL or none of it.
+        if let Some(i) = line1.find("postgres") {
+            assert!(line1[i..].chars().count() >= 20, "{w}: {line1}");
+        }
+        assert!(!line1.contains(" el "), "{w}: a cut word: {line1}");
+    }
+}
+
+#[test]
+fn tall_screens_give_the_diagnosis_a_full_width_band_and_capacity_only_what_it_needs() {
+    let mut a = app(outage_state());
+    let tall = buffer_text(&frame_of(&mut a, 160, 50));
+    let alerts_row = tall
+        .lines()
+        .find(|l| l.contains("Alerts and diagnosis"))
+        .unwrap_or_default();
+    assert!(
+        alerts_row.starts_with("╭ Alerts and diagnosis"),
+        "{alerts_row}"
+    );
+    assert_eq!(alerts_row.chars().count(), 160, "full width: {alerts_row}");
+    // An idle capacity panel: its line, its key hint and not a tall empty column.
+    let cap_top = tall.lines().position(|l| l.contains("╭ Capacity"));
+    let cap_bottom = tall
+        .lines()
+        .enumerate()
+        .skip(cap_top.unwrap_or(0))
+        .find(|(_, l)| l.ends_with('╯'))
+        .map(|(i, _)| i);
+    let height = cap_bottom.zip(cap_top).map(|(b, t)| b - t + 1);
+    assert!(
+        height.is_some_and(|h| h <= 6),
+        "capacity height {height:?}:\n{tall}"
+    );
+    // Short screens keep the two columns: the alerts panel closes in the left one.
+    let short = buffer_text(&frame_of(&mut a, 100, 30));
+    let row = short
+        .lines()
+        .find(|l| l.starts_with("╭ Alerts and diagnosis"))
+        .unwrap_or_default();
+    let left_width = row.find('╮').map(|i| row[..i].chars().count() + 1);
+    assert!(left_width.is_some_and(|w| w < 70), "{short}");
+}
+
+#[test]
+fn evidence_is_capped_per_finding_unless_zoomed() {
+    let mut ev = outage();
+    let body = "startup failed: database initialization timeout";
+    for name in ["backend", "api", "auth"] {
+        ev.push((
+            185.5,
+            crate::state::fixtures::http(name, "/health/database", 503, 90.0, body),
+        ));
+    }
+    let mut a = app(build(staging_config(), &ev));
+    a.view.focus = Panel::Alerts;
+    let flat = panel(panels::alerts::render, &mut a, 140, 40);
+    assert!(flat.contains("– and 3 more (Enter zooms)"), "{flat}");
+    a.view.zoom = true;
+    let zoomed = panel(panels::alerts::render, &mut a, 140, 40);
+    assert!(!zoomed.contains("more (Enter zooms)"), "{zoomed}");
+    assert!(
+        zoomed.contains("auth /health/database answered 503"),
+        "{zoomed}"
+    );
+}
+
 // ---- privacy mask -------------------------------------------------------------------------
 
 /// What the staging fixture would reveal: the database host, user and name, endpoint hosts.

@@ -32,6 +32,8 @@ pub struct TempPg {
     pub port: u16,
     pub dir: tempfile::TempDir,
     bin: PathBuf,
+    /// The server options it was started with, to start it again the same way.
+    opts: String,
 }
 
 fn is_root() -> bool {
@@ -175,7 +177,12 @@ impl TempPg {
                 ],
             );
             if out.status.success() {
-                let pg = TempPg { port, dir, bin };
+                let pg = TempPg {
+                    port,
+                    dir,
+                    bin,
+                    opts,
+                };
                 pg.setup(o.app_password);
                 return pg;
             }
@@ -256,6 +263,32 @@ impl TempPg {
                 "-w",
                 "stop",
             ],
+        );
+    }
+
+    /// Starts the cluster again after `stop`, on the same port with the same settings (an
+    /// outage that ends), waiting until it accepts connections.
+    pub fn start_again(&self) {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("log");
+        check(
+            tool(
+                &self.bin,
+                "pg_ctl",
+                &[
+                    "-D",
+                    data.to_str().expect("utf-8"),
+                    "-l",
+                    log.to_str().expect("utf-8"),
+                    "-w",
+                    "-t",
+                    "30",
+                    "-o",
+                    &self.opts,
+                    "start",
+                ],
+            ),
+            "pg_ctl start (again)",
         );
     }
 

@@ -14,6 +14,12 @@ use crate::state::diagnosis::Confidence;
 use crate::ui::fmt;
 use crate::ui::view::{Panel, View};
 
+/// Items of evidence shown per finding when not zoomed.
+const MAX_EVIDENCE: usize = 3;
+
+/// Columns a wrapped row may lose to word wrapping, allowed for when cutting evidence.
+const EVIDENCE_SLACK: usize = 10;
+
 /// Two columns (alerts + targets | diagnosis) from this inner width.
 const TWO_COLUMNS: u16 = 90;
 
@@ -60,7 +66,10 @@ fn alert_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'st
         .collect()
 }
 
-fn finding_lines(state: &State, view: &View) -> Vec<Line<'static>> {
+/// Each cause in full; its evidence at most two rows each when `width` is given (cut with `…`:
+/// a server's whole 503 body must not push the next finding off the panel), in full when
+/// zoomed.
+fn finding_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'static>> {
     let p = &view.palette;
     let findings = &view.derived.findings;
     if findings.is_empty() {
@@ -82,9 +91,26 @@ fn finding_lines(state: &State, view: &View) -> Vec<Line<'static>> {
             Span::styled(format!("● {word} "), style),
             Span::styled(view.text(&f.cause).into_owned(), p.text),
         ]));
-        for e in &f.evidence {
+        // Unzoomed, a few items of evidence per finding: one 503 body per endpoint path
+        // must not push the next finding off the panel. Zoom shows them all.
+        let shown = if width.is_some() {
+            MAX_EVIDENCE
+        } else {
+            usize::MAX
+        };
+        for e in f.evidence.iter().take(shown) {
+            let text = format!("    – {}", view.text(e));
+            let text = match width {
+                // Word wrapping leaves the first row a little short; the slack keeps the
+                // cut text on two rows.
+                Some(w) => fit(&text, (w * 2).saturating_sub(EVIDENCE_SLACK)),
+                None => text,
+            };
+            out.push(Line::from(Span::styled(text, p.muted)));
+        }
+        if let Some(more) = f.evidence.len().checked_sub(shown).filter(|n| *n > 0) {
             out.push(Line::from(Span::styled(
-                format!("    – {}", view.text(e)),
+                format!("    – and {more} more (Enter zooms)"),
                 p.muted,
             )));
         }
@@ -145,11 +171,15 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
             left.extend(timeline_lines(state, view));
         }
         frame.render_widget(Paragraph::new(left).wrap(wrap), l);
-        frame.render_widget(Paragraph::new(finding_lines(state, view)).wrap(wrap), r);
+        let evidence_w = (!view.zoom).then_some(usize::from(r.width));
+        frame.render_widget(
+            Paragraph::new(finding_lines(state, view, evidence_w)).wrap(wrap),
+            r,
+        );
     } else {
         let one_line = (!view.zoom).then_some(usize::from(area_in.width));
         let mut lines = alert_lines(state, view, one_line);
-        lines.extend(finding_lines(state, view));
+        lines.extend(finding_lines(state, view, one_line));
         lines.extend(target_lines(view));
         frame.render_widget(Paragraph::new(lines).wrap(wrap), area_in);
     }

@@ -136,21 +136,38 @@ fn result_lines(run: &CapacityRun, width: usize, view: &View) -> Vec<Line<'stati
     out
 }
 
-fn key_hint(state: &State, view: &View) -> Line<'static> {
-    let p = &view.palette;
+/// The key that starts a test. Not in a replay: nothing can be started there, and the row is
+/// worth more to the recorded result.
+fn key_hint(state: &State, view: &View) -> Option<Line<'static>> {
     if view.mode.is_replay() {
-        return Line::from(Span::styled(
-            "(tests are started from the live dashboard)",
-            p.muted,
-        ));
+        return None;
     }
+    let p = &view.palette;
     let cap = state.cfg.capacity_cap;
     let what = if needs_confirmation(&state.cfg.environment) {
         format!(" start a test (≤ {cap}, asks to confirm)")
     } else {
         format!(" start a test (≤ {cap} at once)")
     };
-    Line::from(vec![Span::styled("c", p.key), Span::styled(what, p.muted)])
+    Some(Line::from(vec![
+        Span::styled("c", p.key),
+        Span::styled(what, p.muted),
+    ]))
+}
+
+fn content(state: &State, width: usize, view: &View) -> Vec<Line<'static>> {
+    match &state.capacity.last {
+        Some(run) => result_lines(run, width, view),
+        None => vec![super::hint("no capacity test yet", view)],
+    }
+}
+
+/// Rows the panel needs: its lines, the key hint, the borders. The layout gives it no more,
+/// so an idle capacity panel does not take space the diagnosis could use.
+pub fn wanted_height(state: &State, view: &View) -> u16 {
+    // Width does not change the line count (lines are cut, not wrapped).
+    let lines = content(state, 40, view).len() + usize::from(!view.mode.is_replay());
+    u16::try_from(lines + 2).unwrap_or(u16::MAX)
 }
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
@@ -160,18 +177,15 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         return;
     };
     frame.render_widget(b, area);
-    let w = usize::from(area_in.width);
-    let mut lines = match &state.capacity.last {
-        Some(run) => result_lines(run, w, view),
-        None => vec![super::hint("no capacity test yet", view)],
-    };
-    // The hint goes on the last row so it stays visible however much the results fill.
+    let mut lines = content(state, usize::from(area_in.width), view);
     let room = usize::from(area_in.height);
-    if lines.len() >= room {
+    if let Some(hint) = key_hint(state, view) {
+        // The hint goes on the last row so it stays visible however much the results fill.
         lines.truncate(room.saturating_sub(1));
+        lines.resize(room.saturating_sub(1), Line::default());
+        lines.push(hint);
     } else {
-        lines.resize(room - 1, Line::default());
+        lines.truncate(room);
     }
-    lines.push(key_hint(state, view));
     frame.render_widget(Paragraph::new(lines), area_in);
 }

@@ -108,34 +108,97 @@ fn replay_cursor(c: &ReplayClock, width: usize, view: &View) -> Vec<Span<'static
     ]
 }
 
+/// Target URLs narrower than this are left out rather than cut to `postgres:`.
+const MIN_TARGET: usize = 20;
+
+/// Where and since when, whole pieces only: name and environment always; then, as they fit,
+/// elapsed, the path (dropped first: it is the least news), and the target (the longest, the
+/// one cut with `…`, left out when only a stub like `postgres:` would fit).
+fn first_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
+    let p = &view.palette;
+    let head = [
+        Span::styled(" connscope ", p.title),
+        Span::styled(state.cfg.environment.clone(), p.accent),
+    ];
+    let path = Span::styled(format!("  {}", path_label(state)), p.muted);
+    let elapsed = Span::styled(
+        format!("  elapsed {}", fmt::span(elapsed_s(state, view))),
+        p.text,
+    );
+    let len =
+        |spans: &[&Span<'_>]| -> usize { spans.iter().map(|s| s.content.chars().count()).sum() };
+    let base = len(&[&head[0], &head[1]]);
+    let (with_path, with_elapsed) = if base + len(&[&path, &elapsed]) <= width {
+        (true, true)
+    } else {
+        (false, base + len(&[&elapsed]) <= width)
+    };
+    let mut spans = head.to_vec();
+    if with_path {
+        spans.push(path);
+    }
+    if with_elapsed {
+        spans.push(elapsed);
+    }
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let target = state
+        .cfg
+        .target
+        .as_deref()
+        .unwrap_or("no database configured");
+    let room = width.saturating_sub(used + 2);
+    if room >= MIN_TARGET {
+        spans.push(Span::styled(
+            format!("  {}", fit(&view.text(target), room)),
+            p.text,
+        ));
+    }
+    spans
+}
+
+/// How bad and why, first: the verdict's main reason. In the lab, the scenario's description
+/// after it, as far as it fits (its name is already in the LAB marker above).
+fn second_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
+    let p = &view.palette;
+    let j = &view.derived.judgement;
+    let why = match (state.events, j.reasons.first()) {
+        (0, _) => "waiting for the first probe results…".to_string(),
+        (_, None) => "every target met, no alert".to_string(),
+        (_, Some(r)) if j.reasons.len() > 1 => {
+            format!("{} (+{} more)", view.text(r), j.reasons.len() - 1)
+        }
+        (_, Some(r)) => view.text(r).into_owned(),
+    };
+    let why = fit(&format!(" {why}"), width);
+    let used = why.chars().count();
+    let style = if state.events == 0 {
+        p.muted
+    } else {
+        super::verdict_style(j.verdict, view)
+    };
+    let mut spans = vec![Span::styled(why, style)];
+    if let Some(lab) = &state.lab {
+        let room = width.saturating_sub(used);
+        // A few words are worth showing; a lone "scen…" is not.
+        if room >= MIN_TARGET {
+            let text = format!("  · scenario: {}", view.text(&lab.description));
+            spans.push(Span::styled(fit(&text, room), p.muted));
+        }
+    }
+    spans
+}
+
 pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     if area.height == 0 {
         return;
     }
-    let p = &view.palette;
     let (badge_text, badge_style) = badge(state, view);
     let mut right = markers(state, view);
     right.push(Span::styled(badge_text, badge_style));
     let right_w: usize = right.iter().map(|s| s.content.chars().count()).sum();
     let [l1, r1] = Layout::horizontal([Constraint::Min(0), Constraint::Length(right_w as u16)])
         .areas(Rect { height: 1, ..area });
-    let target = state
-        .cfg
-        .target
-        .as_deref()
-        .unwrap_or("no database configured");
-    let target = view.text(target);
-    // The target goes last: it is the longest part and the one to cut when space runs out.
-    let line1 = Line::from(vec![
-        Span::styled(" connscope ", p.title),
-        Span::styled(state.cfg.environment.clone(), p.accent),
-        Span::styled(format!("  {}", path_label(state)), p.muted),
-        Span::styled(
-            format!("  elapsed {}  ", fmt::span(elapsed_s(state, view))),
-            p.text,
-        ),
-        Span::styled(target.into_owned(), p.text),
-    ]);
+    let line1 = Line::from(first_line(state, view, usize::from(l1.width)));
     frame.render_widget(Paragraph::new(line1), l1);
     frame.render_widget(Paragraph::new(Line::from(right)).right_aligned(), r1);
 
@@ -148,34 +211,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         ..area
     };
     let w = usize::from(l2.width);
-    let mut spans: Vec<Span<'static>> = Vec::new();
-    if let (true, Some(c)) = (view.mode.is_replay(), view.clock.as_ref()) {
-        spans.extend(replay_cursor(c, w, view));
-    } else {
-        if let Some(lab) = &state.lab {
-            spans.push(Span::styled(
-                format!(" scenario: {} ", view.text(&lab.description)),
-                p.muted,
-            ));
-        }
-        let j = &view.derived.judgement;
-        let why = match (state.events, j.reasons.first()) {
-            (0, _) => "waiting for the first probe results…".to_string(),
-            (_, None) => "every target met, no alert".to_string(),
-            (_, Some(r)) if j.reasons.len() > 1 => {
-                format!("{} (+{} more)", view.text(r), j.reasons.len() - 1)
-            }
-            (_, Some(r)) => view.text(r).into_owned(),
-        };
-        let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-        spans.push(Span::styled(
-            fit(&format!(" {why}"), w.saturating_sub(used)),
-            if state.events == 0 {
-                p.muted
-            } else {
-                super::verdict_style(j.verdict, view)
-            },
-        ));
-    }
+    let spans = match (view.mode.is_replay(), view.clock.as_ref()) {
+        (true, Some(c)) => replay_cursor(c, w, view),
+        _ => second_line(state, view, w),
+    };
     frame.render_widget(Paragraph::new(Line::from(spans)), l2);
 }

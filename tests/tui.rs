@@ -1,0 +1,508 @@
+//! The real binary's dashboard in a pseudo-terminal, read back through a vt100 parser, against
+//! a throwaway PostgreSQL and loopback HTTP / WebSocket servers.
+
+mod common;
+#[path = "common/http_servers.rs"]
+mod http_servers;
+#[path = "common/pty.rs"]
+mod pty;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::routing::get;
+use common::pg::{PgOptions, TempPg};
+use connscope::lab::SimDb;
+use http_servers::Server;
+use pty::Pty;
+
+const COLS: u16 = 160;
+const ROWS: u16 = 50;
+/// How long the first frame with probe results may take on a loaded 2-core machine.
+const FIRST: Duration = Duration::from_secs(20);
+
+/// The loopback health endpoint and WebSocket the dashboard probes; dropped with the test.
+struct Services {
+    http: Server,
+    // Declared last: dropped after the server, whose task it runs.
+    rt: tokio::runtime::Runtime,
+}
+
+async fn echo(mut socket: WebSocket) {
+    while let Some(Ok(m)) = socket.recv().await {
+        if let Message::Text(_) = m
+            && socket
+                .send(Message::text(r#"{"type":"pong"}"#))
+                .await
+                .is_err()
+        {
+            break;
+        }
+    }
+}
+
+impl Services {
+    fn start() -> Self {
+        http_servers::init();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let router = Router::new()
+            .route("/health", get(|| async { r#"{"status":"ok"}"# }))
+            .route("/health/database", get(|| async { r#"{"database":"ok"}"# }))
+            .route(
+                "/ws",
+                get(|up: WebSocketUpgrade| async move { up.on_upgrade(echo) }),
+            );
+        let http = rt.block_on(http_servers::serve(router));
+        Services { http, rt }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("api={}", self.http.url())
+    }
+
+    fn ws(&self) -> String {
+        format!("ws://{}/ws", self.http.addr)
+    }
+}
+
+/// `watch` on `url` with the loopback services, probing every 200 ms.
+fn watch(url: &str, svc: &Services, extra: &[&str], env: &[(&str, &str)]) -> Pty {
+    let endpoint = svc.endpoint();
+    let ws = svc.ws();
+    let mut args = vec![
+        "watch",
+        "--db-url",
+        url,
+        "--endpoint",
+        &endpoint,
+        "--ws",
+        &ws,
+        "--interval",
+        "200ms",
+        "--tries",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    let mut all_env = vec![("CONNSCOPE_HEALTH__INTERVAL", "500ms")];
+    all_env.extend_from_slice(env);
+    pty::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_connscope")),
+        &args,
+        &all_env,
+        COLS,
+        ROWS,
+    )
+}
+
+// ---- reading the screen -----------------------------------------------------------------
+
+/// `(successes, attempts)` from the attempts panel's "success … 100 % (19/19)" line.
+fn attempts(screen: &str) -> Option<(u64, u64)> {
+    let re = regex::Regex::new(r"success\b.*\((\d+)/(\d+)\)").expect("valid regex");
+    let c = screen.lines().find_map(|l| re.captures(l))?;
+    Some((c[1].parse().ok()?, c[2].parse().ok()?))
+}
+
+/// Waits until at least `n` attempts are on screen, all of them successful.
+fn wait_attempts(p: &Pty, n: u64, limit: Duration) -> (u64, u64) {
+    let s = p
+        .wait_for(limit, |s| {
+            attempts(s).is_some_and(|(ok, all)| all >= n && ok == all)
+        })
+        .unwrap_or_else(|s| panic!("no {n} successful attempts on screen:\n{s}"));
+    attempts(&s).unwrap_or_default()
+}
+
+/// The process ended by itself with `code`, the main screen is back, the line discipline is
+/// cooked again, and the last thing written left the alternate screen.
+fn assert_exited_and_restored(p: &mut Pty, code: u32, what: &str) {
+    let status = p
+        .wait_exit(Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("{what}: still running 15 s later:\n{}", p.screen()));
+    assert_eq!(
+        status.signal(),
+        None,
+        "{what}: killed by a signal: {status:?}"
+    );
+    assert_eq!(
+        status.exit_code(),
+        code,
+        "{what}: {status:?}\n{}",
+        p.screen()
+    );
+    assert!(
+        p.wait_eof(Duration::from_secs(5)),
+        "{what}: terminal still held open"
+    );
+    let raw = p.raw();
+    let entered =
+        pty::rfind(&raw, pty::ENTER_ALT).expect("the dashboard used the alternate screen");
+    let left = pty::rfind(&raw, pty::LEAVE_ALT)
+        .unwrap_or_else(|| panic!("{what}: never left the alternate screen"));
+    assert!(
+        left > entered,
+        "{what}: entered the alternate screen again after leaving it"
+    );
+    // After leaving: at most the cursor being shown again, nothing drawn on the main screen.
+    let tail = &raw[left + pty::LEAVE_ALT.len()..];
+    assert!(
+        tail.is_empty() || tail == b"\x1b[?25h",
+        "{what}: output after leaving the alternate screen: {:?}",
+        String::from_utf8_lossy(tail)
+    );
+    assert!(
+        !p.with_screen(vt100::Screen::alternate_screen),
+        "{what}: still on the alternate screen"
+    );
+    assert!(p.is_cooked(), "{what}: the terminal was left in raw mode");
+}
+
+fn assert_no_session(pg: &TempPg, what: &str) {
+    assert_eq!(
+        pg.wait_sessions_gone("connscope"),
+        0,
+        "{what}: connections left behind"
+    );
+}
+
+// ---- the live dashboard ------------------------------------------------------------------
+
+#[test]
+fn watch_shows_live_numbers_help_and_pause_then_quits_cleanly() {
+    let pg = TempPg::start();
+    let svc = Services::start();
+    let mut p = watch(&pg.url("app", "app"), &svc, &[], &[]);
+    let (_, first) = wait_attempts(&p, 3, FIRST);
+    // The check below can tell: while the dashboard runs, the terminal is raw.
+    assert!(!p.is_cooked(), "raw mode while the dashboard runs");
+    let s = p.expect_text("✓ 200", FIRST);
+    for panel in [
+        "VPC connection attempts",
+        "Startup phases",
+        "Endpoints",
+        "Capacity",
+        "Alerts and diagnosis",
+    ] {
+        assert!(s.contains(panel), "panel {panel} missing:\n{s}");
+    }
+    p.expect_text("WebSocket ✓ up", FIRST);
+    let (_, later) = wait_attempts(&p, first + 3, FIRST);
+    assert!(later > first, "attempt count moves: {first} → {later}");
+
+    p.key('?');
+    let help = p.expect_text("Keys — Esc or ? closes", Duration::from_secs(5));
+    for line in [
+        "quit",
+        "pause the view (probes go on)",
+        "start a capacity test",
+        "event log",
+    ] {
+        assert!(help.contains(line), "help lacks `{line}`:\n{help}");
+    }
+    p.key('?');
+    p.wait_for(Duration::from_secs(5), |s| !s.contains("Keys — Esc"))
+        .unwrap_or_else(|s| panic!("help did not close:\n{s}"));
+
+    p.key('p');
+    let paused = p.expect_text("PAUSED", Duration::from_secs(5));
+    let frozen = attempts(&paused).expect("attempts while paused");
+    // Probes go on behind the frozen view: the header counts what arrived since.
+    let later = p
+        .wait_for(Duration::from_secs(10), |s| {
+            regex::Regex::new(r"PAUSED \+\d+")
+                .expect("valid regex")
+                .is_match(s)
+        })
+        .unwrap_or_else(|s| panic!("no pending count while paused:\n{s}"));
+    std::thread::sleep(Duration::from_millis(800));
+    let still = p.screen();
+    assert!(still.contains("PAUSED"), "{still}");
+    assert_eq!(attempts(&later), Some(frozen), "numbers frozen:\n{later}");
+    assert_eq!(attempts(&still), Some(frozen), "numbers frozen:\n{still}");
+    p.key('p');
+    let resumed = p
+        .wait_for(Duration::from_secs(5), |s| {
+            !s.contains("PAUSED") && attempts(s).is_some_and(|(_, n)| n > frozen.1)
+        })
+        .unwrap_or_else(|s| panic!("resume did not catch up:\n{s}"));
+    assert!(attempts(&resumed).is_some());
+
+    // The footer answers a key, then clears by itself (after about 4 s).
+    p.key('r');
+    p.expect_text("running every probe now", Duration::from_secs(5));
+    p.wait_for(Duration::from_secs(10), |s| {
+        !s.contains("running every probe now")
+    })
+    .unwrap_or_else(|s| panic!("the status line stayed:\n{s}"));
+
+    p.key('q');
+    assert_exited_and_restored(&mut p, 0, "q");
+    assert_no_session(&pg, "after q");
+}
+
+#[test]
+fn sigterm_sighup_and_sigint_end_the_dashboard_and_restore_the_terminal() {
+    let pg = TempPg::start();
+    let svc = Services::start();
+    for (sig, name) in [
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+    ] {
+        let mut p = watch(&pg.url("app", "app"), &svc, &[], &[]);
+        wait_attempts(&p, 2, FIRST);
+        p.signal(sig);
+        assert_exited_and_restored(&mut p, 0, name);
+        assert_no_session(&pg, name);
+    }
+}
+
+#[test]
+fn sigterm_in_the_middle_of_a_capacity_test_leaves_no_connection_behind() {
+    let pg = TempPg::start();
+    let svc = Services::start();
+    let mut p = watch(
+        &pg.url("app", "app"),
+        &svc,
+        &["--capacity", "8", "--hold", "30s"],
+        &[],
+    );
+    wait_attempts(&p, 2, FIRST);
+    p.key('c');
+    p.expect_text("test #1 running", Duration::from_secs(10));
+    // Every connection of the test is open and held (the probe's own come and go).
+    let mut held = 0;
+    for _ in 0..100 {
+        held = pg.sessions("connscope");
+        if held >= 8 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        held >= 8,
+        "capacity test holds its 8 connections, saw {held}"
+    );
+    p.signal(libc::SIGTERM);
+    assert_exited_and_restored(&mut p, 0, "SIGTERM mid-test");
+    assert_no_session(&pg, "SIGTERM mid-test");
+}
+
+#[test]
+fn a_database_restart_is_survived_and_the_log_shows_the_gap() {
+    let pg = TempPg::start();
+    let svc = Services::start();
+    // Backoff after failures is capped low so recovery shows within the test's bounds.
+    let mut p = watch(
+        &pg.url("app", "app"),
+        &svc,
+        &[],
+        &[("CONNSCOPE_DATABASE__MAX_BACKOFF", "1s")],
+    );
+    wait_attempts(&p, 2, FIRST);
+    pg.stop();
+    p.wait_for(FIRST, |s| s.contains("✗ failing for"))
+        .unwrap_or_else(|s| panic!("the outage does not show:\n{s}"));
+    std::thread::sleep(Duration::from_secs(1));
+    pg.start_again();
+    p.wait_for(FIRST, |s| {
+        s.contains("✓ ok") && !s.contains("✗ failing for")
+    })
+    .unwrap_or_else(|s| panic!("probing did not recover by itself:\n{s}"));
+    p.key('l');
+    p.expect_text("Event log", Duration::from_secs(5));
+    p.expect_text("database reachable again after", Duration::from_secs(5));
+    p.key('q');
+    assert_exited_and_restored(&mut p, 0, "q after the restart");
+    assert_no_session(&pg, "after the restart");
+}
+
+#[test]
+fn watch_without_a_terminal_exits_64_with_one_line() {
+    let o = common::bin()
+        .args(["watch", "--db-url", "postgres://app@127.0.0.1:1/app"])
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run connscope");
+    assert_eq!(o.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("needs a terminal"), "{err}");
+    assert!(o.stdout.is_empty(), "nothing on stdout");
+}
+
+// ---- secrets and the privacy mask ----------------------------------------------------------
+
+const TAB: &[u8] = b"\t";
+const ENTER: &[u8] = b"\r";
+const ESC: &[u8] = b"\x1b";
+
+/// Every view a user can open: the dashboard, help, the event log, and each panel zoomed.
+/// Returns the screens, each taken once its view is drawn.
+fn every_view(p: &mut Pty) -> Vec<String> {
+    let step = Duration::from_secs(5);
+    let mut screens = vec![p.screen()];
+    p.key('?');
+    screens.push(p.expect_text("Keys — Esc", step));
+    p.send(ESC);
+    p.wait_for(step, |s| !s.contains("Keys — Esc"))
+        .unwrap_or_else(|s| panic!("help did not close:\n{s}"));
+    p.key('l');
+    screens.push(p.expect_text("Event log", step));
+    p.send(ESC);
+    p.wait_for(step, |s| !s.contains("Event log"))
+        .unwrap_or_else(|s| panic!("log did not close:\n{s}"));
+    for i in 0..5 {
+        p.send(ENTER);
+        screens.push(p.expect_text("Esc back", step));
+        p.send(ESC);
+        p.wait_for(step, |s| !s.contains("Esc back"))
+            .unwrap_or_else(|s| panic!("zoom {i} did not close:\n{s}"));
+        p.send(TAB);
+    }
+    screens.push(p.screen());
+    screens
+}
+
+#[test]
+fn a_password_never_reaches_the_screen() {
+    let secret = "pw-Tui-73-never-drawn";
+    let pg = TempPg::start_with(PgOptions {
+        app_password: Some(secret),
+        ..PgOptions::default()
+    });
+    let svc = Services::start();
+    let with_pw = format!(
+        "postgres://app:{secret}@127.0.0.1:{}/app?sslmode=disable",
+        pg.port
+    );
+    let without = pg.url("app", "app");
+    type Env<'a> = Vec<(&'a str, &'a str)>;
+    let cases: [(&str, &str, Env); 2] = [
+        ("password in the URL", &with_pw, vec![]),
+        ("PGPASSWORD", &without, vec![("PGPASSWORD", secret)]),
+    ];
+    for (what, url, env) in cases {
+        let mut p = watch(url, &svc, &[], &env);
+        // Connected: the password was read and used.
+        wait_attempts(&p, 2, FIRST);
+        for (i, s) in every_view(&mut p).iter().enumerate() {
+            assert!(
+                !s.contains(secret),
+                "{what}: view {i} shows the password:\n{s}"
+            );
+        }
+        p.key('q');
+        assert_exited_and_restored(&mut p, 0, what);
+        // Every byte ever drawn, not only the screens looked at.
+        assert!(
+            !pty::contains(&p.raw(), secret.as_bytes()),
+            "{what}: the password was written to the terminal"
+        );
+        assert_no_session(&pg, what);
+    }
+}
+
+#[test]
+fn the_privacy_mask_hides_host_user_and_database_on_the_real_screen() {
+    let pg = TempPg::start();
+    let svc = Services::start();
+    let mut p = watch(&pg.url("app", "app"), &svc, &[], &[]);
+    wait_attempts(&p, 2, FIRST);
+    let plain = p.expect_text("✓ 200", FIRST);
+    let located = format!("app@127.0.0.1:{}/app", pg.port);
+    assert!(plain.contains(&located), "unmasked target shown:\n{plain}");
+    p.key('m');
+    p.expect_text("‹host›", Duration::from_secs(5));
+    for (i, s) in every_view(&mut p).iter().enumerate() {
+        for hidden in ["127.0.0.1", "app@", "/app", &svc.http.addr.to_string()] {
+            assert!(
+                !s.contains(hidden),
+                "masked view {i} shows `{hidden}`:\n{s}"
+            );
+        }
+    }
+    p.key('m');
+    p.expect_text(&located, Duration::from_secs(5));
+    p.key('q');
+    assert_exited_and_restored(&mut p, 0, "q");
+}
+
+// ---- load ----------------------------------------------------------------------------------
+
+/// `(ok, failed)` from the capacity panel's "✓ 1000 ok  ✗ 0 failed" line.
+fn capacity_counts(screen: &str) -> Option<(u32, u32)> {
+    let re = regex::Regex::new(r"✓ (\d+) ok +✗ (\d+) failed").expect("valid regex");
+    let c = re.captures(screen)?;
+    Some((c[1].parse().ok()?, c[2].parse().ok()?))
+}
+
+#[test]
+fn a_storm_of_1000_connections_keeps_the_dashboard_responsive_and_bounded() {
+    const N: u32 = 1000;
+    const RSS_LIMIT_KB: u64 = 200 * 1024;
+    let svc = Services::start();
+    // Room for every connection of the test plus the probes' own. Each is held 5 s, so the
+    // key below lands while they are open even on a slow machine.
+    let sim = svc
+        .rt
+        .block_on(SimDb::start(N + 50))
+        .expect("simulated database");
+    let url = format!(
+        "postgres://app@127.0.0.1:{}/app?sslmode=disable",
+        sim.addr().port()
+    );
+    let n = N.to_string();
+    let mut p = watch(
+        &url,
+        &svc,
+        &["--capacity", &n, "--force", "--hold", "5s"],
+        &[],
+    );
+    wait_attempts(&p, 2, FIRST);
+    let mut peak = p.rss_kb().expect("the dashboard's memory");
+    let before = peak;
+    p.key('c');
+    p.expect_text("test #1 running", Duration::from_secs(10));
+    // A key in the middle of the storm: the mask shows in the header while the test still
+    // runs in the same frame. A functional bound, generous for a loaded 2-core machine.
+    p.key('m');
+    let during = p
+        .wait_for(Duration::from_secs(5), |s| s.contains("‹host›"))
+        .unwrap_or_else(|s| panic!("no reaction to a key during the storm:\n{s}"));
+    assert!(
+        during.contains("test #1 running"),
+        "the key was answered after the storm, not during it:\n{during}"
+    );
+    let done = p
+        .wait_for(Duration::from_secs(60), |s| {
+            peak = peak.max(p.rss_kb().unwrap_or(0));
+            s.contains("test #1 ·") && s.contains("took")
+        })
+        .unwrap_or_else(|s| panic!("the capacity test did not finish:\n{s}"));
+    let (ok, failed) = capacity_counts(&done).unwrap_or_else(|| panic!("no counts:\n{done}"));
+    assert_eq!(ok + failed, N, "every connection counted once:\n{done}");
+    assert!(done.contains(&format!("opened {N} of {N}")), "{done}");
+    assert!(ok > 0, "{done}");
+    assert!(
+        peak < RSS_LIMIT_KB,
+        "resident memory {peak} kB (was {before} kB before the storm)"
+    );
+    p.key('q');
+    assert_exited_and_restored(&mut p, 0, "q after the storm");
+    let mut left = sim.in_use();
+    for _ in 0..50 {
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        left = sim.in_use();
+    }
+    assert_eq!(left, 0, "sessions left open on the simulated database");
+}
