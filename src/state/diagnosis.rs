@@ -302,52 +302,66 @@ fn capacity_test(s: &State, out: &mut Vec<Finding>) {
     });
 }
 
+/// The health checks whose newest answer is a startup failure, grouped by what they said:
+/// the same 503 body from six paths is one piece of evidence, not six.
+fn startup_failures(s: &State) -> Vec<String> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for e in &s.endpoints.endpoints {
+        for p in &e.paths {
+            let Some((_, c)) = &p.last else { continue };
+            if !c.startup_failure {
+                continue;
+            }
+            let said = excerpt(c.body_excerpt.as_deref().unwrap_or(""), 100);
+            let said = format!("{} {said}", c.status.unwrap_or(0));
+            let who = format!("{} {}", e.name, c.path);
+            match groups.iter_mut().find(|(b, _)| *b == said) {
+                Some((_, names)) => names.push(who),
+                None => groups.push((said, vec![who])),
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(said, names)| format!("{} answered {said}", names.join(", ")))
+        .collect()
+}
+
+/// The first `max` characters of a body on one line.
+fn excerpt(body: &str, max: usize) -> String {
+    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
 fn service_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
-    let db_ok = !a.is_empty() && a.iter().filter(|x| x.ok).count() * 10 >= a.len() * 9;
-    let failing: Vec<String> = s
-        .endpoints
-        .endpoints
-        .iter()
-        .flat_map(|e| e.paths.iter().map(move |p| (e, p)))
-        .filter_map(|(e, p)| {
-            let (_, c) = p.last.as_ref()?;
-            c.startup_failure.then(|| {
-                format!(
-                    "{} {} answered {}: {}",
-                    e.name,
-                    c.path,
-                    c.status.unwrap_or(0),
-                    c.body_excerpt.as_deref().unwrap_or("").trim()
-                )
-            })
-        })
-        .collect();
+    let failing = startup_failures(s);
     if failing.is_empty() {
         return;
     }
-    if db_ok {
-        let mut evidence = failing;
-        evidence.push(format!(
-            "from this host {} of the last {} database attempts succeeded",
-            a.iter().filter(|x| x.ok).count(),
-            a.len()
-        ));
-        out.push(Finding {
-            rule: "service_path",
-            cause: "The service cannot reach the database although this host can — the service's own path to it \
-                    (its VPC connector, credentials or configuration) is broken"
-                .into(),
-            confidence: Confidence::High,
-            evidence,
-        });
+    let ok = a.iter().filter(|x| x.ok).count();
+    let mut evidence = failing;
+    evidence.push(format!("from this host {ok} of the last {} database attempts succeeded", a.len()));
+    let (rule, cause, confidence) = if !a.is_empty() && ok * 10 >= a.len() * 9 {
+        (
+            "service_path",
+            "The service cannot reach the database although this host can — the service's own path to it \
+             (its VPC connector, credentials or configuration) is broken",
+            Confidence::High,
+        )
+    } else if !a.is_empty() && ok == 0 {
+        (
+            "shared_path",
+            "Neither the service nor this host can reach the database — the database, or the path both share \
+             to it (connector, network), is down; the service's 503s are a consequence",
+            Confidence::High,
+        )
     } else {
-        out.push(Finding {
-            rule: "service_startup",
-            cause: "The service reports a database startup failure (503)".into(),
-            confidence: Confidence::Medium,
-            evidence: failing,
-        });
-    }
+        ("service_startup", "The service reports a database startup failure (503)", Confidence::Medium)
+    };
+    out.push(Finding { rule, cause: cause.into(), confidence, evidence });
 }
 
 /// Is `elapsed` close to the configured timeout (≥ 0.9 × timeout, ≤ timeout + 20 s)?
