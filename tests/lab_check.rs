@@ -885,3 +885,49 @@ fn the_committed_sample_recording_still_reports_the_outage() {
         );
     }
 }
+
+/// SIGKILL: no handler, no `Drop` — the lab itself cannot clean up. Its watchdog children
+/// (`src/lab/guard.rs`) see the lab's pipe close, stop the real cluster (`pg_ctl stop -m
+/// immediate`) and remove the directories. Without them the postmaster (a daemon started by
+/// `pg_ctl`, not the lab's child) would keep running on its port with its data directory.
+fn sigkill_leaves_nothing_behind(database: &str) {
+    let mut lab = HeadlessLab::start("healthy", database);
+    let dirs = lab.dirs();
+    assert!(!dirs.is_empty());
+    if database == "postgres" {
+        assert_eq!(
+            postmasters_of(lab.pid).len(),
+            1,
+            "the lab's postmaster runs"
+        );
+    }
+    let direct = lab.banner.direct_database_url.clone();
+    let (status, _) = lab.stop(libc::SIGKILL);
+    assert_eq!(status.code(), None, "killed by a signal: {status}");
+    let cleaned = eventually(Duration::from_secs(30), || {
+        postmasters_of(lab.pid).is_empty() && dirs.iter().all(|d| !d.exists())
+    });
+    assert!(
+        cleaned,
+        "after SIGKILL: postmasters {:?}, dirs left {:?}",
+        postmasters_of(lab.pid),
+        dirs.iter().filter(|d| d.exists()).collect::<Vec<_>>()
+    );
+    let u = url::Url::parse(&direct).expect("url");
+    let addr = format!("{}:{}", u.host_str().unwrap_or("?"), u.port().unwrap_or(0));
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(1))
+            .is_err(),
+        "the database port {addr} is closed"
+    );
+}
+
+#[test]
+fn sigkill_leaves_no_cluster_and_no_directory_on_real_postgres() {
+    sigkill_leaves_nothing_behind("postgres");
+}
+
+#[test]
+fn sigkill_leaves_no_directory_on_the_simulated_database() {
+    sigkill_leaves_nothing_behind("sim");
+}
