@@ -931,3 +931,56 @@ fn sigkill_leaves_no_cluster_and_no_directory_on_real_postgres() {
 fn sigkill_leaves_no_directory_on_the_simulated_database() {
     sigkill_leaves_nothing_behind("sim");
 }
+
+/// `assets/lab-scaled.toml` (used to make the sample recording, and documented for checking the
+/// headless lab by hand) says what the lab applies to its own dashboard: the staging profile's
+/// timeouts, minimums, alert and target thresholds and phase budgets, × 0.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lab_scaled_config_matches_what_the_lab_applies_to_itself() {
+    use connscope::config::{Config, LoadOptions};
+    install_crypto();
+    let lab = connscope::lab::Lab::start(connscope::lab::LabOptions {
+        database: connscope::lab::DatabaseKind::Sim,
+        ..connscope::lab::LabOptions::default()
+    })
+    .await
+    .expect("lab starts");
+    let settings = lab.suggested_settings().expect("settings");
+    lab.shutdown().await.expect("lab stops");
+    let from_lab = Config::load(&LoadOptions {
+        lab: settings,
+        ..LoadOptions::default()
+    })
+    .expect("the lab's settings load")
+    .settings;
+    let from_file = Config::load(&LoadOptions {
+        file: Some(format!(
+            "{}/assets/lab-scaled.toml",
+            env!("CARGO_MANIFEST_DIR")
+        )),
+        ..LoadOptions::default()
+    })
+    .expect("assets/lab-scaled.toml loads")
+    .settings;
+    let (lab_v, file_v) = (
+        serde_json::to_value(&from_lab).expect("json"),
+        serde_json::to_value(&from_file).expect("json"),
+    );
+    for key in [
+        "environment",
+        "timeouts",
+        "minimums",
+        "capacity_aware",
+        "vpc_connector",
+        "alerts",
+        "targets",
+    ] {
+        assert_eq!(lab_v[key], file_v[key], "{key}");
+    }
+    for key in ["phases", "total_budget"] {
+        assert_eq!(
+            lab_v["startup"][key], file_v["startup"][key],
+            "startup.{key}"
+        );
+    }
+}
