@@ -38,8 +38,16 @@ pub struct Banner {
     pub database: String,
 }
 
+/// The binary under test: cargo's build of this package, or `CONNSCOPE_TEST_BIN` when set (to
+/// pin one build while other checkouts share the target directory and relink the same path).
+pub fn binary() -> PathBuf {
+    std::env::var_os("CONNSCOPE_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_connscope")))
+}
+
 pub fn connscope() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_connscope"));
+    let mut c = Command::new(binary());
     // Nothing from this machine's environment may steer the runs (PG*, DATABASE_URL,
     // CONNSCOPE_*).
     for (k, _) in std::env::vars_os() {
@@ -276,6 +284,40 @@ pub fn postmasters_of(pid: u32) -> Vec<(u32, String)> {
         .into_iter()
         .filter(|(_, cmd)| cmd.contains("postgres"))
         .collect()
+}
+
+/// The lab's watchdog processes (`src/lab/guard.rs`): they carry the lab's directories in their
+/// environment, not their command line. (pid, state line of /proc/PID/status, stdin link).
+pub fn watchdogs_of(pid: u32) -> Vec<(u32, String, String)> {
+    let needle = format!("-{pid}-");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let env = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let env = String::from_utf8_lossy(&env);
+        if env
+            .split('\0')
+            .any(|kv| kv.starts_with("CONNSCOPE_GUARD_DIR=") && kv.contains(&needle))
+        {
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            let state = status
+                .lines()
+                .filter(|l| l.starts_with("State") || l.starts_with("PPid"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let stdin = std::fs::read_link(entry.path().join("fd/0"))
+                .map(|l| l.display().to_string())
+                .unwrap_or_default();
+            found.push((p, state, stdin));
+        }
+    }
+    found
 }
 
 /// Polls `cond` every 50 ms for at most `limit`.
