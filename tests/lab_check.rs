@@ -389,11 +389,11 @@ fn connector_saturation_is_slow_through_the_connector_and_fast_direct() {
     );
     assert!(!timeouts.is_empty(), "some attempts time out: {proxied:#?}");
     assert!(!ok.is_empty(), "some attempts get through: {proxied:#?}");
+    // The wait comes after TCP; the clock runs out in whichever step it then reached (an attempt
+    // let through at 3.45 s times out in its query).
     for a in &timeouts {
-        assert!(
-            a["error"]["step"] == "tls" || a["error"]["step"] == "handshake",
-            "{a:#}"
-        );
+        let s = a["error"]["step"].as_str().unwrap_or_default();
+        assert!(["tls", "handshake", "query"].contains(&s), "{a:#}");
     }
     for a in &proxied {
         assert!(
@@ -418,7 +418,7 @@ fn connector_saturation_is_slow_through_the_connector_and_fast_direct() {
     );
     eprintln!(
         "connector-saturation: {} attempts through the connector, {} timed out; ok ones median {proxied_total:.0} ms \
-         (TLS+handshake {:.0}..{:.0} ms; proxy setting: connect delay 2.5 s ± 1.5 s, latency 30 ± 20 ms per chunk); \
+         (handshake incl. TLS {:.0}..{:.0} ms; proxy setting: connect delay 2.5 s ± 1.5 s, latency 30 ± 20 ms per chunk); \
          direct median {direct_total:.1} ms",
         proxied.len(),
         timeouts.len(),
@@ -918,14 +918,17 @@ fn sigkill_leaves_nothing_behind(database: &str) {
         "after SIGKILL ({database}): the watchdog cleaned up in {:?}",
         started.elapsed()
     );
-    assert!(
-        cleaned,
-        "after SIGKILL: postmasters {:?}, dirs left {:?}, watchdogs {:?}, lab stderr:\n{}",
-        postmasters_of(lab.pid),
-        dirs.iter().filter(|d| d.exists()).collect::<Vec<_>>(),
-        watchdogs_of(lab.pid),
-        lab.stderr_text()
-    );
+    if !cleaned {
+        let report = format!(
+            "after SIGKILL: postmasters {:?}, dirs left {:?}, watchdogs {:?}, lab stderr:\n{}",
+            postmasters_of(lab.pid),
+            dirs.iter().filter(|d| d.exists()).collect::<Vec<_>>(),
+            watchdogs_of(lab.pid),
+            lab.stderr_text()
+        );
+        force_cleanup(&dirs);
+        panic!("{report}");
+    }
     let u = url::Url::parse(&direct).expect("url");
     let addr = format!("{}:{}", u.host_str().unwrap_or("?"), u.port().unwrap_or(0));
     assert!(

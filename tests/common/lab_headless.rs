@@ -320,6 +320,38 @@ pub fn watchdogs_of(pid: u32) -> Vec<(u32, String, String)> {
     found
 }
 
+/// What a test does when the lab's own cleanup failed: stops any cluster left in `dirs`
+/// (`pg_ctl stop -m immediate`, as `postgres` when root) and removes them, so a failing test
+/// leaves nothing behind either.
+pub fn force_cleanup(dirs: &[PathBuf]) {
+    let pg_ctl = connscope::lab::pg::find_binaries().map(|b| b.join("pg_ctl"));
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    for d in dirs.iter().filter(|d| d.exists()) {
+        let data = d.join("data");
+        if let Some(pg_ctl) = &pg_ctl
+            && data.join("postmaster.pid").exists()
+        {
+            let mut cmd = if root {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(pg_ctl);
+                c
+            } else {
+                Command::new(pg_ctl)
+            };
+            let _ = cmd
+                .arg("-D")
+                .arg(&data)
+                .args(["-m", "immediate", "-w", "-t", "20", "stop"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 /// Polls `cond` every 50 ms for at most `limit`.
 pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
