@@ -14,6 +14,7 @@
 //! `suggested_settings`, `shutdown`, and `run_headless` for `connscope lab --headless`.
 
 mod db;
+mod guard;
 mod headless;
 mod hog;
 pub mod pg;
@@ -112,7 +113,8 @@ impl Lab {
     /// Starts database, proxy and service on loopback, with `opts.scenario` applied.
     pub async fn start(opts: LabOptions) -> Result<Lab> {
         let scenario = Scenario::builtin(&opts.scenario, opts.time_scale)?;
-        let dir = TempDir::new("run").context("creating the lab directory")?;
+        let mut dir = TempDir::new("run").context("creating the lab directory")?;
+        dir.guard(None);
         let (db, note) = LabDatabase::start(opts.database, opts.max_connections).await?;
         let db_addr = db.addr();
         let proxy = Proxy::start(db_addr, scenario.faults())

@@ -3,7 +3,8 @@
 //! is loopback only). initdb and postgres refuse to run as root, so as root every server
 //! command runs as the `postgres` user through `runuser`. Stopping (`pg_ctl stop -m fast`) and
 //! removing the directory happen in `stop` and, if that was never reached, in `Drop` — also
-//! when a test panics.
+//! when a test panics. If the process dies without either (SIGKILL), a watchdog child stops
+//! the cluster and removes the directory (`guard.rs`).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use super::guard::ClusterStop;
 use super::pgconn;
 use super::tmp::TempDir;
 
@@ -71,12 +73,18 @@ impl PgCluster {
     /// Creates, starts and prepares a cluster (roles `app` and `hog`, database `app`) with
     /// `max_connections` slots and none reserved for superusers, so the limit bites for all.
     pub async fn start(bin: &Path, max_connections: u32) -> Result<PgCluster> {
-        let dir = TempDir::new("pg").context("creating the database directory")?;
+        let mut dir = TempDir::new("pg").context("creating the database directory")?;
+        let as_postgres = running_as_root();
+        // From here on a killed lab does not leave the cluster running (see `guard.rs`).
+        dir.guard(Some(&ClusterStop {
+            pg_ctl: bin.join("pg_ctl"),
+            as_postgres,
+        }));
         let mut cluster = PgCluster {
             bin: bin.to_path_buf(),
             dir,
             port: 0,
-            as_postgres: running_as_root(),
+            as_postgres,
             running: false,
         };
         cluster.prepare_dir().await?;

@@ -1,12 +1,16 @@
-//! A temporary directory removed on drop (also when a test panics).
+//! A temporary directory removed on drop (also when a test panics) and, once `guard`ed, by a
+//! watchdog process when the lab dies without running any drop (see `guard.rs`).
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::guard::{ClusterStop, Guard};
+
 pub struct TempDir {
     path: PathBuf,
     removed: bool,
+    guard: Option<Guard>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -29,6 +33,7 @@ impl TempDir {
                     return Ok(TempDir {
                         path,
                         removed: false,
+                        guard: None,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -44,15 +49,32 @@ impl TempDir {
         &self.path
     }
 
+    /// Starts a watchdog that removes the directory (after stopping `cluster` in it) if this
+    /// process dies without removing it. Best effort: without `sh` there is no watchdog.
+    pub fn guard(&mut self, cluster: Option<&ClusterStop>) {
+        match Guard::spawn(&self.path, cluster) {
+            Ok(g) => self.guard = Some(g),
+            Err(e) => tracing::warn!(
+                "no watchdog for {} (it stays behind if connscope is killed): {e}",
+                self.path.display()
+            ),
+        }
+    }
+
     pub fn remove(&mut self) -> io::Result<()> {
         if self.removed {
             return Ok(());
         }
         self.removed = true;
-        match std::fs::remove_dir_all(&self.path) {
+        let result = match std::fs::remove_dir_all(&self.path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
+        };
+        // Removed: the watchdog finds nothing to do. Not removed: it tries once more.
+        if let Some(mut g) = self.guard.take() {
+            g.disarm();
         }
+        result
     }
 }
 
