@@ -29,3 +29,13 @@ pub fn failure(f: &Failure) -> String {
         .unwrap_or_default();
     format!("{}{step}{code}: {}", f.class, f.message)
 }
+
+/// Seconds as written in a configuration: `75 s`, `7.5 s`, `0.1 s` — never rounded to a lie.
+pub fn secs(v: f64) -> String {
+    let r = (v * 1000.0).round() / 1000.0;
+    if r.fract() == 0.0 {
+        format!("{r:.0} s")
+    } else {
+        format!("{r} s")
+    }
+}

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::json::{Attempt, Capacity, Database, Endpoint, Init, Report, Startup, WebSocket};
 
-use super::fmt::{failure, ms, pct};
+use super::fmt::{failure, ms, pct, secs};
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -48,8 +48,8 @@ pub fn render(r: &Report) -> String {
 fn database(o: &mut String, d: &Database) {
     let _ = writeln!(
         o,
-        "\nDatabase connection attempts (timeout {:.0} s)",
-        d.timeout_ms / 1000.0
+        "\nDatabase connection attempts (timeout {})",
+        secs(d.timeout_ms / 1000.0)
     );
     let _ = writeln!(
         o,
@@ -101,8 +101,8 @@ fn attempt(o: &mut String, a: &Attempt) {
 fn init(o: &mut String, i: &Init) {
     let _ = write!(
         o,
-        "\nInitialization (timeout {:.0} s): ",
-        i.timeout_ms / 1000.0
+        "\nInitialization (timeout {}): ",
+        secs(i.timeout_ms / 1000.0)
     );
     match &i.error {
         None => {
@@ -249,8 +249,12 @@ fn startup(o: &mut String, s: &Startup) {
             .unwrap_or_default();
         let _ = writeln!(
             o,
-            "  {} {:<13} {:>9} / {:>5.0} s  {}{m}",
-            p.number, p.name, d, p.budget_s, p.verdict
+            "  {} {:<13} {:>9} / {:>7}  {}{m}",
+            p.number,
+            p.name,
+            d,
+            secs(p.budget_s),
+            p.verdict
         );
     }
     let total = s.total_s.map_or("—".into(), |t| format!("{t:.1} s"));
@@ -265,8 +269,8 @@ fn startup(o: &mut String, s: &Startup) {
     };
     let _ = writeln!(
         o,
-        "  total {total} of {:.0} s{exit}{runs}",
-        s.total_budget_s
+        "  total {total} of {}{exit}{runs}",
+        secs(s.total_budget_s)
     );
     if s.skipped_lines > 0 {
         let _ = writeln!(

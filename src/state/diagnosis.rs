@@ -84,7 +84,13 @@ fn example_msg(s: &Seen<'_>) -> Option<String> {
         .as_deref()
         .map(|c| format!("SQLSTATE {c}: "))
         .unwrap_or_default();
-    Some(format!("server said: {code}{}", e.message))
+    // Only a server error is the server's word; timeouts and OS errors are ours.
+    let who = if e.sqlstate.is_some() {
+        "server said"
+    } else {
+        "error"
+    };
+    Some(format!("{who}: {code}{}", e.message))
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
@@ -343,7 +349,10 @@ fn service_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
     }
     let ok = a.iter().filter(|x| x.ok).count();
     let mut evidence = failing;
-    evidence.push(format!("from this host {ok} of the last {} database attempts succeeded", a.len()));
+    evidence.push(format!(
+        "from this host {ok} of the last {} database attempts succeeded",
+        a.len()
+    ));
     let (rule, cause, confidence) = if !a.is_empty() && ok * 10 >= a.len() * 9 {
         (
             "service_path",
@@ -359,9 +368,18 @@ fn service_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
             Confidence::High,
         )
     } else {
-        ("service_startup", "The service reports a database startup failure (503)", Confidence::Medium)
+        (
+            "service_startup",
+            "The service reports a database startup failure (503)",
+            Confidence::Medium,
+        )
     };
-    out.push(Finding { rule, cause: cause.into(), confidence, evidence });
+    out.push(Finding {
+        rule,
+        cause: cause.into(),
+        confidence,
+        evidence,
+    });
 }
 
 /// Is `elapsed` close to the configured timeout (≥ 0.9 × timeout, ≤ timeout + 20 s)?

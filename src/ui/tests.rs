@@ -471,17 +471,18 @@ fn tall_screens_give_the_diagnosis_a_full_width_band_and_capacity_only_what_it_n
 #[test]
 fn evidence_is_capped_per_finding_unless_zoomed() {
     let mut ev = outage();
-    let body = "startup failed: database initialization timeout";
+    // Distinct bodies, so the diagnosis keeps them as separate pieces of evidence.
     for name in ["backend", "api", "auth"] {
+        let body = format!("startup failed: database initialization timeout ({name})");
         ev.push((
             185.5,
-            crate::state::fixtures::http(name, "/health/database", 503, 90.0, body),
+            crate::state::fixtures::http(name, "/health/database", 503, 90.0, &body),
         ));
     }
     let mut a = app(build(staging_config(), &ev));
     a.view.focus = Panel::Alerts;
     let flat = panel(panels::alerts::render, &mut a, 140, 40);
-    assert!(flat.contains("– and 3 more (Enter zooms)"), "{flat}");
+    assert!(flat.contains("– and 2 more (Enter zooms)"), "{flat}");
     a.view.zoom = true;
     let zoomed = panel(panels::alerts::render, &mut a, 140, 40);
     assert!(!zoomed.contains("more (Enter zooms)"), "{zoomed}");

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::{cell, code, ms, pct};
 use crate::event::Failure;
+use crate::report::fmt::secs;
 use crate::report::json::{Capacity, Database, Endpoint, Init, Startup, WebSocket};
 use crate::state::State;
 
@@ -20,8 +21,8 @@ pub(super) fn database(o: &mut String, s: &State, d: &Database) {
     let _ = writeln!(o, "## Database connection attempts\n");
     let _ = writeln!(
         o,
-        "{target} — connection timeout {:.0} s\n",
-        d.timeout_ms / 1000.0
+        "{target} — connection timeout {}\n",
+        secs(d.timeout_ms / 1000.0)
     );
     let m = &d.summary;
     let _ = writeln!(
@@ -114,7 +115,7 @@ fn attempts(o: &mut String, d: &Database) {
 
 pub(super) fn init(o: &mut String, i: &Init) {
     let _ = writeln!(o, "## Database initialization\n");
-    let limit = format!("{:.0} s", i.timeout_ms / 1000.0);
+    let limit = secs(i.timeout_ms / 1000.0);
     match &i.error {
         None => {
             let v = i
@@ -276,10 +277,10 @@ pub(super) fn startup(o: &mut String, st: &Startup) {
         let d = p.duration_s.map_or("—".into(), |d| format!("{d:.1} s"));
         let _ = writeln!(
             o,
-            "| {} {} | {:.0} s | {d} | {} | {} |",
+            "| {} {} | {} | {d} | {} | {} |",
             p.number,
             cell(&p.name),
-            p.budget_s,
+            secs(p.budget_s),
             phase_mark(p.verdict),
             p.message.as_deref().map(cell).unwrap_or_default()
         );
@@ -293,8 +294,8 @@ pub(super) fn startup(o: &mut String, st: &Startup) {
     let restarts = st.runs.saturating_sub(1);
     let _ = writeln!(
         o,
-        "\nWhole sequence {total} of the {:.0} s budget; {exit}; {} run{} ({restarts} restart{}).\n",
-        st.total_budget_s,
+        "\nWhole sequence {total} of the {} budget; {exit}; {} run{} ({restarts} restart{}).\n",
+        secs(st.total_budget_s),
         st.runs,
         if st.runs == 1 { "" } else { "s" },
         if restarts == 1 { "" } else { "s" }
