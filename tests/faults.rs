@@ -17,8 +17,7 @@ mod common;
 mod fault_bin;
 #[path = "common/fault_net.rs"]
 mod fault_net;
-#[path = "common/http_servers.rs"]
-mod http_servers;
+use common::http_servers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
