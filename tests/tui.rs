@@ -2,8 +2,7 @@
 //! a throwaway PostgreSQL and loopback HTTP / WebSocket servers.
 
 mod common;
-#[path = "common/http_servers.rs"]
-mod http_servers;
+use common::http_servers;
 #[path = "common/pty.rs"]
 mod pty;
 
