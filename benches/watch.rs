@@ -1,0 +1,155 @@
+//! The real `watch` dashboard in a pseudo-terminal, against a throwaway PostgreSQL:
+//!
+//! - start-up: process start to the first frame with the panels drawn (median of 7);
+//! - CPU while idle (one attempt a minute, the dashboard only ticking) and at ~50 attempts/s,
+//!   from the process's own utime + stime in /proc over a 10 s window;
+//! - resident memory every 30 s at ~50 attempts/s, to show it stays flat.
+//!
+//! Targets: first frame < 100 ms; idle < 1 % of a core; 50 attempts/s < 10 %; memory flat.
+//! Run: `cargo bench --bench watch` (1 minute at 50/s);
+//! the 10-minute soak: `CONNSCOPE_SOAK=600 cargo bench --bench watch`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/common/pty.rs"]
+mod pty;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::pg::{PgOptions, TempPg};
+use pty::Pty;
+
+const BIN: &str = env!("CARGO_BIN_EXE_connscope");
+const COLS: u16 = 160;
+const ROWS: u16 = 50;
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// utime + stime of `pid`, in seconds.
+fn cpu_s(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // After ')': state is index 0, so utime (field 14) is 11 and stime (15) is 12.
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+fn watch(url: &str, interval: &str, record: Option<&Path>) -> Pty {
+    let mut args = vec![
+        "watch",
+        "--db-url",
+        url,
+        "--only",
+        "db",
+        "--interval",
+        interval,
+    ];
+    let rec;
+    if let Some(p) = record {
+        rec = p.display().to_string();
+        args.extend(["--record", &rec]);
+    }
+    pty::spawn(Path::new(BIN), &args, &[], COLS, ROWS)
+}
+
+fn quit(mut p: Pty) {
+    p.key('q');
+    if p.wait_exit(Duration::from_secs(10)).is_none() {
+        eprintln!("watch did not quit within 10 s");
+    }
+}
+
+/// Process start to the first frame showing the attempts panel.
+fn first_frame(url: &str) -> Duration {
+    let t0 = Instant::now();
+    let p = watch(url, "60s", None);
+    let deadline = t0 + Duration::from_secs(20);
+    while !p.screen().contains("connection attempts") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let took = t0.elapsed();
+    quit(p);
+    took
+}
+
+fn cpu_percent(p: &Pty, window: Duration) -> f64 {
+    let c0 = cpu_s(p.pid());
+    let t0 = Instant::now();
+    std::thread::sleep(window);
+    100.0 * (cpu_s(p.pid()) - c0) / t0.elapsed().as_secs_f64()
+}
+
+fn attempts_in(record: &Path) -> usize {
+    std::fs::read_to_string(record)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"db_attempt\""))
+        .count()
+}
+
+fn main() {
+    common::init();
+    let soak: u64 = std::env::var("CONNSCOPE_SOAK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let pg = TempPg::start_with(PgOptions {
+        max_connections: 40,
+        ..PgOptions::default()
+    });
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port
+    );
+
+    let mut starts: Vec<Duration> = (0..7).map(|_| first_frame(&url)).collect();
+    starts.sort();
+    println!(
+        "start to first frame: median {:.1?} (min {:.1?}, max {:.1?}, 7 runs)",
+        starts[3], starts[0], starts[6]
+    );
+
+    let idle = watch(&url, "60s", None);
+    std::thread::sleep(Duration::from_secs(3));
+    println!(
+        "CPU idle: {:.2} % of one core (10 s)",
+        cpu_percent(&idle, Duration::from_secs(10))
+    );
+    quit(idle);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rec = dir.path().join("soak.jsonl");
+    let busy = watch(&url, "20ms", Some(&rec));
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(5));
+    let a0 = attempts_in(&rec);
+    let w = Instant::now();
+    let cpu = cpu_percent(&busy, Duration::from_secs(10));
+    let rate = (attempts_in(&rec) - a0) as f64 / w.elapsed().as_secs_f64();
+    println!("CPU at {rate:.0} attempts/s: {cpu:.2} % of one core (10 s)");
+    let mut next = Duration::from_secs(30);
+    while next <= Duration::from_secs(soak) {
+        if let Some(wait) = next.checked_sub(t0.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        println!(
+            "  RSS after {:>4} s: {} kB ({} attempts so far)",
+            next.as_secs(),
+            busy.rss_kb().unwrap_or(0),
+            attempts_in(&rec)
+        );
+        next += Duration::from_secs(30);
+    }
+    quit(busy);
+    println!(
+        "connscope sessions left: {}",
+        pg.wait_sessions_gone("connscope")
+    );
+}
