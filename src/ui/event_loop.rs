@@ -1,7 +1,7 @@
 //! The dashboard loop (oha-style): one `select!` over terminal input, the feed, a redraw tick,
 //! signals and shutdown. The feed is drained completely on every wakeup so probes never wait
-//! on the UI; frames are drawn when something changed, at most one per `MIN_FRAME`, and on the
-//! tick — never in a busy loop.
+//! on the UI; frames are drawn when something changed — at once after a key, at most one per
+//! `FEED_FRAME` for probe results — and on the tick, never in a busy loop.
 
 use std::future::Future;
 use std::io::{self, IsTerminal};
@@ -25,8 +25,11 @@ use super::view::Tone;
 use crate::feed::Feed;
 use crate::state::State;
 
-/// At most ~60 frames a second however fast events arrive.
+/// After a key or a resize the next frame comes at once, but never more than ~60 a second.
 const MIN_FRAME: Duration = Duration::from_millis(16);
+/// Probe results redraw at most ten times a second: faster than anyone reads a number, and at
+/// 50 attempts/s it keeps drawing (not probing) from being what the dashboard spends CPU on.
+const FEED_FRAME: Duration = Duration::from_millis(100);
 
 /// Runs the dashboard until `q` / Ctrl-C, SIGINT, SIGTERM, SIGHUP or `shutdown`; the terminal
 /// is restored on every exit, panics included. Returns normally on quit: the caller then
@@ -150,7 +153,8 @@ where
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     tokio::pin!(stop);
     let mut dirty = true;
-    let mut next_frame = Instant::now();
+    let mut last_frame = Instant::now();
+    let mut next_frame = last_frame;
     loop {
         tokio::select! {
             biased;
@@ -165,9 +169,15 @@ where
                     if r.quit {
                         break;
                     }
-                    dirty |= r.redraw;
+                    if r.redraw {
+                        dirty = true;
+                        next_frame = soon(next_frame, last_frame);
+                    }
                 }
-                Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                Some(Ok(TermEvent::Resize(..))) => {
+                    dirty = true;
+                    next_frame = soon(next_frame, last_frame);
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e).context("reading the terminal"),
                 // Input is gone (terminal closed): nobody can press `q` any more.
@@ -181,7 +191,8 @@ where
                 let (state, view) = app.frame_parts();
                 terminal.draw(|f| draw(f, state, view)).context("drawing")?;
                 dirty = false;
-                next_frame = Instant::now() + MIN_FRAME;
+                last_frame = Instant::now();
+                next_frame = last_frame + FEED_FRAME;
             },
             item = feed.recv(), if !app.view.feed_closed => {
                 match item {
@@ -204,6 +215,11 @@ where
         }
     }
     Ok(())
+}
+
+/// A key or resize pulls the next frame forward; probe results leave it where it is.
+fn soon(next: Instant, last: Instant) -> Instant {
+    next.min(last + MIN_FRAME)
 }
 
 /// Never waits: a full channel means the probes are busy, and the screen says so.
