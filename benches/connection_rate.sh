@@ -2,6 +2,8 @@
 # Connection rate: connscope's capacity test opening N connections (--hold 0s --force) against a
 # local temporary cluster, side by side with `pgbench -C` opening the same number in the same run.
 # The server forks a backend per connection; that fork rate is the physical limit for both.
+# Each client's own CPU time (user + system) is printed beside its wall time: what is left of
+# the wall time is the client waiting on the server.
 # Usage: benches/connection_rate.sh [N=400] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,11 +25,14 @@ echo 'SELECT 1;' > "$D/select1.sql"
 now() { date +%s.%N; }
 for r in $(seq 1 "$ROUNDS"); do
   t0=$(now)
-  ./target/release/connscope check --db-url "$URL" --only capacity --capacity "$N" --hold 0s --force --format json > "$D/cs.json" || true
+  /usr/bin/time -f '%U %S' -o "$D/cs.cpu" ./target/release/connscope check --db-url "$URL" --only capacity --capacity "$N" --hold 0s --force --format json > "$D/cs.json" || true
   t1=$(now)
-  pgbench -h 127.0.0.1 -p "$PORT" -U postgres -n -C -c 16 -j 2 -t $((N / 16)) -f "$D/select1.sql" postgres > "$D/pgb.txt" 2>&1
+  /usr/bin/time -f '%U %S' -o "$D/pgb.cpu" pgbench -h 127.0.0.1 -p "$PORT" -U postgres -n -C -c 16 -j 2 -t $((N / 16)) -f "$D/select1.sql" postgres > "$D/pgb.txt" 2>&1
   t2=$(now)
   ok=$(python3 -c "import json; c=json.load(open('$D/cs.json'))['capacity']; print(c['succeeded'], 'of', c['attempted'], 'connected; test', round(c['elapsed_ms']), 'ms')")
-  printf 'round %d: connscope %.3f s (%s) | pgbench -C %.3f s (%s)\n' "$r" "$(echo "$t1 - $t0" | bc)" "$ok" \
-    "$(echo "$t2 - $t1" | bc)" "$(grep -E 'number of transactions actually processed' "$D/pgb.txt" | sed 's/.*: //')"
+  cpu() { awk '{printf "%.2f", $1 + $2}' "$1"; }
+  printf 'round %d: connscope %.3f s, %s s CPU (%s) | pgbench -C %.3f s, %s s CPU (%s)\n' \
+    "$r" "$(echo "$t1 - $t0" | bc)" "$(cpu "$D/cs.cpu")" "$ok" \
+    "$(echo "$t2 - $t1" | bc)" "$(cpu "$D/pgb.cpu")" \
+    "$(grep -E 'number of transactions actually processed' "$D/pgb.txt" | sed 's/.*: //')"
 done

@@ -87,6 +87,28 @@ fn cpu_percent(p: &Pty, window: Duration) -> f64 {
     100.0 * (cpu_s(p.pid()) - c0) / t0.elapsed().as_secs_f64()
 }
 
+/// `m` toggles the privacy mask; the time from the key to the frame that shows it (or no
+/// longer shows it), while results arrive. Median of 10.
+fn key_to_frame(p: &mut Pty) {
+    let mut took = Vec::new();
+    for i in 0..10 {
+        let want_mask = i % 2 == 0;
+        let t0 = Instant::now();
+        p.key('m');
+        let deadline = t0 + Duration::from_secs(5);
+        while p.screen().contains("‹host›") != want_mask && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        took.push(t0.elapsed());
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    took.sort();
+    println!(
+        "key to frame while probing: median {:.1?}, max {:.1?} (10 presses of `m`)",
+        took[5], took[9]
+    );
+}
+
 fn attempts_in(record: &Path) -> usize {
     std::fs::read_to_string(record)
         .unwrap_or_default()
@@ -129,7 +151,7 @@ fn main() {
     let rec = dir.path().join("soak.jsonl");
     // The probe waits `interval` after each attempt ends; an attempt takes ~5–8 ms here.
     let interval = std::env::var("CONNSCOPE_BUSY_INTERVAL").unwrap_or_else(|_| "13ms".into());
-    let busy = watch(&url, &interval, Some(&rec));
+    let mut busy = watch(&url, &interval, Some(&rec));
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(5));
     let a0 = attempts_in(&rec);
@@ -137,6 +159,7 @@ fn main() {
     let cpu = cpu_percent(&busy, Duration::from_secs(10));
     let rate = (attempts_in(&rec) - a0) as f64 / w.elapsed().as_secs_f64();
     println!("CPU at {rate:.0} attempts/s: {cpu:.2} % of one core (10 s)");
+    key_to_frame(&mut busy);
     let mut next = Duration::from_secs(30);
     while next <= Duration::from_secs(soak) {
         if let Some(wait) = next.checked_sub(t0.elapsed()) {

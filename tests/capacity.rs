@@ -153,9 +153,10 @@ fn it_backs_off_instead_of_hammering_a_full_server() {
             .is_some_and(|r| r.starts_with("backed off")),
         "{c}"
     );
+    // 5 slots: 11 of the first wave of 16 are refused, and nothing is opened after it.
     assert!(
-        c["attempted"].as_u64().is_some_and(|n| n < 60),
-        "stopped opening: {c}"
+        c["attempted"].as_u64().is_some_and(|n| n <= 16),
+        "stopped opening after the first wave: {c}"
     );
     assert_eq!(pg.wait_sessions_gone("connscope"), 0);
 }

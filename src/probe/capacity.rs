@@ -4,12 +4,14 @@
 //! into a silent wait).
 //!
 //! First, do no harm: the test never exceeds the safety cap (limit × margin − reserved) without
-//! `--force`; it opens connections in waves and stops opening more once the server refuses for
+//! `--force`; it opens at most 16 connections at a time and stops opening more once the server refuses for
 //! capacity; and every connection is closed when the test ends, fails or is cancelled.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -215,10 +217,12 @@ pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
     .await;
 }
 
-/// Opens `planned` connections in waves. Each wave is launched at once and its connect steps
-/// awaited (the holds overlap, so all connections are open together); when 30 % or more of
-/// those launched so far were refused, no further wave is opened. Every task is awaited, so no
-/// connection outlives the test.
+/// Opens `planned` connections: a first wave of `WAVE` at once, judged when all of it has
+/// connected or failed; then a sliding window of at most `WAVE` connects in flight, a new one
+/// launched as each finishes (the holds overlap, so all connections are open together). After
+/// the first wave, and after every decision since, when 30 % or more of the decided were
+/// refused for capacity nothing more is launched — so no more than `WAVE` connects ever follow
+/// the refusals that stop the test. Every task is awaited, so no connection outlives the test.
 async fn open_all(
     ctx: &Ctx,
     run: u64,
@@ -230,27 +234,40 @@ async fn open_all(
         Err(e) => return (true, Some(format!("cannot connect: {e}"))),
     };
     let mut tasks = JoinSet::new();
-    let (mut launched, mut refused) = (0u32, 0u32);
+    let mut connecting = FuturesUnordered::new();
+    let (mut launched, mut decided, mut refused) = (0u32, 0u32, 0u32);
     let mut stop = None;
-    while launched < planned && stop.is_none() && !ctx.cancel.is_cancelled() {
-        let wave = WAVE.min(planned - launched);
-        let mut signals = Vec::with_capacity(wave as usize);
-        for index in launched..launched + wave {
+    let first_wave = WAVE.min(planned);
+    loop {
+        while launched < planned
+            && connecting.len() < WAVE as usize
+            && (launched < first_wave || decided >= first_wave)
+            && stop.is_none()
+            && !ctx.cancel.is_cancelled()
+        {
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let (c, cp, pp) = (ctx.clone(), cp.clone(), p.clone());
+            let (c, cp, pp, index) = (ctx.clone(), cp.clone(), p.clone(), launched);
             tasks.spawn(async move {
                 let res = one(&c, run, index, &cp, &pp, tx).await;
                 c.send(EventBody::CapacityConn(res)).await;
             });
-            signals.push(rx);
+            connecting.push(rx);
+            launched += 1;
         }
-        launched += wave;
-        for rx in signals {
-            refused += u32::from(rx.await.unwrap_or(false));
-        }
-        if refused > 0 && refused * 10 >= launched * 3 && launched < planned {
+        // Every task answers its signal (true = refused for capacity), even when cancelled.
+        let Some(signal) = connecting.next().await else {
+            break;
+        };
+        decided += 1;
+        refused += u32::from(signal.unwrap_or(false));
+        if stop.is_none()
+            && decided >= first_wave
+            && refused > 0
+            && refused * 10 >= decided * 3
+            && launched < planned
+        {
             stop = Some(format!(
-                "backed off after {refused} of {launched} connections were refused (53300 / 57P03)"
+                "backed off after {refused} of {decided} connections were refused (53300 / 57P03)"
             ));
         }
     }
