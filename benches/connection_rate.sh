@@ -4,11 +4,11 @@
 # The server forks a backend per connection; that fork rate is the physical limit for both.
 # Each client's own CPU time (user + system) is printed beside its wall time: what is left of
 # the wall time is the client waiting on the server.
-# Usage: benches/connection_rate.sh [N=400] [ROUNDS=3]
+# Usage: benches/connection_rate.sh [N=400] [ROUNDS=7]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-400}
-ROUNDS=${2:-3}
+ROUNDS=${2:-7}
 PGBIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
@@ -23,16 +23,37 @@ URL="postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable"
 echo 'SELECT 1;' > "$D/select1.sql"
 
 now() { date +%s.%N; }
+cpu() { awk '{printf "%.2f", $1 + $2}' "$1"; }
+run_connscope() {
+  local t0; t0=$(now)
+  /usr/bin/time -f '%U %S' -o "$D/cs.cpu" ./target/release/connscope check --db-url "$URL" --only capacity \
+    --capacity "$N" --hold 0s --force --format json > "$D/cs.json" || true
+  cs_s=$(echo "$(now) - $t0" | bc)
+  cs_ok=$(python3 -c "import json; c=json.load(open('$D/cs.json'))['capacity']; print(c['succeeded'], 'of', c['attempted'], 'connected')")
+}
+run_pgbench() {
+  local t0; t0=$(now)
+  /usr/bin/time -f '%U %S' -o "$D/pgb.cpu" pgbench -h 127.0.0.1 -p "$PORT" -U postgres -n -C -c 16 -j 2 \
+    -t $((N / 16)) -f "$D/select1.sql" postgres > "$D/pgb.txt" 2>&1
+  pg_s=$(echo "$(now) - $t0" | bc)
+  pg_ok=$(grep -E 'number of transactions actually processed' "$D/pgb.txt" | sed 's/.*: //')
+}
+# A warm-up round (the first connections after a cold start pay for the server's caches),
+# then rounds in alternating order, so neither always follows the other's exiting backends.
+run_connscope; run_pgbench
+: > "$D/times"
 for r in $(seq 1 "$ROUNDS"); do
-  t0=$(now)
-  /usr/bin/time -f '%U %S' -o "$D/cs.cpu" ./target/release/connscope check --db-url "$URL" --only capacity --capacity "$N" --hold 0s --force --format json > "$D/cs.json" || true
-  t1=$(now)
-  /usr/bin/time -f '%U %S' -o "$D/pgb.cpu" pgbench -h 127.0.0.1 -p "$PORT" -U postgres -n -C -c 16 -j 2 -t $((N / 16)) -f "$D/select1.sql" postgres > "$D/pgb.txt" 2>&1
-  t2=$(now)
-  ok=$(python3 -c "import json; c=json.load(open('$D/cs.json'))['capacity']; print(c['succeeded'], 'of', c['attempted'], 'connected; test', round(c['elapsed_ms']), 'ms')")
-  cpu() { awk '{printf "%.2f", $1 + $2}' "$1"; }
+  if [ $((r % 2)) = 1 ]; then run_connscope; run_pgbench; else run_pgbench; run_connscope; fi
+  echo "$cs_s $pg_s" >> "$D/times"
   printf 'round %d: connscope %.3f s, %s s CPU (%s) | pgbench -C %.3f s, %s s CPU (%s)\n' \
-    "$r" "$(echo "$t1 - $t0" | bc)" "$(cpu "$D/cs.cpu")" "$ok" \
-    "$(echo "$t2 - $t1" | bc)" "$(cpu "$D/pgb.cpu")" \
-    "$(grep -E 'number of transactions actually processed' "$D/pgb.txt" | sed 's/.*: //')"
+    "$r" "$cs_s" "$(cpu "$D/cs.cpu")" "$cs_ok" "$pg_s" "$(cpu "$D/pgb.cpu")" "$pg_ok"
 done
+python3 - "$D/times" "$N" <<'PY'
+import statistics, sys
+rows = [tuple(map(float, l.split())) for l in open(sys.argv[1])]
+n = int(sys.argv[2])
+cs, pg = statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
+wins = sum(r[0] <= r[1] for r in rows)
+print(f"median: connscope {cs:.3f} s ({n / cs:.0f} conn/s) | pgbench -C {pg:.3f} s ({n / pg:.0f} conn/s); "
+      f"connscope at or under pgbench in {wins} of {len(rows)} rounds")
+PY
