@@ -93,14 +93,7 @@ fn percentile_lines(width: usize, view: &View) -> Vec<Line<'static>> {
         ("p99", s.p99_ms),
         ("avg", s.avg_ms),
     ];
-    grid(
-        items
-            .into_iter()
-            .map(|(l, v)| (l, fmt::opt_ms(v)))
-            .collect(),
-        width,
-        view,
-    )
+    ms_grid(items, width, view)
 }
 
 /// Step averages over successful attempts (a failed attempt's later steps never ran).
@@ -112,14 +105,16 @@ fn steps_lines(state: &State, width: usize, view: &View) -> Vec<Line<'static>> {
         ("hs", a.handshake),
         ("qry", a.query),
     ];
-    grid(
-        items
-            .into_iter()
-            .map(|(l, v)| (l, fmt::opt_ms(v)))
-            .collect(),
-        width,
-        view,
-    )
+    ms_grid(items, width, view)
+}
+
+fn ms_grid(
+    items: [(&'static str, Option<f64>); 4],
+    width: usize,
+    view: &View,
+) -> Vec<Line<'static>> {
+    let cells = items.into_iter().map(|(l, v)| (l, fmt::opt_ms(v)));
+    grid(cells.collect(), width, view)
 }
 
 fn classes_line(state: &State, width: usize, view: &View) -> Line<'static> {
