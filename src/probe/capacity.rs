@@ -4,8 +4,9 @@
 //! into a silent wait).
 //!
 //! First, do no harm: the test never exceeds the safety cap (limit × margin − reserved) without
-//! `--force`; it opens at most 16 connections at a time and stops opening more once the server refuses for
-//! capacity; and every connection is closed when the test ends, fails or is cancelled.
+//! `--force`; it has at most 16 connects in flight and stops opening more once the server
+//! refuses for capacity; and every connection is closed when the test ends, fails or is
+//! cancelled.
 
 use std::sync::Arc;
 use std::time::Duration;
