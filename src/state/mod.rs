@@ -136,6 +136,9 @@ impl State {
             EventBody::StartupLog(l) => self.startup.log_stats(l),
             EventBody::Note(n) => self.log.note(ev.at, n),
             EventBody::LabScenario(s) => {
+                if self.lab.as_ref().is_some_and(|l| l.name != s.name) {
+                    self.start_scenario_over();
+                }
                 self.log.push(
                     ev.at,
                     log::Level::Info,
@@ -147,6 +150,17 @@ impl State {
         }
         let fired = alerts::evaluate(self);
         self.alerts.update(ev.at, fired, &mut self.log);
+    }
+
+    /// A lab scenario switch: what the probes measure starts over, so the new scenario is
+    /// judged on its own attempts and checks, not on the last one's for the next 20 attempts.
+    /// The log, the alert history (alerts that no longer hold clear on this very event), the
+    /// startup runs (the service's own restarts tell them apart) and finished capacity tests
+    /// are kept.
+    fn start_scenario_over(&mut self) {
+        self.db = db::DbState::new(&self.cfg.history);
+        self.init = None;
+        self.endpoints = endpoints::EndpointsState::new(&self.cfg);
     }
 
     /// Seconds since the first event, by event time.

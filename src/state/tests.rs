@@ -201,3 +201,53 @@ fn memory_stays_bounded_under_a_long_run() {
     assert!(s.db.attempts.len() <= 100);
     assert!(s.db.series.recent().len() <= 100);
 }
+
+fn scenario(name: &str) -> EventBody {
+    EventBody::LabScenario(LabScenario {
+        name: name.into(),
+        description: format!("{name} scenario"),
+    })
+}
+
+#[test]
+fn a_lab_scenario_switch_judges_the_new_scenario_on_its_own_attempts() {
+    let mut events = vec![(0.0, scenario("startup-timeout"))];
+    events.extend(
+        outage()
+            .into_iter()
+            .filter(|(_, b)| matches!(b, EventBody::DbAttempt(_) | EventBody::HttpCheck(_))),
+    );
+    let mut s = build(staging_config(), &events);
+    assert!(!s.alerts.active.is_empty(), "the outage fires alerts");
+    let raised = |s: &State| s.alerts.timeline.iter().filter(|c| c.raised).count();
+    let raised_before = raised(&s);
+    let last = s.last_at.unwrap_or_default();
+    let next = |k: i64| last + chrono::Duration::seconds(k);
+    s.apply(&Event::at(next(1), scenario("healthy")));
+    for seq in 1..=3 {
+        s.apply(&Event::at(
+            next(1 + seq),
+            ok_attempt(seq as u64, 0.1, 1.0, 8.0, 0.5),
+        ));
+    }
+    let sum = s.db.summary();
+    assert_eq!(sum.attempts, 3, "only the new scenario's attempts count");
+    assert_eq!(sum.success_rate, Some(1.0));
+    assert!(
+        s.alerts.active.iter().all(|a| a.rule != "db_success_rate"),
+        "{:?}",
+        s.alerts.active
+    );
+    assert_eq!(raised(&s), raised_before, "the alert history is kept");
+    let texts: Vec<&str> = s.log.entries().map(|e| e.text.as_str()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("scenario: startup-timeout"))
+    );
+    assert!(texts.iter().any(|t| t.contains("scenario: healthy")));
+
+    // The same scenario announced again (the lab's first event, a reconnect) changes nothing.
+    s.apply(&Event::at(next(9), scenario("healthy")));
+    assert_eq!(s.db.summary().attempts, 3);
+}
