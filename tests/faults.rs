@@ -880,6 +880,19 @@ async fn silent_ws_server() -> (http_servers::Server, Arc<AtomicBool>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_endlessly_silent_websocket_times_out_at_reply_after_the_default_5s() {
+    silent_websocket_times_out_at_reply(Vec::new(), Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_websocket_reply_timeout_is_configurable() {
+    let env = vec![(
+        "CONNSCOPE_WEBSOCKET__REPLY_TIMEOUT".to_string(),
+        "1500ms".to_string(),
+    )];
+    silent_websocket_times_out_at_reply(env, Duration::from_millis(1500)).await;
+}
+
+async fn silent_websocket_times_out_at_reply(env: Vec<(String, String)>, reply: Duration) {
     http_servers::init();
     let (s, seen) = silent_ws_server().await;
     let url = format!("ws://{}/ws", s.addr);
@@ -895,7 +908,7 @@ async fn an_endlessly_silent_websocket_times_out_at_reply_after_the_default_5s()
             "--progress",
             "json",
         ]),
-        Vec::new(),
+        env,
     )
     .await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
@@ -905,13 +918,12 @@ async fn an_endlessly_silent_websocket_times_out_at_reply_after_the_default_5s()
     assert_eq!(c["error"]["step"], "reply", "{c}");
     assert!(c["rtt_ms"].is_null(), "{c}");
     let connect = ms(&c["connect_ms"]).expect("the handshake completed");
-    // Opening handshake, 5 s of silence, then a polite close that is never answered (1 s).
-    let reply = Duration::from_secs(5);
+    // Opening handshake, `reply` of silence, then a polite close never answered (1 s).
     let close = Duration::from_secs(1);
     let at = since_start(&c, run.started_at).expect("event time");
     assert!(
         at >= connect + reply && at <= connect + reply.mul_f64(1.05) + close + PROCESS,
-        "event {at:?} after start"
+        "event {at:?} after start, reply timeout {reply:?}"
     );
     let v = run.json();
     assert_eq!(v["websockets"][0]["error"]["step"], "reply");

@@ -31,6 +31,8 @@ pub struct Settings {
     #[serde(default)]
     pub health: Health,
     #[serde(default)]
+    pub websocket: WebSocket,
+    #[serde(default)]
     pub endpoints: Vec<Endpoint>,
     /// Extra WebSocket URLs not tied to an endpoint.
     #[serde(default)]
@@ -182,6 +184,27 @@ impl Default for Health {
             paths: vec!["/health".into(), "/health/database".into()],
             body_limit: 4096,
             interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The WebSocket check (the outage plan: 10 s to connect, 5 s for a reply to the ping).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSocket {
+    /// DNS, TCP, TLS and the HTTP upgrade together.
+    #[serde(with = "dur")]
+    pub connect_timeout: Duration,
+    /// From the ping to the first message back.
+    #[serde(with = "dur")]
+    pub reply_timeout: Duration,
+}
+
+impl Default for WebSocket {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            reply_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -92,6 +92,8 @@ fn timeouts(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
     positive(at, "database.interval", s.database.interval)?;
     positive(at, "ui.tick", s.ui.tick)?;
     positive(at, "health.interval", s.health.interval)?;
+    positive(at, "websocket.connect_timeout", s.websocket.connect_timeout)?;
+    positive(at, "websocket.reply_timeout", s.websocket.reply_timeout)?;
     positive(at, "history.window", s.history.window)
 }
 

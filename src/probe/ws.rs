@@ -4,9 +4,9 @@
 //!   probe, `.invalid` answered locally), TCP connect (addresses tried in order), TLS for
 //!   `wss://` (tokio-rustls, run by the probe itself so a TLS failure is classed `tls`; webpki
 //!   roots unless `WsParams::tls` says otherwise), and the HTTP upgrade until the 101 response
-//!   was read. Bounded by `connect_timeout` (10 s by default).
+//!   was read. Bounded by `websocket.connect_timeout` (10 s by default).
 //! - `rtt_ms`: from just before the ping is written until the first text or binary message
-//!   arrives (server pings/pongs are not a reply). Bounded by `reply_timeout` (5 s); when it
+//!   arrives (server pings/pongs are not a reply). Bounded by `websocket.reply_timeout` (5 s); when it
 //!   fires the failure is class `timeout`, step `reply`.
 //!
 //! Failure classes: `dns`, `refused` / `unreachable` (TCP), `tls`, `timeout` (step connect or
@@ -71,8 +71,8 @@ impl WsParams {
         }
         Self {
             urls,
-            connect_timeout: Duration::from_secs(10),
-            reply_timeout: Duration::from_secs(5),
+            connect_timeout: s.websocket.connect_timeout,
+            reply_timeout: s.websocket.reply_timeout,
             close_timeout: Duration::from_secs(1),
             interval: s.health.interval,
             tls: None,
