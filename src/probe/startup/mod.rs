@@ -182,8 +182,17 @@ impl StartupParams {
             (None, Some(c)) => Input::Command(c),
             (None, None) => return Ok(None),
         };
-        Ok(Some(Self::new(Matcher::new(&s.startup)?, input)))
+        let mut p = Self::new(Matcher::new(&s.startup)?, input);
+        p.pacing.once_limit = once_limit(s.startup.total_budget);
+        Ok(Some(p))
     }
+}
+
+/// `check` waits for a command's or standard input's log to end for as long as a whole startup
+/// may take (its budget) and a tenth more, so a startup that ends in time — passing or failing
+/// at its last phase — is read to its end, and one that hangs is reported at its budget.
+fn once_limit(total_budget: Duration) -> Duration {
+    total_budget.mul_f64(1.1)
 }
 
 /// Counts behind the `StartupLog` events.
@@ -430,6 +439,26 @@ fn redact_word(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_waits_for_a_command_as_long_as_the_whole_startup_budget_and_a_tenth() {
+        let opts = crate::config::LoadOptions {
+            flags: vec![crate::config::FlagOverride {
+                key: "environment",
+                value: toml::Value::String("staging".into()),
+                flag: "--env",
+            }],
+            ..Default::default()
+        };
+        let config = crate::config::Config::load(&opts).expect("built-in profile loads");
+        let mut s = config.settings;
+        s.startup.command = Some("journalctl -f -u backend".into());
+        let p = StartupParams::from_settings(&s, None)
+            .expect("valid patterns")
+            .expect("a command is configured");
+        assert_eq!(s.startup.total_budget, Duration::from_secs(120));
+        assert_eq!(p.pacing.once_limit, Duration::from_secs(132));
+    }
 
     #[test]
     fn commands_lose_their_credentials() {
