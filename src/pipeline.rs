@@ -108,6 +108,7 @@ impl Running {
         for k in kinds {
             r.spawn(*k, mode, &ctl)?;
         }
+        tracing::debug!(probes = ?kinds, ?mode, tasks = r.tasks.len(), "probes started");
         Ok((r, rx))
     }
 
@@ -163,6 +164,7 @@ impl Running {
             return;
         };
         self.capacity_runs += 1;
+        tracing::debug!(run = self.capacity_runs, force, "capacity test started");
         let token = self.cancel.child_token();
         let ctx = Ctx::new(tx, token.clone());
         let p = probe::capacity::CapacityParams::from_config(&self.config, &t, force);
@@ -177,6 +179,7 @@ impl Running {
     }
 
     pub fn command(&mut self, cmd: Command) {
+        tracing::debug!(?cmd, "command from the dashboard");
         match cmd {
             Command::RunNow => self.control.run_now(),
             Command::SetPaused(p) => self.control.set_paused(p),
@@ -227,13 +230,20 @@ impl Running {
     pub async fn shutdown(mut self) {
         self.tx = None;
         self.cancel.cancel();
+        let started = std::time::Instant::now();
+        let running = self.tasks.len();
         let all = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(5), all)
             .await
             .is_err()
         {
+            tracing::warn!(
+                left = self.tasks.len(),
+                "probe tasks still running after 5 s: aborted"
+            );
             self.tasks.abort_all();
             while self.tasks.join_next().await.is_some() {}
         }
+        tracing::debug!(tasks = running, took = ?started.elapsed(), "probes shut down");
     }
 }

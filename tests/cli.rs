@@ -305,10 +305,16 @@ fn a_password_never_appears_in_output_errors_or_recordings() {
             "config show leaked in case {i}"
         );
     }
-    assert!(
-        !std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains(secret),
-        "log file leaked"
-    );
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!log.contains(secret), "log file leaked");
+    // The log is worth having: connscope's own lifecycle, and the client library's `log`
+    // records (tokio-postgres) bridged in.
+    for want in [
+        "probes started",
+        "database attempt ok",
+        "probes shut down",
+        "tokio_postgres",
+    ] {
+        assert!(log.contains(want), "no `{want}` in the debug log:\n{log}");
+    }
 }

@@ -63,6 +63,16 @@ pub async fn run(ctx: Ctx, mut ctl: Control, mode: Mode, p: DbParams) {
             a = attempt_once(seq, &p) => a,
             () = ctx.cancel.cancelled() => return,
         };
+        match &a.error {
+            None => tracing::debug!(seq, total_ms = a.total_ms, "database attempt ok"),
+            Some(e) => tracing::debug!(
+                seq,
+                total_ms = a.total_ms,
+                class = e.class.as_str(),
+                step = e.step.map(|s| s.as_str()),
+                "database attempt failed"
+            ),
+        }
         let pushy = a.error.as_ref().is_some_and(|e| e.class.wants_backoff());
         match (&a.error, mode) {
             (None, _) => backoff.success(),
