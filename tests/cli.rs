@@ -202,7 +202,8 @@ fn check_against_a_healthy_database_passes_with_the_documented_schema() {
 
 #[test]
 fn check_against_a_closed_port_fails_with_exit_2() {
-    let port = common::pg::free_port().to_string();
+    let closed = common::ClosedPort::new();
+    let port = closed.port();
     let url = format!("postgres://app@127.0.0.1:{port}/app?sslmode=disable");
     let o = run(
         &[

@@ -75,7 +75,8 @@ async fn a_missing_socket_is_refused() {
 #[tokio::test]
 async fn a_closed_port_is_refused_at_tcp() {
     init();
-    let port = common::pg::free_port();
+    let closed = common::ClosedPort::new();
+    let port = closed.port();
     let url = format!("postgres://app@127.0.0.1:{port}/app?sslmode=disable");
     let a = attempt_once(1, &db_params(&url, Duration::from_secs(2))).await;
     let e = a.error.expect("fails");

@@ -552,7 +552,7 @@ fn judge_row(r: &Row, run: &Run) -> Observed {
 fn every_probe_kind_fails_each_network_fault_with_its_class_and_step_in_time() {
     let hole = BlackHole::start();
     let closed = closed_port();
-    let mut table = rows(hole.port(), closed);
+    let mut table = rows(hole.port(), closed.port());
     // The longest row (the WebSocket's 10 s handshake) first, so it overlaps all the others.
     table.sort_by_key(|r| std::cmp::Reverse(r.wall));
     let queue = Arc::new(std::sync::Mutex::new(table.into_iter().collect::<Vec<_>>()));
@@ -1354,10 +1354,11 @@ async fn mid_wait(kind: Kind) -> Mid {
     };
     match kind {
         Kind::Db => {
+            let closed = closed_port();
             let mut p = common::db_params(
                 &format!(
                     "postgres://app@127.0.0.1:{}/app?sslmode=disable",
-                    closed_port()
+                    closed.port()
                 ),
                 Duration::from_secs(5),
             );
@@ -1375,7 +1376,7 @@ async fn mid_wait(kind: Kind) -> Mid {
                 rx,
                 None,
                 None,
-                Vec::new(),
+                vec![Box::new(closed)],
             )
         }
         Kind::Init => {

@@ -108,7 +108,8 @@ async fn a_healthy_environment_passes_every_phase() {
 async fn a_closed_database_port_fails_the_dependencies_phase_and_stops_there() {
     let svc = service().await;
     let api = format!("api={}", svc.url());
-    let port = common::pg::free_port();
+    let closed = common::ClosedPort::new();
+    let port = closed.port();
     let url = format!("postgres://app@127.0.0.1:{port}/app?sslmode=disable");
     let (o, v) = tokio::task::spawn_blocking(move || {
         check(&["--db-url", url.as_str(), "--endpoint", api.as_str()])

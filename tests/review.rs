@@ -414,14 +414,16 @@ fn assert_round_trip(db_url: &str, attempts: &str) -> i32 {
 fn a_recorded_check_reports_the_same_json_and_exit_code() {
     let pg = TempPg::start();
     assert_eq!(assert_round_trip(&pg.url("app", "app"), "3"), 0);
-    let port = common::pg::free_port();
+    let closed_port = common::ClosedPort::new();
+    let port = closed_port.port();
     let closed = format!("postgres://app@127.0.0.1:{port}/app?sslmode=disable");
     assert_eq!(assert_round_trip(&closed, "2"), 2);
 }
 
 #[test]
 fn check_renders_markdown_and_junit_with_the_same_verdict() {
-    let port = common::pg::free_port();
+    let closed_port = common::ClosedPort::new();
+    let port = closed_port.port();
     let closed = format!("postgres://app@127.0.0.1:{port}/app?sslmode=disable");
     let base = ["check", "--db-url", &closed, "--attempts", "1"];
     let o = run(&[&base[..], &["--format", "markdown"]].concat());

@@ -132,10 +132,9 @@ fn serve(listener: &TcpListener, stop: &AtomicBool, seen: &Seen) {
     }
 }
 
-/// A loopback port nothing listens on: bound, read, released.
-pub fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
+/// A loopback port nothing listens on, reserved while the guard lives.
+pub fn closed_port() -> crate::common::ClosedPort {
+    crate::common::ClosedPort::new()
 }
 
 /// Polls `f` every 10 ms until it holds or `limit` passes; the last answer.

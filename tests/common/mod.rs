@@ -42,3 +42,21 @@ pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_connscope"))
 }
 pub mod http_servers;
+
+/// A loopback port that refuses every connection for as long as this lives: bound, so neither
+/// another test's server nor an outgoing connection's source port can take it meanwhile (a
+/// released `free_port()` can be reused, even by the connect itself), but never listening.
+pub struct ClosedPort(tokio::net::TcpSocket);
+
+impl ClosedPort {
+    pub fn new() -> Self {
+        let s = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        s.bind(([127, 0, 0, 1], 0).into())
+            .expect("bind a loopback port");
+        Self(s)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.local_addr().expect("bound address").port()
+    }
+}
