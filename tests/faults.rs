@@ -47,7 +47,7 @@ use tokio_util::sync::CancellationToken;
 
 use common::pg::{PgOptions, TempPg};
 use fault_bin::Run;
-use fault_net::{BlackHole, closed_port};
+use fault_net::BlackHole;
 
 /// The timeout given to every configurable probe in the table.
 const T: Duration = Duration::from_secs(1);
@@ -551,7 +551,7 @@ fn judge_row(r: &Row, run: &Run) -> Observed {
 #[test]
 fn every_probe_kind_fails_each_network_fault_with_its_class_and_step_in_time() {
     let hole = BlackHole::start();
-    let closed = closed_port();
+    let closed = common::ClosedPort::new();
     let mut table = rows(hole.port(), closed.port());
     // The longest row (the WebSocket's 10 s handshake) first, so it overlaps all the others.
     table.sort_by_key(|r| std::cmp::Reverse(r.wall));
@@ -1354,7 +1354,7 @@ async fn mid_wait(kind: Kind) -> Mid {
     };
     match kind {
         Kind::Db => {
-            let closed = closed_port();
+            let closed = common::ClosedPort::new();
             let mut p = common::db_params(
                 &format!(
                     "postgres://app@127.0.0.1:{}/app?sslmode=disable",

@@ -6,8 +6,8 @@
 //!   roots unless `WsParams::tls` says otherwise), and the HTTP upgrade until the 101 response
 //!   was read. Bounded by `websocket.connect_timeout` (10 s by default).
 //! - `rtt_ms`: from just before the ping is written until the first text or binary message
-//!   arrives (server pings/pongs are not a reply). Bounded by `websocket.reply_timeout` (5 s); when it
-//!   fires the failure is class `timeout`, step `reply`.
+//!   arrives (server pings/pongs are not a reply). Bounded by `websocket.reply_timeout` (5 s);
+//!   when it fires the failure is class `timeout`, step `reply`.
 //!
 //! Failure classes: `dns`, `refused` / `unreachable` (TCP), `tls`, `timeout` (step connect or
 //! reply), `http_status` when the server answers the upgrade with an ordinary HTTP response

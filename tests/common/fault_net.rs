@@ -132,11 +132,6 @@ fn serve(listener: &TcpListener, stop: &AtomicBool, seen: &Seen) {
     }
 }
 
-/// A loopback port nothing listens on, reserved while the guard lives.
-pub fn closed_port() -> crate::common::ClosedPort {
-    crate::common::ClosedPort::new()
-}
-
 /// Polls `f` every 10 ms until it holds or `limit` passes; the last answer.
 pub fn wait_until(limit: Duration, f: impl Fn() -> bool) -> bool {
     let start = Instant::now();
