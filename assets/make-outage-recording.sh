@@ -11,7 +11,7 @@
 # budget 9 s — what the lab's own dashboard uses). The check starts once the stand-in
 # service has failed phase 3 and exited with code 3 twice (the restart loop), and runs the
 # outage plan's 5 attempts 2 s apart and 3 health tries per endpoint. It exits 2 (fail): that is
-# the point. Takes about a minute. `cargo test --test lab_check sample` checks the result.
+# the point. Takes about a minute. `cargo test lab_check::sample` checks the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

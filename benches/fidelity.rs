@@ -13,7 +13,7 @@
 //! Medians of interleaved rounds, because this 2-core machine is shared with builds.
 //! Run: `cargo bench --bench fidelity` (needs PostgreSQL's initdb/pg_ctl, like the tests).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

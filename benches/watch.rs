@@ -10,10 +10,9 @@
 //! the 10-minute soak: `CONNSCOPE_SOAK=600 cargo bench --bench watch`; another attempt rate:
 //! `CONNSCOPE_BUSY_INTERVAL=20ms` (the pause after each attempt).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
-#[path = "../tests/common/pty.rs"]
-mod pty;
+use common::pty;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

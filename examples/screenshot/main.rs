@@ -10,7 +10,7 @@
 //! `--bin PATH` picks the connscope binary (default: the one next to `target/*/examples`).
 //! Every wait is bounded; the lab is ended with `q`, so it stops its database itself.
 
-#[path = "../../tests/common/pty.rs"]
+#[path = "../../tests/it/common/pty.rs"]
 mod pty;
 mod svg;
 

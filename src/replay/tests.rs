@@ -1,5 +1,5 @@
 //! The cursor on its own, no clock: what each control sends. The paced driver is tested in
-//! tests/review.rs on tokio's paused clock.
+//! tests/it/review.rs on tokio's paused clock.
 
 use std::time::Duration;
 

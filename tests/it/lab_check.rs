@@ -8,8 +8,7 @@
 //! Everything runs on loopback; every wait is bounded; every lab, cluster and child is stopped
 //! (and checked for) before a test ends.
 
-#[path = "common/lab_headless.rs"]
-mod lab_headless;
+use crate::common::lab_headless;
 
 use std::time::Duration;
 

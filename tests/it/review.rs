@@ -2,9 +2,7 @@
 //! would use it. A recording of a `check` must report exactly what the run reported; damaged
 //! recordings still report; things that are not recordings are refused in one line.
 
-mod common;
-// A crate root resolves modules beside it; the sample generator lives in review/.
-#[path = "review/sample.rs"]
+use crate::common;
 mod sample;
 
 use std::path::{Path, PathBuf};
@@ -69,7 +67,7 @@ fn the_committed_sample_recording_is_what_the_generator_builds() {
     let committed = std::fs::read_to_string(sample()).unwrap_or_default();
     assert!(
         committed == built,
-        "tests/fixtures/recordings/outage.jsonl is stale; run CONNSCOPE_UPDATE_FIXTURES=1 cargo test --test review sample"
+        "tests/fixtures/recordings/outage.jsonl is stale; run CONNSCOPE_UPDATE_FIXTURES=1 cargo test review::sample"
     );
     let rec = connscope::record::read(Path::new(sample())).expect("reads");
     assert_eq!((rec.skipped, rec.notes.len()), (0, 0));

@@ -1,7 +1,7 @@
 //! The capacity test against a real PostgreSQL: real 53300s at a low max_connections, the
 //! safety cap and --force, backing off, and no connection left behind however it ends.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,9 +1,7 @@
 //! The WebSocket probe against real loopback servers, asserting on the events it sends.
 
-#[path = "common/http_servers.rs"]
-mod http_servers;
-#[path = "common/http_tls.rs"]
-mod http_tls;
+use crate::common::http_servers;
+use crate::common::http_tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,7 +7,7 @@
 //! same way, and a capacity test whose connections all time out.
 //!
 //! The committed file must equal what this builds (a test checks); after changing it, run
-//! `CONNSCOPE_UPDATE_FIXTURES=1 cargo test --test review sample` to rewrite the file.
+//! `CONNSCOPE_UPDATE_FIXTURES=1 cargo test review::sample` to rewrite the file.
 
 use connscope::cli::Global;
 use connscope::config::{Config, LoadOptions};

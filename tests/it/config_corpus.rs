@@ -4,8 +4,7 @@
 //! never a silent default. The expected location is in the file's name (`NAME--LINE-COL.toml`);
 //! what the message must say is in the table below, which must list every file.
 
-#[path = "common/fault_bin.rs"]
-mod fault_bin;
+use crate::common::fault_bin;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

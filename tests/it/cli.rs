@@ -1,7 +1,7 @@
 //! The real binary: exit codes, located configuration errors, the JSON schema scripts rely on,
 //! and secrets kept out of every output.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 

@@ -1,8 +1,7 @@
 //! The lab, for real, on loopback: the simulated and the real database, every proxy fault one
 //! by one, the stand-in service per scenario, the startup log, and clean shutdown.
 
-#[path = "common/lab_support.rs"]
-mod lab_support;
+use crate::common::lab_support;
 
 use std::time::{Duration, Instant};
 

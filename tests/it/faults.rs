@@ -12,11 +12,9 @@
 //! event carries it. The process as a whole gets `PROCESS` more for starting and stopping,
 //! and must exit within `LINGER` of its last event.
 
-mod common;
-#[path = "common/fault_bin.rs"]
-mod fault_bin;
-#[path = "common/fault_net.rs"]
-mod fault_net;
+use crate::common;
+use crate::common::fault_bin;
+use crate::common::fault_net;
 use common::http_servers;
 
 use std::sync::Arc;

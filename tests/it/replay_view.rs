@@ -1,7 +1,7 @@
 //! The sample outage recording played the way `connscope replay` plays it — the replay
 //! player's feed into the dashboard's `App` — and drawn with the dashboard's own `draw` on a
 //! `TestBackend` at fixed points: the start, the first alert, the end. Snapshots live in
-//! `tests/snapshots/`; review changes with `cargo insta review`.
+//! `tests/it/snapshots/`; review changes with `cargo insta review`.
 
 use std::path::Path;
 

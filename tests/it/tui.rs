@@ -1,10 +1,9 @@
 //! The real binary's dashboard in a pseudo-terminal, read back through a vt100 parser, against
 //! a throwaway PostgreSQL and loopback HTTP / WebSocket servers.
 
-mod common;
+use crate::common;
+use crate::common::pty;
 use common::http_servers;
-#[path = "common/pty.rs"]
-mod pty;
 
 use std::time::Duration;
 

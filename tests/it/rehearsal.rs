@@ -1,7 +1,7 @@
 //! The startup rehearsal through the real binary: connscope runs the service's 7 phases itself
 //! against a real PostgreSQL and loopback HTTP / WebSocket servers, timed against the budgets.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 

@@ -1,6 +1,13 @@
 #![allow(dead_code)]
 
+pub mod fault_bin;
+pub mod fault_net;
+pub mod http_servers;
+pub mod http_tls;
+pub mod lab_headless;
+pub mod lab_support;
 pub mod pg;
+pub mod pty;
 
 use std::time::Duration;
 
@@ -41,8 +48,6 @@ pub fn db_params(url: &str, timeout: Duration) -> DbParams {
 pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_connscope"))
 }
-pub mod http_servers;
-
 /// A loopback port that refuses every connection for as long as this lives: bound, so neither
 /// another test's server nor an outgoing connection's source port can take it meanwhile (a
 /// released `free_port()` can be reused, even by the connect itself), but never listening.

@@ -1,7 +1,7 @@
 //! The database probe against a real PostgreSQL and real faults: every class comes from a
 //! real failure, never a hand-built error.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

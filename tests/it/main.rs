@@ -1,0 +1,19 @@
+//! The one integration-test binary (as bottom does): every suite is a module, so the dependency
+//! tree (axum, pgwire, reqwest, sqlx) is linked once, and shared helpers are plain modules.
+
+mod common;
+
+mod capacity;
+mod cli;
+mod config_corpus;
+mod db_probe;
+mod faults;
+mod lab;
+mod lab_check;
+mod probe_http;
+mod probe_startup;
+mod probe_ws;
+mod rehearsal;
+mod replay_view;
+mod review;
+mod tui;
