@@ -6,14 +6,14 @@ use std::io::Write;
 use crate::cli::{CheckArgs, Format, Global};
 use crate::event::Event;
 use crate::exit::{self, AppError, AppResult};
-use crate::pipeline::{self, Running};
 use crate::probe::Mode;
 use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
+use crate::supervisor::{self, Running};
 
 pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
     let config = super::load_config(g)?;
-    let kinds = pipeline::select(g.only.as_deref(), &config, g.capacity.is_some())?;
+    let kinds = supervisor::select(g.only.as_deref(), &config, g.capacity.is_some())?;
     let state_cfg = StateConfig::from_config(&config);
     let mut recorder = match &g.record {
         Some(path) => Some(Recorder::create(

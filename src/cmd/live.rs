@@ -16,10 +16,10 @@ use crate::event::{Event, EventBody, LabScenario};
 use crate::exit::{self, AppError, AppResult};
 use crate::feed::Feed;
 use crate::lab::{Lab, LabOptions};
-use crate::pipeline::{self, Running};
 use crate::probe::{Kind, Mode};
 use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
+use crate::supervisor::{self, Running};
 use crate::ui::{self, Outbound, UiOptions, ViewMode};
 
 const FEED: usize = 4096;
@@ -92,7 +92,7 @@ pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
 /// Everything configured, except the capacity test (started from the keyboard); the rehearsal
 /// once at start when there is no startup log to follow.
 fn live_kinds(g: &Global, c: &Config) -> AppResult<BTreeSet<Kind>> {
-    let mut kinds = pipeline::select(g.only.as_deref(), c, false)?;
+    let mut kinds = supervisor::select(g.only.as_deref(), c, false)?;
     kinds.remove(&Kind::Capacity);
     let has_log = c.settings.startup.log.is_some() || c.settings.startup.command.is_some();
     if g.only.is_none() && !has_log && (c.database.is_some() || !c.settings.endpoints.is_empty()) {

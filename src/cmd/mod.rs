@@ -30,7 +30,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    crate::probe::tls::install_provider();
+    crate::probe::conn::tls::install_provider();
     crate::logging::init(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -16,8 +16,9 @@ use futures::stream::FuturesUnordered;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::connect::{self, ConnectParams, Session};
-use super::{Ctx, classify};
+use super::Ctx;
+use super::conn::classify;
+use super::conn::connect::{self, ConnectParams, Session};
 use crate::config::{Config, DbTarget};
 use crate::event::{
     CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Step,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::connect::{self, ConnectParams};
+use super::conn::connect::{self, ConnectParams};
 use super::{Backoff, Control, Ctx, Mode};
 use crate::config::{Config, DbTarget};
 use crate::event::{DbAttempt, EventBody};

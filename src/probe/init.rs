@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::connect::{self, ConnectParams, Session, pg_failure};
-use super::{Control, Ctx, Mode, classify};
+use super::conn::classify;
+use super::conn::connect::{self, ConnectParams, Session, pg_failure};
+use super::{Control, Ctx, Mode};
 use crate::config::{Config, DbTarget};
 use crate::event::{EventBody, Failure, InitResult, Step};
 

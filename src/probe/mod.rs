@@ -4,16 +4,12 @@
 //! talks to the network on behalf of a check.
 
 pub mod capacity;
-pub mod classify;
-pub mod connect;
+pub mod conn;
 pub mod db;
 pub mod http;
 pub mod init;
-pub mod net;
 pub mod rehearsal;
-mod schedule;
 pub mod startup;
-pub mod tls;
 pub mod ws;
 
 use std::time::Duration;
@@ -23,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, EventBody, Note, NoteLevel};
 
-pub use schedule::{Backoff, Control, ControlHandle};
+pub use conn::schedule::{Backoff, Control, ControlHandle};
 
 /// What a probe needs to report and to know when to stop.
 #[derive(Clone)]

@@ -13,10 +13,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::Ctx;
+use super::conn::net;
 use super::http::{HttpEndpoint, HttpParams};
 use super::init::InitParams;
 use super::ws::WsParams;
-use super::{Ctx, net};
 use crate::config::{Config, DbHost, DbTarget};
 use crate::event::{EventBody, PhaseStatus, StartupPhase, StartupSource};
 
@@ -177,7 +178,7 @@ async fn reach(host: &str, port: u16, limit: Duration) -> Result<(f64, f64), Str
             )
         })?
         .map_err(|e| format!("DNS: {e}"))?;
-    let dns = super::connect::ms(t);
+    let dns = super::conn::connect::ms(t);
     let t = Instant::now();
     let first = addrs.first().copied().ok_or("DNS: no address")?;
     tokio::time::timeout(limit, TcpStream::connect(first))
@@ -189,7 +190,7 @@ async fn reach(host: &str, port: u16, limit: Duration) -> Result<(f64, f64), Str
             )
         })?
         .map_err(|e| format!("TCP {first}: {e}"))?;
-    Ok((dns, super::connect::ms(t)))
+    Ok((dns, super::conn::connect::ms(t)))
 }
 
 async fn dependencies(p: &RehearsalParams) -> Outcome {
@@ -261,7 +262,7 @@ async fn cache(p: &RehearsalParams) -> Outcome {
         .await
         .map_err(|_| format!("cache {first}: no TCP connection in time"))?
         .map_err(|e| format!("cache {first}: {e}"))?;
-    let tcp = super::connect::ms(t);
+    let tcp = super::conn::connect::ms(t);
     let ping = async {
         s.write_all(b"PING\r\n").await?;
         let mut buf = [0u8; 16];

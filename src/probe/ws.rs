@@ -29,11 +29,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::net;
+use super::conn::net;
 use super::{Control, Ctx, Mode};
 use crate::config::Settings;
 use crate::event::{ErrorClass, EventBody, Failure, Step, WsCheck};
-use crate::probe::classify::{failure, io_failure, timeout};
+use crate::probe::conn::classify::{failure, io_failure, timeout};
 
 pub const PING: &str = r#"{"type":"ping"}"#;
 const EXCERPT_CHARS: usize = 512;

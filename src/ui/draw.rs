@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Block;
 
-use super::panels::{alerts, attempts, capacity, endpoints, footer, header, overlays, startup};
+use super::panels::{alerts, capacity, db, endpoints, footer, header, overlays, startup};
 use super::view::{Overlay, Panel, View};
 use crate::state::State;
 
@@ -46,7 +46,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, view: &View) {
 
 fn panel(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View, p: Panel) {
     match p {
-        Panel::Attempts => attempts::render(frame, area, state, view),
+        Panel::Db => db::render(frame, area, state, view),
         Panel::Alerts => alerts::render(frame, area, state, view),
         Panel::Startup => startup::render(frame, area, state, view),
         Panel::Endpoints => endpoints::render(frame, area, state, view),
@@ -71,7 +71,7 @@ fn dashboard(frame: &mut Frame<'_>, body: Rect, state: &State, view: &View) {
         let [upper, band] =
             Layout::vertical([Constraint::Length(top), Constraint::Min(0)]).areas(body);
         let [db, right] = columns(upper);
-        panel(frame, db, state, view, Panel::Attempts);
+        panel(frame, db, state, view, Panel::Db);
         right_panels(frame, right, state, view);
         panel(frame, band, state, view, Panel::Alerts);
         return;
@@ -79,7 +79,7 @@ fn dashboard(frame: &mut Frame<'_>, body: Rect, state: &State, view: &View) {
     let [left, right] = columns(body);
     let alerts_h = (body.height * 2 / 5).clamp(7, (body.height / 2).max(7));
     let [db, al] = Layout::vertical([Constraint::Min(8), Constraint::Length(alerts_h)]).areas(left);
-    panel(frame, db, state, view, Panel::Attempts);
+    panel(frame, db, state, view, Panel::Db);
     panel(frame, al, state, view, Panel::Alerts);
     right_panels(frame, right, state, view);
 }

@@ -179,7 +179,7 @@ fn every_panel_alone_at_odd_sizes() {
     let renders: [PanelFn; 7] = [
         panels::header::render,
         panels::footer::render,
-        panels::attempts::render,
+        panels::db::render,
         panels::startup::render,
         panels::endpoints::render,
         panels::capacity::render,
@@ -209,26 +209,26 @@ fn every_panel_alone_at_odd_sizes() {
 #[test]
 fn panel_attempts_healthy() {
     let mut a = app(healthy_state());
-    insta::assert_snapshot!(panel(panels::attempts::render, &mut a, 60, 18));
+    insta::assert_snapshot!(panel(panels::db::render, &mut a, 60, 18));
 }
 
 #[test]
 fn panel_attempts_outage() {
     let mut a = app(outage_state());
-    insta::assert_snapshot!(panel(panels::attempts::render, &mut a, 60, 18));
+    insta::assert_snapshot!(panel(panels::db::render, &mut a, 60, 18));
 }
 
 #[test]
 fn panel_attempts_busy_side_by_side() {
     let mut a = app(busy(600));
-    insta::assert_snapshot!(panel(panels::attempts::render, &mut a, 110, 24));
+    insta::assert_snapshot!(panel(panels::db::render, &mut a, 110, 24));
 }
 
 #[test]
 fn panel_attempts_busy_full_scale() {
     let mut a = app(busy(600));
     a.act(super::keys::Action::Scale);
-    insta::assert_snapshot!(panel(panels::attempts::render, &mut a, 110, 24));
+    insta::assert_snapshot!(panel(panels::db::render, &mut a, 110, 24));
 }
 
 #[test]
@@ -671,7 +671,7 @@ fn t_cycles_through_the_three_themes() {
 #[test]
 fn failures_are_marks_on_the_chart_not_a_line() {
     let mut a = app(outage_state());
-    let text = panel(panels::attempts::render, &mut a, 60, 18);
+    let text = panel(panels::db::render, &mut a, 60, 18);
     let lane = text
         .lines()
         .find(|l| l.contains("fail ┼"))
@@ -691,7 +691,7 @@ fn failures_are_marks_on_the_chart_not_a_line() {
 #[test]
 fn a_spike_is_an_outlier_mark_on_the_robust_scale() {
     let mut a = app(busy(600));
-    let text = panel(panels::attempts::render, &mut a, 110, 24);
+    let text = panel(panels::db::render, &mut a, 110, 24);
     assert!(text.contains('▲'), "{text}");
 }
 

@@ -14,7 +14,7 @@ use crate::state::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Panel {
-    Attempts,
+    Db,
     Alerts,
     Startup,
     Endpoints,
@@ -24,7 +24,7 @@ pub enum Panel {
 impl Panel {
     /// Tab order: the left column top to bottom, then the right column.
     pub const ORDER: [Panel; 5] = [
-        Panel::Attempts,
+        Panel::Db,
         Panel::Alerts,
         Panel::Startup,
         Panel::Endpoints,
@@ -108,7 +108,7 @@ impl View {
             palette: Palette::new(opts.theme, opts.no_color),
             mask: opts.mask,
             masker: Masker::new(&state.cfg),
-            focus: Panel::Attempts,
+            focus: Panel::Db,
             zoom: false,
             overlay: Overlay::None,
             paused: false,

@@ -222,7 +222,7 @@ async fn too_many_connections_with_the_slots_really_held() {
     });
     let mut held = Vec::new();
     for i in 0..3u64 {
-        let a = connscope::probe::connect::attempt(
+        let a = connscope::probe::conn::connect::attempt(
             &common::target(&pg.url("app", "app")),
             &db_params(&pg.url("app", "app"), Duration::from_secs(5)).connect,
         )

@@ -31,7 +31,7 @@ use axum::routing::get;
 use connscope::config::{Config, FlagOverride, LoadOptions};
 use connscope::event::{Event, EventBody, NoteLevel};
 use connscope::probe::capacity::{self, CapacityParams};
-use connscope::probe::connect::ConnectParams;
+use connscope::probe::conn::connect::ConnectParams;
 use connscope::probe::http::{self as http_probe, HttpEndpoint, HttpParams};
 use connscope::probe::init::{self, InitParams};
 use connscope::probe::rehearsal::{self, RehearsalParams};

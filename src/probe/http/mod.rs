@@ -48,7 +48,7 @@
 //! `/health`): the event then carries the fallback request's numbers, `fell_back: true`; the
 //! 404 request itself is not reported.
 
-pub use super::net;
+pub use crate::probe::conn::net;
 mod request;
 mod timing;
 
@@ -60,7 +60,7 @@ use url::Url;
 use super::{Control, Ctx, Mode};
 use crate::config::Settings;
 use crate::event::{ErrorClass, EventBody, Failure, HttpCheck};
-use crate::probe::classify::failure;
+use crate::probe::conn::classify::failure;
 
 pub use request::{Fetched, fetch};
 

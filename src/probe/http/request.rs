@@ -12,7 +12,7 @@ use url::Url;
 use super::timing::{Instants, Marks, TimedResolver, TimingLayer, TlsStart, span_ms};
 use super::{HttpParams, net};
 use crate::event::{ErrorClass, Failure, HttpSteps, Step};
-use crate::probe::classify::{failure, io_class, timeout};
+use crate::probe::conn::classify::{failure, io_class, timeout};
 
 /// What one request produced, success or not.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ use rustls::pki_types::ServerName;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::net;
+use crate::probe::conn::net;
 
 /// Instants observed while one request runs.
 #[derive(Debug, Default, Clone)]

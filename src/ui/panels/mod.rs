@@ -3,9 +3,9 @@
 //! symbols that carry meaning without colour.
 
 pub mod alerts;
-pub mod attempts;
 pub mod capacity;
 pub mod chart;
+pub mod db;
 pub mod endpoints;
 pub mod footer;
 pub mod header;

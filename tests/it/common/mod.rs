@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use connscope::config::DbTarget;
 use connscope::config::target::{EnvSnapshot, Resolve, resolve};
-use connscope::probe::connect::ConnectParams;
+use connscope::probe::conn::connect::ConnectParams;
 use connscope::probe::db::DbParams;
 
 pub fn init() {
-    connscope::probe::tls::install_provider();
+    connscope::probe::conn::tls::install_provider();
 }
 
 /// A resolved target for `url`, ignoring this machine's PG* variables and ~/.pgpass.

@@ -33,7 +33,7 @@ pub struct Control {
 impl Control {
     /// A control that never fires (for `check`).
     pub fn inert() -> Self {
-        super::control().1
+        crate::probe::control().1
     }
 
     /// Waits `delay`, or less if "run now" is pressed; while paused, waits for resume.

@@ -279,7 +279,7 @@ fn table(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
 }
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
-    let b = block("VPC connection attempts", Panel::Attempts, view);
+    let b = block("VPC connection attempts", Panel::Db, view);
     let Some(area_in) = inner(&b, area) else {
         frame.render_widget(b, area);
         return;
