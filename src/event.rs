@@ -170,6 +170,42 @@ pub struct Failure {
     pub message: String,
 }
 
+impl Failure {
+    /// `timeout at tcp [57P03]`: the class, the step it hit, the server's code.
+    pub fn headline(&self) -> String {
+        let mut s = self.class.as_str().to_string();
+        if let Some(step) = self.step {
+            s.push_str(" at ");
+            s.push_str(step.as_str());
+        }
+        if let Some(code) = &self.sqlstate {
+            s.push_str(&format!(" [{code}]"));
+        }
+        s
+    }
+
+    /// The same in a table column's few cells: `timeout@tcp 57P03`.
+    pub fn compact(&self) -> String {
+        let mut s = self.class.as_str().to_string();
+        if let Some(step) = self.step {
+            s.push('@');
+            s.push_str(step.as_str());
+        }
+        if let Some(code) = &self.sqlstate {
+            s.push(' ');
+            s.push_str(code);
+        }
+        s
+    }
+}
+
+/// `timeout at tcp [57P03]: message`.
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.headline(), self.message)
+    }
+}
+
 /// Step times of a database connection; `None` means the step did not run (e.g. no DNS for an
 /// IP address, or the attempt failed before it), never "zero".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]

@@ -19,3 +19,4 @@ pub mod signal;
 pub mod state;
 pub mod supervisor;
 pub mod ui;
+pub mod units;

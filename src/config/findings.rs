@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::duration::format as fmt_d;
 use super::{Config, DbHost, SslMode};
+use crate::units::duration as fmt_d;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

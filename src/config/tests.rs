@@ -370,7 +370,7 @@ fn findings_flag_timeouts_under_the_regression_minimum() {
         vec!["timeouts.initialization", "timeouts.connection"]
     );
     assert!(
-        f[0].message.contains("below the 35s minimum"),
+        f[0].message.contains("below the 35 s minimum"),
         "{}",
         f[0].message
     );

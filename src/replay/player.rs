@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::units::secs_between;
+
 use crate::event::Event;
 use crate::feed::{Feed, ReplayClock};
 use crate::record::Recording;
@@ -43,12 +45,6 @@ pub struct Player {
     /// Recording seconds per real second for the current quiet stretch: the speed, or more
     /// when the stretch would otherwise take longer than `MAX_GAP`.
     rate: f64,
-}
-
-fn secs(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
-    (b - a)
-        .num_microseconds()
-        .map_or(f64::MAX, |us| us as f64 / 1e6)
 }
 
 fn add_secs(t: DateTime<Utc>, s: f64) -> DateTime<Utc> {
@@ -104,7 +100,7 @@ impl Player {
     /// Real time until the next event is due at the current rate (`None` when none is left).
     pub fn until_next(&self) -> Option<Duration> {
         let next = *self.times.get(self.pos)?;
-        let s = (secs(self.at, next) / self.rate).max(0.0);
+        let s = (secs_between(self.at, next) / self.rate).max(0.0);
         Some(Duration::try_from_secs_f64(s).unwrap_or(MAX_GAP))
     }
 
@@ -122,7 +118,7 @@ impl Player {
         let mut to = add_secs(self.at, real.as_secs_f64() * self.rate);
         // Float rounding must not leave the cursor a hair before an event it slept until.
         if let Some(next) = self.times.get(self.pos)
-            && secs(to, *next) < 0.001
+            && secs_between(to, *next) < 0.001
         {
             to = to.max(*next);
         }
@@ -151,7 +147,7 @@ impl Player {
         let gap = self
             .times
             .get(self.pos)
-            .map_or(0.0, |next| secs(self.at, *next).max(0.0));
+            .map_or(0.0, |next| secs_between(self.at, *next).max(0.0));
         self.rate = self.speed.max(gap / MAX_GAP.as_secs_f64());
     }
 

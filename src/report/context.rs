@@ -46,40 +46,9 @@ impl Context {
     }
 }
 
-/// `37.0 s`, `3 m 05 s`, `1 h 02 m`: short spans precise, long ones readable.
-pub fn span(secs: f64) -> String {
-    let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
-    if secs < 60.0 {
-        return format!("{secs:.1} s");
-    }
-    let whole = secs.round() as u64;
-    let (h, m, s) = (whole / 3600, whole / 60 % 60, whole % 60);
-    if h > 0 {
-        format!("{h} h {m:02} m")
-    } else {
-        format!("{m} m {s:02} s")
-    }
-}
-
-/// Seconds from `a` to `b` (negative when `b` is earlier).
-pub fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
-    (b - a)
-        .num_microseconds()
-        .map_or_else(|| (b - a).num_seconds() as f64, |us| us as f64 / 1e6)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spans_read_well_at_every_scale() {
-        assert_eq!(span(0.0), "0.0 s");
-        assert_eq!(span(37.04), "37.0 s");
-        assert_eq!(span(185.0), "3 m 05 s");
-        assert_eq!(span(3725.0), "1 h 02 m");
-        assert_eq!(span(f64::NAN), "0.0 s");
-    }
 
     #[test]
     fn settings_are_read_by_dotted_path() {

@@ -10,10 +10,11 @@ mod timeline;
 
 use std::fmt::Write;
 
-use super::context::{Context, secs_between, span};
+use super::context::Context;
 use super::json::Report;
 use crate::state::State;
 use crate::state::verdict::Verdict;
+use crate::units::{secs_between, span};
 
 pub fn render(s: &State, r: &Report, ctx: &Context) -> String {
     let mut o = String::new();
@@ -169,8 +170,6 @@ fn code(text: &str) -> String {
         format!("`{text}`")
     }
 }
-
-pub(crate) use super::fmt::{ms, pct};
 
 #[cfg(test)]
 mod tests;

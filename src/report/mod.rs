@@ -1,7 +1,6 @@
 //! Outputs rendered from `&State` — the same for `check`, `report` and the recording of a run.
 
 pub mod context;
-mod fmt;
 pub mod json;
 pub mod junit;
 pub mod markdown;

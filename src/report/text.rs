@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::json::{Attempt, Capacity, Database, Endpoint, Init, Report, Startup, WebSocket};
 
-use super::fmt::{failure, ms, pct, secs};
+use crate::units::{opt_ms, opt_pct, secs_exact};
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -49,7 +49,7 @@ fn database(o: &mut String, d: &Database) {
     let _ = writeln!(
         o,
         "\nDatabase connection attempts (timeout {})",
-        secs(d.timeout_ms / 1000.0)
+        secs_exact(d.timeout_ms / 1000.0)
     );
     let _ = writeln!(
         o,
@@ -65,12 +65,12 @@ fn database(o: &mut String, d: &Database) {
         "  {} of {} succeeded ({}); avg {}, p50 {}, p95 {}, p99 {}; timeout violations {}",
         s.successes,
         s.attempts,
-        pct(s.success_rate),
-        ms(s.avg_ms),
-        ms(s.p50_ms),
-        ms(s.p95_ms),
-        ms(s.p99_ms),
-        pct(s.timeout_violation_rate)
+        opt_pct(s.success_rate),
+        opt_ms(s.avg_ms),
+        opt_ms(s.p50_ms),
+        opt_ms(s.p95_ms),
+        opt_ms(s.p99_ms),
+        opt_pct(s.timeout_violation_rate)
     );
     if !d.errors_by_class.is_empty() {
         let classes: Vec<String> = d
@@ -89,12 +89,12 @@ fn attempt(o: &mut String, a: &Attempt) {
         "  {:>4}  {:<4}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {}",
         a.seq,
         if a.ok { "ok" } else { "FAIL" },
-        ms(st.dns),
-        ms(st.tcp),
-        ms(st.handshake),
-        ms(st.query),
-        ms(Some(a.total_ms)),
-        a.error.as_ref().map(failure).unwrap_or_default()
+        opt_ms(st.dns),
+        opt_ms(st.tcp),
+        opt_ms(st.handshake),
+        opt_ms(st.query),
+        opt_ms(Some(a.total_ms)),
+        a.error.as_ref().map(|f| f.to_string()).unwrap_or_default()
     );
 }
 
@@ -102,7 +102,7 @@ fn init(o: &mut String, i: &Init) {
     let _ = write!(
         o,
         "\nInitialization (timeout {}): ",
-        secs(i.timeout_ms / 1000.0)
+        secs_exact(i.timeout_ms / 1000.0)
     );
     match &i.error {
         None => {
@@ -115,7 +115,7 @@ fn init(o: &mut String, i: &Init) {
                 .server_max_connections
                 .map(|m| format!(", max_connections {m}"))
                 .unwrap_or_default();
-            let _ = writeln!(o, "ok in {}{v}{m}", ms(Some(i.elapsed_ms)));
+            let _ = writeln!(o, "ok in {}{v}{m}", opt_ms(Some(i.elapsed_ms)));
         }
         Some(f) => {
             let near = match i.near_configured_timeout {
@@ -126,8 +126,8 @@ fn init(o: &mut String, i: &Init) {
             let _ = writeln!(
                 o,
                 "FAILED after {}{near} — {}",
-                ms(Some(i.elapsed_ms)),
-                failure(f)
+                opt_ms(Some(i.elapsed_ms)),
+                f
             );
         }
     }
@@ -193,14 +193,14 @@ fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
                 .error
                 .as_ref()
                 .filter(|_| c.status.is_none())
-                .map(|f| format!(" — {}", failure(f)))
+                .map(|f| format!(" — {}", f))
                 .unwrap_or_default();
             let _ = writeln!(
                 o,
                 "    #{} {}{fb}: {status} in {}{sf}{err}",
                 c.attempt,
                 c.path,
-                ms(Some(c.latency_ms))
+                opt_ms(Some(c.latency_ms))
             );
         }
         for p in e.paths.iter().filter(|p| p.of > 1 && p.failed > 0) {
@@ -223,10 +223,10 @@ fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
         let what = match (w.ok, &w.error) {
             (Some(true), _) => format!(
                 "ok — handshake {}, round trip {}",
-                ms(w.connect_ms),
-                ms(w.rtt_ms)
+                opt_ms(w.connect_ms),
+                opt_ms(w.rtt_ms)
             ),
-            (Some(false), Some(f)) => format!("FAILED — {}", failure(f)),
+            (Some(false), Some(f)) => format!("FAILED — {}", f),
             _ => "not checked".into(),
         };
         let _ = writeln!(o, "  {}: {what}", w.url);
@@ -253,7 +253,7 @@ fn startup(o: &mut String, s: &Startup) {
             p.number,
             p.name,
             d,
-            secs(p.budget_s),
+            secs_exact(p.budget_s),
             p.verdict
         );
     }
@@ -270,7 +270,7 @@ fn startup(o: &mut String, s: &Startup) {
     let _ = writeln!(
         o,
         "  total {total} of {}{exit}{runs}",
-        secs(s.total_budget_s)
+        secs_exact(s.total_budget_s)
     );
     if s.skipped_lines > 0 {
         let _ = writeln!(

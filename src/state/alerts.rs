@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::State;
 use super::log::{EventLog, Level};
 use super::stats::Ring;
-use crate::config::duration::format as fmt_d;
+use crate::units::duration as fmt_d;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -127,20 +127,11 @@ impl DbState {
                 }
                 self.streak_failures += 1;
                 if prev_class != Some(e.class) {
-                    let step = e
-                        .step
-                        .map(|s| format!(" at {}", s.as_str()))
-                        .unwrap_or_default();
-                    let code = e
-                        .sqlstate
-                        .as_deref()
-                        .map(|c| format!(" [{c}]"))
-                        .unwrap_or_default();
                     log.push(
                         at,
                         Level::Error,
                         "db",
-                        format!("attempt failed: {}{step}{code} — {}", e.class, e.message),
+                        format!("attempt failed: {} — {}", e.headline(), e.message),
                     );
                 }
             }

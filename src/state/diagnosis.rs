@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::State;
 use super::startup::{PhaseVerdict, StartupRun, Track};
 use crate::event::{DbAttempt, ErrorClass, Step};
+use crate::units;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -98,10 +99,6 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
     (n > 0).then(|| sum / f64::from(n))
 }
 
-fn ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".into(), |v| format!("{v:.1} ms"))
-}
-
 pub fn diagnose(s: &State) -> Vec<Finding> {
     let attempts = recent(s);
     let mut out = Vec::new();
@@ -161,7 +158,7 @@ fn network_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
         vec![
             format!(
                 "TCP connects in {} (average of these attempts)",
-                ms(mean(hs_to.tcp_times.iter().copied()))
+                units::opt_ms(mean(hs_to.tcp_times.iter().copied()))
             ),
             hs_to.line("timed out after TCP connected (TLS / startup / auth)"),
         ],

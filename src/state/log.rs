@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::stats::Ring;
-use crate::config::duration::format as fmt_d;
 use crate::event::{InitResult, Note, NoteLevel};
+use crate::units::duration as fmt_d;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::log::{EventLog, Level};
 use super::stats::Ring;
 use crate::config::Phase;
-use crate::config::duration::format as fmt_d;
 use crate::event::{PhaseStatus, StartupExit, StartupLog, StartupPhase, StartupSource};
+use crate::units::{duration as fmt_d, secs_between};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,10 +43,6 @@ pub struct PhaseRun {
     pub ended: Option<DateTime<Utc>>,
     pub status: Option<PhaseStatus>,
     pub message: Option<String>,
-}
-
-fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
-    (b - a).num_microseconds().map_or(0.0, |us| us as f64 / 1e6)
 }
 
 impl PhaseRun {

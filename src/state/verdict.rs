@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::State;
 use super::alerts::AlertLevel;
 use super::startup::PhaseVerdict;
-use crate::config::duration::format as fmt_d;
+use crate::units::{self, duration as fmt_d};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,15 +33,6 @@ impl Verdict {
     }
 }
 
-/// `12.3 ms` below a second, `35.0 s` above.
-pub fn human_ms(ms: f64) -> String {
-    if ms < 1000.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{:.1} s", ms / 1000.0)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetCheck {
     pub name: &'static str,
@@ -66,8 +57,8 @@ pub fn targets(s: &State) -> Vec<TargetCheck> {
             fmt_d(t.db_avg_connect_below)
         ),
         actual: has_db.then(|| match (sum.avg_ms, sum.successes) {
-            (Some(ms), 0) => format!("{} (no successful connection)", human_ms(ms)),
-            (Some(ms), _) => human_ms(ms),
+            (Some(ms), 0) => format!("{} (no successful connection)", units::ms(ms)),
+            (Some(ms), _) => units::ms(ms),
             (None, _) => "no attempts".into(),
         }),
         met: has_db.then(|| sum.successes > 0 && sum.avg_ms.is_some_and(|ms| ms < limit)),

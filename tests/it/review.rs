@@ -82,21 +82,21 @@ fn markdown_of_the_outage_has_the_phase_table_timeline_and_targets() {
     for want in [
         "# Incident report — staging (Cloud SQL)",
         "| Source | recording outage.jsonl (watch, connscope 0.1.0) |",
-        "| Window | 2026-11-25 09:59:59 UTC → 2026-11-25 10:03:44 UTC (3 m 45 s) |",
+        "| Window | 2026-11-25 09:59:59 UTC → 2026-11-25 10:03:44 UTC (3 min 45 s) |",
         "## Verdict: ❌ FAIL (exit 2)",
         "## Timeline",
-        "| +40.3 s | 10:00:39.900 | 🚨 raised infrastructure | alert |",
-        "| +1 m 54 s | 10:01:53.900 | 🚨 raised critical | alert |",
+        "| +40 s | 10:00:39.900 | 🚨 raised infrastructure | alert |",
+        "| +1 min 54 s | 10:01:53.900 | 🚨 raised critical | alert |",
         "| 3 database | 90 s | 75.0 s | ❌ failed | database initialization timeout after 75.0s |",
         "| 4 cache | 20 s | — | ➖ not reached |",
         "exit code 3; 2 runs (1 restart)",
         "| Earlier run | Failed phase |",
-        "| backend | `/health` | ❌ 503 | 118.0 ms | 3 of 3 | consistent failure |",
+        "| backend | `/health` | ❌ 503 | 118 ms | 3 of 3 | consistent failure |",
         "## Capacity test",
         "## Database initialization",
         "## Diagnosis",
         "| > 90 % connection success rate | 25 % | ❌ missed |",
-        "| < 5s health endpoint response | 131 ms slowest | ✅ met |",
+        "| < 5 s health endpoint response | 131 ms slowest | ✅ met |",
     ] {
         assert!(md.contains(want), "missing {want:?} in:\n{md}");
     }
@@ -253,7 +253,7 @@ fn a_window_applies_only_its_events() {
     assert_eq!(v["started_at"], "2026-11-25T10:01:40Z");
     let md = text(&report(sample(), &["--from", "100s", "--to", "3m"]).stdout);
     assert!(
-        md.contains("| Window | 2026-11-25 10:01:39 UTC → 2026-11-25 10:02:59 UTC (1 m 20 s) |"),
+        md.contains("| Window | 2026-11-25 10:01:39 UTC → 2026-11-25 10:02:59 UTC (1 min 20 s) |"),
         "{md}"
     );
 }

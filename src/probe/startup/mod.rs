@@ -75,7 +75,7 @@ use chrono::Utc;
 use tokio::io::AsyncRead;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::config::duration::format as fmt_d;
+use crate::units::duration as fmt_d;
 
 use super::{Ctx, Mode};
 use crate::config::Settings;

@@ -2,11 +2,12 @@
 //! outputs: a check here can never disagree with the markdown or the JSON.
 
 use super::{Case, Outcome};
-use crate::config::duration::format as fmt_d;
 use crate::report::context::Context;
 use crate::report::json::{Endpoint, PathSummary, Report, Startup, WebSocket};
 use crate::state::State;
-use crate::state::verdict::{TargetCheck, human_ms};
+use crate::state::verdict::TargetCheck;
+use crate::units::duration as fmt_d;
+use crate::units::ms as human_ms;
 
 fn failed(message: impl Into<String>, details: impl Into<String>) -> Outcome {
     Outcome::Failed {

@@ -3,17 +3,17 @@
 
 use std::fmt::Write;
 
-use super::{cell, code, ms, pct};
+use super::{cell, code};
 use crate::event::Failure;
-use crate::report::fmt::secs;
 use crate::report::json::{Capacity, Database, Endpoint, Init, Startup, WebSocket};
 use crate::state::State;
+use crate::units::{NONE, opt_ms, opt_pct, secs, secs_exact};
 
 /// More rows than this and the attempts table stops being read; the summary covers them all.
 const ATTEMPT_ROWS: usize = 30;
 
 fn failure(f: &Failure) -> String {
-    cell(&crate::report::fmt::failure(f))
+    cell(&f.to_string())
 }
 
 pub(super) fn database(o: &mut String, s: &State, d: &Database) {
@@ -22,7 +22,7 @@ pub(super) fn database(o: &mut String, s: &State, d: &Database) {
     let _ = writeln!(
         o,
         "{target} — connection timeout {}\n",
-        secs(d.timeout_ms / 1000.0)
+        secs_exact(d.timeout_ms / 1000.0)
     );
     let m = &d.summary;
     let _ = writeln!(
@@ -34,23 +34,23 @@ pub(super) fn database(o: &mut String, s: &State, d: &Database) {
         "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         m.attempts,
         m.successes,
-        pct(m.success_rate),
-        ms(m.avg_ms),
-        ms(m.p50_ms),
-        ms(m.p95_ms),
-        ms(m.p99_ms),
-        ms(m.max_ms),
-        pct(m.timeout_violation_rate)
+        opt_pct(m.success_rate),
+        opt_ms(m.avg_ms),
+        opt_ms(m.p50_ms),
+        opt_ms(m.p95_ms),
+        opt_ms(m.p99_ms),
+        opt_ms(m.max_ms),
+        opt_pct(m.timeout_violation_rate)
     );
     let st = s.db.step_averages();
     if st.tcp.is_some() {
         let _ = writeln!(
             o,
             "Successful attempts on average: DNS {}, TCP {}, TLS + startup + auth {}, first query {}.\n",
-            ms(st.dns),
-            ms(st.tcp),
-            ms(st.handshake),
-            ms(st.query)
+            opt_ms(st.dns),
+            opt_ms(st.tcp),
+            opt_ms(st.handshake),
+            opt_ms(st.query)
         );
     }
     error_classes(o, s, d);
@@ -102,11 +102,11 @@ fn attempts(o: &mut String, d: &Database) {
             a.seq,
             a.at.format("%H:%M:%S%.3f"),
             if a.ok { "✅ ok" } else { "❌ failed" },
-            ms(st.dns),
-            ms(st.tcp),
-            ms(st.handshake),
-            ms(st.query),
-            ms(Some(a.total_ms)),
+            opt_ms(st.dns),
+            opt_ms(st.tcp),
+            opt_ms(st.handshake),
+            opt_ms(st.query),
+            opt_ms(Some(a.total_ms)),
             a.error.as_ref().map(failure).unwrap_or_default()
         );
     }
@@ -115,7 +115,7 @@ fn attempts(o: &mut String, d: &Database) {
 
 pub(super) fn init(o: &mut String, i: &Init) {
     let _ = writeln!(o, "## Database initialization\n");
-    let limit = secs(i.timeout_ms / 1000.0);
+    let limit = secs_exact(i.timeout_ms / 1000.0);
     match &i.error {
         None => {
             let v = i
@@ -126,7 +126,7 @@ pub(super) fn init(o: &mut String, i: &Init) {
             let _ = writeln!(
                 o,
                 "✅ ok — connected and warmed up in {} (limit {limit}){v}.\n",
-                ms(Some(i.elapsed_ms))
+                opt_ms(Some(i.elapsed_ms))
             );
         }
         Some(f) => {
@@ -140,7 +140,7 @@ pub(super) fn init(o: &mut String, i: &Init) {
             let _ = writeln!(
                 o,
                 "❌ failed after {} (limit {limit}) — {}.{near}\n",
-                ms(Some(i.elapsed_ms)),
+                opt_ms(Some(i.elapsed_ms)),
                 failure(f)
             );
         }
@@ -203,7 +203,7 @@ fn endpoint_path(o: &mut String, e: &Endpoint, p: &crate::report::json::PathSumm
         "| {} | {} | {status} | {} | {} of {} | {consistency} | {} |",
         cell(&e.name),
         code(&p.path),
-        ms(Some(last.latency_ms)),
+        opt_ms(Some(last.latency_ms)),
         p.failed,
         p.of,
         cell(&detail.join("; "))
@@ -238,8 +238,8 @@ pub(super) fn websockets(o: &mut String, wss: &[WebSocket]) {
             o,
             "| {} | {result} | {} | {} | {} | {} |",
             code(&w.url),
-            ms(w.connect_ms),
-            ms(w.rtt_ms),
+            opt_ms(w.connect_ms),
+            opt_ms(w.rtt_ms),
             w.checks,
             w.error.as_ref().map(failure).unwrap_or_default()
         );
@@ -280,7 +280,7 @@ pub(super) fn startup(o: &mut String, st: &Startup) {
             "| {} {} | {} | {d} | {} | {} |",
             p.number,
             cell(&p.name),
-            secs(p.budget_s),
+            secs_exact(p.budget_s),
             phase_mark(p.verdict),
             p.message.as_deref().map(cell).unwrap_or_default()
         );
@@ -295,7 +295,7 @@ pub(super) fn startup(o: &mut String, st: &Startup) {
     let _ = writeln!(
         o,
         "\nWhole sequence {total} of the {} budget; {exit}; {} run{} ({restarts} restart{}).\n",
-        secs(st.total_budget_s),
+        secs_exact(st.total_budget_s),
         st.runs,
         if st.runs == 1 { "" } else { "s" },
         if restarts == 1 { "" } else { "s" }
@@ -312,14 +312,13 @@ fn previous_runs(o: &mut String, st: &Startup) {
         "| Earlier run | Failed phase | Failed after | Total | Exit code |\n|---:|---|---:|---:|---:|"
     );
     for (i, r) in st.previous_runs.iter().enumerate() {
-        let secs = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1} s"));
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} |",
             i + 1,
             r.failed_phase.as_deref().map_or("—".into(), cell),
-            secs(r.failed_after_s),
-            secs(r.total_s),
+            r.failed_after_s.map_or_else(|| NONE.into(), secs),
+            r.total_s.map_or_else(|| NONE.into(), secs),
             r.exit_code.map_or("—".into(), |c| c.to_string())
         );
     }
@@ -360,8 +359,8 @@ pub(super) fn capacity(o: &mut String, c: &Capacity) {
         c.succeeded,
         c.failed,
         c.capacity_errors,
-        ms(c.avg_connect_ms),
-        ms(Some(c.max_connect_ms)),
+        opt_ms(c.avg_connect_ms),
+        opt_ms(Some(c.max_connect_ms)),
         unknown(c.server_max_connections),
         unknown(c.server_connections_in_use)
     );

@@ -41,19 +41,19 @@ fn the_outage_report_has_title_verdict_phases_timeline_and_targets() {
     let md = outage();
     assert!(md.starts_with("# Incident report — staging (Cloud SQL)\n"));
     assert!(md.contains("| Target | `postgres://app@10.20.0.3:5432/app?sslmode=require` |"));
-    assert!(md.contains("2026-11-25 10:00:00 UTC → 2026-11-25 10:03:05 UTC (3 m 05 s)"));
+    assert!(md.contains("2026-11-25 10:00:00 UTC → 2026-11-25 10:03:05 UTC (3 min 05 s)"));
     assert!(md.contains("## Verdict: ❌ FAIL (exit 2)"));
     assert!(md.contains(
         "| 3 database | 90 s | 75.0 s | ❌ failed | database initialization timeout after 75.0s |"
     ));
     assert!(md.contains("| 4 cache | 20 s | — | ➖ not reached |"));
     assert!(md.contains("exit code 3; 1 run (0 restarts)"));
-    assert!(md.contains("| +37.0 s | 10:00:37.000 | 🚨 raised critical | alert |"));
+    assert!(md.contains("| +37 s | 10:00:37.000 | 🚨 raised critical | alert |"));
     assert!(md.contains(
-        "| +1 m 17 s | 10:01:17.100 | ❌ error | startup | phase 3 database failed after 75.0 s"
+        "| +1 min 17 s | 10:01:17.100 | ❌ error | startup | phase 3 database failed after 75.0 s"
     ));
     assert!(md.contains(
-        "| < 10s average connection time | 35.0 s (no successful connection) | ❌ missed |"
+        "| < 10 s average connection time | 35.0 s (no successful connection) | ❌ missed |"
     ));
     assert!(md.contains("| > 90 % connection success rate | 0 % | ❌ missed |"));
     assert!(md.contains("| timeout | 5 | timeout at tcp: no TCP connection within 35s |"));
@@ -124,7 +124,7 @@ fn the_context_names_the_source_window_and_skipped_lines() {
     assert!(md.contains("| Source | recording outage.jsonl (check, connscope 0.1.0) |"));
     assert!(md.contains("; 3 unreadable recording lines skipped |"));
     assert!(md.contains("| Scope | only events inside the window were applied;"));
-    assert!(md.contains("10:00:30 UTC → 2026-11-25 10:03:05 UTC (2 m 35 s)"));
+    assert!(md.contains("10:00:30 UTC → 2026-11-25 10:03:05 UTC (2 min 35 s)"));
     assert!(
         md.contains("| +7.0 s | 10:00:37.000 |"),
         "relative to the origin"

@@ -5,10 +5,11 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use super::{Context, cell, secs_between, span};
+use super::{Context, cell};
 use crate::state::State;
 use crate::state::alerts::AlertChange;
 use crate::state::log::{Level, LogEntry};
+use crate::units::{secs_between, span};
 
 struct Row {
     at: DateTime<Utc>,

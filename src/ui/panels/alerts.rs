@@ -11,8 +11,8 @@ use super::{FAIL, NOT_REACHED, OK, block, fit, inner};
 use crate::state::State;
 use crate::state::alerts::AlertLevel;
 use crate::state::diagnosis::Confidence;
-use crate::ui::fmt;
 use crate::ui::view::{Panel, View};
+use crate::units;
 
 /// Items of evidence shown per finding when not zoomed.
 const MAX_EVIDENCE: usize = 3;
@@ -59,7 +59,7 @@ fn alert_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'st
                 None => Line::from(vec![
                     Span::styled(format!("{word} "), style),
                     Span::styled(msg.into_owned(), p.text),
-                    Span::styled(format!(" since {}", fmt::clock(a.since)), p.muted),
+                    Span::styled(format!(" since {}", units::clock(a.since)), p.muted),
                 ]),
             }
         })
@@ -143,7 +143,7 @@ fn timeline_lines(state: &State, view: &View) -> Vec<Line<'static>> {
         let (word, style) = level(c.level, view);
         let what = if c.raised { "raised " } else { "cleared" };
         out.push(Line::from(vec![
-            Span::styled(format!("{} {what} ", fmt::clock(c.at)), p.muted),
+            Span::styled(format!("{} {what} ", units::clock(c.at)), p.muted),
             Span::styled(format!("{} ", word.trim_end()), style),
             Span::styled(view.text(&c.message).into_owned(), p.text),
         ]));

@@ -12,6 +12,7 @@ use crate::state::capacity::CapacityRun;
 use crate::ui::app::needs_confirmation;
 use crate::ui::fmt;
 use crate::ui::view::{Panel, View};
+use crate::units;
 
 fn opt(v: Option<u32>) -> String {
     v.map_or_else(|| "unknown".into(), |v| v.to_string())
@@ -53,8 +54,8 @@ fn result_lines(run: &CapacityRun, width: usize, view: &View) -> Vec<Line<'stati
                 format!(
                     "test #{} · {} · took {}{how}",
                     s.run,
-                    fmt::clock(*at),
-                    fmt::ms(f.elapsed_ms)
+                    units::clock(*at),
+                    units::ms(f.elapsed_ms)
                 ),
                 if f.aborted { p.warn } else { p.muted },
             )));
@@ -121,8 +122,8 @@ fn result_lines(run: &CapacityRun, width: usize, view: &View) -> Vec<Line<'stati
         out.push(Line::from(Span::styled(
             format!(
                 "connect avg {}, max {}",
-                fmt::ms(avg),
-                fmt::ms(run.connect_max_ms)
+                units::ms(avg),
+                units::ms(run.connect_max_ms)
             ),
             p.muted,
         )));

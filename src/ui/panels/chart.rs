@@ -12,8 +12,8 @@ use ratatui::style::Style;
 
 use crate::event::{DbAttempt, ErrorClass};
 use crate::state::stats::Ring;
-use crate::ui::fmt;
 use crate::ui::view::{Scale, View};
+use crate::units::{self, secs_between};
 
 const EIGHTHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// Y-axis labels and the axis line.
@@ -92,10 +92,6 @@ pub fn scale_top(ok_ms: &mut [f64], scale: Scale) -> f64 {
     nice_ceiling(top.max(0.01))
 }
 
-fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
-    (b - a).num_milliseconds() as f64 / 1000.0
-}
-
 fn set(buf: &mut Buffer, x: u16, y: u16, c: char, style: Style) {
     if let Some(cell) = buf.cell_mut((x, y)) {
         cell.set_char(c).set_style(style);
@@ -159,9 +155,9 @@ pub fn render(
     // Axis labels: top value, zero, the failure lane, and the time range.
     let label = |s: &str| format!("{s:>w$}", w = usize::from(LABEL_W - 2));
     let top_label = if no_success {
-        fmt::NONE.to_string()
+        units::NONE.to_string()
     } else {
-        fmt::ms(top)
+        units::ms(top)
     };
     buf.set_string(area.x, area.y, label(&top_label), p.muted);
     buf.set_string(area.x, lane_y - 1, label("0"), p.muted);
@@ -176,14 +172,14 @@ pub fn render(
         );
     }
     set(buf, x0 - 1, lane_y, '┼', p.border);
-    let t0 = fmt::clock(*first);
-    let t1 = fmt::clock(*last);
+    let t0 = units::clock(*first);
+    let t1 = units::clock(*last);
     buf.set_stringn(x0, axis_y, &t0, usize::from(plot_w), p.muted);
     let right = format!("{t1} UTC");
     let rx = (x0 + plot_w).saturating_sub(right.chars().count() as u16);
     if rx > x0 + t0.len() as u16 + 1 {
         buf.set_string(rx, axis_y, &right, p.muted);
-        let mid = format!("← {} →", fmt::span(span));
+        let mid = format!("← {} →", units::span(span));
         let mx = (x0 + plot_w / 2).saturating_sub(mid.chars().count() as u16 / 2);
         if mx > x0 + t0.len() as u16 + 1 && mx + (mid.chars().count() as u16) < rx {
             buf.set_string(mx, axis_y, &mid, p.muted);

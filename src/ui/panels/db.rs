@@ -12,6 +12,7 @@ use crate::event::DbAttempt;
 use crate::state::State;
 use crate::ui::fmt;
 use crate::ui::view::{Panel, Scale, View};
+use crate::units;
 
 /// Side-by-side stats and chart from this inner width; stacked below it.
 const SIDE_BY_SIDE: u16 = 88;
@@ -34,7 +35,7 @@ fn success_line(width: usize, view: &View) -> Line<'static> {
     let Some(rate) = s.success_rate else {
         return Line::from(Span::styled("success —  (no attempt yet)", p.muted));
     };
-    let label = format!(" {} ({}/{})", fmt::pct(rate), s.successes, s.attempts);
+    let label = format!(" {} ({}/{})", units::pct(rate), s.successes, s.attempts);
     let bar_w = width.saturating_sub(8 + label.chars().count()).min(24);
     let (full, empty) = fmt::bar(rate, bar_w);
     let style = rate_style(rate, view);
@@ -55,7 +56,7 @@ fn streak_line(state: &State, view: &View) -> Option<Line<'static>> {
     Some(Line::from(Span::styled(
         format!(
             "{FAIL} failing for {} ({} in a row)",
-            fmt::span(secs),
+            units::span(secs),
             db.streak_failures
         ),
         p.fail,
@@ -113,7 +114,7 @@ fn ms_grid(
     width: usize,
     view: &View,
 ) -> Vec<Line<'static>> {
-    let cells = items.into_iter().map(|(l, v)| (l, fmt::opt_ms(v)));
+    let cells = items.into_iter().map(|(l, v)| (l, units::opt_ms(v)));
     grid(cells.collect(), width, view)
 }
 
@@ -160,7 +161,7 @@ fn stats_lines(state: &State, width: usize, view: &View, stacked: bool) -> Vec<L
         if let Some(v) = s.timeout_violation_rate {
             lines.push(Line::from(vec![
                 Span::styled("timeout violations ", p.muted),
-                Span::styled(fmt::pct(v), if v > 0.0 { p.warn } else { p.text }),
+                Span::styled(units::pct(v), if v > 0.0 { p.warn } else { p.text }),
             ]));
         }
         let scale = match view.scale {
@@ -214,7 +215,7 @@ fn attempt_row(
     } else {
         (format!("{FAIL} fail"), p.fail)
     };
-    let mut spans = vec![Span::styled(format!("{} ", fmt::clock(at)), p.muted)];
+    let mut spans = vec![Span::styled(format!("{} ", units::clock(at)), p.muted)];
     if c.seq {
         spans.push(Span::styled(
             format!("{} ", rcell(&a.seq.to_string(), 5)),
@@ -236,21 +237,12 @@ fn attempt_row(
     ));
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     if let Some(e) = &a.error {
-        let step = e
-            .step
-            .map(|s| format!("@{}", s.as_str()))
-            .unwrap_or_default();
-        let code = e
-            .sqlstate
-            .as_deref()
-            .map(|c| format!(" {c}"))
-            .unwrap_or_default();
         let msg = if c.message {
             format!(" — {}", view.text(&e.message))
         } else {
             String::new()
         };
-        let text = format!("{}{step}{code}{msg}", e.class);
+        let text = format!("{}{msg}", e.compact());
         spans.push(Span::styled(fit(&text, width.saturating_sub(used)), p.fail));
     }
     Line::from(spans)
@@ -291,7 +283,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         .map(|(at, _)| {
             let now = view.now.or(state.last_at).unwrap_or(*at);
             let ago = (now - *at).num_milliseconds().max(0) as f64 / 1000.0;
-            format!(" last {} ago ", fmt::span(ago))
+            format!(" last {} ago ", units::span(ago))
         })
         .unwrap_or_default();
     let b = b.title(Line::from(Span::styled(last, view.palette.muted)).right_aligned());

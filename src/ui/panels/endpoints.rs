@@ -10,8 +10,8 @@ use super::{FAIL, OK, block, cell, fit, inner, rcell};
 use crate::event::HttpCheck;
 use crate::state::State;
 use crate::state::endpoints::{PathState, WsState};
-use crate::ui::fmt;
 use crate::ui::view::{Panel, View};
+use crate::units;
 
 pub fn wanted_height(state: &State) -> u16 {
     let rows: usize = state
@@ -60,7 +60,7 @@ fn path_row(
     ];
     let Some((_, c)) = &path.last else {
         spans.push(Span::styled(
-            format!("{}  not checked yet", fmt::NONE),
+            format!("{}  not checked yet", units::NONE),
             p.muted,
         ));
         return Line::from(spans);
@@ -71,7 +71,7 @@ fn path_row(
         style,
     ));
     spans.push(Span::styled(
-        format!("{} ", rcell(&fmt::ms_compact(c.latency_ms), 6)),
+        format!("{} ", rcell(&units::ms_compact(c.latency_ms), 6)),
         p.text,
     ));
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
@@ -121,7 +121,7 @@ fn ws_row(ws: &WsState, width: usize, view: &View) -> Line<'static> {
     let mut spans = vec![Span::styled("WebSocket ", p.text)];
     match &ws.last {
         None => spans.push(Span::styled(
-            format!("{}  not checked yet ", fmt::NONE),
+            format!("{}  not checked yet ", units::NONE),
             p.muted,
         )),
         Some((_, c)) if c.ok => {
@@ -129,8 +129,8 @@ fn ws_row(ws: &WsState, width: usize, view: &View) -> Line<'static> {
             spans.push(Span::styled(
                 format!(
                     "handshake {} · rtt {} ",
-                    fmt::opt_ms(c.connect_ms),
-                    fmt::opt_ms(c.rtt_ms)
+                    units::opt_ms(c.connect_ms),
+                    units::opt_ms(c.rtt_ms)
                 ),
                 p.text,
             ));
@@ -212,7 +212,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
             lines.push(Line::from(vec![
                 Span::styled(format!("{} ", cell(&name, name_w)), view.palette.text),
                 Span::styled(
-                    format!("{}  not checked yet", fmt::NONE),
+                    format!("{}  not checked yet", units::NONE),
                     view.palette.muted,
                 ),
             ]));

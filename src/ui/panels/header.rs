@@ -15,6 +15,7 @@ use crate::state::verdict::Verdict;
 use crate::ui::fmt;
 use crate::ui::options::ViewMode;
 use crate::ui::view::View;
+use crate::units;
 
 /// Elapsed since the first event: to the wall clock in live mode, to the newest event
 /// otherwise (replay, tests), so snapshots do not depend on when they were taken.
@@ -93,8 +94,8 @@ fn replay_cursor(c: &ReplayClock, width: usize, view: &View) -> Vec<Span<'static
     } else {
         "▶ playing"
     };
-    let head = format!(" {state} ×{:.1}  {} UTC  ", c.speed, fmt::clock(c.at));
-    let tail = format!("  {} / {}", fmt::span(at), fmt::span(total));
+    let head = format!(" {state} ×{:.1}  {} UTC  ", c.speed, units::clock(c.at));
+    let tail = format!("  {} / {}", units::span(at), units::span(total));
     let bar_w = width
         .saturating_sub(head.chars().count() + tail.chars().count() + 2)
         .min(60);
@@ -122,7 +123,7 @@ fn first_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
     ];
     let path = Span::styled(format!("  {}", path_label(state)), p.muted);
     let elapsed = Span::styled(
-        format!("  elapsed {}", fmt::span(elapsed_s(state, view))),
+        format!("  elapsed {}", units::span(elapsed_s(state, view))),
         p.text,
     );
     let len =

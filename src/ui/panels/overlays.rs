@@ -10,8 +10,8 @@ use super::{fit, inner};
 use crate::state::State;
 use crate::state::log::Level;
 use crate::ui::draw::{MIN_HEIGHT, MIN_WIDTH};
-use crate::ui::fmt;
 use crate::ui::view::View;
+use crate::units;
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let [v] = Layout::vertical([Constraint::Length(h.min(area.height))])
@@ -44,11 +44,10 @@ pub fn too_small(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) 
         "no data yet".to_string()
     } else {
         let j = &view.derived.judgement;
-        let db = view
-            .derived
-            .summary
-            .success_rate
-            .map_or_else(|| "db —".to_string(), |r| format!("db {} ok", fmt::pct(r)));
+        let db = view.derived.summary.success_rate.map_or_else(
+            || "db —".to_string(),
+            |r| format!("db {} ok", units::pct(r)),
+        );
         format!(
             "{} · {db} · {} alert{}",
             j.verdict.as_str().to_uppercase(),
@@ -168,7 +167,7 @@ pub fn log(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         .map(|e| {
             let (word, style) = level_word(e.level, view);
             Line::from(vec![
-                Span::styled(format!("{} ", fmt::clock(e.at)), p.muted),
+                Span::styled(format!("{} ", units::clock(e.at)), p.muted),
                 Span::styled(format!("{word} "), style),
                 Span::styled(format!("{:<9} ", e.source), p.accent),
                 Span::styled(view.text(&e.text).into_owned(), p.text),

@@ -13,6 +13,7 @@ use crate::state::State;
 use crate::state::startup::{PhaseVerdict, StartupRun, Track};
 use crate::ui::fmt;
 use crate::ui::view::{Panel, View};
+use crate::units;
 
 /// Rows the panel wants: the phases plus source, total and failure lines, plus borders.
 pub fn wanted_height(state: &State) -> u16 {
@@ -161,7 +162,7 @@ fn phase_lines(
             let dur = ph.and_then(|ph| ph.duration_s(run.and_then(|r| r.last_ts)));
             let time = format!(
                 "{}/{}",
-                dur.map_or_else(|| fmt::NONE.to_string(), |d| format!("{d:.1}")),
+                dur.map_or_else(|| units::NONE.to_string(), |d| format!("{d:.1}")),
                 budget(limit)
             );
             let (sym, word) = verdict_word(v, c.wide);
@@ -213,7 +214,7 @@ fn total_line(state: &State, track: Option<&Track>, width: usize, view: &View) -
             ));
         }
         _ => s.push(Span::styled(
-            format!("{}/{}", fmt::NONE, budget(limit)),
+            format!("{}/{}", units::NONE, budget(limit)),
             p.muted,
         )),
     }
@@ -259,7 +260,7 @@ fn previous_runs(track: Option<&Track>, view: &View) -> Vec<Line<'static>> {
             let phase = r.failed_phase.as_deref().map_or(String::new(), |ph| {
                 format!(
                     ", {ph} failed after {}",
-                    r.failed_after_s.map_or(fmt::NONE.into(), fmt::secs)
+                    r.failed_after_s.map_or(units::NONE.into(), units::secs)
                 )
             });
             let style = if r.exit_code.is_some_and(|c| c != 0) {
