@@ -24,6 +24,17 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// The dashboard runs in this terminal: nothing else may write to it meanwhile.
+    pub fn owns_terminal(&self) -> bool {
+        match &self.command {
+            None | Some(Command::Watch) | Some(Command::Replay(_)) => true,
+            Some(Command::Lab(l)) => !l.headless,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The live dashboard (the default).
@@ -125,7 +136,10 @@ fn parse_endpoint(s: &str) -> Result<(String, String), String> {
         Some((n, u)) if !n.trim().is_empty() && !u.trim().is_empty() => {
             Ok((n.trim().into(), u.trim().into()))
         }
-        _ => Err(format!("expected NAME=BASE_URL, got `{s}`")),
+        _ => Err(format!(
+            "expected NAME=BASE_URL, got `{}`",
+            crate::secret::redact_urls_in(s)
+        )),
     }
 }
 

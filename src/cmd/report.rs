@@ -8,8 +8,6 @@
 //! started at its beginning. (A phase that started before `--from` therefore shows only from
 //! its next event on; widen the window to see it whole.)
 
-use std::io::Write;
-
 use chrono::{DateTime, Utc};
 
 use crate::cli::ReportArgs;
@@ -45,8 +43,7 @@ pub fn run(args: &ReportArgs) -> AppResult<i32> {
     }
     let ctx = context(args, &rec, from, to);
     let text = crate::report::render(args.format, &state, &ctx);
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").map_err(|e| AppError::software(format!("cannot write output: {e}")))?;
+    crate::output::stdout(&format!("{text}\n"))?;
     Ok(crate::state::verdict::judge(&state).verdict.exit_code())
 }
 

@@ -339,8 +339,7 @@ async fn close(ws: &mut Ws, limit: Duration) {
 }
 
 fn excerpt(text: &str) -> String {
-    let cut: String = text.chars().take(EXCERPT_CHARS).collect();
-    crate::secret::scrub(&cut).into_owned()
+    crate::secret::excerpt(text, EXCERPT_CHARS)
 }
 
 #[cfg(test)]
