@@ -1,7 +1,7 @@
 //! Recordings: the events the state consumed, as JSON lines after one header line. Each line
 //! is written and flushed as it happens, so a crash or kill loses at most the line in flight.
 //! Secrets never enter a recording: the configuration is stored redacted and every line is
-//! scrubbed before it is written. `read` takes a recording back, tolerating damage.
+//! scrubbed before it is written. `open` streams a recording back, tolerating damage.
 
 mod reader;
 
@@ -18,7 +18,7 @@ use crate::exit::{AppError, AppResult};
 use crate::secret::{MASK, redact_url, scrub};
 use crate::state::StateConfig;
 
-pub use reader::{Recording, parse, read};
+pub use reader::{EventReader, MAX_LINE, MAX_STDIN, Recording, Span, open, parse, read};
 
 pub const FORMAT: &str = "connscope-recording";
 pub const VERSION: u32 = 1;
