@@ -71,14 +71,16 @@ fn ended() -> Box<dyn EventSource> {
     })
 }
 
+/// Index and cursor time of each event whose application raised an alert.
+type Raises = Vec<(usize, DateTime<Utc>)>;
+
 /// What the player plays: the events, where they start and end, and where alerts are raised —
 /// learnt in one pass over the events before playing.
 pub struct Timeline {
     cfg: StateConfig,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-    /// Index and cursor time of each event whose application raised an alert.
-    raises: Vec<(usize, DateTime<Utc>)>,
+    raises: Raises,
     source: Box<dyn EventSource>,
 }
 
@@ -129,7 +131,7 @@ fn survey(
     cfg: &StateConfig,
     started_at: DateTime<Utc>,
     source: &mut dyn EventSource,
-) -> (DateTime<Utc>, DateTime<Utc>, Vec<(usize, DateTime<Utc>)>) {
+) -> (DateTime<Utc>, DateTime<Utc>, Raises) {
     let mut span = Span::new(started_at);
     let mut newest: Option<DateTime<Utc>> = None;
     let mut state = State::new(cfg.clone());
@@ -166,7 +168,7 @@ pub struct Player {
     next: Option<(Event, DateTime<Utc>)>,
     /// The running maximum of event times read so far.
     newest: DateTime<Utc>,
-    raises: Vec<(usize, DateTime<Utc>)>,
+    raises: Raises,
     cfg: StateConfig,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
