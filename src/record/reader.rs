@@ -160,13 +160,32 @@ fn kind_of(meta: &std::fs::Metadata) -> &'static str {
 /// Standard input, copied to an unlinked temporary file (at most `MAX_STDIN` bytes) so that
 /// it can be read more than once.
 fn spool_stdin() -> AppResult<File> {
+    spool(&mut io::stdin().lock(), MAX_STDIN)
+}
+
+/// Copies `input` (at most `limit` bytes) to an unlinked temporary file. The first line is
+/// looked at first: input that does not begin with a line (`/dev/zero` on stdin) is refused
+/// after `MAX_LINE` bytes, not after `limit`.
+fn spool(input: &mut impl Read, limit: u64) -> AppResult<File> {
+    use std::io::Write as _;
     let fail = |e: io::Error| AppError::no_input(format!("-: cannot read standard input: {e}"));
+    let mut input = BufReader::new(input.take(limit + 1));
+    let mut first = Vec::new();
+    let line = read_line(&mut input, &mut first, MAX_LINE, Rest::Leave).map_err(fail)?;
+    if line.as_ref().is_some_and(|l| l.too_long) {
+        return Err(not_a_recording("-", "the first line is longer than 1 MiB"));
+    }
     let mut file = unlinked_temp_file().map_err(fail)?;
-    let copied = io::copy(&mut io::stdin().lock().take(MAX_STDIN + 1), &mut file).map_err(fail)?;
-    if copied > MAX_STDIN {
+    if line.is_some() {
+        file.write_all(&first)
+            .and_then(|()| file.write_all(b"\n"))
+            .map_err(fail)?;
+    }
+    let copied = io::copy(&mut input, &mut file).map_err(fail)?;
+    if line.map_or(0, |l| l.consumed) + copied > limit {
         return Err(AppError::no_input(format!(
             "-: standard input is longer than {} MiB; save it to a file and give its path",
-            MAX_STDIN >> 20
+            limit >> 20
         )));
     }
     file.seek(SeekFrom::Start(0)).map_err(fail)?;
@@ -218,7 +237,9 @@ impl<R: BufRead> EventReader<R> {
         let read_error =
             |e: io::Error| AppError::no_input(format!("{name}: cannot read recording: {e}"));
         loop {
-            let Some(line) = read_line(&mut r, &mut buf, MAX_LINE).map_err(read_error)? else {
+            let Some(line) =
+                read_line(&mut r, &mut buf, MAX_LINE, Rest::Consume).map_err(read_error)?
+            else {
                 return Err(not_a_recording(name, "the file is empty"));
             };
             no += 1;
@@ -275,7 +296,7 @@ impl<R: BufRead> Iterator for EventReader<R> {
 
     fn next(&mut self) -> Option<Event> {
         loop {
-            let line = match read_line(&mut self.r, &mut self.buf, MAX_LINE) {
+            let line = match read_line(&mut self.r, &mut self.buf, MAX_LINE, Rest::Consume) {
                 Ok(Some(line)) => line,
                 Ok(None) => return None,
                 Err(e) => {
@@ -301,6 +322,12 @@ impl<R: BufRead> Iterator for EventReader<R> {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rest {
+    Consume,
+    Leave,
+}
+
 struct LineRead {
     /// Bytes taken from the input, newline included.
     consumed: u64,
@@ -311,8 +338,14 @@ struct LineRead {
 }
 
 /// The next line into `buf` (without `\n` or `\r\n`); `None` at the end. A line longer than
-/// `max` is consumed but not kept.
-fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<LineRead>> {
+/// `max` is consumed to its end but not kept — or, with `Rest::Leave`, left where the limit
+/// was reached (input that may never end).
+fn read_line(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+    rest: Rest,
+) -> io::Result<Option<LineRead>> {
     buf.clear();
     let mut line = LineRead {
         consumed: 0,
@@ -334,6 +367,9 @@ fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<
             if buf.len() + chunk.len() > max {
                 line.too_long = true;
                 *buf = Vec::new();
+                if rest == Rest::Leave {
+                    return Ok(Some(line));
+                }
             } else {
                 buf.extend_from_slice(chunk);
             }

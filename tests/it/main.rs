@@ -11,6 +11,7 @@ mod faults;
 mod lab;
 mod lab_check;
 mod lab_group_kill;
+mod outputs;
 mod probe_http;
 mod probe_startup;
 mod probe_ws;

@@ -255,3 +255,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn standard_input_is_spooled_within_its_bound() {
+    let bytes = file(&outage_lines());
+    let spooled = spool(&mut &bytes[..], bytes.len() as u64).expect("fits exactly");
+    let (_, events) = EventReader::new(std::io::BufReader::new(spooled), "-").expect("reads");
+    assert_eq!(events.count(), outage_lines().len());
+    let e = spool(&mut &bytes[..], bytes.len() as u64 - 1)
+        .err()
+        .expect("one byte too many");
+    assert_eq!(e.code, crate::exit::NO_INPUT);
+    assert!(
+        e.message.contains("standard input is longer than"),
+        "{}",
+        e.message
+    );
+    // Endless input without a line is refused after the line bound, not the size bound.
+    let e = spool(&mut std::io::repeat(0), u64::MAX - 1)
+        .err()
+        .expect("refused");
+    assert!(e.message.contains("longer than 1 MiB"), "{}", e.message);
+}
