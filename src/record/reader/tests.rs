@@ -262,9 +262,7 @@ fn standard_input_is_spooled_within_its_bound() {
     let spooled = spool(&mut &bytes[..], bytes.len() as u64).expect("fits exactly");
     let (_, events) = EventReader::new(std::io::BufReader::new(spooled), "-").expect("reads");
     assert_eq!(events.count(), outage_lines().len());
-    let e = spool(&mut &bytes[..], bytes.len() as u64 - 1)
-        .err()
-        .expect("one byte too many");
+    let e = spool(&mut &bytes[..], bytes.len() as u64 - 1).expect_err("one byte too many");
     assert_eq!(e.code, crate::exit::NO_INPUT);
     assert!(
         e.message.contains("standard input is longer than"),
@@ -272,8 +270,6 @@ fn standard_input_is_spooled_within_its_bound() {
         e.message
     );
     // Endless input without a line is refused after the line bound, not the size bound.
-    let e = spool(&mut std::io::repeat(0), u64::MAX - 1)
-        .err()
-        .expect("refused");
+    let e = spool(&mut std::io::repeat(0), u64::MAX - 1).expect_err("refused");
     assert!(e.message.contains("longer than 1 MiB"), "{}", e.message);
 }
