@@ -307,7 +307,7 @@ fn report_and_replay_refuse_what_is_not_a_regular_file_at_once() {
             let said = lines(&run.stderr);
             assert_eq!(said.len(), 1, "{}", run.stderr);
             assert!(
-                said[0].contains(path) && said[0].contains(&format!("{what}")),
+                said[0].contains(path) && said[0].contains(what),
                 "{}",
                 said[0]
             );
