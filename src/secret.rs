@@ -272,8 +272,10 @@ pub fn redact_urls_in(text: &str) -> String {
 /// A URL fit to print: password replaced by `***`, credential query values masked. A URL that
 /// does not parse has its `user:password@` part masked by shape.
 pub fn redact_url(raw: &str) -> String {
-    let Ok(mut url) = url::Url::parse(raw) else {
-        return scrub(&mask_userinfo(raw)).into_owned();
+    let mut url = match url::Url::parse(raw) {
+        // `postgres:://u:pw@h` parses as an opaque path, not as credentials: mask by shape.
+        Ok(u) if !u.cannot_be_a_base() => u,
+        _ => return scrub(&mask_userinfo(raw)).into_owned(),
     };
     if url.password().is_some() {
         let _ = url.set_password(Some(MASK));
@@ -462,6 +464,11 @@ mod tests {
             "bad value 'http://u:***@host/x' and `ws://a:***@h/?token=***` ok"
         );
         assert_eq!(mask_userinfo("http://u:pw@[::1"), "http://u:***@[::1");
+        // Found by tests/it/url_fuzz.rs: parses, but as a path.
+        assert_eq!(
+            redact_url("postgres:://:ZqaaaAaa@localhost/"),
+            "postgres:://:***@localhost/"
+        );
     }
 
     #[test]

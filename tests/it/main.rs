@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bounds;
 mod capacity;
 mod cli;
 mod config_corpus;
@@ -20,3 +21,4 @@ mod replay_view;
 mod review;
 mod secrets;
 mod tui;
+mod url_fuzz;
