@@ -15,7 +15,7 @@ use crate::probe::Kind;
     name = "connscope",
     version,
     about = "See, live, why the database is unreachable: step-timed connection attempts, capacity, health endpoints, startup phases, alerts and a diagnosis.",
-    after_help = "Exit codes: 0 healthy, 1 warning, 2 critical/failing, 64 usage error, 78 configuration error, 130 interrupted."
+    after_help = "Exit codes: 0 healthy (also: stdout's reader went away), 1 warning, 2 critical/failing, 64 usage error, 66 input not readable, 73 output file not creatable, 74 recording incomplete or output failed, 78 configuration error, 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -5,6 +5,7 @@
 //! in bounded memory.
 
 use crate::common::fault_bin::{self, Run};
+use crate::common::recordings;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -342,45 +343,13 @@ fn report_reads_standard_input_like_a_file() {
     assert!(run.stderr.contains("longer than 1 MiB"), "{}", run.stderr);
 }
 
-/// A recording of a long watch: the sample's events again and again, 200 s apart, to `bytes`.
-pub fn long_recording(path: &Path, bytes: usize) {
-    use std::io::Write as _;
-    let text = std::fs::read_to_string(recording()).expect("fixture");
-    let mut lines = text.lines();
-    let header = lines.next().expect("header");
-    let events: Vec<serde_json::Value> =
-        lines.filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    writeln!(out, "{header}").expect("write");
-    let mut written = header.len();
-    for round in 0i64.. {
-        for ev in &events {
-            let mut ev = ev.clone();
-            let at = ev["at"]
-                .as_str()
-                .and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok())
-                .expect("event time");
-            ev["at"] = serde_json::Value::String(
-                (at + chrono::Duration::seconds(200 * round)).to_rfc3339(),
-            );
-            let line = ev.to_string();
-            writeln!(out, "{line}").expect("write");
-            written += line.len() + 1;
-        }
-        if written >= bytes {
-            break;
-        }
-    }
-    out.flush().expect("flush");
-}
-
 /// A 32 MB recording (a 200 MB one once took 448 MB): report streams it, so its peak memory
 /// is the state's, far below the file's size.
 #[test]
 fn a_large_recording_is_reported_in_bounded_memory() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("long.jsonl");
-    long_recording(&path, 32 << 20);
+    recordings::long(&path, 32 << 20);
     let run = fault_bin::run(
         &["report", path.to_str().expect("utf8"), "--format", "json"],
         &[],
