@@ -7,7 +7,6 @@
 //! when a run fails or a figure is over its target.
 
 #[path = "../tests/it/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod common;
 
 use std::process::Stdio;
