@@ -15,13 +15,24 @@ use crate::probe::Kind;
     name = "connscope",
     version,
     about = "See, live, why the database is unreachable: step-timed connection attempts, capacity, health endpoints, startup phases, alerts and a diagnosis.",
-    after_help = "Exit codes: 0 healthy, 1 warning, 2 critical/failing, 64 usage error, 78 configuration error, 130 interrupted."
+    after_help = "Exit codes: 0 healthy (also: stdout's reader went away), 1 warning, 2 critical/failing, 64 usage error, 66 input not readable, 73 output file not creatable, 74 recording incomplete or output failed, 78 configuration error, 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The dashboard runs in this terminal: nothing else may write to it meanwhile.
+    pub fn owns_terminal(&self) -> bool {
+        match &self.command {
+            None | Some(Command::Watch) | Some(Command::Replay(_)) => true,
+            Some(Command::Lab(l)) => !l.headless,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,7 +136,10 @@ fn parse_endpoint(s: &str) -> Result<(String, String), String> {
         Some((n, u)) if !n.trim().is_empty() && !u.trim().is_empty() => {
             Ok((n.trim().into(), u.trim().into()))
         }
-        _ => Err(format!("expected NAME=BASE_URL, got `{s}`")),
+        _ => Err(format!(
+            "expected NAME=BASE_URL, got `{}`",
+            crate::secret::redact_urls_in(s)
+        )),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod exit;
 pub mod feed;
 pub mod lab;
 pub mod logging;
+pub mod output;
 pub mod probe;
 pub mod record;
 pub mod replay;

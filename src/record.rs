@@ -1,7 +1,7 @@
 //! Recordings: the events the state consumed, as JSON lines after one header line. Each line
 //! is written and flushed as it happens, so a crash or kill loses at most the line in flight.
 //! Secrets never enter a recording: the configuration is stored redacted and every line is
-//! scrubbed before it is written. `read` takes a recording back, tolerating damage.
+//! scrubbed before it is written. `open` streams a recording back, tolerating damage.
 
 mod reader;
 
@@ -18,7 +18,7 @@ use crate::exit::{AppError, AppResult};
 use crate::secret::{MASK, redact_url, scrub};
 use crate::state::StateConfig;
 
-pub use reader::{Recording, parse, read};
+pub use reader::{EventReader, MAX_LINE, MAX_STDIN, Recording, Span, open, parse, read};
 
 pub const FORMAT: &str = "connscope-recording";
 pub const VERSION: u32 = 1;
@@ -75,37 +75,72 @@ pub fn redacted_settings(c: &Config) -> serde_json::Value {
     serde_json::from_str(&scrub(&v.to_string())).unwrap_or(serde_json::Value::Null)
 }
 
+/// Writes a recording as the run goes. A write that fails (disk full, EIO, `/dev/full`) is
+/// said once — on stderr, or after the dashboard — with the path; the run goes on without
+/// the recording and ends with exit 74 (`incomplete`), its results still printed.
 pub struct Recorder {
     path: PathBuf,
     out: BufWriter<File>,
+    incomplete: bool,
 }
 
 impl Recorder {
+    /// Creates (truncates) the file and writes the header. A file that cannot be created is
+    /// exit 73 before anything runs.
     pub fn create(path: &Path, header: &Header) -> AppResult<Self> {
         let file = File::create(path).map_err(|e| {
-            AppError::config(format!("{}: cannot create recording: {e}", path.display()))
+            AppError::cant_create(format!(
+                "{}: cannot create the recording: {e}",
+                path.display()
+            ))
         })?;
         let mut r = Self {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
+            incomplete: false,
         };
-        r.line(header)?;
+        r.line(header);
         Ok(r)
     }
 
-    pub fn write(&mut self, ev: &Event) -> AppResult<()> {
-        self.line(ev)
+    pub fn write(&mut self, ev: &Event) {
+        self.line(ev);
     }
 
-    fn line<T: Serialize>(&mut self, v: &T) -> AppResult<()> {
-        let text = serde_json::to_string(v)
-            .map_err(|e| AppError::software(format!("cannot encode event: {e}")))?;
+    /// A write failed: the recording lacks events from then on.
+    pub fn incomplete(&self) -> bool {
+        self.incomplete
+    }
+
+    /// What to tell the person when the recording fails, also shown in the dashboard.
+    pub fn failure_note(&self) -> Option<String> {
+        self.incomplete.then(|| {
+            format!(
+                "{}: the recording is incomplete (a write failed); the run goes on without it",
+                self.path.display()
+            )
+        })
+    }
+
+    fn line<T: Serialize>(&mut self, v: &T) {
+        if self.incomplete {
+            return;
+        }
+        let Ok(text) = serde_json::to_string(v) else {
+            return;
+        };
         let text = scrub(&text);
-        let path = self.path.display().to_string();
-        let io =
-            |e: std::io::Error| AppError::software(format!("{path}: cannot write recording: {e}"));
-        self.out.write_all(text.as_bytes()).map_err(io)?;
-        self.out.write_all(b"\n").map_err(io)?;
-        self.out.flush().map_err(io)
+        let written = self
+            .out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+            .and_then(|()| self.out.flush());
+        if let Err(e) = written {
+            self.incomplete = true;
+            crate::output::warn(&format!(
+                "{}: cannot write the recording: {e}; it is incomplete from here on, the run goes on (exit 74 at the end)",
+                self.path.display()
+            ));
+        }
     }
 }

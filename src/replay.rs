@@ -12,6 +12,9 @@
 //! found by applying the recording to a scratch state once at the start). Going back sends
 //! `Feed::Reset` and then every event up to the new position at once; going forward sends the
 //! skipped events at once.
+//!
+//! The recording is streamed from its file, never held whole: one pass at the start learns
+//! its span and alerts, playing reads on, and going back reads again from the first event.
 
 mod player;
 
@@ -22,9 +25,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::{Feed, ReplayCtl};
-use crate::record::Recording;
 
-pub use player::{MAX_GAP, MAX_SPEED, MIN_SPEED, Player, clamp_speed};
+pub use player::{EventSource, MAX_GAP, MAX_SPEED, MIN_SPEED, Player, Timeline, clamp_speed};
 
 /// How often the clock moves on screen while playing.
 pub const TICK: Duration = Duration::from_millis(250);
@@ -32,7 +34,7 @@ pub const TICK: Duration = Duration::from_millis(250);
 /// Plays `rec` into `feed` until `cancel` (or until the feed's receiver is gone). Speeds
 /// outside 0.25–64 are clamped. When `ctl` closes, playback runs to the end and stops there.
 pub async fn drive(
-    rec: Recording,
+    rec: impl Into<Timeline>,
     speed: f64,
     feed: mpsc::Sender<Feed>,
     mut ctl: mpsc::Receiver<ReplayCtl>,

@@ -1,11 +1,9 @@
 //! `connscope check`: every selected probe once, events into the state, one report out, and an
 //! exit code a script can act on.
 
-use std::io::Write;
-
 use crate::cli::{CheckArgs, Format, Global};
 use crate::event::Event;
-use crate::exit::{self, AppError, AppResult};
+use crate::exit::{self, AppResult};
 use crate::probe::Mode;
 use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
@@ -27,7 +25,7 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
     let mut state = State::new(state_cfg);
     let mut consume = |ev: Event| -> AppResult<()> {
         if let Some(r) = recorder.as_mut() {
-            r.write(&ev)?;
+            r.write(&ev);
         }
         if args.progress.is_some() {
             progress(&ev);
@@ -49,24 +47,28 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
         consume(ev)?;
     }
     running.shutdown().await;
+    let recording_incomplete = recorder.as_ref().is_some_and(Recorder::incomplete);
     let ctx = crate::report::Context::live("check", crate::record::redacted_settings(&config));
     print(&state, args.format, &ctx)?;
-    Ok(if interrupted {
+    let code = if interrupted {
         exit::INTERRUPTED
     } else {
         crate::state::verdict::judge(&state).verdict.exit_code()
+    };
+    Ok(if recording_incomplete {
+        exit::with_incomplete_recording(code)
+    } else {
+        code
     })
 }
 
 fn progress(ev: &Event) {
     if let Ok(line) = serde_json::to_string(ev) {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}", crate::secret::scrub(&line));
+        crate::output::stderr_line(&line);
     }
 }
 
 fn print(state: &State, format: Format, ctx: &crate::report::Context) -> AppResult<()> {
     let text = crate::report::render(format, state, ctx);
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").map_err(|e| AppError::software(format!("cannot write output: {e}")))
+    crate::output::stdout(&format!("{text}\n"))
 }

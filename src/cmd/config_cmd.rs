@@ -134,12 +134,10 @@ fn show(c: &Config, format: Format) -> AppResult<i32> {
                 "settings".into(),
                 serde_json::to_value(&entries).unwrap_or(Value::Null),
             );
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&Value::Object(m)).unwrap_or_default()
-            );
+            let json = serde_json::to_string_pretty(&Value::Object(m)).unwrap_or_default();
+            crate::output::stdout(&format!("{json}\n"))?;
         }
-        Format::Text => print!("{}", show_text(c, &entries)),
+        Format::Text => crate::output::stdout(&show_text(c, &entries))?,
         Format::Markdown | Format::Junit => {
             return Err(AppError::usage(
                 "config show supports --format text or json",
@@ -201,11 +199,12 @@ fn check(c: &Config, format: Format) -> AppResult<i32> {
     match format {
         Format::Json => {
             let v = serde_json::json!({ "valid": true, "environment": c.settings.environment, "findings": findings, "exit_code": code });
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            let json = serde_json::to_string_pretty(&v).unwrap_or_default();
+            crate::output::stdout(&format!("{json}\n"))?;
         }
         Format::Text => {
-            println!(
-                "configuration is valid (environment {})",
+            let mut o = format!(
+                "configuration is valid (environment {})\n",
                 c.settings.environment
             );
             for f in &findings {
@@ -214,11 +213,12 @@ fn check(c: &Config, format: Format) -> AppResult<i32> {
                     FindingLevel::Warn => "warn",
                     FindingLevel::Info => "info",
                 };
-                println!("  [{level}] {}: {}", f.key, f.message);
+                let _ = writeln!(o, "  [{level}] {}: {}", f.key, f.message);
             }
             if findings.is_empty() {
-                println!("  no findings");
+                o.push_str("  no findings\n");
             }
+            crate::output::stdout(&o)?;
         }
         Format::Markdown | Format::Junit => {
             return Err(AppError::usage(

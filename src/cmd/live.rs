@@ -80,7 +80,7 @@ pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
     match Arc::try_unwrap(lab) {
         Ok(lab) => {
             if let Err(e) = lab.shutdown().await {
-                eprintln!("connscope: lab shutdown: {e:#}");
+                crate::output::warn(&format!("lab shutdown: {e:#}"));
             }
         }
         // Only reachable if a task still holds it; Drop then stops the database and removes files.
@@ -142,29 +142,46 @@ async fn session(
     )
     .await;
     shutdown.cancel();
-    finish(commands, forward).await?;
+    let recording_incomplete = finish(commands, forward).await?;
     ui_result.map_err(|e| AppError::software(format!("dashboard: {e:#}")))?;
-    Ok(exit::PASS)
+    Ok(if recording_incomplete {
+        exit::with_incomplete_recording(exit::PASS)
+    } else {
+        exit::PASS
+    })
 }
 
 /// Events from the probes: recorded (if asked), then to the dashboard. Ends when every probe
-/// has stopped and the session dropped its sender.
+/// has stopped and the session dropped its sender; true when the recording is incomplete.
 async fn forward(
     mut rx: mpsc::Receiver<Event>,
     mut recorder: Option<Recorder>,
     feed: mpsc::Sender<Feed>,
-) -> AppResult<()> {
+) -> bool {
     let mut delivering = true;
+    let mut failure_shown = false;
     while let Some(ev) = rx.recv().await {
         if let Some(r) = recorder.as_mut() {
-            r.write(&ev)?;
+            r.write(&ev);
+            if let Some(note) = r.failure_note().filter(|_| !failure_shown) {
+                failure_shown = true;
+                let _ = feed.send(Feed::Event(recording_failed(note))).await;
+            }
         }
         // After the dashboard has gone, keep draining (and recording) so no probe blocks.
         if delivering && feed.send(Feed::Event(ev)).await.is_err() {
             delivering = false;
         }
     }
-    Ok(())
+    failure_shown
+}
+
+fn recording_failed(message: String) -> Event {
+    Event::now(EventBody::Note(crate::event::Note {
+        probe: "recording".into(),
+        level: crate::event::NoteLevel::Error,
+        message,
+    }))
 }
 
 /// The dashboard's requests, until it closes its sender; then the probes are shut down.
@@ -199,11 +216,12 @@ async fn switch(running: &Running, lab: Option<&Lab>, name: &str) {
     let _ = tx.send(Event::now(body)).await;
 }
 
-async fn finish(commands: JoinHandle<()>, forward: JoinHandle<AppResult<()>>) -> AppResult<()> {
+/// Waits for the probes and the forwarder; true when the recording is incomplete.
+async fn finish(commands: JoinHandle<()>, forward: JoinHandle<bool>) -> AppResult<bool> {
     commands
         .await
         .map_err(|e| AppError::software(format!("probe shutdown: {e}")))?;
     forward
         .await
-        .map_err(|e| AppError::software(format!("recording: {e}")))?
+        .map_err(|e| AppError::software(format!("recording: {e}")))
 }

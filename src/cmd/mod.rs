@@ -11,46 +11,69 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, Global};
 use crate::config::{Config, LoadOptions};
-use crate::exit::{self, AppResult};
+use crate::exit::{self, AppError, AppResult};
 
 /// Parses the command line, runs the command, and returns the exit code. Never panics on bad
-/// input: every problem becomes a one-line message and a documented code.
+/// input or a failing output: every problem becomes a one-line message and a documented code.
 pub fn main() -> i32 {
+    // A usage error quotes the offending value; the scrubber must know its secrets first.
+    crate::secret::register_args(std::env::args_os());
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp
-                | ErrorKind::DisplayVersion
-                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
-                _ => exit::USAGE,
-            };
-            let _ = e.print();
-            return code;
-        }
+        Err(e) => return usage_error(&e),
     };
     crate::probe::conn::tls::install_provider();
-    crate::logging::init(&cli);
+    if let Err(e) = crate::logging::init(&cli) {
+        return fail(&e);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("connscope: cannot start the async runtime: {e}");
-            return exit::SOFTWARE;
+            return fail(&AppError::software(format!(
+                "cannot start the async runtime: {e}"
+            )));
         }
     };
+    crate::output::terminal_owned(cli.owns_terminal());
     let result = runtime.block_on(dispatch(cli));
+    crate::output::terminal_owned(false);
+    crate::output::say_deferred();
     // Probe tasks have been awaited by their commands; don't wait on stray blocking reads.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("connscope: {e}");
-            e.code
-        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Says the error (unless there is nobody to tell: a closed stdout) and returns its code.
+fn fail(e: &AppError) -> i32 {
+    if !e.is_quiet() {
+        crate::output::say(&e.to_string());
+    }
+    e.code
+}
+
+/// clap's message (scrubbed: it quotes the bad value back), or the help / version text.
+fn usage_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    let text = crate::secret::redact_urls_in(&crate::secret::scrub(&e.render().to_string()));
+    let code = match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::PASS,
+        _ => exit::USAGE,
+    };
+    if e.use_stderr() {
+        crate::output::stderr_bytes(text.as_bytes());
+        return code;
+    }
+    match crate::output::stdout(&text) {
+        Ok(()) => code,
+        Err(e) => fail(&e),
     }
 }
 

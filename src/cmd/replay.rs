@@ -1,5 +1,6 @@
 //! `connscope replay FILE`: the recording played in the dashboard, with pause, speed and seek.
-//! The file is read and checked first (a bad file is exit 78 wherever it is run), then a
+//! The file is read and checked first (a bad file is exit 78, one that is not a regular file
+//! 66, wherever it is run; `-` is standard input), then a
 //! terminal is required (exit 64 without one, never a crash), then the replay driver feeds
 //! the dashboard. No probe runs.
 
@@ -27,19 +28,20 @@ pub async fn run(g: &Global, args: &ReplayArgs) -> AppResult<i32> {
             args.speed
         )));
     }
-    let rec = record::read(&args.file)?;
-    super::report::say_notes(&args.file, &rec);
+    let (header, events) = record::open(&args.file)?;
+    let (timeline, notes) = replay::Timeline::from_reader(&header, events);
+    super::report::say_notes(&args.file, &notes);
     if !std::io::stdout().is_terminal() {
         return Err(AppError::usage(
             "replay needs a terminal (stdout is not a TTY); for a summary use `connscope report FILE`",
         ));
     }
-    let state = State::new(rec.header.state.clone());
+    let state = State::new(header.state.clone());
     let (feed_tx, feed_rx) = mpsc::channel(FEED);
     let (ctl_tx, ctl_rx) = mpsc::channel(64);
     let cancel = CancellationToken::new();
     let driver = tokio::spawn(replay::drive(
-        rec,
+        timeline,
         args.speed,
         feed_tx,
         ctl_rx,

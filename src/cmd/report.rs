@@ -3,18 +3,22 @@
 //! `State::apply`, events in file order), so a recording of a `check` reports the same
 //! verdict, numbers and exit code as the run itself.
 //!
+//! The recording is streamed (`record::open`): a regular file or `-` for standard input,
+//! read line by line, so memory is the state's whatever the file's size.
+//!
 //! `--from` / `--to` choose a window: only events with `from <= at < to` are applied, and
 //! nothing before `--from` is — the report describes that window as if connscope had been
 //! started at its beginning. (A phase that started before `--from` therefore shows only from
 //! its next event on; widen the window to see it whole.)
 
-use std::io::Write;
+use std::io::BufRead;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
 use crate::cli::ReportArgs;
 use crate::exit::{AppError, AppResult};
-use crate::record::{self, Recording};
+use crate::record::{self, EventReader, Header, Span};
 use crate::report::Context;
 use crate::state::State;
 
@@ -25,9 +29,24 @@ pub fn run(args: &ReportArgs) -> AppResult<i32> {
         .map(|t| spec("--from", t))
         .transpose()?;
     let to = args.to.as_deref().map(|t| spec("--to", t)).transpose()?;
-    let rec = record::read(&args.file)?;
-    say_notes(&args.file, &rec);
-    let start = rec.start();
+    let (header, mut events) = record::open(&args.file)?;
+    let needs_start = [from, to]
+        .iter()
+        .any(|s| matches!(s, Some(TimeSpec::Offset(_))));
+    // Offsets count from the recording's start, known only after a first pass.
+    let start = if needs_start {
+        let mut span = Span::new(header.started_at);
+        events.by_ref().for_each(|e| span.see(e.at));
+        events.rewind().map_err(|e| {
+            AppError::no_input(format!(
+                "{}: cannot read recording: {e}",
+                args.file.display()
+            ))
+        })?;
+        span.start()
+    } else {
+        header.started_at
+    };
     let (from, to) = (from.map(|s| s.resolve(start)), to.map(|s| s.resolve(start)));
     if let (Some(f), Some(t)) = (from, to)
         && f >= t
@@ -36,40 +55,63 @@ pub fn run(args: &ReportArgs) -> AppResult<i32> {
             "--from ({f}) must be before --to ({t})"
         )));
     }
-    let state = rebuild(&rec, from, to);
-    if state.events == 0 && !rec.events.is_empty() {
-        eprintln!(
-            "connscope: {}: no events in the chosen window",
+    let rebuilt = rebuild(&header, &mut events, from, to);
+    say_notes(&args.file, &events.notes());
+    if rebuilt.state.events == 0 && rebuilt.read > 0 {
+        crate::output::say(&format!(
+            "{}: no events in the chosen window",
             args.file.display()
-        );
+        ));
     }
-    let ctx = context(args, &rec, from, to);
-    let text = crate::report::render(args.format, &state, &ctx);
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").map_err(|e| AppError::software(format!("cannot write output: {e}")))?;
-    Ok(crate::state::verdict::judge(&state).verdict.exit_code())
+    let ctx = context(args, &header, &rebuilt, events.skipped(), from, to);
+    let text = crate::report::render(args.format, &rebuilt.state, &ctx);
+    crate::output::stdout(&format!("{text}\n"))?;
+    Ok(crate::state::verdict::judge(&rebuilt.state)
+        .verdict
+        .exit_code())
 }
 
-/// The state as the live run had it, limited to the window (see the module comment).
-pub fn rebuild(rec: &Recording, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> State {
-    let mut state = State::new(rec.header.state.clone());
+/// The state as the live run had it, limited to the window (see the module comment), and what
+/// the whole recording covers. Streams: memory is the state's, whatever the file's size.
+struct Rebuilt {
+    state: State,
+    span: Span,
+    /// Events read, inside the window or not.
+    read: u64,
+}
+
+fn rebuild<R: BufRead>(
+    header: &Header,
+    events: &mut EventReader<R>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Rebuilt {
+    let mut state = State::new(header.state.clone());
+    let mut span = Span::new(header.started_at);
+    let mut read = 0u64;
     let inside = |at: DateTime<Utc>| from.is_none_or(|f| at >= f) && to.is_none_or(|t| at < t);
-    for ev in rec.events.iter().filter(|e| inside(e.at)) {
-        state.apply(ev);
+    for ev in events {
+        span.see(ev.at);
+        read += 1;
+        if inside(ev.at) {
+            state.apply(&ev);
+        }
     }
-    state
+    Rebuilt { state, span, read }
 }
 
 /// Damage found while reading, said once on stderr; the report itself goes on.
-pub fn say_notes(path: &std::path::Path, rec: &Recording) {
-    for note in &rec.notes {
-        eprintln!("connscope: {}: {note}", path.display());
+pub fn say_notes(path: &Path, notes: &[String]) {
+    for note in notes {
+        crate::output::say(&format!("{}: {note}", path.display()));
     }
 }
 
 fn context(
     args: &ReportArgs,
-    rec: &Recording,
+    header: &Header,
+    rebuilt: &Rebuilt,
+    skipped: u64,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Context {
@@ -80,13 +122,13 @@ fn context(
     Context {
         source: format!(
             "recording {name} ({}, connscope {})",
-            rec.header.command, rec.header.connscope
+            header.command, header.connscope
         ),
-        origin: Some(from.unwrap_or_else(|| rec.start())),
+        origin: Some(from.unwrap_or_else(|| rebuilt.span.start())),
         from,
         to,
-        skipped_lines: rec.skipped,
-        settings: Some(rec.header.config.clone()),
+        skipped_lines: skipped,
+        settings: Some(header.config.clone()),
     }
 }
 

@@ -81,7 +81,7 @@ fn capacity(c: &Config, out: &mut Vec<ConfigFinding>) {
             ),
         ));
     }
-    let pool_max = s.pool.size + s.pool.max_overflow;
+    let pool_max = s.pool.size.saturating_add(s.pool.max_overflow);
     if pool_max > cap.cap {
         out.push(finding(
             FindingLevel::Warn,
@@ -96,7 +96,7 @@ fn capacity(c: &Config, out: &mut Vec<ConfigFinding>) {
 
 fn budgets(c: &Config, out: &mut Vec<ConfigFinding>) {
     let s = &c.settings;
-    let sum: std::time::Duration = s.startup.phases.iter().map(|p| p.budget).sum();
+    let sum = super::duration::sum(s.startup.phases.iter().map(|p| p.budget));
     if sum > s.startup.total_budget {
         out.push(finding(
             FindingLevel::Info,

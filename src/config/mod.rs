@@ -32,6 +32,8 @@ const DEFAULT_ENVIRONMENT: &str = "development";
 pub struct ConfigError {
     pub location: String,
     pub message: String,
+    /// The bad value was given as a command-line flag: a usage error (exit 64), not 78.
+    pub from_flag: bool,
 }
 
 impl ConfigError {
@@ -39,9 +41,22 @@ impl ConfigError {
         Self {
             location: source.location(),
             message: message.into(),
+            from_flag: matches!(source, Source::Flag { .. }),
+        }
+    }
+
+    fn plain(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            location: location.into(),
+            message: message.into(),
+            from_flag: false,
         }
     }
 }
+
+/// A configuration file larger than this is refused before it is parsed: a real one is a few
+/// kilobytes, and parsing is what would cost memory (a 100 MB file of comments took 1 GB).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -175,7 +190,7 @@ impl Config {
             .capacity
             .concurrent_limit
             .or(s.vpc_connector.map(|v| v.concurrent_connection_limit))
-            .unwrap_or(s.pool.size + s.pool.max_overflow);
+            .unwrap_or(s.pool.size.saturating_add(s.pool.max_overflow));
         let margin = s.pool.safety_margin;
         let reserved = s.pool.reserved_for_scaling;
         let usable = (f64::from(limit) * margin + 1e-9).floor() as u32;
@@ -192,19 +207,42 @@ impl Config {
     }
 }
 
+/// Saturating: every input is bounded at the door, but no sum of durations may panic.
 pub fn capacity_aware(s: &Settings, base: Duration) -> Duration {
     match (s.cloud_sql, s.capacity_aware) {
-        (true, Some(ca)) => base + ca.vpc_scaling_buffer + base.mul_f64(ca.capacity_buffer),
+        (true, Some(ca)) => base
+            .saturating_add(ca.vpc_scaling_buffer)
+            .saturating_add(duration::mul_f64(base, ca.capacity_buffer)),
         _ => base,
     }
 }
 
-/// A config file as text; bytes that are not UTF-8 are reported where they start.
+/// A config file as text, at most `MAX_FILE_BYTES` of it (also from a pipe or a device,
+/// which is read no further than that); bytes that are not UTF-8 are reported where they start.
 fn read_text(path: &str) -> Result<String, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|e| ConfigError {
-        location: path.to_string(),
-        message: format!("cannot read config file: {e}"),
-    })?;
+    use std::io::Read as _;
+    let cannot =
+        |e: std::io::Error| ConfigError::plain(path, format!("cannot read config file: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(ConfigError::plain(
+            path,
+            "cannot read config file: it is a directory",
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ConfigError::plain(
+            path,
+            format!(
+                "config file is larger than {} KiB; refused before parsing",
+                MAX_FILE_BYTES / 1024
+            ),
+        ));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let before =
@@ -222,20 +260,17 @@ fn read_text(path: &str) -> Result<String, ConfigError> {
 }
 
 fn profiles() -> Result<Table, ConfigError> {
-    toml::from_str(PROFILES).map_err(|e| ConfigError {
-        location: "built-in profiles".into(),
-        message: e.message().to_string(),
-    })
+    toml::from_str(PROFILES).map_err(|e| ConfigError::plain("built-in profiles", e.message()))
 }
 
 /// The built-in profile for `env` as a partial configuration table.
 pub fn profile_table(env: &str) -> Result<Table, ConfigError> {
     match profiles()?.remove(env) {
         Some(Value::Table(t)) => Ok(t),
-        _ => Err(ConfigError {
-            location: "environment".into(),
-            message: format!("unknown environment `{env}`"),
-        }),
+        _ => Err(ConfigError::plain(
+            "environment",
+            format!("unknown environment `{env}`"),
+        )),
     }
 }
 

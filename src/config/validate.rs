@@ -8,6 +8,8 @@ use super::schema::Settings;
 use super::{ConfigError, Source};
 
 pub const THEMES: [&str; 3] = ["dark", "light", "high-contrast"];
+/// Endpoints, and WebSocket URLs, checked at most (each one is a task and a panel row).
+const MAX_TARGETS: u64 = 100;
 
 type Locate<'a> = &'a dyn Fn(&str) -> Source;
 
@@ -176,6 +178,35 @@ fn counts(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
         64,
         1 << 20,
     )?;
+    within(at, "pool.size", s.pool.size.into(), 0, 100_000)?;
+    within(
+        at,
+        "pool.max_overflow",
+        s.pool.max_overflow.into(),
+        0,
+        100_000,
+    )?;
+    within(
+        at,
+        "pool.reserved_for_scaling",
+        s.pool.reserved_for_scaling.into(),
+        0,
+        100_000,
+    )?;
+    if let Some(limit) = s.capacity.concurrent_limit {
+        within(at, "capacity.concurrent_limit", limit.into(), 1, 100_000)?;
+    }
+    if let Some(v) = &s.vpc_connector {
+        within(
+            at,
+            "vpc_connector.concurrent_connection_limit",
+            v.concurrent_connection_limit.into(),
+            1,
+            100_000,
+        )?;
+    }
+    within(at, "endpoints", s.endpoints.len() as u64, 0, MAX_TARGETS)?;
+    within(at, "websockets", s.websockets.len() as u64, 0, MAX_TARGETS)?;
     if s.health.paths.is_empty() || s.health.paths.iter().any(|p| !p.starts_with('/')) {
         return Err(fail(
             at,
@@ -183,6 +214,7 @@ fn counts(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
             "give at least one path, each starting with `/`",
         ));
     }
+    within(at, "health.paths", s.health.paths.len() as u64, 1, 16)?;
     Ok(())
 }
 

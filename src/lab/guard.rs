@@ -7,8 +7,11 @@
 //! never writes to it; when the lab exits — however it exits — the kernel closes its end, the
 //! guard reads end-of-file and, if the directory is still there, stops the cluster in it
 //! (`pg_ctl stop -m immediate`) and removes the directory. After a clean shutdown the directory
-//! is already gone and the guard just exits. The guard ignores SIGINT, SIGTERM and SIGHUP, so a
-//! Ctrl-C to the whole process group cannot take it down before the lab has finished.
+//! is already gone and the guard just exits. The guard ignores SIGINT, SIGTERM and SIGHUP, and
+//! it runs in a session (and process group) of its own (`setsid` before `exec`): a signal to
+//! the lab's whole process group — Ctrl-C, a closing terminal's SIGHUP, a CI runner's
+//! `kill -9 -- -PGID` at its timeout — does not reach it, so it is still there to clean up
+//! after the lab that the group kill took down.
 //!
 //! Paths go through the environment, not the command line, so the guard's command line never
 //! mentions the directory (process scans for a data directory find only the server).
@@ -50,7 +53,18 @@ pub struct Guard {
 impl Guard {
     /// Starts watching `dir` (and the cluster in it, when given).
     pub fn spawn(dir: &Path, cluster: Option<&ClusterStop>) -> io::Result<Guard> {
+        use std::os::unix::process::CommandExt as _;
         let mut cmd = Command::new("sh");
+        // SAFETY: between fork and exec only setsid(2) runs, which is async-signal-safe and
+        // touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         cmd.arg("-c")
             .arg(SCRIPT)
             .env("CONNSCOPE_GUARD_DIR", dir)

@@ -3,10 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use super::{Lab, LabOptions};
@@ -43,10 +42,15 @@ impl Banner {
 pub async fn run_headless(opts: LabOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
     let lab = Lab::start(opts).await?;
     let line = serde_json::to_string(&Banner::of(&lab))?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{line}").context("writing the lab banner")?;
-        out.flush().context("writing the lab banner")?;
+    // Whoever started the lab reads the banner; if it cannot be written the lab is no use.
+    if let Err(e) = crate::output::stdout(&format!("{line}\n")) {
+        lab.shutdown().await?;
+        let why = if e.is_quiet() {
+            "standard output is closed".to_string()
+        } else {
+            e.to_string()
+        };
+        return Err(anyhow::anyhow!("writing the lab banner: {why}"));
     }
     shutdown.await;
     lab.shutdown().await

@@ -14,6 +14,9 @@
 //! (any status but 101 — e.g. a plain web server at that path), `protocol` when the upgrade
 //! or the conversation is malformed or the server closes instead of answering, `other`.
 //!
+//! Credentials in the URL are sent as HTTP basic auth on the upgrade request (like the HTTP
+//! probe); they are registered secrets, never shown.
+//!
 //! Every opened socket gets a close frame and a bounded wait for the server's, on every path
 //! (after a cancel, at most 100 ms of it, so quitting is never held up by a silent server).
 
@@ -205,10 +208,31 @@ async fn open(
     } else {
         MaybeTlsStream::Plain(tcp)
     };
-    let (ws, _response) = tokio_tungstenite::client_async_with_config(raw, stream, None)
-        .await
-        .map_err(|e| handshake_failure(&e))?;
+    let (ws, _response) =
+        tokio_tungstenite::client_async_with_config(upgrade_request(&url)?, stream, None)
+            .await
+            .map_err(|e| handshake_failure(&e))?;
     Ok(ws)
+}
+
+/// The upgrade request for `url`. Credentials in the URL (`ws://user:pass@host/ws`) are sent
+/// as HTTP basic auth, as the HTTP probe does, and never in the request line.
+fn upgrade_request(url: &Url) -> Result<tungstenite::handshake::client::Request, Failure> {
+    use tungstenite::client::IntoClientRequest as _;
+    use tungstenite::http::{HeaderValue, header::AUTHORIZATION};
+    let mut plain = url.clone();
+    let _ = plain.set_username("");
+    let _ = plain.set_password(None);
+    let mut request = plain
+        .as_str()
+        .into_client_request()
+        .map_err(|e| handshake_failure(&e))?;
+    if let Some(auth) = crate::secret::basic_auth(url) {
+        let value = HeaderValue::from_str(&auth)
+            .map_err(|_| bad_url(url.as_str(), "credentials not fit for a header".into()))?;
+        request.headers_mut().insert(AUTHORIZATION, value);
+    }
+    Ok(request)
 }
 
 /// TLS on our own, rather than inside tungstenite, so that a TLS failure is reported as such
@@ -339,8 +363,7 @@ async fn close(ws: &mut Ws, limit: Duration) {
 }
 
 fn excerpt(text: &str) -> String {
-    let cut: String = text.chars().take(EXCERPT_CHARS).collect();
-    crate::secret::scrub(&cut).into_owned()
+    crate::secret::excerpt(text, EXCERPT_CHARS)
 }
 
 #[cfg(test)]

@@ -2,7 +2,16 @@
 //! cut short by a kill, or edited by hand: every event line that can be read is kept, every
 //! line that cannot is skipped and counted, and nothing in the file can make this panic. Only
 //! a file that is not a recording at all (no valid header) is refused.
+//!
+//! Recordings are read streaming, one line at a time, never whole: a line longer than
+//! `MAX_LINE` is skipped without being kept, so memory is bounded by what the consumer keeps
+//! (the state's own bounds), not by the file. Input is a regular file, or standard input
+//! (`-`) copied to an unlinked temporary file of at most `MAX_STDIN` bytes so it can be read
+//! again from the start (replay seeks backwards). A FIFO, a device (`/dev/zero`) or a
+//! directory is refused at once (exit 66) — it could block for ever or never end.
 
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -12,7 +21,13 @@ use super::{FORMAT, Header, VERSION};
 use crate::event::Event;
 use crate::exit::{AppError, AppResult};
 
-/// A recording as read: its header, the events in file order, and what was wrong with it.
+/// The longest line read: far above any event or header connscope writes.
+pub const MAX_LINE: usize = 1 << 20;
+/// The most read from standard input (`report -`).
+pub const MAX_STDIN: u64 = 256 << 20;
+
+/// A whole recording in memory: for tests and tools that want every event at hand. `report`
+/// and `replay` stream instead (`open`).
 #[derive(Debug, Clone)]
 pub struct Recording {
     pub header: Header,
@@ -27,85 +42,349 @@ pub struct Recording {
 impl Recording {
     /// Where the recording begins: the header's time, or an earlier event (clock skew).
     pub fn start(&self) -> DateTime<Utc> {
-        self.events
-            .iter()
-            .map(|e| e.at)
-            .fold(self.header.started_at, DateTime::min)
+        self.span().start()
     }
 
     /// Where it ends: the newest event, never before the start.
     pub fn end(&self) -> DateTime<Utc> {
-        self.events
-            .iter()
-            .map(|e| e.at)
-            .fold(self.start(), DateTime::max)
+        self.span().end()
+    }
+
+    fn span(&self) -> Span {
+        let mut span = Span::new(self.header.started_at);
+        for e in &self.events {
+            span.see(e.at);
+        }
+        span
     }
 }
 
-/// Reads and checks a recording file. Errors (exit 78) are one line naming the file.
-pub fn read(path: &Path) -> AppResult<Recording> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| AppError::config(format!("{name}: cannot read recording: {e}")))?;
-    parse(&bytes, &name)
+/// The time a recording covers, learnt event by event.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    started_at: DateTime<Utc>,
+    oldest: Option<DateTime<Utc>>,
+    newest: Option<DateTime<Utc>>,
 }
 
-/// The reader proper, on bytes already in memory; `name` only labels messages.
+impl Span {
+    pub fn new(started_at: DateTime<Utc>) -> Self {
+        Self {
+            started_at,
+            oldest: None,
+            newest: None,
+        }
+    }
+
+    pub fn see(&mut self, at: DateTime<Utc>) {
+        self.oldest = Some(self.oldest.map_or(at, |o| o.min(at)));
+        self.newest = Some(self.newest.map_or(at, |n| n.max(at)));
+    }
+
+    /// The header's time, or an earlier event (clock skew).
+    pub fn start(&self) -> DateTime<Utc> {
+        self.oldest
+            .map_or(self.started_at, |o| o.min(self.started_at))
+    }
+
+    /// The newest event, never before the start.
+    pub fn end(&self) -> DateTime<Utc> {
+        self.newest.map_or(self.start(), |n| n.max(self.start()))
+    }
+}
+
+/// Reads a whole recording file into memory (see `Recording`). Errors name the file.
+pub fn read(path: &Path) -> AppResult<Recording> {
+    let (header, events) = open(path)?;
+    Ok(collect(header, events))
+}
+
+/// The reader proper on bytes already in memory; `name` only labels messages.
 pub fn parse(bytes: &[u8], name: &str) -> AppResult<Recording> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut lines = split_lines(bytes);
-    let first = lines
-        .find(|l| !is_blank(l.text))
-        .ok_or_else(|| not_a_recording(name, "the file is empty"))?;
-    let header = header(first.text, name)?;
-    let mut events = Vec::new();
-    let mut bad = BadLines::default();
-    for line in lines.filter(|l| !is_blank(l.text)) {
-        match event(line.text) {
-            Some(ev) => {
-                events.push(ev);
-                bad.last_cut = false;
+    let (header, events) = EventReader::new(io::Cursor::new(bytes), name)?;
+    Ok(collect(header, events))
+}
+
+fn collect<R: BufRead>(header: Header, mut reader: EventReader<R>) -> Recording {
+    let events: Vec<Event> = reader.by_ref().collect();
+    Recording {
+        header,
+        events,
+        skipped: reader.skipped(),
+        notes: reader.notes(),
+    }
+}
+
+/// Opens a recording for streaming: its header, and a reader of its events that can start
+/// over (`rewind`). `-` is standard input. Input that is not a regular file is exit 66; a
+/// file that is not a recording, exit 78.
+pub fn open(path: &Path) -> AppResult<(Header, EventReader<BufReader<File>>)> {
+    let name = path.display().to_string();
+    let file = if path.as_os_str() == "-" {
+        spool_stdin()?
+    } else {
+        open_regular(path, &name)?
+    };
+    EventReader::new(BufReader::new(file), &name)
+}
+
+fn open_regular(path: &Path, name: &str) -> AppResult<File> {
+    let cannot = |e: io::Error| AppError::no_input(format!("{name}: cannot read recording: {e}"));
+    // Refused before opening: opening a FIFO for reading blocks until a writer comes.
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(AppError::no_input(format!(
+            "{name}: cannot read recording: {} is not a regular file",
+            kind_of(&meta)
+        )));
+    }
+    File::open(path).map_err(cannot)
+}
+
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "it"
+    }
+}
+
+/// Standard input, copied to an unlinked temporary file (at most `MAX_STDIN` bytes) so that
+/// it can be read more than once.
+fn spool_stdin() -> AppResult<File> {
+    spool(&mut io::stdin().lock(), MAX_STDIN)
+}
+
+/// Copies `input` (at most `limit` bytes) to an unlinked temporary file. The first line is
+/// looked at first: input that does not begin with a line (`/dev/zero` on stdin) is refused
+/// after `MAX_LINE` bytes, not after `limit`.
+fn spool(input: &mut impl Read, limit: u64) -> AppResult<File> {
+    use std::io::Write as _;
+    let fail = |e: io::Error| AppError::no_input(format!("-: cannot read standard input: {e}"));
+    let mut input = BufReader::new(input.take(limit + 1));
+    let mut first = Vec::new();
+    let line = read_line(&mut input, &mut first, MAX_LINE, Rest::Leave).map_err(fail)?;
+    if line.as_ref().is_some_and(|l| l.too_long) {
+        return Err(not_a_recording("-", "the first line is longer than 1 MiB"));
+    }
+    let mut file = unlinked_temp_file().map_err(fail)?;
+    if line.is_some() {
+        file.write_all(&first)
+            .and_then(|()| file.write_all(b"\n"))
+            .map_err(fail)?;
+    }
+    let copied = io::copy(&mut input, &mut file).map_err(fail)?;
+    if line.map_or(0, |l| l.consumed) + copied > limit {
+        return Err(AppError::no_input(format!(
+            "-: standard input is longer than {} MiB; save it to a file and give its path",
+            limit >> 20
+        )));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(fail)?;
+    Ok(file)
+}
+
+fn unlinked_temp_file() -> io::Result<File> {
+    let dir = std::env::temp_dir();
+    for _ in 0..8 {
+        let path = dir.join(format!(
+            "connscope-stdin-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => {
+                // Gone from the directory at once; the open handle keeps the data.
+                std::fs::remove_file(&path)?;
+                return Ok(f);
             }
-            None => {
-                bad.add(line.no);
-                bad.last_cut = !line.terminated;
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("no unique temporary file name"))
+}
+
+/// The events of a recording, streamed in file order; `rewind` starts over at the first one.
+/// Damage is counted as it is met (`skipped`, `notes` — complete once the end is reached).
+pub struct EventReader<R> {
+    r: R,
+    /// Byte offset and line number of the line after the header.
+    first: (u64, u64),
+    no: u64,
+    buf: Vec<u8>,
+    tally: Tally,
+}
+
+impl<R: BufRead> EventReader<R> {
+    /// Reads and checks the header. Errors (exit 78) are one line naming `name`.
+    pub fn new(mut r: R, name: &str) -> AppResult<(Header, Self)> {
+        let mut buf = Vec::new();
+        let (mut no, mut offset) = (0u64, 0u64);
+        let read_error =
+            |e: io::Error| AppError::no_input(format!("{name}: cannot read recording: {e}"));
+        loop {
+            let Some(line) =
+                read_line(&mut r, &mut buf, MAX_LINE, Rest::Consume).map_err(read_error)?
+            else {
+                return Err(not_a_recording(name, "the file is empty"));
+            };
+            no += 1;
+            offset += line.consumed;
+            if line.too_long {
+                return Err(not_a_recording(name, "the first line is longer than 1 MiB"));
+            }
+            let text = if no == 1 {
+                buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf)
+            } else {
+                &buf[..]
+            };
+            if !is_blank(text) {
+                let header = header(text, name)?;
+                let reader = Self {
+                    r,
+                    first: (offset, no),
+                    no,
+                    buf,
+                    tally: Tally::default(),
+                };
+                return Ok((header, reader));
             }
         }
     }
-    let mut notes = Vec::new();
-    notes.extend(bad.note());
-    notes.extend(out_of_order_note(&events));
-    Ok(Recording {
-        header,
-        events,
-        skipped: bad.count,
-        notes,
-    })
+
+    /// Event lines that could not be read so far.
+    pub fn skipped(&self) -> u64 {
+        self.tally.bad.count
+    }
+
+    /// What was wrong with the file so far, one line each (see `Recording::notes`).
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        notes.extend(self.tally.bad.note());
+        notes.extend(self.tally.out_of_order_note());
+        notes.extend(self.tally.error.clone());
+        notes
+    }
 }
 
-struct Line<'a> {
-    /// 1-based, as an editor shows it.
-    no: u64,
-    text: &'a [u8],
+impl<R: BufRead + Seek> EventReader<R> {
+    /// Back to the first event, the tally cleared.
+    pub fn rewind(&mut self) -> io::Result<()> {
+        self.r.seek(SeekFrom::Start(self.first.0))?;
+        self.no = self.first.1;
+        self.tally = Tally::default();
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Iterator for EventReader<R> {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        loop {
+            let line = match read_line(&mut self.r, &mut self.buf, MAX_LINE, Rest::Consume) {
+                Ok(Some(line)) => line,
+                Ok(None) => return None,
+                Err(e) => {
+                    self.tally.error = Some(format!(
+                        "read error after line {}: {e}; the rest was not read",
+                        self.no
+                    ));
+                    return None;
+                }
+            };
+            self.no += 1;
+            if !line.too_long && is_blank(&self.buf) {
+                continue;
+            }
+            match (!line.too_long).then(|| event(&self.buf)).flatten() {
+                Some(ev) => {
+                    self.tally.saw(ev.at);
+                    return Some(ev);
+                }
+                None => self.tally.bad.add(self.no, !line.terminated),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rest {
+    Consume,
+    Leave,
+}
+
+struct LineRead {
+    /// Bytes taken from the input, newline included.
+    consumed: u64,
     /// Had its newline: a kill mid-write leaves the last line without one.
     terminated: bool,
+    /// Longer than the limit: `buf` is empty, the line was skipped.
+    too_long: bool,
 }
 
-/// Lines with their numbers; a `\r` before the `\n` is dropped (a file edited on Windows).
-fn split_lines(bytes: &[u8]) -> impl Iterator<Item = Line<'_>> {
-    bytes
-        .split_inclusive(|b| *b == b'\n')
-        .zip(1u64..)
-        .map(|(raw, no)| {
-            let terminated = raw.ends_with(b"\n");
-            let text = raw.strip_suffix(b"\n").unwrap_or(raw);
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
-            Line {
-                no,
-                text,
-                terminated,
+/// The next line into `buf` (without `\n` or `\r\n`); `None` at the end. A line longer than
+/// `max` is consumed to its end but not kept — or, with `Rest::Leave`, left where the limit
+/// was reached (input that may never end).
+fn read_line(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+    rest: Rest,
+) -> io::Result<Option<LineRead>> {
+    buf.clear();
+    let mut line = LineRead {
+        consumed: 0,
+        terminated: false,
+        too_long: false,
+    };
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok((line.consumed > 0).then_some(line));
+        }
+        let newline = avail.iter().position(|b| *b == b'\n');
+        let chunk = &avail[..newline.unwrap_or(avail.len())];
+        if !line.too_long {
+            if buf.len() + chunk.len() > max {
+                line.too_long = true;
+                *buf = Vec::new();
+                if rest == Rest::Leave {
+                    return Ok(Some(line));
+                }
+            } else {
+                buf.extend_from_slice(chunk);
             }
-        })
+        }
+        let used = newline.map_or(avail.len(), |i| i + 1);
+        r.consume(used);
+        line.consumed += used as u64;
+        if newline.is_some() {
+            line.terminated = true;
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            return Ok(Some(line));
+        }
+    }
 }
 
 fn is_blank(line: &[u8]) -> bool {
@@ -152,6 +431,36 @@ fn header(line: &[u8], name: &str) -> AppResult<Header> {
         .map_err(|e| AppError::config(format!("{name}: recording header is damaged: {e}")))
 }
 
+/// What reading has met so far.
+#[derive(Debug, Default)]
+struct Tally {
+    bad: BadLines,
+    newest: Option<DateTime<Utc>>,
+    /// Events earlier than one before them.
+    backwards: u64,
+    /// A read error that ended reading early.
+    error: Option<String>,
+}
+
+impl Tally {
+    fn saw(&mut self, at: DateTime<Utc>) {
+        if self.newest.is_some_and(|n| at < n) {
+            self.backwards += 1;
+        }
+        self.newest = Some(self.newest.map_or(at, |n| n.max(at)));
+        self.bad.last_cut = false;
+    }
+
+    fn out_of_order_note(&self) -> Option<String> {
+        (self.backwards > 0).then(|| {
+            format!(
+                "{} events are earlier than one before them; applied in file order",
+                self.backwards
+            )
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 struct BadLines {
     count: u64,
@@ -161,9 +470,10 @@ struct BadLines {
 }
 
 impl BadLines {
-    fn add(&mut self, no: u64) {
+    fn add(&mut self, no: u64, cut: bool) {
         self.count += 1;
         self.first.get_or_insert(no);
+        self.last_cut = cut;
     }
 
     /// "skipped 3 unreadable lines (first at line 17)", saying so when the last line was cut.
@@ -180,20 +490,6 @@ impl BadLines {
             self.count
         ))
     }
-}
-
-fn out_of_order_note(events: &[Event]) -> Option<String> {
-    let mut newest: Option<DateTime<Utc>> = None;
-    let mut backwards = 0u64;
-    for e in events {
-        if newest.is_some_and(|n| e.at < n) {
-            backwards += 1;
-        }
-        newest = Some(newest.map_or(e.at, |n| n.max(e.at)));
-    }
-    (backwards > 0).then(|| {
-        format!("{backwards} events are earlier than one before them; applied in file order")
-    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::event::{Event, EventBody};
 use crate::feed::ReplayClock;
-use crate::record::{FORMAT, Header, VERSION};
+use crate::record::{FORMAT, Header, Recording, VERSION};
 use crate::state::fixtures::{self, t};
 
 fn recording() -> Recording {

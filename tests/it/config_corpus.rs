@@ -94,6 +94,26 @@ const EXPECTED: &[(&str, &str)] = &[
         "timeouts.connection: invalid duration `x`",
     ),
     ("bom_then_unknown", "bogus: unknown field `bogus`"),
+    (
+        "duration_too_long",
+        "timeouts.connection: duration `18446744073709551615s` is longer than the limit of 7 days",
+    ),
+    (
+        "phase_budgets_overflow",
+        "startup.phases[0].budget: duration `18446744073709551615s` is longer than the limit of 7 days",
+    ),
+    (
+        "duration_seconds_too_long",
+        "database.interval: duration `700000` is longer than the limit of 7 days",
+    ),
+    (
+        "duration_weeks",
+        "capacity.hold: duration `2w` is longer than the limit of 7 days",
+    ),
+    (
+        "pool_size_too_big",
+        "pool.size: 4000000000 is outside 0..=100000",
+    ),
 ];
 
 struct Case {

@@ -1019,11 +1019,14 @@ fn report_refuses_more_kinds_of_garbage_in_one_line() {
             p.to_string_lossy().into_owned()
         })
         .collect();
-    paths.push(dir.path().to_string_lossy().into_owned()); // a directory
+    let directory = dir.path().to_string_lossy().into_owned();
+    paths.push(directory.clone());
     for p in &paths {
+        // Not a recording: 78. Not a regular file at all: 66 (EX_NOINPUT).
+        let want = if *p == directory { 66 } else { 78 };
         for format in ["markdown", "json", "junit", "text"] {
             let run = fault_bin::run(&["report", p, "--format", format], &[], RUN_LIMIT);
-            assert_eq!(run.code, Some(78), "{p} {format}: {}", run.stderr);
+            assert_eq!(run.code, Some(want), "{p} {format}: {}", run.stderr);
             assert!(run.stdout.is_empty(), "{p}: {}", run.stdout);
             assert_eq!(
                 run.stderr.trim_end().lines().count(),

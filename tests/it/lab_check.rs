@@ -898,44 +898,10 @@ fn the_committed_sample_recording_still_reports_the_outage() {
 /// `pg_ctl`, not the lab's child) would keep running on its port with its data directory.
 fn sigkill_leaves_nothing_behind(database: &str) {
     let mut lab = HeadlessLab::start("healthy", database);
-    let dirs = lab.dirs();
-    assert!(!dirs.is_empty());
-    if database == "postgres" {
-        assert_eq!(
-            postmasters_of(lab.pid).len(),
-            1,
-            "the lab's postmaster runs"
-        );
-    }
-    let direct = lab.banner.direct_database_url.clone();
+    let before = lab.before_kill(database);
     let (status, _) = lab.stop(libc::SIGKILL);
     assert_eq!(status.code(), None, "killed by a signal: {status}");
-    let started = std::time::Instant::now();
-    let cleaned = eventually(Duration::from_secs(30), || {
-        postmasters_of(lab.pid).is_empty() && dirs.iter().all(|d| !d.exists())
-    });
-    eprintln!(
-        "after SIGKILL ({database}): the watchdog cleaned up in {:?}",
-        started.elapsed()
-    );
-    if !cleaned {
-        let report = format!(
-            "after SIGKILL: postmasters {:?}, dirs left {:?}, watchdogs {:?}, lab stderr:\n{}",
-            postmasters_of(lab.pid),
-            dirs.iter().filter(|d| d.exists()).collect::<Vec<_>>(),
-            watchdogs_of(lab.pid),
-            lab.stderr_text()
-        );
-        force_cleanup(&dirs);
-        panic!("{report}");
-    }
-    let u = url::Url::parse(&direct).expect("url");
-    let addr = format!("{}:{}", u.host_str().unwrap_or("?"), u.port().unwrap_or(0));
-    assert!(
-        std::net::TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(1))
-            .is_err(),
-        "the database port {addr} is closed"
-    );
+    lab.assert_cleaned_up(&before, "SIGKILL");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bounds;
 mod capacity;
 mod cli;
 mod config_corpus;
@@ -10,10 +11,14 @@ mod db_probe;
 mod faults;
 mod lab;
 mod lab_check;
+mod lab_group_kill;
+mod outputs;
 mod probe_http;
 mod probe_startup;
 mod probe_ws;
 mod rehearsal;
 mod replay_view;
 mod review;
+mod secrets;
 mod tui;
+mod url_fuzz;

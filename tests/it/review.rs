@@ -347,8 +347,9 @@ fn files_that_are_not_recordings_are_refused_with_exit_78() {
         assert!(err.contains("not a connscope recording"), "{name}: {err}");
         assert!(o.stdout.is_empty());
     }
+    // Missing input is EX_NOINPUT (66), not a configuration error.
     let o = report("/nonexistent/incident.jsonl", &[]);
-    assert_eq!(o.status.code(), Some(78));
+    assert_eq!(o.status.code(), Some(66));
     assert!(one_line(&o).contains("cannot read recording"));
 }
 
@@ -499,7 +500,7 @@ fn replay_without_a_terminal_is_a_usage_error_not_a_crash() {
     assert_eq!(o.status.code(), Some(64));
     assert!(one_line(&o).contains("--speed"));
     let o = run(&["replay", "/nonexistent/x.jsonl"]);
-    assert_eq!(o.status.code(), Some(78));
+    assert_eq!(o.status.code(), Some(66));
 }
 
 mod driver {

@@ -292,8 +292,7 @@ fn excerpt(body: &str) -> Option<String> {
     if body.is_empty() {
         return None;
     }
-    let cut: String = body.chars().take(EXCERPT_CHARS).collect();
-    Some(crate::secret::scrub(&cut).into_owned())
+    Some(crate::secret::excerpt(body, EXCERPT_CHARS))
 }
 
 #[cfg(test)]

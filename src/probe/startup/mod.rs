@@ -412,29 +412,8 @@ async fn finish(ctx: &Ctx, p: Pacing, stop: Stop, tally: &mut Tally) {
     }
 }
 
-/// A command fit to show: URL passwords and credential query values masked, `key=value`
-/// words whose key names a credential masked, registered secrets scrubbed (by the caller).
-pub fn redact_command(cmd: &str) -> String {
-    cmd.split_whitespace()
-        .map(redact_word)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn redact_word(word: &str) -> String {
-    let quote = |c: char| c == '\'' || c == '"';
-    let inner = word.trim_matches(quote);
-    if inner.contains("://") {
-        let (pre, post) = word.split_at(word.len() - word.trim_start_matches(quote).len());
-        let suffix_len = post.len() - post.trim_end_matches(quote).len();
-        let (_, suffix) = post.split_at(post.len() - suffix_len);
-        return format!("{pre}{}{suffix}", crate::secret::redact_url(inner));
-    }
-    match crate::secret::credential_assignment(word) {
-        Some((key, _)) => format!("{key}={}", crate::secret::MASK),
-        None => word.to_string(),
-    }
-}
+/// Shown commands lose their credentials the way every command line does (see `secret`).
+pub use crate::secret::redact_command;
 
 #[cfg(test)]
 mod tests {

@@ -521,11 +521,7 @@ fn clean_message(m: &str) -> Option<String> {
     if m.is_empty() {
         return None;
     }
-    let cut = m
-        .char_indices()
-        .nth(MAX_MESSAGE_CHARS)
-        .map_or(m, |(i, _)| &m[..i]);
-    Some(crate::secret::scrub(cut).into_owned())
+    Some(crate::secret::excerpt(m, MAX_MESSAGE_CHARS))
 }
 
 #[cfg(test)]

@@ -150,16 +150,64 @@ fn a_damaged_header_is_refused() {
 }
 
 #[test]
-fn a_missing_file_is_a_configuration_error_naming_it() {
+fn a_missing_file_is_no_input_naming_it() {
     let e = match read(Path::new("/nonexistent/rec.jsonl")) {
         Ok(_) => panic!("read a missing file"),
         Err(e) => e,
     };
-    assert_eq!(e.code, CONFIG);
+    assert_eq!(e.code, crate::exit::NO_INPUT);
     assert!(
         e.message
             .starts_with("/nonexistent/rec.jsonl: cannot read recording")
     );
+}
+
+#[test]
+fn only_regular_files_are_read() {
+    for (path, what) in [
+        ("/dev/zero", "a device"),
+        ("/tmp", "a directory"),
+        ("/dev/null", "a device"),
+    ] {
+        let e = match read(Path::new(path)) {
+            Ok(_) => panic!("read {path}"),
+            Err(e) => e,
+        };
+        assert_eq!(e.code, crate::exit::NO_INPUT, "{path}");
+        assert!(
+            e.message.contains(&format!("{what} is not a regular file")),
+            "{}",
+            e.message
+        );
+    }
+}
+
+#[test]
+fn a_line_over_the_limit_is_skipped_without_being_kept() {
+    let mut lines = outage_lines();
+    let n = lines.len();
+    lines.insert(2, format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_LINE + 10)));
+    let rec = parse(&file(&lines), "x").expect("reads");
+    assert_eq!(rec.events.len(), n);
+    assert_eq!(rec.skipped, 1);
+    let mut long_header = vec![b'{'; MAX_LINE + 1];
+    long_header.push(b'\n');
+    assert!(refused(&long_header).message.contains("longer than 1 MiB"));
+}
+
+#[test]
+fn rewinding_reads_the_same_events_and_tally_again() {
+    let mut lines = outage_lines();
+    lines.insert(3, "garbage".into());
+    let bytes = file(&lines);
+    let (_, mut r) = EventReader::new(std::io::Cursor::new(&bytes[..]), "x").expect("header");
+    let first: Vec<Event> = r.by_ref().collect();
+    let notes = r.notes();
+    r.rewind().expect("rewind");
+    let second: Vec<Event> = r.by_ref().collect();
+    assert_eq!(first, second);
+    assert_eq!(r.notes(), notes);
+    assert_eq!(r.skipped(), 1);
 }
 
 proptest! {
@@ -206,4 +254,22 @@ proptest! {
             Err(_) => prop_assert!(cut < header_len),
         }
     }
+}
+
+#[test]
+fn standard_input_is_spooled_within_its_bound() {
+    let bytes = file(&outage_lines());
+    let spooled = spool(&mut &bytes[..], bytes.len() as u64).expect("fits exactly");
+    let (_, events) = EventReader::new(std::io::BufReader::new(spooled), "-").expect("reads");
+    assert_eq!(events.count(), outage_lines().len());
+    let e = spool(&mut &bytes[..], bytes.len() as u64 - 1).expect_err("one byte too many");
+    assert_eq!(e.code, crate::exit::NO_INPUT);
+    assert!(
+        e.message.contains("standard input is longer than"),
+        "{}",
+        e.message
+    );
+    // Endless input without a line is refused after the line bound, not the size bound.
+    let e = spool(&mut std::io::repeat(0), u64::MAX - 1).expect_err("refused");
+    assert!(e.message.contains("longer than 1 MiB"), "{}", e.message);
 }

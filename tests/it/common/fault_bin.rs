@@ -86,6 +86,17 @@ pub fn run(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    run_prepared(c, limit)
+}
+
+/// Runs a command made with `command()` whose arguments and standard streams the caller has
+/// set (a stream that is not piped reads as empty); panics when it runs longer than `limit`.
+#[allow(clippy::zombie_processes)]
+pub fn run_prepared(mut c: Command, limit: Duration) -> Run {
+    let args: Vec<String> = c
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let started_at = SystemTime::now();
     let start = Instant::now();
     let mut child = c.spawn().expect("start connscope");

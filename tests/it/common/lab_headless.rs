@@ -92,9 +92,24 @@ pub struct HeadlessLab {
 impl HeadlessLab {
     /// `connscope lab --headless --scenario S --database D`, once its banner is out.
     pub fn start(scenario: &str, database: &str) -> HeadlessLab {
+        Self::start_with(scenario, database, false)
+    }
+
+    /// Like `start`, the lab leading a process group of its own (its pid is the group's id),
+    /// as a shell job or a CI step would run it — so the whole group can be signalled.
+    pub fn start_in_own_group(scenario: &str, database: &str) -> HeadlessLab {
+        Self::start_with(scenario, database, true)
+    }
+
+    fn start_with(scenario: &str, database: &str, own_group: bool) -> HeadlessLab {
+        use std::os::unix::process::CommandExt as _;
         let tmp = tempfile::tempdir().expect("temp dir");
         let stderr = tmp.path().join("lab.stderr");
-        let mut child = connscope()
+        let mut cmd = connscope();
+        if own_group {
+            cmd.process_group(0);
+        }
+        let mut child = cmd
             .args([
                 "lab",
                 "--headless",
@@ -154,9 +169,23 @@ impl HeadlessLab {
 
     /// Sends `sig` and waits (bounded) for the exit: the status and how long it took.
     pub fn stop(&mut self, sig: libc::c_int) -> (ExitStatus, Duration) {
+        let pid = self.pid;
+        self.stop_by(sig, || signal(pid, sig))
+    }
+
+    /// `kill -SIG -- -PGID`: `sig` to the lab's whole process group (see `start_in_own_group`).
+    pub fn stop_group(&mut self, sig: libc::c_int) -> (ExitStatus, Duration) {
+        let pgid = libc::pid_t::try_from(self.pid).expect("pid fits");
+        // SAFETY: kill(2) has no memory-safety preconditions; the group is our child's own.
+        self.stop_by(sig, || unsafe {
+            libc::kill(-pgid, sig);
+        })
+    }
+
+    fn stop_by(&mut self, sig: libc::c_int, send: impl FnOnce()) -> (ExitStatus, Duration) {
         let mut child = self.child.take().expect("the lab is running");
         let started = Instant::now();
-        signal(self.pid, sig);
+        send();
         match wait_bounded(&mut child, LAB_STOP) {
             Some(status) => (status, started.elapsed()),
             None => {
@@ -235,6 +264,73 @@ pub fn db_flags(url: &str) -> Vec<String> {
     .into_iter()
     .map(String::from)
     .collect()
+}
+
+/// What a killed lab must not leave behind: its directories and its database port.
+pub struct LabLeftovers {
+    dirs: Vec<PathBuf>,
+    direct: String,
+    database: String,
+}
+
+impl HeadlessLab {
+    /// Notes what the lab has made before it is killed (and that a real cluster runs).
+    pub fn before_kill(&self, database: &str) -> LabLeftovers {
+        let dirs = self.dirs();
+        assert!(!dirs.is_empty());
+        if database == "postgres" {
+            assert_eq!(
+                postmasters_of(self.pid).len(),
+                1,
+                "the lab's postmaster runs"
+            );
+        }
+        LabLeftovers {
+            dirs,
+            direct: self.banner.direct_database_url.clone(),
+            database: database.to_string(),
+        }
+    }
+
+    /// A killed lab cannot clean up itself: its watchdog (`src/lab/guard.rs`) must have
+    /// stopped the cluster and removed the directories within 30 s, and the database port must
+    /// be closed. On failure, says what is left (and removes it).
+    pub fn assert_cleaned_up(&self, before: &LabLeftovers, how: &str) {
+        let started = Instant::now();
+        let cleaned = eventually(Duration::from_secs(30), || {
+            postmasters_of(self.pid).is_empty() && before.dirs.iter().all(|d| !d.exists())
+        });
+        eprintln!(
+            "after {how} ({}): the watchdog cleaned up in {:?}",
+            before.database,
+            started.elapsed()
+        );
+        if !cleaned {
+            let report = format!(
+                "after {how}: postmasters {:?}, dirs left {:?}, watchdogs {:?}, lab stderr:\n{}",
+                postmasters_of(self.pid),
+                before
+                    .dirs
+                    .iter()
+                    .filter(|d| d.exists())
+                    .collect::<Vec<_>>(),
+                watchdogs_of(self.pid),
+                self.stderr_text()
+            );
+            force_cleanup(&before.dirs);
+            panic!("{report}");
+        }
+        let u = url::Url::parse(&before.direct).expect("url");
+        let addr = format!("{}:{}", u.host_str().unwrap_or("?"), u.port().unwrap_or(0));
+        assert!(
+            std::net::TcpStream::connect_timeout(
+                &addr.parse().expect("addr"),
+                Duration::from_secs(1)
+            )
+            .is_err(),
+            "the database port {addr} is closed"
+        );
+    }
 }
 
 /// Directories named `connscope-lab-<what>-<pid>-…` in the temporary directory.

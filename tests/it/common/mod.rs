@@ -8,6 +8,7 @@ pub mod lab_headless;
 pub mod lab_support;
 pub mod pg;
 pub mod pty;
+pub mod recordings;
 
 use std::time::Duration;
 

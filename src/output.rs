@@ -1,0 +1,90 @@
+//! Every byte connscope writes to standard output or standard error goes through here, so a
+//! write that fails never panics (`println!` does on EPIPE and ENOSPC) and means one thing:
+//!
+//! - Standard output closed by its reader (`connscope config show | head -1`): the command
+//!   stops quietly with exit 0, as ripgrep and other Unix tools do — there is nobody left to
+//!   tell anything.
+//! - Standard output failing otherwise (`> /dev/full`, EIO): one line on stderr and exit 74.
+//! - Standard error closed: its lines are dropped from then on; the run goes on.
+//!
+//! Lines on stderr pass the secret scrubber. While the dashboard owns the terminal, warnings
+//! wait (`warn`) and are printed once it has been restored.
+
+use std::io::{self, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::exit::{AppError, AppResult};
+
+static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
+static TERMINAL_OWNED: AtomicBool = AtomicBool::new(false);
+static DEFERRED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Warnings kept for after the dashboard at most (each kind is said once anyway).
+const MAX_DEFERRED: usize = 16;
+
+/// Writes `text` to standard output and flushes it.
+pub fn stdout(text: &str) -> AppResult<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| stdout_error(&e))
+}
+
+/// What a failed write to standard output means (see the module comment).
+pub fn stdout_error(e: &io::Error) -> AppError {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        AppError::pipe_closed()
+    } else {
+        AppError::io(format!("cannot write to standard output: {e}"))
+    }
+}
+
+/// One line on standard error, scrubbed; dropped once stderr is known to be closed.
+pub fn stderr_line(text: &str) {
+    stderr_bytes(format!("{}\n", crate::secret::scrub(text)).as_bytes());
+}
+
+/// Raw bytes to standard error (already scrubbed by the caller), for the log writer.
+pub fn stderr_bytes(bytes: &[u8]) {
+    if STDERR_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut err = io::stderr().lock();
+    if let Err(e) = err.write_all(bytes).and_then(|()| err.flush())
+        && e.kind() == io::ErrorKind::BrokenPipe
+    {
+        STDERR_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `connscope: <message>` on standard error.
+pub fn say(message: &str) {
+    stderr_line(&format!("connscope: {message}"));
+}
+
+/// The dashboard is about to own the terminal (`true`) or has given it back (`false`).
+pub fn terminal_owned(owned: bool) {
+    TERMINAL_OWNED.store(owned, Ordering::Relaxed);
+}
+
+/// A warning for the person: said now, or — while the dashboard owns the terminal, where it
+/// would scribble over the screen — kept and said by `say_deferred` after it.
+pub fn warn(message: &str) {
+    if !TERMINAL_OWNED.load(Ordering::Relaxed) {
+        say(message);
+        return;
+    }
+    if let Ok(mut d) = DEFERRED.lock()
+        && d.len() < MAX_DEFERRED
+    {
+        d.push(message.to_string());
+    }
+}
+
+/// Says the warnings kept while the dashboard ran.
+pub fn say_deferred() {
+    let kept = DEFERRED.lock().map(|mut d| std::mem::take(&mut *d));
+    for m in kept.unwrap_or_default() {
+        say(&m);
+    }
+}
