@@ -99,6 +99,9 @@ pub enum ErrorClass {
     TooManyConnections,
     StartingUp,
     ShuttingDown,
+    /// 57P03 "not accepting connections" — DETAIL "Hot standby mode is disabled": a standby
+    /// that never takes connections (not a restart).
+    NotAccepting,
     DatabaseMissing,
     Protocol,
     HttpStatus,
@@ -106,7 +109,7 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 13] = [
+    pub const ALL: [ErrorClass; 14] = [
         ErrorClass::Dns,
         ErrorClass::Refused,
         ErrorClass::Unreachable,
@@ -116,6 +119,7 @@ impl ErrorClass {
         ErrorClass::TooManyConnections,
         ErrorClass::StartingUp,
         ErrorClass::ShuttingDown,
+        ErrorClass::NotAccepting,
         ErrorClass::DatabaseMissing,
         ErrorClass::Protocol,
         ErrorClass::HttpStatus,
@@ -133,6 +137,7 @@ impl ErrorClass {
             ErrorClass::TooManyConnections => "too_many_connections",
             ErrorClass::StartingUp => "starting_up",
             ErrorClass::ShuttingDown => "shutting_down",
+            ErrorClass::NotAccepting => "not_accepting",
             ErrorClass::DatabaseMissing => "database_missing",
             ErrorClass::Protocol => "protocol",
             ErrorClass::HttpStatus => "http_status",
@@ -148,7 +153,10 @@ impl ErrorClass {
     pub fn wants_backoff(self) -> bool {
         matches!(
             self,
-            ErrorClass::TooManyConnections | ErrorClass::StartingUp | ErrorClass::ShuttingDown
+            ErrorClass::TooManyConnections
+                | ErrorClass::StartingUp
+                | ErrorClass::ShuttingDown
+                | ErrorClass::NotAccepting
         )
     }
 }
@@ -192,6 +200,21 @@ pub struct DbAttempt {
     pub steps_ms: DbSteps,
     /// The connection timeout in force for this attempt.
     pub timeout_ms: f64,
+    pub error: Option<Failure>,
+    /// Every connection the attempt opened, when it opened more than one (libpq's host list,
+    /// a name's addresses, sslmode's second try); `steps_ms` are the last one's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tries: Vec<ConnTry>,
+}
+
+/// One connection within an attempt, in the order libpq would open them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnTry {
+    /// `host:port` (with the address when the name has several), or the socket directory.
+    pub server: String,
+    pub tls: bool,
+    pub ok: bool,
+    pub ms: f64,
     pub error: Option<Failure>,
 }
 

@@ -770,6 +770,7 @@ mod fuzz {
                         },
                         timeout_ms,
                         error,
+                        tries: Vec::new(),
                     })
                 }
             ),
