@@ -247,6 +247,41 @@ pub struct CapacityStarted {
     pub server_max_connections: Option<u32>,
     pub server_connections_in_use: Option<u32>,
     pub server_reserved_connections: Option<u32>,
+    /// The server's headroom read before the test, and the cap it set (absent in recordings
+    /// made before connscope read it).
+    #[serde(default)]
+    pub headroom: Option<Headroom>,
+}
+
+/// What a server has room for, read before opening many connections (capacity test, pool
+/// probe), and the cap that follows: `min(profile cap, floor(free ordinary slots × safety
+/// margin))`. Reserved slots (superuser_reserved_connections, reserved_connections) are never
+/// counted as free. `None` numbers could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Headroom {
+    /// The most connections that may be opened without `--force`.
+    pub cap: u32,
+    /// Why that cap, in words.
+    pub reason: String,
+    pub profile_cap: u32,
+    pub safety_margin: f64,
+    pub max_connections: Option<u32>,
+    /// superuser_reserved_connections + reserved_connections (PostgreSQL 16+).
+    pub reserved_slots: Option<u32>,
+    /// Client sessions open (other than the one that read these numbers), counted so that a
+    /// role that cannot see other roles' rows in full still counts them.
+    pub sessions_in_use: Option<u32>,
+    /// Slots an ordinary login can still take: the smallest of the server's, the role's and
+    /// the database's room.
+    pub free_ordinary: Option<u32>,
+    /// The role's CONNECTION LIMIT and its sessions (none: unlimited, or a superuser).
+    pub role_limit: Option<u32>,
+    pub role_sessions: Option<u32>,
+    /// The database's CONNECTION LIMIT and its sessions.
+    pub db_limit: Option<u32>,
+    pub db_sessions: Option<u32>,
+    /// Ordinary slots left for everyone else while the planned connections are held.
+    pub left: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

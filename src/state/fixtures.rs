@@ -254,6 +254,7 @@ pub fn capacity_exhausted() -> Vec<(f64, EventBody)> {
             server_max_connections: Some(6),
             server_connections_in_use: Some(3),
             server_reserved_connections: Some(0),
+            headroom: None,
         }),
     ));
     for i in 0..10u32 {

@@ -826,6 +826,7 @@ mod fuzz {
                         server_max_connections: None,
                         server_connections_in_use: None,
                         server_reserved_connections: None,
+                        headroom: None,
                     })
                 }
             ),
