@@ -25,8 +25,7 @@ use super::conn::connect::{self, ConnectParams, Session};
 use super::conn::headroom;
 use crate::config::{Config, DbTarget};
 use crate::event::{
-    CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Headroom,
-    Step,
+    CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Headroom, Step,
 };
 
 /// How long a closed session's backend takes to give its slot back, with room to spare.

@@ -102,8 +102,16 @@ impl ServerLimits {
             .saturating_sub(self.sessions);
         let mut free = (server, None);
         for (limit, used, what) in [
-            (self.role_limit, self.role_sessions, "the role's CONNECTION LIMIT"),
-            (self.db_limit, self.db_sessions, "the database's CONNECTION LIMIT"),
+            (
+                self.role_limit,
+                self.role_sessions,
+                "the role's CONNECTION LIMIT",
+            ),
+            (
+                self.db_limit,
+                self.db_sessions,
+                "the database's CONNECTION LIMIT",
+            ),
         ] {
             if let Some(l) = limit {
                 let room = l.saturating_sub(used);
@@ -117,11 +125,18 @@ impl ServerLimits {
 }
 
 /// The cap and its reason, from the numbers (pure: the arithmetic every caller shares).
-pub fn plan(limits: Option<&ServerLimits>, profile_cap: u32, margin: f64, why_unknown: &str) -> Headroom {
+pub fn plan(
+    limits: Option<&ServerLimits>,
+    profile_cap: u32,
+    margin: f64,
+    why_unknown: &str,
+) -> Headroom {
     let Some(l) = limits else {
         return Headroom {
             cap: profile_cap,
-            reason: format!("the server's limits are unknown ({why_unknown}): the profile's cap {profile_cap}"),
+            reason: format!(
+                "the server's limits are unknown ({why_unknown}): the profile's cap {profile_cap}"
+            ),
             profile_cap,
             safety_margin: margin,
             max_connections: None,
@@ -140,13 +155,17 @@ pub fn plan(limits: Option<&ServerLimits>, profile_cap: u32, margin: f64, why_un
     let by_headroom = (f64::from(free) * margin + 1e-9).floor().max(0.0) as u32;
     let cap = by_headroom.min(profile_cap);
     let slots = if free == 1 { "slot" } else { "slots" };
-    let within = binding.map(|b| format!(" (within {b})")).unwrap_or_default();
+    let within = binding
+        .map(|b| format!(" (within {b})"))
+        .unwrap_or_default();
     let reason = if by_headroom < profile_cap {
         format!(
             "{free} free ordinary {slots}{within} × {margin} = {by_headroom}, under the profile's cap {profile_cap}"
         )
     } else {
-        format!("the profile's cap {profile_cap} ({free} free ordinary {slots}{within} × {margin} = {by_headroom})")
+        format!(
+            "the profile's cap {profile_cap} ({free} free ordinary {slots}{within} × {margin} = {by_headroom})"
+        )
     };
     Headroom {
         cap,
@@ -211,7 +230,12 @@ mod tests {
         // max_connections=20, superuser_reserved_connections=3, staging's cap 35, margin 0.8.
         let h = plan(Some(&limits(20, 3, 0)), 35, 0.8, "");
         assert_eq!((h.cap, h.free_ordinary, h.left), (13, Some(17), Some(4)));
-        assert!(h.reason.starts_with("17 free ordinary slots × 0.8 = 13, under the profile's cap 35"), "{}", h.reason);
+        assert!(
+            h.reason
+                .starts_with("17 free ordinary slots × 0.8 = 13, under the profile's cap 35"),
+            "{}",
+            h.reason
+        );
         let h = plan(Some(&limits(20, 3, 5)), 16, 0.8, "");
         assert_eq!(h.cap, 9, "12 free × 0.8");
     }
@@ -220,7 +244,11 @@ mod tests {
     fn the_profile_cap_binds_on_a_big_server() {
         let h = plan(Some(&limits(100, 3, 10)), 35, 0.8, "");
         assert_eq!(h.cap, 35);
-        assert!(h.reason.starts_with("the profile's cap 35 (87 free"), "{}", h.reason);
+        assert!(
+            h.reason.starts_with("the profile's cap 35 (87 free"),
+            "{}",
+            h.reason
+        );
     }
 
     #[test]
@@ -232,7 +260,11 @@ mod tests {
         l.role_sessions = 3;
         let h = plan(Some(&l), 100, 0.8, "");
         assert_eq!((h.cap, h.free_ordinary), (4, Some(5)));
-        assert!(h.reason.contains("the role's CONNECTION LIMIT"), "{}", h.reason);
+        assert!(
+            h.reason.contains("the role's CONNECTION LIMIT"),
+            "{}",
+            h.reason
+        );
         l.db_limit = Some(2);
         l.db_sessions = 2;
         assert_eq!(plan(Some(&l), 100, 0.8, "").cap, 0, "the database is full");
@@ -241,8 +273,16 @@ mod tests {
     #[test]
     fn a_full_or_nearly_full_server_gets_nothing() {
         assert_eq!(plan(Some(&limits(20, 3, 17)), 35, 0.8, "").cap, 0);
-        assert_eq!(plan(Some(&limits(20, 3, 30)), 35, 0.8, "").cap, 0, "superusers in reserved slots");
-        assert_eq!(plan(Some(&limits(20, 3, 16)), 35, 0.8, "").cap, 0, "1 × 0.8 floors to 0");
+        assert_eq!(
+            plan(Some(&limits(20, 3, 30)), 35, 0.8, "").cap,
+            0,
+            "superusers in reserved slots"
+        );
+        assert_eq!(
+            plan(Some(&limits(20, 3, 16)), 35, 0.8, "").cap,
+            0,
+            "1 × 0.8 floors to 0"
+        );
         assert_eq!(plan(Some(&limits(20, 3, 15)), 35, 0.8, "").cap, 1);
     }
 
@@ -250,14 +290,27 @@ mod tests {
     fn unknown_limits_fall_back_to_the_profile_cap_and_say_why() {
         let h = plan(None, 16, 0.8, "password authentication failed");
         assert_eq!(h.cap, 16);
-        assert!(h.reason.contains("unknown (password authentication failed)"));
+        assert!(
+            h.reason
+                .contains("unknown (password authentication failed)")
+        );
         assert_eq!(h.free_ordinary, None);
     }
 
     #[test]
     fn a_row_reads_with_superusers_exempt_from_limits() {
         let row = |su: &'static str| {
-            [Some("20"), Some("3"), Some("0"), Some(su), Some("5"), Some("-1"), Some("4"), Some("2"), Some("4")]
+            [
+                Some("20"),
+                Some("3"),
+                Some("0"),
+                Some(su),
+                Some("5"),
+                Some("-1"),
+                Some("4"),
+                Some("2"),
+                Some("4"),
+            ]
         };
         let l = ServerLimits::from_row(&row("false")).expect("reads");
         assert_eq!((l.role_limit, l.db_limit, l.sessions), (Some(5), None, 4));
