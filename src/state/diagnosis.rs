@@ -240,14 +240,29 @@ fn server_side(a: &[&DbAttempt], out: &mut Vec<Finding>) {
         &starting,
         vec![starting.line("server not accepting connections yet")],
     );
+    let standby = seen(a, |x| class_is(x, ErrorClass::NotAccepting));
+    push(
+        out,
+        "standby",
+        "The server is a standby with hot_standby = off (SQLSTATE 57P03, \"Hot standby mode is disabled\") — it \
+         takes no connections until promoted; point at the primary",
+        &standby,
+        vec![standby.line("server not accepting connections (standby)")],
+    );
     let auth = seen(a, |x| class_is(x, ErrorClass::Auth));
     let code = auth
         .example
         .and_then(|x| x.error.as_ref())
         .and_then(|e| e.sqlstate.clone())
         .unwrap_or_default();
+    let no_password = auth
+        .example
+        .and_then(|x| x.error.as_ref())
+        .is_some_and(|e| e.message.contains("no password supplied"));
     let why = if code == "28P01" {
         "the password was rejected (28P01)"
+    } else if no_password {
+        "the server asks for a password and none was supplied (connection string, PGPASSWORD, a private ~/.pgpass)"
     } else {
         "no pg_hba.conf entry allows this user / host / database, or the auth method failed (28000)"
     };
