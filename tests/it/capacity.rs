@@ -174,6 +174,7 @@ async fn cancelling_mid_test_closes_every_connection() {
         requested: 12,
         hold: Duration::from_secs(30),
         cap: 35,
+        margin: 0.8,
         force: false,
         connect_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(5),

@@ -16,4 +16,5 @@ mod probe_ws;
 mod rehearsal;
 mod replay_view;
 mod review;
+mod tls_pg;
 mod tui;

@@ -183,7 +183,7 @@ fn startup_error(
     tls: bool,
     have_password: bool,
 ) -> StartupError {
-    let text = e.to_string();
+    let text = full_text(e);
     let failure = if text.contains("password missing") && !have_password {
         let mut m = "fe_sendauth: no password supplied".to_string();
         if let Some(note) = &t.password_note {
@@ -204,6 +204,19 @@ fn startup_error(
         server_error_before_auth: e.as_db_error().is_some() && !seen.auth_ok(),
         failure,
     }
+}
+
+/// The error and every cause below it (tokio-postgres keeps the interesting part, such as
+/// "password missing", in the cause).
+fn full_text(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Classifies a tokio-postgres error: SQLSTATE first (DETAIL kept), then the I/O error below.
@@ -231,7 +244,7 @@ pub fn pg_failure(step: Step, e: &tokio_postgres::Error) -> Failure {
         }
         source = s.source();
     }
-    let text = e.to_string();
+    let text = full_text(e);
     let class = if e.is_closed() || text.contains("unexpected EOF") || text.contains("closed") {
         ErrorClass::Protocol
     } else if text.contains("password") || text.contains("authentication") {
