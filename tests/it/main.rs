@@ -10,6 +10,7 @@ mod db_probe;
 mod faults;
 mod lab;
 mod lab_check;
+mod libpq;
 mod probe_http;
 mod probe_startup;
 mod probe_ws;

@@ -119,10 +119,15 @@ fn parse_uri(s: &str, body: usize) -> Result<Vec<Raw>, ParseError> {
     let after = &s[hosts_start..];
     let hosts_end = hosts_start + after.find(['/', '?']).unwrap_or(after.len());
     if let Some(second) = s[hosts_start..hosts_end].find('@') {
+        // The first `@` is the one inside the user name or password.
         return Err(err(
             s,
-            hosts_start + second,
-            "a second `@` before the host: percent-encode `@` in a user name or password as %40",
+            hosts_start - 1,
+            format!(
+                "unencoded `@` in the user name or password (another follows at character {}): \
+                 percent-encode it as %40",
+                col(s, hosts_start + second)
+            ),
         ));
     }
     host_specs(s, hosts_start, hosts_end, &mut out)?;
@@ -354,7 +359,8 @@ mod tests {
     #[test]
     fn an_unencoded_at_is_refused_with_its_position_and_no_text() {
         let e = parse("postgres://app:se@cret@db.example.com/app").expect_err("refused");
-        assert_eq!(e.at, 23);
+        assert_eq!(e.at, 18);
+        assert!(e.message.contains("character 23"), "{e:?}");
         assert!(
             !e.message.contains("cret") && !e.message.contains("se@"),
             "{e:?}"
