@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -219,7 +220,7 @@ pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
     let (aborted, reason) = if planned == 0 {
         (true, Some(format!("nothing opened: {}", room.reason)))
     } else {
-        open_all(&ctx, run, planned, Arc::new(p)).await
+        open_all(&ctx, run, planned, room.free_ordinary, Arc::new(p)).await
     };
     ctx.send(EventBody::CapacityFinished(CapacityFinished {
         run,
@@ -230,15 +231,26 @@ pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
     .await;
 }
 
-/// Opens `planned` connections: a first wave of `WAVE` at once, then a sliding window of at
-/// most `WAVE` connects in flight, a new one launched as each finishes (the holds overlap, so
-/// all connections are open together). After every finished connect the `Judge` decides
-/// whether to stop opening — so no more than `WAVE` connects ever follow the refusals that
-/// stop the test. Every task is awaited, so no connection outlives the test.
+/// How many connects may be in flight: `WAVE`, but one at a time once the test holds as many
+/// connections as the server had free ordinary slots (a forced test going past its headroom),
+/// so the `Judge` sees each refusal before the next connect is made.
+fn in_flight_limit(open: u32, free: Option<u32>) -> usize {
+    if free.is_some_and(|f| open >= f) {
+        1
+    } else {
+        WAVE as usize
+    }
+}
+
+/// Opens `planned` connections: a first wave of `WAVE` at once, then a sliding window of
+/// connects in flight (`in_flight_limit`), a new one launched as each finishes (the holds
+/// overlap, so all connections are open together). After every finished connect the `Judge`
+/// decides whether to stop opening. Every task is awaited, so no connection outlives the test.
 async fn open_all(
     ctx: &Ctx,
     run: u64,
     planned: u32,
+    free: Option<u32>,
     p: Arc<CapacityParams>,
 ) -> (bool, Option<String>) {
     let cp = match ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) {
@@ -251,17 +263,21 @@ async fn open_all(
     let mut judge = Judge::default();
     let mut stop = None;
     let first_wave = WAVE.min(planned);
+    let open = Arc::new(AtomicU32::new(0));
     loop {
         while launched < planned
-            && connecting.len() < WAVE as usize
+            && connecting.len() < in_flight_limit(open.load(Ordering::SeqCst), free)
             && (launched < first_wave || decided >= first_wave)
             && stop.is_none()
             && !ctx.cancel.is_cancelled()
         {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let (c, cp, pp, index) = (ctx.clone(), cp.clone(), p.clone(), launched);
+            let open = open.clone();
+            open.fetch_add(1, Ordering::SeqCst);
             tasks.spawn(async move {
                 let res = one(&c, run, index, &cp, &pp, tx).await;
+                open.fetch_sub(1, Ordering::SeqCst);
                 c.send(EventBody::CapacityConn(res)).await;
             });
             connecting.push(rx);
@@ -274,7 +290,7 @@ async fn open_all(
         decided += 1;
         if judge.record(signal.unwrap_or(false)) && stop.is_none() && launched < planned {
             stop = Some(format!(
-                "backed off: {} of the last {} connects were refused (53300 / 57P03); {launched} of {planned} opened",
+                "backed off: {} of the last {} connects were refused (53300 / 57P03); {launched} of {planned} attempted",
                 judge.refused(),
                 judge.recent.len()
             ));
