@@ -249,7 +249,7 @@ pub struct CapacityStarted {
     pub server_reserved_connections: Option<u32>,
     /// The server's headroom read before the test, and the cap it set (absent in recordings
     /// made before connscope read it).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headroom: Option<Headroom>,
 }
 

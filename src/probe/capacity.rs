@@ -26,7 +26,7 @@ use super::conn::connect::{self, ConnectParams, Session};
 use super::conn::headroom;
 use crate::config::{Config, DbTarget};
 use crate::event::{
-    CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Headroom, Step,
+    CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Step,
 };
 
 /// How long a closed session's backend takes to give its slot back, with room to spare.
@@ -75,12 +75,16 @@ impl CapacityParams {
 }
 
 /// The headroom, read on a connection of its own before the test (so it never needs a slot
-/// the test took), and the pause that gives that connection's slot back when it matters.
-async fn read_headroom(p: &CapacityParams) -> (Headroom, Option<headroom::ServerLimits>) {
-    let Ok(cp) = ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) else {
-        return (headroom::plan(None, p.cap, p.margin, "no connection"), None);
-    };
-    headroom::measure(&p.target, &cp, p.cap, p.margin).await
+/// the test took).
+async fn read_headroom(p: &CapacityParams) -> headroom::Measured {
+    match ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) {
+        Ok(cp) => headroom::measure(&p.target, &cp, p.cap, p.margin).await,
+        Err(e) => headroom::Measured {
+            headroom: headroom::plan(None, p.cap, p.margin, &e),
+            limits: None,
+            refused: None,
+        },
+    }
 }
 
 /// Refusals (53300, 57P03) are judged among the most recent finished connects, so the
@@ -192,7 +196,11 @@ fn cancelled() -> Failure {
 
 pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
     let start = Instant::now();
-    let (mut room, limits) = read_headroom(&p).await;
+    let headroom::Measured {
+        headroom: mut room,
+        limits,
+        refused,
+    } = read_headroom(&p).await;
     let (planned, capped) = p.planned(room.cap);
     let free = room.free_ordinary.unwrap_or(0);
     room.left = room.free_ordinary.map(|f| f.saturating_sub(planned));
@@ -216,6 +224,19 @@ pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
     };
     if !ctx.send(EventBody::CapacityStarted(started)).await {
         return;
+    }
+    // A server that refused the check itself for capacity: that refusal is the result.
+    if let Some((connect_ms, f)) = refused {
+        let conn = CapacityConn {
+            run,
+            index: 0,
+            ok: false,
+            connect_ms,
+            error: Some(f),
+        };
+        if !ctx.send(EventBody::CapacityConn(conn)).await {
+            return;
+        }
     }
     let (aborted, reason) = if planned == 0 {
         (true, Some(format!("nothing opened: {}", room.reason)))

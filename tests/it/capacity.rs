@@ -309,6 +309,17 @@ async fn hold(pg: &TempPg, user: &str, db: &str, n: usize) -> Vec<connect::Sessi
     held
 }
 
+/// Waits (bounded) until `app` has `n` sessions: a closed session's backend leaves
+/// pg_stat_activity a moment after its Terminate.
+fn settle(pg: &TempPg, n: u32) {
+    let want = n.to_string();
+    let ok = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        pg.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'") == want
+    });
+    assert!(ok, "app's sessions settled at {n}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_are_counted_as_an_ordinary_role_sees_them_and_limits_bind() {
     init();
@@ -339,14 +350,16 @@ async fn sessions_are_counted_as_an_ordinary_role_sees_them_and_limits_bind() {
         "an ordinary role cannot see other roles' backend_type"
     );
     s.close().await;
-    let (h, limits) = headroom::measure(&app, &cp, 100, 0.8).await;
-    let l = limits.expect("limits read");
+    settle(&pg, 0);
+    let m = headroom::measure(&app, &cp, 100, 0.8).await;
+    let (h, l) = (m.headroom, m.limits.expect("limits read"));
     assert_eq!((l.sessions, l.superuser), (5, false), "{h:?}");
     assert_eq!((h.free_ordinary, h.cap), (Some(25), 20));
     pg.psql("ALTER ROLE app CONNECTION LIMIT 6");
     pg.psql("ALTER DATABASE app CONNECTION LIMIT 10");
     let mine = hold(&pg, "app", "app", 2).await;
-    let (h, _) = headroom::measure(&app, &cp, 100, 0.8).await;
+    settle(&pg, 2);
+    let h = headroom::measure(&app, &cp, 100, 0.8).await.headroom;
     assert_eq!(
         (h.role_limit, h.role_sessions, h.free_ordinary, h.cap),
         (Some(6), Some(2), Some(4), 3),
@@ -359,7 +372,8 @@ async fn sessions_are_counted_as_an_ordinary_role_sees_them_and_limits_bind() {
     );
     pg.psql("ALTER ROLE app CONNECTION LIMIT -1");
     pg.psql("ALTER DATABASE app CONNECTION LIMIT 4");
-    let (h, _) = headroom::measure(&app, &cp, 100, 0.8).await;
+    settle(&pg, 2);
+    let h = headroom::measure(&app, &cp, 100, 0.8).await.headroom;
     assert_eq!(
         (h.db_limit, h.db_sessions, h.cap),
         (Some(4), Some(2), 1),

@@ -302,7 +302,7 @@ impl TargetError {
 impl fmt::Display for TargetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.at {
-            Some(at) => write!(f, "character {at}: {}", self.message),
+            Some(at) => write!(f, "{} (at character {at})", self.message),
             None => f.write_str(&self.message),
         }
     }
@@ -456,17 +456,18 @@ fn host_list(
 
 fn parse_port(p: &Params, i: usize, s: &str) -> Result<u16, TargetError> {
     s.parse::<u16>().ok().filter(|v| *v > 0).ok_or_else(|| {
-        // The text is not echoed: in a URL, a port that is not a number is often the tail of
-        // a password with an unencoded `:` or `/`.
+        // Text that is not a number is not echoed: in a URL it is often the tail of a password
+        // with an unencoded `:` or `/`.
+        let message = if s.bytes().all(|b| b.is_ascii_digit()) {
+            format!("invalid port `{s}` (1-65535)")
+        } else {
+            "invalid port number: not a number; if this is part of a password, percent-encode \
+             its `/`, `:`, `@` or `?`"
+                .to_string()
+        };
         p.get("port").map_or_else(
-            || TargetError::plain("invalid port number"),
-            |g| {
-                g.err_item(
-                    i,
-                    "invalid port number (1-65535); if this is part of a password, percent-encode \
-                     its `/`, `:`, `@` or `?`",
-                )
-            },
+            || TargetError::plain(message.clone()),
+            |g| g.err_item(i, message.clone()),
         )
     })
 }

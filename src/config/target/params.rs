@@ -256,7 +256,7 @@ impl Params {
             .ok_or_else(|| {
                 let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
                 g.err(format!(
-                    "invalid {key} value `{}` (one of {})",
+                    "invalid {key} `{}` (one of {})",
                     g.value,
                     names.join(", ")
                 ))

@@ -18,7 +18,7 @@ use tokio_postgres::SimpleQueryMessage;
 
 use super::connect::{self, ConnectParams, Session};
 use crate::config::DbTarget;
-use crate::event::Headroom;
+use crate::event::{Failure, Headroom};
 
 /// The numbers read from the server, as the connecting role sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -184,6 +184,16 @@ pub fn plan(
     }
 }
 
+/// What `measure` found: the headroom and cap, the numbers behind them when they could be
+/// read, and — when the server refused even the check's own connection for capacity — that
+/// refusal (its connect time and failure), which is evidence in its own right.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub headroom: Headroom,
+    pub limits: Option<ServerLimits>,
+    pub refused: Option<(f64, Failure)>,
+}
+
 /// Connects (a session of its own, closed before returning), reads the limits and plans the
 /// cap. A server that refuses even this one connection for capacity gets a cap of 0.
 pub async fn measure(
@@ -191,24 +201,40 @@ pub async fn measure(
     cp: &ConnectParams,
     profile_cap: u32,
     margin: f64,
-) -> (Headroom, Option<ServerLimits>) {
-    let session = match connect::attempt(target, cp).await.result {
+) -> Measured {
+    let a = connect::attempt(target, cp).await;
+    let session = match a.result {
         Ok(s) => s,
         Err(f) if f.class.wants_backoff() => {
-            let mut h = plan(None, 0, margin, &f.message);
-            h.reason = format!(
-                "the server refused the headroom check ({}: {}): nothing is opened",
+            let mut headroom = plan(None, 0, margin, &f.message);
+            headroom.reason = format!(
+                "the server refused the headroom check ({}: {}): nothing more is opened",
                 f.class, f.message
             );
-            return (h, None);
+            return Measured {
+                headroom,
+                limits: None,
+                refused: Some((a.total_ms, f)),
+            };
         }
-        Err(f) => return (plan(None, profile_cap, margin, &f.message), None),
+        Err(f) => {
+            return Measured {
+                headroom: plan(None, profile_cap, margin, &f.message),
+                limits: None,
+                refused: None,
+            };
+        }
     };
     let limits = ServerLimits::read(&session).await;
     session.close().await;
-    match limits {
+    let (headroom, limits) = match limits {
         Ok(l) => (plan(Some(&l), profile_cap, margin, ""), Some(l)),
         Err(e) => (plan(None, profile_cap, margin, &e), None),
+    };
+    Measured {
+        headroom,
+        limits,
+        refused: None,
     }
 }
 
