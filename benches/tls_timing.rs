@@ -1,14 +1,14 @@
 //! TLS and handshake time of connscope beside libpq (psql, and pgbench -C) on a delayed path.
 //!
-//! PostgreSQL with TLS sits behind the lab's connector stand-in adding 20 ms to every chunk in
-//! each direction (a 40 ms round trip). In front of it, on loopback and without delay, a relay
-//! timestamps what passes, so every client is measured by the same clock:
-//! - `tls`: from the SSLRequest to the client's first encrypted record (its Finished), and
-//! - `handshake`: from the SSLRequest to the server's ReadyForQuery (the last server bytes
-//!   before the client's query),
-//!   for psql (libpq: a fresh OpenSSL client in a new process per connection) and for connscope,
-//!   whose own `tls` / `handshake` steps are printed beside the relay's view of them.
-//! pgbench -C gives libpq's own "average connection time" for the same path.
+//! PostgreSQL with TLS sits behind the lab's connector stand-in adding 0, 20 and 50 ms to every
+//! chunk in each direction (round trips of ~0, 40 and 100 ms). In front of it, on loopback and
+//! without delay, a relay timestamps what passes, so every client is measured by one clock:
+//! `tls` runs from the SSLRequest to the client's first encrypted record (its Finished), and
+//! `handshake` from the SSLRequest to the server's ReadyForQuery (the last server bytes before
+//! the client's query) — for psql (libpq: a fresh OpenSSL client in a new process per
+//! connection) and for connscope, whose own `tls` / `handshake` steps are printed beside the
+//! relay's view of them. pgbench -C gives libpq's own "average connection time" for the path.
+//!
 //! A fresh TLS 1.3 client pays PostgreSQL's HelloRetryRequest (the server wants P-256; X25519
 //! is offered first): SSLRequest + 2 round trips = 3 RTT. A rustls client that keeps one
 //! `ClientConfig` remembers the group and pays 2 RTT from its second connection: the last line
@@ -30,11 +30,14 @@ use connscope::probe::conn::connect::{self, ConnectParams};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const ROUNDS: usize = 15;
-const LATENCY_MS: u64 = 20;
+const ROUNDS: usize = 21;
+/// Added per chunk in each direction: loopback (the clients' own cost), then two delayed paths.
+const LATENCIES_MS: [u64; 3] = [0, 20, 50];
 
-/// What passed through the relay on one connection: (when, from the client?, bytes).
-type Trace = Arc<Mutex<Vec<(Instant, bool, Vec<u8>)>>>;
+/// One chunk through the relay: when, from the client?, the bytes.
+type Chunk = (Instant, bool, Vec<u8>);
+/// What passed through the relay on one connection.
+type Trace = Arc<Mutex<Vec<Chunk>>>;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -109,8 +112,7 @@ fn phases(trace: &Trace) -> Result<(f64, f64), String> {
     }
     // The client's TLS records after the 8-byte SSLRequest: the first application-data
     // record (type 23) is its Finished.
-    let client: Vec<(usize, &(Instant, bool, Vec<u8>))> =
-        ev.iter().enumerate().filter(|(_, e)| e.1).collect();
+    let client: Vec<(usize, &Chunk)> = ev.iter().enumerate().filter(|(_, e)| e.1).collect();
     let mut stream = Vec::new();
     let mut owner = Vec::new();
     for (i, e) in &client {
@@ -136,6 +138,7 @@ fn phases(trace: &Trace) -> Result<(f64, f64), String> {
         .filter(|(e, _)| !e.1)
         .last()
         .ok_or("no server answer")?
+        .0
         .0;
     Ok((tls, ms(ready - t0)))
 }
@@ -261,40 +264,37 @@ fn row(label: &str, tls: f64, hs: f64, base: Option<(f64, f64)>) {
     println!("  {label:<44} tls {tls:>7.2}  handshake {hs:>7.2} ms{diff}");
 }
 
-#[tokio::main]
-async fn main() {
-    common::init();
-    let pg = TempPg::start_with(PgOptions {
-        ssl: true,
-        ..PgOptions::default()
-    });
-    let proxy = Proxy::start(
-        ([127, 0, 0, 1], pg.port).into(),
-        Faults {
-            latency: Duration::from_millis(LATENCY_MS),
-            ..Faults::default()
-        },
+/// Medians of (tls, handshake).
+fn med(v: &[(f64, f64)]) -> (f64, f64) {
+    (
+        median(v.iter().map(|x| x.0).collect()),
+        median(v.iter().map(|x| x.1).collect()),
     )
-    .await
-    .expect("delaying proxy");
-    let traces: Arc<Mutex<Vec<Trace>>> = Arc::default();
-    let port = relay(proxy.addr(), traces.clone()).await;
-    println!(
-        "PostgreSQL {} with TLS behind a proxy adding {LATENCY_MS} ms per chunk each way (RTT {} ms); {ROUNDS} interleaved rounds",
-        pg.psql("SHOW server_version"),
-        2 * LATENCY_MS
-    );
+}
+
+fn verdict(a: f64, b: f64) -> &'static str {
+    if ((a - b) / b).abs() <= 0.02 {
+        "within 2 %"
+    } else {
+        "OUTSIDE 2 %"
+    }
+}
+
+/// Interleaved rounds of psql and connscope through the relay; prints the medians and
+/// returns connscope's (tls, handshake) difference to psql's in ms.
+async fn compare(port: u16, traces: &Arc<Mutex<Vec<Trace>>>) -> (f64, f64) {
     let url = format!("postgres://app@127.0.0.1:{port}/app?sslmode=require");
     let t = common::target(&url);
     let cp =
         ConnectParams::new(&t, Duration::from_secs(10), Duration::from_secs(5)).expect("params");
-    let (mut psql_v, mut ours_v, mut ours_relay) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut psql_v, mut ours_v, mut ours_relay, mut ours_total) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         tokio::task::spawn_blocking(move || psql_once(port))
             .await
             .expect("psql thread");
         psql_v.push(
-            phases(&last_trace(&traces)).unwrap_or_else(|e| panic!("psql round {round}: {e}")),
+            phases(&last_trace(traces)).unwrap_or_else(|e| panic!("psql round {round}: {e}")),
         );
         let a = connect::attempt(&t, &cp).await;
         let s = a
@@ -303,16 +303,11 @@ async fn main() {
         s.close().await;
         let steps = a.steps;
         ours_v.push((steps.tls.expect("tls"), steps.handshake.expect("handshake")));
+        ours_total.push(steps.tcp.unwrap_or(0.0) + steps.handshake.unwrap_or(0.0));
         ours_relay.push(
-            phases(&last_trace(&traces)).unwrap_or_else(|e| panic!("connscope round {round}: {e}")),
+            phases(&last_trace(traces)).unwrap_or_else(|e| panic!("connscope round {round}: {e}")),
         );
     }
-    let med = |v: &[(f64, f64)]| {
-        (
-            median(v.iter().map(|x| x.0).collect()),
-            median(v.iter().map(|x| x.1).collect()),
-        )
-    };
     let libpq = med(&psql_v);
     row("psql (libpq), seen at the relay", libpq.0, libpq.1, None);
     let ours = med(&ours_v);
@@ -323,31 +318,46 @@ async fn main() {
         .await
         .expect("pgbench");
     println!(
-        "  pgbench -C average connection time (TCP + TLS + startup): {bench:.2} ms; connscope tcp + handshake median: {:.2} ms",
-        {
-            let mut v = Vec::new();
-            for _ in 0..ROUNDS {
-                let a = connect::attempt(&t, &cp).await;
-                let s = a.result.expect("connscope");
-                s.close().await;
-                v.push(a.steps.tcp.unwrap_or(0.0) + a.steps.handshake.unwrap_or(0.0));
-            }
-            median(v)
-        }
+        "  pgbench -C average connection time {bench:.2} ms; connscope tcp + handshake median {:.2} ms ({:+.2} %)",
+        median(ours_total.clone()),
+        (median(ours_total) - bench) / bench * 100.0
     );
-    let verdict = |a: f64, b: f64| {
-        if ((a - b) / b).abs() <= 0.02 {
-            "within 2 %"
-        } else {
-            "OUTSIDE 2 %"
-        }
-    };
     println!(
-        "  => tls {}, handshake {} of psql's",
+        "  => tls {}, handshake {} of psql's; difference {:+.2} / {:+.2} ms",
         verdict(ours.0, libpq.0),
-        verdict(ours.1, libpq.1)
+        verdict(ours.1, libpq.1),
+        ours.0 - libpq.0,
+        ours.1 - libpq.1
     );
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+    (ours.0 - libpq.0, ours.1 - libpq.1)
+}
+
+#[tokio::main]
+async fn main() {
+    common::init();
+    let pg = TempPg::start_with(PgOptions {
+        ssl: true,
+        ..PgOptions::default()
+    });
+    let proxy = Proxy::start(([127, 0, 0, 1], pg.port).into(), Faults::default())
+        .await
+        .expect("delaying proxy");
+    let traces: Arc<Mutex<Vec<Trace>>> = Arc::default();
+    let port = relay(proxy.addr(), traces.clone()).await;
+    println!(
+        "PostgreSQL {} with TLS (sslmode=require) behind a delaying proxy; {ROUNDS} interleaved rounds each",
+        pg.psql("SHOW server_version"),
+    );
+    for latency in LATENCIES_MS {
+        proxy.set_faults(Faults {
+            latency: Duration::from_millis(latency),
+            ..Faults::default()
+        });
+        println!("+{latency} ms per chunk each way (RTT {} ms):", 2 * latency);
+        compare(port, &traces).await;
+    }
+    // rustls's defaults, as connscope had them before: one configuration for every attempt.
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
@@ -355,7 +365,6 @@ async fn main() {
     .dangerous()
     .with_custom_certificate_verifier(Arc::new(Insecure))
     .with_no_client_auth();
-    cfg.resumption = rustls::client::Resumption::disabled();
     let shared = Arc::new(cfg);
     let mut reused = Vec::new();
     for _ in 0..=ROUNDS {
@@ -363,7 +372,7 @@ async fn main() {
     }
     let first = reused.remove(0);
     println!(
-        "  a rustls ClientConfig kept across connections (resumption off): first tls {first:.2} ms, then {:.2} ms (one round trip less: no HelloRetryRequest)",
+        "a rustls ClientConfig kept across connections (rustls defaults), at the last delay: first tls {first:.2} ms, then {:.2} ms (one round trip less: no HelloRetryRequest)",
         median(reused)
     );
     proxy.shutdown().await;
