@@ -531,7 +531,57 @@ fn init_timing(s: &State, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use super::near_timeout;
+    use super::{diagnose, near_timeout};
+    use crate::event::{DbSteps, ErrorClass, Step};
+    use crate::state::fixtures::{build, failed_attempt, failure, staging_config};
+
+    #[test]
+    fn a_standby_without_hot_standby_is_not_called_a_restart() {
+        let f = failure(
+            ErrorClass::NotAccepting,
+            Step::Handshake,
+            Some("57P03"),
+            "the database system is not accepting connections — DETAIL: Hot standby mode is disabled.",
+        );
+        let events: Vec<_> = (1u32..=3)
+            .map(|i| {
+                (
+                    f64::from(i),
+                    failed_attempt(u64::from(i), 2.0, DbSteps::default(), f.clone()),
+                )
+            })
+            .collect();
+        let rules: Vec<&str> = diagnose(&build(staging_config(), &events))
+            .iter()
+            .map(|x| x.rule)
+            .collect();
+        assert!(
+            rules.contains(&"standby") && !rules.contains(&"restarting"),
+            "{rules:?}"
+        );
+    }
+
+    #[test]
+    fn no_password_supplied_is_said_as_such() {
+        let f = failure(
+            ErrorClass::Auth,
+            Step::Handshake,
+            None,
+            "fe_sendauth: no password supplied",
+        );
+        let events = [(1.0, failed_attempt(1, 2.0, DbSteps::default(), f))];
+        let findings = diagnose(&build(staging_config(), &events));
+        let auth = findings
+            .iter()
+            .find(|x| x.rule == "auth")
+            .expect("an auth finding");
+        assert!(
+            auth.evidence
+                .iter()
+                .any(|e| e.contains("none was supplied")),
+            "{auth:?}"
+        );
+    }
 
     #[test]
     fn near_timeout_window() {
