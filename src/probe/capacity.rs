@@ -26,7 +26,7 @@ use super::conn::connect::{self, ConnectParams, Session};
 use super::conn::headroom;
 use crate::config::{Config, DbTarget};
 use crate::event::{
-    CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Step,
+    CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Headroom, Step,
 };
 
 /// How long a closed session's backend takes to give its slot back, with room to spare.
@@ -194,22 +194,15 @@ fn cancelled() -> Failure {
     classify::failure(ErrorClass::Other, Step::Query, None, "test cancelled")
 }
 
-pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
-    let start = Instant::now();
-    let headroom::Measured {
-        headroom: mut room,
-        limits,
-        refused,
-    } = read_headroom(&p).await;
-    let (planned, capped) = p.planned(room.cap);
-    let free = room.free_ordinary.unwrap_or(0);
-    room.left = room.free_ordinary.map(|f| f.saturating_sub(planned));
-    // The stats session's slot comes back a moment after its Terminate; when the test could
-    // reach the limit, wait for it so it is not counted against the database.
-    if free <= planned.saturating_add(1) {
-        tokio::time::sleep(STATS_SLOT_RELEASE).await;
-    }
-    let started = CapacityStarted {
+/// The test's first event: what it asked for, what it will open, and the headroom behind it.
+fn started(
+    run: u64,
+    p: &CapacityParams,
+    room: &Headroom,
+    limits: Option<headroom::ServerLimits>,
+    (planned, capped): (u32, bool),
+) -> CapacityStarted {
+    CapacityStarted {
         run,
         requested: p.requested,
         planned,
@@ -221,12 +214,29 @@ pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
         server_connections_in_use: limits.map(|l| l.sessions),
         server_reserved_connections: limits.map(|l| l.reserved_slots()),
         headroom: Some(room.clone()),
-    };
-    if !ctx.send(EventBody::CapacityStarted(started)).await {
+    }
+}
+
+pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
+    let start = Instant::now();
+    let m = read_headroom(&p).await;
+    let mut room = m.headroom;
+    let (planned, capped) = p.planned(room.cap);
+    room.left = room.free_ordinary.map(|f| f.saturating_sub(planned));
+    // The stats session's slot comes back a moment after its Terminate; when the test could
+    // reach the limit, wait for it so it is not counted against the database.
+    if room.free_ordinary.unwrap_or(0) <= planned.saturating_add(1) {
+        tokio::time::sleep(STATS_SLOT_RELEASE).await;
+    }
+    let first = started(run, &p, &room, m.limits, (planned, capped));
+    if !ctx.send(EventBody::CapacityStarted(first)).await {
         return;
     }
-    // A server that refused the check itself for capacity: that refusal is the result.
-    if let Some((connect_ms, f)) = refused {
+    // A server that refused the check itself for capacity: that refusal is the result, and
+    // it has no free slot (a forced test then goes one connection at a time).
+    let mut free = room.free_ordinary;
+    if let Some((connect_ms, f)) = m.refused {
+        free = Some(0);
         let conn = CapacityConn {
             run,
             index: 0,
@@ -241,7 +251,7 @@ pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
     let (aborted, reason) = if planned == 0 {
         (true, Some(format!("nothing opened: {}", room.reason)))
     } else {
-        open_all(&ctx, run, planned, room.free_ordinary, Arc::new(p)).await
+        open_all(&ctx, run, planned, free, Arc::new(p)).await
     };
     ctx.send(EventBody::CapacityFinished(CapacityFinished {
         run,

@@ -420,3 +420,62 @@ async fn every_attempt_pays_a_fresh_tls_handshake() {
     }
     proxy.shutdown().await;
 }
+
+/// `sslrootcert=system` (libpq 16; psql 15 here predates it): the system's roots — as OpenSSL
+/// finds them, `SSL_CERT_FILE` included — and verify-full, through the real binary.
+#[test]
+fn sslrootcert_system_uses_the_system_roots_with_verify_full() {
+    let ca = certs::ca("connscope test CA");
+    let pg = server(&ca);
+    let files = tempfile::tempdir().expect("files");
+    let ours = certs::write(files.path(), "ca.crt", &ca.pem, 0o644);
+    let theirs = certs::write(
+        files.path(),
+        "other.crt",
+        &certs::ca("another CA").pem,
+        0o644,
+    );
+    let run = |host: &str, roots: &Path| {
+        let url = format!(
+            "host={host} port={} user=app dbname=app sslrootcert=system",
+            pg.port
+        );
+        let o = common::bin()
+            .args([
+                "check",
+                "--only",
+                "db",
+                "--attempts",
+                "1",
+                "--format",
+                "json",
+                "--db-url",
+                &url,
+            ])
+            .env_remove("DATABASE_URL")
+            .env_remove("PGHOST")
+            .env("SSL_CERT_FILE", roots)
+            .output()
+            .expect("run connscope");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+        v["database"]["attempts"][0].clone()
+    };
+    let a = run("localhost", &ours);
+    assert_eq!(a["ok"], true, "{a:#}");
+    let a = run("localhost", &theirs);
+    assert_eq!(a["error"]["class"], "tls", "{a:#}");
+    assert!(
+        a["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unable to get local issuer certificate")),
+        "{a:#}"
+    );
+    let a = run("127.0.0.1", &ours);
+    assert!(
+        a["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not match host name")),
+        "verify-full is implied: {a:#}"
+    );
+}

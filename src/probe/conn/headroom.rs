@@ -124,6 +124,25 @@ impl ServerLimits {
     }
 }
 
+/// The profile's cap when the server's numbers are unknown, saying why.
+fn unknown(profile_cap: u32, margin: f64, why: &str) -> Headroom {
+    Headroom {
+        cap: profile_cap,
+        reason: format!("the server's limits are unknown ({why}): the profile's cap {profile_cap}"),
+        profile_cap,
+        safety_margin: margin,
+        max_connections: None,
+        reserved_slots: None,
+        sessions_in_use: None,
+        free_ordinary: None,
+        role_limit: None,
+        role_sessions: None,
+        db_limit: None,
+        db_sessions: None,
+        left: None,
+    }
+}
+
 /// The cap and its reason, from the numbers (pure: the arithmetic every caller shares).
 pub fn plan(
     limits: Option<&ServerLimits>,
@@ -132,23 +151,7 @@ pub fn plan(
     why_unknown: &str,
 ) -> Headroom {
     let Some(l) = limits else {
-        return Headroom {
-            cap: profile_cap,
-            reason: format!(
-                "the server's limits are unknown ({why_unknown}): the profile's cap {profile_cap}"
-            ),
-            profile_cap,
-            safety_margin: margin,
-            max_connections: None,
-            reserved_slots: None,
-            sessions_in_use: None,
-            free_ordinary: None,
-            role_limit: None,
-            role_sessions: None,
-            db_limit: None,
-            db_sessions: None,
-            left: None,
-        };
+        return unknown(profile_cap, margin, why_unknown);
     };
     let (free, binding) = l.free_ordinary();
     // The tiny epsilon keeps 10 × 0.8 at 8 despite binary fractions.
