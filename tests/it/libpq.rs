@@ -4,7 +4,8 @@
 //! reason: connect_timeout per address, host lists, no failover after a refused login,
 //! target_session_attrs against a real standby, a standby with hot_standby off, no password,
 //! a peer that is not PostgreSQL, a missing socket, options and application_name, channel
-//! binding without TLS, and connection strings connscope refuses (exit 78).
+//! binding without TLS, a role's CONNECTION LIMIT and reserved slots, and connection strings
+//! connscope refuses (exit 78).
 
 use crate::common;
 
@@ -518,5 +519,61 @@ fn malformed_or_unsupported_connection_strings_exit_78_by_name_and_position() {
         for secret in ["s3cr", "t-pw", "%zt"] {
             assert!(!err.contains(secret), "{url}: {err}");
         }
+    }
+}
+
+/// A role's CONNECTION LIMIT and the reserved slots refuse after authentication (53300), for
+/// psql and connscope alike; a superuser still gets a reserved slot.
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_limits_and_reserved_slots_refuse_alike() {
+    common::init();
+    let pg = TempPg::start_with(PgOptions {
+        max_connections: 4,
+        superuser_reserved: 1,
+        ..PgOptions::default()
+    });
+    pg.psql("CREATE ROLE limited LOGIN CONNECTION LIMIT 1");
+    let h = home();
+    let url = |user: &str| {
+        format!(
+            "host=127.0.0.1 port={} user={user} dbname=app sslmode=disable",
+            pg.port
+        )
+    };
+    let first = oracle::attempt(&url("limited"), h.path(), &[], T).await;
+    let held = first.result.expect("the role's one session");
+    let too_many = "too many connections for role \"limited\"";
+    agree_fail(
+        &url("limited"),
+        h.path(),
+        &[],
+        too_many,
+        ErrorClass::TooManyConnections,
+        too_many,
+    )
+    .await;
+    // Two more ordinary sessions fill the 3 ordinary slots; the last one is reserved.
+    let mut more = Vec::new();
+    for _ in 0..2 {
+        more.push(
+            oracle::attempt(&url("app"), h.path(), &[], T)
+                .await
+                .result
+                .expect("a slot"),
+        );
+    }
+    let reserved = "remaining connection slots are reserved";
+    agree_fail(
+        &url("app"),
+        h.path(),
+        &[],
+        reserved,
+        ErrorClass::TooManyConnections,
+        reserved,
+    )
+    .await;
+    agree_ok(&url("postgres"), h.path(), &[]).await;
+    for s in more.into_iter().chain([held]) {
+        s.close().await;
     }
 }
