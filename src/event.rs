@@ -99,6 +99,9 @@ pub enum ErrorClass {
     TooManyConnections,
     StartingUp,
     ShuttingDown,
+    /// 57P03 "not accepting connections" — DETAIL "Hot standby mode is disabled": a standby
+    /// that never takes connections (not a restart).
+    NotAccepting,
     DatabaseMissing,
     Protocol,
     HttpStatus,
@@ -106,7 +109,7 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 13] = [
+    pub const ALL: [ErrorClass; 14] = [
         ErrorClass::Dns,
         ErrorClass::Refused,
         ErrorClass::Unreachable,
@@ -116,6 +119,7 @@ impl ErrorClass {
         ErrorClass::TooManyConnections,
         ErrorClass::StartingUp,
         ErrorClass::ShuttingDown,
+        ErrorClass::NotAccepting,
         ErrorClass::DatabaseMissing,
         ErrorClass::Protocol,
         ErrorClass::HttpStatus,
@@ -133,6 +137,7 @@ impl ErrorClass {
             ErrorClass::TooManyConnections => "too_many_connections",
             ErrorClass::StartingUp => "starting_up",
             ErrorClass::ShuttingDown => "shutting_down",
+            ErrorClass::NotAccepting => "not_accepting",
             ErrorClass::DatabaseMissing => "database_missing",
             ErrorClass::Protocol => "protocol",
             ErrorClass::HttpStatus => "http_status",
@@ -148,7 +153,10 @@ impl ErrorClass {
     pub fn wants_backoff(self) -> bool {
         matches!(
             self,
-            ErrorClass::TooManyConnections | ErrorClass::StartingUp | ErrorClass::ShuttingDown
+            ErrorClass::TooManyConnections
+                | ErrorClass::StartingUp
+                | ErrorClass::ShuttingDown
+                | ErrorClass::NotAccepting
         )
     }
 }
@@ -229,6 +237,21 @@ pub struct DbAttempt {
     /// The connection timeout in force for this attempt.
     pub timeout_ms: f64,
     pub error: Option<Failure>,
+    /// Every connection the attempt opened, when it opened more than one (libpq's host list,
+    /// a name's addresses, sslmode's second try); `steps_ms` are the last one's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tries: Vec<ConnTry>,
+}
+
+/// One connection within an attempt, in the order libpq would open them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnTry {
+    /// `host:port` (with the address when the name has several), or the socket directory.
+    pub server: String,
+    pub tls: bool,
+    pub ok: bool,
+    pub ms: f64,
+    pub error: Option<Failure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -260,6 +283,41 @@ pub struct CapacityStarted {
     pub server_max_connections: Option<u32>,
     pub server_connections_in_use: Option<u32>,
     pub server_reserved_connections: Option<u32>,
+    /// The server's headroom read before the test, and the cap it set (absent in recordings
+    /// made before connscope read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headroom: Option<Headroom>,
+}
+
+/// What a server has room for, read before opening many connections (capacity test, pool
+/// probe), and the cap that follows: `min(profile cap, floor(free ordinary slots × safety
+/// margin))`. Reserved slots (superuser_reserved_connections, reserved_connections) are never
+/// counted as free. `None` numbers could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Headroom {
+    /// The most connections that may be opened without `--force`.
+    pub cap: u32,
+    /// Why that cap, in words.
+    pub reason: String,
+    pub profile_cap: u32,
+    pub safety_margin: f64,
+    pub max_connections: Option<u32>,
+    /// superuser_reserved_connections + reserved_connections (PostgreSQL 16+).
+    pub reserved_slots: Option<u32>,
+    /// Client sessions open (other than the one that read these numbers), counted so that a
+    /// role that cannot see other roles' rows in full still counts them.
+    pub sessions_in_use: Option<u32>,
+    /// Slots an ordinary login can still take: the smallest of the server's, the role's and
+    /// the database's room.
+    pub free_ordinary: Option<u32>,
+    /// The role's CONNECTION LIMIT and its sessions (none: unlimited, or a superuser).
+    pub role_limit: Option<u32>,
+    pub role_sessions: Option<u32>,
+    /// The database's CONNECTION LIMIT and its sessions.
+    pub db_limit: Option<u32>,
+    pub db_sessions: Option<u32>,
+    /// Ordinary slots left for everyone else while the planned connections are held.
+    pub left: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ use toml::{Table, Value};
 pub use findings::{ConfigFinding, FindingLevel};
 pub use schema::*;
 pub use source::Source;
-pub use target::{DbHost, DbTarget, EnvSnapshot, SslMode};
+pub use target::{ChannelBinding, DbHost, DbTarget, EnvSnapshot, SslMode, TargetSessionAttrs};
 
 use layers::{FileLayer, Layered};
 
@@ -423,15 +423,15 @@ fn resolve_database(
         application_name: &s.database.application_name,
         env,
     };
-    target::resolve(&r).map_err(|message| {
-        let source = if s.database.url.is_some() {
-            locate(layered, file, "database.url", false)
-        } else {
-            Source::Env {
+    target::resolve(&r).map_err(|e| {
+        let source = match (&e.var, s.database.url.is_some()) {
+            (Some(var), _) => Source::Env { var: var.clone() },
+            (None, true) => locate(layered, file, "database.url", false),
+            (None, false) => Source::Env {
                 var: "PG* environment".into(),
-            }
+            },
         };
-        ConfigError::at(source, format!("database.url: {message}"))
+        ConfigError::at(source, format!("database.url: {e}"))
     })
 }
 

@@ -3,12 +3,16 @@
 //! opened and timed like every database attempt (never a pool: its retries would turn 53300
 //! into a silent wait).
 //!
-//! First, do no harm: the test never exceeds the safety cap (limit × margin − reserved) without
-//! `--force`; it has at most 16 connects in flight and stops opening more once the server
-//! refuses for capacity; and every connection is closed when the test ends, fails or is
-//! cancelled.
+//! First, do no harm: before the test the server's headroom is read (`conn::headroom`) and,
+//! without `--force`, at most `min(profile cap, floor(free ordinary slots × safety margin))`
+//! connections are opened — never the reserved slots, so a superuser and an ordinary login
+//! still get in while the test holds. At most 16 connects are in flight; opening stops once
+//! the server refuses (also with `--force`); every connection is closed when the test ends,
+//! fails or is cancelled.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -19,9 +23,10 @@ use tokio::time::Instant;
 use super::Ctx;
 use super::conn::classify;
 use super::conn::connect::{self, ConnectParams, Session};
+use super::conn::headroom;
 use crate::config::{Config, DbTarget};
 use crate::event::{
-    CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Step,
+    CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, EventBody, Failure, Headroom, Step,
 };
 
 /// How long a closed session's backend takes to give its slot back, with room to spare.
@@ -35,7 +40,10 @@ pub struct CapacityParams {
     pub target: DbTarget,
     pub requested: u32,
     pub hold: Duration,
+    /// The profile's cap (limit × margin − reserved); the server's headroom may lower it.
     pub cap: u32,
+    /// The profile's safety margin, applied to the server's free ordinary slots.
+    pub margin: f64,
     pub force: bool,
     pub connect_timeout: Duration,
     pub statement_timeout: Duration,
@@ -49,73 +57,61 @@ impl CapacityParams {
             requested: s.capacity.connections,
             hold: s.capacity.hold,
             cap: c.capacity_cap().cap,
+            margin: s.pool.safety_margin,
             force,
             connect_timeout: s.timeouts.connection,
             statement_timeout: s.database.statement_timeout,
         }
     }
 
-    /// How many connections the test will open: the request, capped unless forced.
-    pub fn planned(&self) -> (u32, bool) {
-        if self.force || self.requested <= self.cap {
+    /// How many connections the test opens under `cap`: the request, capped unless forced.
+    pub fn planned(&self, cap: u32) -> (u32, bool) {
+        if self.force || self.requested <= cap {
             (self.requested, false)
         } else {
-            (self.cap, true)
+            (cap, true)
         }
     }
 }
 
-/// max_connections, superuser_reserved_connections and client connections in use, read on a
-/// connection of our own before the test (so it never needs a slot the test took).
-async fn server_stats(p: &CapacityParams, planned: u32) -> (Option<u32>, Option<u32>, Option<u32>) {
-    let Ok(cp) = ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) else {
-        return (None, None, None);
-    };
-    let Ok(session) = connect::attempt(&p.target, &cp).await.result else {
-        return (None, None, None);
-    };
-    let first = |rows: Vec<tokio_postgres::SimpleQueryMessage>| {
-        rows.into_iter().find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => {
-                r.get(0).and_then(|v| v.parse::<u32>().ok())
-            }
-            _ => None,
-        })
-    };
-    let q = |sql: &'static str| {
-        let c = &session.client;
-        async move {
-            tokio::time::timeout(Duration::from_secs(5), c.simple_query(sql))
-                .await
-                .ok()?
-                .ok()
-                .and_then(first)
-        }
-    };
-    let max = q("SHOW max_connections").await;
-    let reserved = q("SHOW superuser_reserved_connections").await;
-    // Our own stats session is not "in use" by anyone else.
-    let in_use = match q(
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
-    )
-    .await
-    {
-        Some(n) => Some(n),
-        None => q("SELECT count(*) FROM pg_stat_activity").await.map(|n| n.saturating_sub(1)),
-    };
-    session.close().await;
-    // The server frees the stats session's slot when its backend exits, a moment after
-    // Terminate; when the test could reach the limit, this pause keeps that slot from being
-    // counted against the database. With room to spare (or numbers unknown: be careful) it
-    // would only slow the test down.
-    let room = match (max, reserved, in_use) {
-        (Some(m), Some(r), Some(u)) => m.saturating_sub(r).saturating_sub(u),
-        _ => 0,
-    };
-    if room <= planned.saturating_add(1) {
-        tokio::time::sleep(STATS_SLOT_RELEASE).await;
+/// The headroom, read on a connection of its own before the test (so it never needs a slot
+/// the test took).
+async fn read_headroom(p: &CapacityParams) -> headroom::Measured {
+    match ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) {
+        Ok(cp) => headroom::measure(&p.target, &cp, p.cap, p.margin).await,
+        Err(e) => headroom::Measured {
+            headroom: headroom::plan(None, p.cap, p.margin, &e),
+            limits: None,
+            refused: None,
+        },
     }
-    (max, reserved, in_use)
+}
+
+/// Refusals (53300, 57P03) are judged among the most recent finished connects, so the
+/// successes from before the server filled up do not dilute them: opening stops once at least
+/// 3 of the last 10 (30 %) were refused.
+#[derive(Default)]
+struct Judge {
+    recent: VecDeque<bool>,
+}
+
+impl Judge {
+    const WINDOW: usize = 10;
+    const MIN_REFUSED: usize = 3;
+
+    /// Records one finished connect; `true` when opening more should stop.
+    fn record(&mut self, refused: bool) -> bool {
+        if self.recent.len() == Self::WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(refused);
+        let n = self.recent.iter().filter(|r| **r).count();
+        n >= Self::MIN_REFUSED && n * 10 >= self.recent.len() * 3
+    }
+
+    fn refused(&self) -> usize {
+        self.recent.iter().filter(|r| **r).count()
+    }
 }
 
 /// Fired once a connection is past its connect step: `true` when the server refused for
@@ -198,26 +194,65 @@ fn cancelled() -> Failure {
     classify::failure(ErrorClass::Other, Step::Query, None, "test cancelled")
 }
 
-pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
-    let start = Instant::now();
-    let (planned, capped) = p.planned();
-    let (max, reserved, in_use) = server_stats(&p, planned).await;
-    let started = CapacityStarted {
+/// The test's first event: what it asked for, what it will open, and the headroom behind it.
+fn started(
+    run: u64,
+    p: &CapacityParams,
+    room: &Headroom,
+    limits: Option<headroom::ServerLimits>,
+    (planned, capped): (u32, bool),
+) -> CapacityStarted {
+    CapacityStarted {
         run,
         requested: p.requested,
         planned,
-        cap: p.cap,
+        cap: room.cap,
         capped,
-        forced: p.force && p.requested > p.cap,
+        forced: p.force && p.requested > room.cap,
         hold_ms: p.hold.as_secs_f64() * 1000.0,
-        server_max_connections: max,
-        server_connections_in_use: in_use,
-        server_reserved_connections: reserved,
-    };
-    if !ctx.send(EventBody::CapacityStarted(started)).await {
+        server_max_connections: limits.map(|l| l.max_connections),
+        server_connections_in_use: limits.map(|l| l.sessions),
+        server_reserved_connections: limits.map(|l| l.reserved_slots()),
+        headroom: Some(room.clone()),
+    }
+}
+
+pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
+    let start = Instant::now();
+    let m = read_headroom(&p).await;
+    let mut room = m.headroom;
+    let (planned, capped) = p.planned(room.cap);
+    room.left = room.free_ordinary.map(|f| f.saturating_sub(planned));
+    // The stats session's slot comes back a moment after its Terminate; when the test could
+    // reach the limit, wait for it so it is not counted against the database.
+    if room.free_ordinary.unwrap_or(0) <= planned.saturating_add(1) {
+        tokio::time::sleep(STATS_SLOT_RELEASE).await;
+    }
+    let first = started(run, &p, &room, m.limits, (planned, capped));
+    if !ctx.send(EventBody::CapacityStarted(first)).await {
         return;
     }
-    let (aborted, reason) = open_all(&ctx, run, planned, Arc::new(p)).await;
+    // A server that refused the check itself for capacity: that refusal is the result, and
+    // it has no free slot (a forced test then goes one connection at a time).
+    let mut free = room.free_ordinary;
+    if let Some((connect_ms, f)) = m.refused {
+        free = Some(0);
+        let conn = CapacityConn {
+            run,
+            index: 0,
+            ok: false,
+            connect_ms,
+            error: Some(f),
+        };
+        if !ctx.send(EventBody::CapacityConn(conn)).await {
+            return;
+        }
+    }
+    let (aborted, reason) = if planned == 0 {
+        (true, Some(format!("nothing opened: {}", room.reason)))
+    } else {
+        open_all(&ctx, run, planned, free, Arc::new(p)).await
+    };
     ctx.send(EventBody::CapacityFinished(CapacityFinished {
         run,
         elapsed_ms: ms(start),
@@ -227,16 +262,26 @@ pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
     .await;
 }
 
-/// Opens `planned` connections: a first wave of `WAVE` at once, judged when all of it has
-/// connected or failed; then a sliding window of at most `WAVE` connects in flight, a new one
-/// launched as each finishes (the holds overlap, so all connections are open together). After
-/// the first wave, and after every decision since, when 30 % or more of the decided were
-/// refused for capacity nothing more is launched — so no more than `WAVE` connects ever follow
-/// the refusals that stop the test. Every task is awaited, so no connection outlives the test.
+/// How many connects may be in flight: `WAVE`, but one at a time once the test holds as many
+/// connections as the server had free ordinary slots (a forced test going past its headroom),
+/// so the `Judge` sees each refusal before the next connect is made.
+fn in_flight_limit(open: u32, free: Option<u32>) -> usize {
+    if free.is_some_and(|f| open >= f) {
+        1
+    } else {
+        WAVE as usize
+    }
+}
+
+/// Opens `planned` connections: a first wave of `WAVE` at once, then a sliding window of
+/// connects in flight (`in_flight_limit`), a new one launched as each finishes (the holds
+/// overlap, so all connections are open together). After every finished connect the `Judge`
+/// decides whether to stop opening. Every task is awaited, so no connection outlives the test.
 async fn open_all(
     ctx: &Ctx,
     run: u64,
     planned: u32,
+    free: Option<u32>,
     p: Arc<CapacityParams>,
 ) -> (bool, Option<String>) {
     let cp = match ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) {
@@ -245,20 +290,25 @@ async fn open_all(
     };
     let mut tasks = JoinSet::new();
     let mut connecting = FuturesUnordered::new();
-    let (mut launched, mut decided, mut refused) = (0u32, 0u32, 0u32);
+    let (mut launched, mut decided) = (0u32, 0u32);
+    let mut judge = Judge::default();
     let mut stop = None;
     let first_wave = WAVE.min(planned);
+    let open = Arc::new(AtomicU32::new(0));
     loop {
         while launched < planned
-            && connecting.len() < WAVE as usize
+            && connecting.len() < in_flight_limit(open.load(Ordering::SeqCst), free)
             && (launched < first_wave || decided >= first_wave)
             && stop.is_none()
             && !ctx.cancel.is_cancelled()
         {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let (c, cp, pp, index) = (ctx.clone(), cp.clone(), p.clone(), launched);
+            let open = open.clone();
+            open.fetch_add(1, Ordering::SeqCst);
             tasks.spawn(async move {
                 let res = one(&c, run, index, &cp, &pp, tx).await;
+                open.fetch_sub(1, Ordering::SeqCst);
                 c.send(EventBody::CapacityConn(res)).await;
             });
             connecting.push(rx);
@@ -269,15 +319,11 @@ async fn open_all(
             break;
         };
         decided += 1;
-        refused += u32::from(signal.unwrap_or(false));
-        if stop.is_none()
-            && decided >= first_wave
-            && refused > 0
-            && refused * 10 >= decided * 3
-            && launched < planned
-        {
+        if judge.record(signal.unwrap_or(false)) && stop.is_none() && launched < planned {
             stop = Some(format!(
-                "backed off after {refused} of {decided} connections were refused (53300 / 57P03)"
+                "backed off: {} of the last {} connects were refused (53300 / 57P03); {launched} of {planned} attempted",
+                judge.refused(),
+                judge.recent.len()
             ));
         }
     }
@@ -287,4 +333,30 @@ async fn open_all(
         stop.is_some() || cancelled,
         stop.or_else(|| cancelled.then(|| "cancelled".to_string())),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_after_many_successes_still_stop_the_test() {
+        let mut j = Judge::default();
+        for _ in 0..17 {
+            assert!(!j.record(false));
+        }
+        assert!(!j.record(true));
+        assert!(!j.record(true));
+        assert!(j.record(true), "3 of the last 10 refused");
+    }
+
+    #[test]
+    fn a_lone_refusal_does_not_stop_it() {
+        let mut j = Judge::default();
+        assert!(!j.record(true));
+        for _ in 0..20 {
+            assert!(!j.record(false));
+        }
+        assert!(!j.record(true) && !j.record(true), "2 of 10");
+    }
 }

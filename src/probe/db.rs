@@ -53,6 +53,7 @@ pub async fn attempt_once(seq: u64, p: &DbParams) -> DbAttempt {
         steps_ms: a.steps,
         timeout_ms: p.connect.timeout.as_secs_f64() * 1000.0,
         error,
+        tries: a.tries,
     }
 }
 

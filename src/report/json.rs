@@ -96,6 +96,8 @@ pub struct Capacity {
     pub running: bool,
     pub aborted: bool,
     pub abort_reason: Option<String>,
+    /// The server's headroom read before the test and the cap it set (why, what was left).
+    pub headroom: Option<crate::event::Headroom>,
 }
 
 #[derive(Debug, Serialize)]
@@ -279,6 +281,7 @@ fn capacity(s: &State) -> Option<Capacity> {
         running: r.running(),
         aborted: fin.is_some_and(|f| f.aborted),
         abort_reason: fin.and_then(|f| f.reason.clone()),
+        headroom: st.headroom.clone(),
     })
 }
 

@@ -237,14 +237,29 @@ fn server_side(a: &[&DbAttempt], out: &mut Vec<Finding>) {
         &starting,
         vec![starting.line("server not accepting connections yet")],
     );
+    let standby = seen(a, |x| class_is(x, ErrorClass::NotAccepting));
+    push(
+        out,
+        "standby",
+        "The server is a standby with hot_standby = off (SQLSTATE 57P03, \"Hot standby mode is disabled\") — it \
+         takes no connections until promoted; point at the primary",
+        &standby,
+        vec![standby.line("server not accepting connections (standby)")],
+    );
     let auth = seen(a, |x| class_is(x, ErrorClass::Auth));
     let code = auth
         .example
         .and_then(|x| x.error.as_ref())
         .and_then(|e| e.sqlstate.clone())
         .unwrap_or_default();
+    let no_password = auth
+        .example
+        .and_then(|x| x.error.as_ref())
+        .is_some_and(|e| e.message.contains("no password supplied"));
     let why = if code == "28P01" {
         "the password was rejected (28P01)"
+    } else if no_password {
+        "the server asks for a password and none was supplied (connection string, PGPASSWORD, a private ~/.pgpass)"
     } else {
         "no pg_hba.conf entry allows this user / host / database, or the auth method failed (28000)"
     };
@@ -513,7 +528,57 @@ fn init_timing(s: &State, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use super::near_timeout;
+    use super::{diagnose, near_timeout};
+    use crate::event::{DbSteps, ErrorClass, Step};
+    use crate::state::fixtures::{build, failed_attempt, failure, staging_config};
+
+    #[test]
+    fn a_standby_without_hot_standby_is_not_called_a_restart() {
+        let f = failure(
+            ErrorClass::NotAccepting,
+            Step::Handshake,
+            Some("57P03"),
+            "the database system is not accepting connections — DETAIL: Hot standby mode is disabled.",
+        );
+        let events: Vec<_> = (1u32..=3)
+            .map(|i| {
+                (
+                    f64::from(i),
+                    failed_attempt(u64::from(i), 2.0, DbSteps::default(), f.clone()),
+                )
+            })
+            .collect();
+        let rules: Vec<&str> = diagnose(&build(staging_config(), &events))
+            .iter()
+            .map(|x| x.rule)
+            .collect();
+        assert!(
+            rules.contains(&"standby") && !rules.contains(&"restarting"),
+            "{rules:?}"
+        );
+    }
+
+    #[test]
+    fn no_password_supplied_is_said_as_such() {
+        let f = failure(
+            ErrorClass::Auth,
+            Step::Handshake,
+            None,
+            "fe_sendauth: no password supplied",
+        );
+        let events = [(1.0, failed_attempt(1, 2.0, DbSteps::default(), f))];
+        let findings = diagnose(&build(staging_config(), &events));
+        let auth = findings
+            .iter()
+            .find(|x| x.rule == "auth")
+            .expect("an auth finding");
+        assert!(
+            auth.evidence
+                .iter()
+                .any(|e| e.contains("none was supplied")),
+            "{auth:?}"
+        );
+    }
 
     #[test]
     fn near_timeout_window() {

@@ -56,6 +56,7 @@ pub fn ok_attempt(seq: u64, dns: f64, tcp: f64, handshake: f64, query: f64) -> E
         },
         timeout_ms: 35_000.0,
         error: None,
+        tries: Vec::new(),
     })
 }
 
@@ -76,6 +77,7 @@ pub fn failed_attempt(seq: u64, total_ms: f64, steps: DbSteps, f: Failure) -> Ev
         steps_ms: steps,
         timeout_ms: 35_000.0,
         error: Some(f),
+        tries: Vec::new(),
     })
 }
 
@@ -252,6 +254,7 @@ pub fn capacity_exhausted() -> Vec<(f64, EventBody)> {
             server_max_connections: Some(6),
             server_connections_in_use: Some(3),
             server_reserved_connections: Some(0),
+            headroom: None,
         }),
     ));
     for i in 0..10u32 {

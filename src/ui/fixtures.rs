@@ -110,6 +110,7 @@ pub fn busy(n: u32) -> State {
             server_max_connections: Some(100),
             server_connections_in_use: Some(62),
             server_reserved_connections: Some(3),
+            headroom: None,
         }),
     ));
     for i in 0..20u32 {

@@ -1405,6 +1405,7 @@ async fn mid_wait(kind: Kind) -> Mid {
                 requested: 3,
                 hold: long,
                 cap: 35,
+                margin: 0.8,
                 force: false,
                 connect_timeout: Duration::from_secs(5),
                 statement_timeout: Duration::from_secs(5),

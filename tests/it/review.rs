@@ -771,6 +771,7 @@ mod fuzz {
                         },
                         timeout_ms,
                         error,
+                        tries: Vec::new(),
                     })
                 }
             ),
@@ -826,6 +827,7 @@ mod fuzz {
                         server_max_connections: None,
                         server_connections_in_use: None,
                         server_reserved_connections: None,
+                        headroom: None,
                     })
                 }
             ),

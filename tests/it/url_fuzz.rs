@@ -13,6 +13,7 @@ fn resolve_str(url: &str) -> Result<Option<connscope::config::DbTarget>, String>
         application_name: "connscope",
         env: &env,
     })
+    .map_err(|e| e.to_string())
 }
 
 fn url_like() -> impl Strategy<Value = (String, String)> {

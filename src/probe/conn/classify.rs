@@ -33,18 +33,33 @@ pub fn io_class(e: &io::Error) -> ErrorClass {
     }
 }
 
-/// The class of a Postgres server error, by SQLSTATE (and, for 57P03, whether the server is
-/// going down or coming up — the one case where the code alone does not say).
-pub fn sqlstate_class(code: &str, message: &str) -> ErrorClass {
+/// The class of a Postgres server error, by SQLSTATE — and for 57P03, which covers four states
+/// PostgreSQL tells apart only in words, by its message and DETAIL.
+pub fn sqlstate_class(code: &str, message: &str, detail: Option<&str>) -> ErrorClass {
     match code {
         "53300" => ErrorClass::TooManyConnections,
-        "57P03" if message.contains("shutting down") => ErrorClass::ShuttingDown,
-        "57P03" => ErrorClass::StartingUp,
+        "57P03" => cannot_connect_now(message, detail),
         "57P01" | "57P02" => ErrorClass::ShuttingDown,
         "3D000" => ErrorClass::DatabaseMissing,
         "28P01" | "28000" => ErrorClass::Auth,
         c if c.starts_with("08") => ErrorClass::Protocol,
         _ => ErrorClass::Other,
+    }
+}
+
+/// 57P03: "shutting down"; "not accepting connections" / DETAIL "Hot standby mode is
+/// disabled" (a standby that never will); "starting up", "not yet accepting connections"
+/// (recovery has not reached consistency) and "in recovery mode" (crash recovery) are all the
+/// server coming up.
+fn cannot_connect_now(message: &str, detail: Option<&str>) -> ErrorClass {
+    if message.contains("shutting down") {
+        ErrorClass::ShuttingDown
+    } else if message.contains("is not accepting connections")
+        || detail.is_some_and(|d| d.contains("Hot standby mode is disabled"))
+    {
+        ErrorClass::NotAccepting
+    } else {
+        ErrorClass::StartingUp
     }
 }
 
@@ -97,38 +112,65 @@ mod tests {
     #[test]
     fn sqlstates_map_to_classes() {
         assert_eq!(
-            sqlstate_class("53300", "sorry, too many clients already"),
+            sqlstate_class("53300", "sorry, too many clients already", None),
             ErrorClass::TooManyConnections
         );
         assert_eq!(
-            sqlstate_class("53300", "remaining connection slots are reserved"),
+            sqlstate_class("53300", "remaining connection slots are reserved", None),
             ErrorClass::TooManyConnections
         );
         assert_eq!(
-            sqlstate_class("57P03", "the database system is starting up"),
+            sqlstate_class("57P03", "the database system is starting up", None),
             ErrorClass::StartingUp
         );
         assert_eq!(
-            sqlstate_class("57P03", "the database system is shutting down"),
+            sqlstate_class("57P03", "the database system is shutting down", None),
             ErrorClass::ShuttingDown
         );
         assert_eq!(
-            sqlstate_class("3D000", "database \"x\" does not exist"),
+            sqlstate_class("3D000", "database \"x\" does not exist", None),
             ErrorClass::DatabaseMissing
         );
         assert_eq!(
-            sqlstate_class("28P01", "password authentication failed"),
+            sqlstate_class("28P01", "password authentication failed", None),
             ErrorClass::Auth
         );
         assert_eq!(
-            sqlstate_class("28000", "no pg_hba.conf entry"),
+            sqlstate_class("28000", "no pg_hba.conf entry", None),
             ErrorClass::Auth
         );
         assert_eq!(
-            sqlstate_class("08P01", "invalid startup packet"),
+            sqlstate_class("08P01", "invalid startup packet", None),
             ErrorClass::Protocol
         );
-        assert_eq!(sqlstate_class("XX000", "internal"), ErrorClass::Other);
+        assert_eq!(sqlstate_class("XX000", "internal", None), ErrorClass::Other);
+    }
+
+    #[test]
+    fn the_four_57p03_states_are_told_apart() {
+        let c = |m, d| sqlstate_class("57P03", m, d);
+        assert_eq!(
+            c(
+                "the database system is not accepting connections",
+                Some("Hot standby mode is disabled.")
+            ),
+            ErrorClass::NotAccepting
+        );
+        assert_eq!(
+            c(
+                "the database system is not yet accepting connections",
+                Some("Consistent recovery state has not been yet reached.")
+            ),
+            ErrorClass::StartingUp
+        );
+        assert_eq!(
+            c("the database system is in recovery mode", None),
+            ErrorClass::StartingUp
+        );
+        assert_eq!(
+            c("the database system is shutting down", None),
+            ErrorClass::ShuttingDown
+        );
     }
 
     #[test]

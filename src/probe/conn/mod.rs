@@ -4,6 +4,9 @@
 
 pub mod classify;
 pub mod connect;
+pub mod headroom;
 pub mod net;
 pub(crate) mod schedule;
+mod startup;
 pub mod tls;
+pub(crate) mod wire;

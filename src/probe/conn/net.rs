@@ -31,6 +31,33 @@ pub async fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// libpq's keepalive settings on a TCP connection (it turns keepalives on by default). Best
+/// effort: a platform without one of the options keeps its default.
+pub(crate) fn keepalives(s: &tokio::net::TcpStream, k: &crate::config::target::Keepalives) {
+    let sock = socket2::SockRef::from(s);
+    if !k.enabled {
+        let _ = sock.set_keepalive(false);
+        return;
+    }
+    let _ = sock.set_keepalive(true);
+    let mut ka = socket2::TcpKeepalive::new();
+    if let Some(idle) = k.idle {
+        ka = ka.with_time(idle);
+    }
+    if let Some(interval) = k.interval {
+        ka = ka.with_interval(interval);
+    }
+    if let Some(count) = k.count {
+        ka = ka.with_retries(count);
+    }
+    if k.idle.is_some() || k.interval.is_some() || k.count.is_some() {
+        let _ = sock.set_tcp_keepalive(&ka);
+    }
+    if let Some(t) = k.user_timeout {
+        let _ = sock.set_tcp_user_timeout(Some(t));
+    }
+}
+
 /// One TLS client configuration for the whole process: ring as the provider (the build has no
 /// other) and the webpki (Mozilla) roots, the same roots the database probe trusts. Built once
 /// so that loading roots is never counted in a probe's TLS time.

@@ -118,6 +118,19 @@ fn result_lines(run: &CapacityRun, width: usize, view: &View) -> Vec<Line<'stati
         cap.push(Span::styled(" FORCED past it", p.fail));
     }
     out.push(Line::from(cap));
+    if let Some(h) = &s.headroom {
+        out.push(Line::from(Span::styled(
+            format!("cap {}: {}", h.cap, view.text(&h.reason)),
+            p.muted,
+        )));
+        if let (Some(left), Some(reserved)) = (h.left, h.reserved_slots) {
+            out.push(Line::from(vec![
+                Span::styled("headroom left ", p.muted),
+                Span::styled(left.to_string(), if left > 0 { p.text } else { p.warn }),
+                Span::styled(format!(" ordinary + {reserved} reserved"), p.muted),
+            ]));
+        }
+    }
     if let Some(avg) = run.avg_connect_ms() {
         out.push(Line::from(Span::styled(
             format!(

@@ -1,11 +1,13 @@
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod fault_bin;
 pub mod fault_net;
 pub mod http_servers;
 pub mod http_tls;
 pub mod lab_headless;
 pub mod lab_support;
+pub mod oracle;
 pub mod pg;
 pub mod pty;
 pub mod recordings;

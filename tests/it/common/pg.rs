@@ -14,7 +14,23 @@ pub struct PgOptions {
     pub superuser_reserved: u32,
     /// Host connections for role `app` require SCRAM with this password.
     pub app_password: Option<&'static str>,
+    /// A self-signed certificate for localhost / 127.0.0.1.
     pub ssl: bool,
+    /// The server's own certificate and key (and a CA for client certificates), instead.
+    pub tls: Option<ServerTls>,
+    /// pg_hba.conf as written (replaces the rules above).
+    pub hba: Option<String>,
+    /// More server settings, `name=value`.
+    pub settings: Vec<String>,
+}
+
+/// PEM text of the server's certificate and key, and of the CA it accepts client
+/// certificates from.
+#[derive(Clone)]
+pub struct ServerTls {
+    pub cert: String,
+    pub key: String,
+    pub ca: Option<String>,
 }
 
 impl Default for PgOptions {
@@ -24,6 +40,9 @@ impl Default for PgOptions {
             superuser_reserved: 0,
             app_password: None,
             ssl: false,
+            tls: None,
+            hba: None,
+            settings: Vec::new(),
         }
     }
 }
@@ -103,6 +122,31 @@ fn chown_postgres(path: &Path) {
     }
 }
 
+fn temp_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("connscope-pg-")
+        .tempdir()
+        .expect("temp dir");
+    chown_postgres(dir.path());
+    dir
+}
+
+/// Writes the server's certificate files into the data directory; the settings that use them.
+fn server_tls(data: &Path, t: &ServerTls) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(data.join("server.crt"), &t.cert).expect("write cert");
+    let key = data.join("server.key");
+    std::fs::write(&key, &t.key).expect("write key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod key");
+    let mut s = " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key".to_string();
+    if let Some(ca) = &t.ca {
+        std::fs::write(data.join("ca.crt"), ca).expect("write CA");
+        s.push_str(" -c ssl_ca_file=ca.crt");
+    }
+    chown_postgres(data);
+    s
+}
+
 impl TempPg {
     pub fn start() -> Self {
         Self::start_with(PgOptions::default())
@@ -110,11 +154,7 @@ impl TempPg {
 
     pub fn start_with(o: PgOptions) -> Self {
         let bin = pg_bin();
-        let dir = tempfile::Builder::new()
-            .prefix("connscope-pg-")
-            .tempdir()
-            .expect("temp dir");
-        chown_postgres(dir.path());
+        let dir = temp_dir();
         let data = dir.path().join("data");
         let data_s = data.to_str().expect("utf-8 path");
         check(
@@ -141,24 +181,45 @@ impl TempPg {
             write_cert(&data);
             extra.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
         }
-        if o.app_password.is_some() {
-            std::fs::write(
-                data.join("pg_hba.conf"),
-                "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
-            )
-            .expect("write pg_hba.conf");
+        if let Some(t) = &o.tls {
+            extra.push_str(&server_tls(&data, t));
+        }
+        for setting in &o.settings {
+            extra.push_str(&format!(" -c {setting}"));
+        }
+        let hba = match (&o.hba, o.app_password) {
+            (Some(h), _) => Some(h.clone()),
+            (None, Some(_)) => Some(
+                "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        if let Some(h) = hba {
+            std::fs::write(data.join("pg_hba.conf"), h).expect("write pg_hba.conf");
             chown_postgres(&data);
         }
+        let base = format!(
+            "-c listen_addresses=127.0.0.1 -c max_connections={} -c superuser_reserved_connections={} \
+             -c unix_socket_directories={} -c fsync=off -c full_page_writes=off{extra}",
+            o.max_connections,
+            o.superuser_reserved,
+            dir.path().display()
+        );
+        let pg = Self::launch(bin, dir, &base);
+        pg.setup(o.app_password);
+        pg
+    }
+
+    /// Starts the cluster in `dir` on a free port (a few tries: a port can be taken between
+    /// choosing and binding it).
+    fn launch(bin: PathBuf, dir: tempfile::TempDir, base: &str) -> Self {
+        let data = dir.path().join("data");
+        let data_s = data.to_str().expect("utf-8 path");
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let opts = format!(
-                "-c listen_addresses=127.0.0.1 -p {port} -c max_connections={} -c superuser_reserved_connections={} \
-                 -c unix_socket_directories={} -c fsync=off -c full_page_writes=off{extra}",
-                o.max_connections,
-                o.superuser_reserved,
-                dir.path().display()
-            );
+            let opts = format!("-p {port} {base}");
             let log = dir.path().join("log");
             let out = tool(
                 &bin,
@@ -177,18 +238,78 @@ impl TempPg {
                 ],
             );
             if out.status.success() {
-                let pg = TempPg {
+                return TempPg {
                     port,
                     dir,
                     bin,
                     opts,
                 };
-                pg.setup(o.app_password);
-                return pg;
             }
             last = std::fs::read_to_string(&log).unwrap_or_default();
         }
         panic!("postgres did not start: {last}");
+    }
+
+    /// A physical standby of this cluster (pg_basebackup -R), with the same settings plus
+    /// `extra` (e.g. `-c hot_standby=off`), started on a port of its own.
+    pub fn standby(&self, extra: &str) -> TempPg {
+        let dir = temp_dir();
+        let data = dir.path().join("data");
+        let host = self.socket_dir().to_str().expect("utf-8").to_string();
+        check(
+            tool(
+                &self.bin,
+                "pg_basebackup",
+                &[
+                    "-D",
+                    data.to_str().expect("utf-8"),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "-h",
+                    &host,
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                ],
+            ),
+            "pg_basebackup",
+        );
+        let primary_dir = self.dir.path().display().to_string();
+        let base = self
+            .opts
+            .split_once(' ')
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .map(|(_, rest)| rest.to_string())
+            .unwrap_or_default()
+            .replace(&primary_dir, &dir.path().display().to_string());
+        Self::launch(self.bin.clone(), dir, &format!("{base} {extra}"))
+    }
+
+    /// Stops the cluster and starts it again with `extra` settings added.
+    pub fn restart_with(&mut self, extra: &str) {
+        let data = self.dir.path().join("data");
+        check(
+            tool(
+                &self.bin,
+                "pg_ctl",
+                &[
+                    "-D",
+                    data.to_str().expect("utf-8"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "stop",
+                ],
+            ),
+            "pg_ctl stop",
+        );
+        self.opts = format!("{} {extra}", self.opts);
+        self.start_again();
     }
 
     fn setup(&self, password: Option<&str>) {

@@ -145,6 +145,7 @@ fn capacity(ev: &mut Vec<(f64, EventBody)>) {
             server_max_connections: None,
             server_connections_in_use: None,
             server_reserved_connections: None,
+            headroom: None,
         }),
     ));
     for i in 0..10u32 {
