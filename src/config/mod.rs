@@ -431,7 +431,12 @@ fn resolve_database(
                 var: "PG* environment".into(),
             },
         };
-        ConfigError::at(source, format!("database.url: {e}"))
+        // A connection string that cannot be used is a configuration error (78) wherever it
+        // was given, as libpq treats it — not a usage error of the flag that carried it.
+        ConfigError {
+            from_flag: false,
+            ..ConfigError::at(source, format!("database.url: {e}"))
+        }
     })
 }
 

@@ -124,6 +124,7 @@ pub fn run_prepared(mut c: Command, limit: Duration) -> Run {
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
     let mut status = 0;
+    let mut peak_kib = 0;
     // SAFETY: zeroed rusage is a valid value; wait4 fills it in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
@@ -134,6 +135,7 @@ pub fn run_prepared(mut c: Command, limit: Duration) -> Run {
             break;
         }
         assert!(r == 0, "wait4 failed: {}", std::io::Error::last_os_error());
+        peak_kib = peak_kib.max(exec_peak_kib(pid));
         assert!(
             start.elapsed() < limit,
             "connscope {args:?} still running after {limit:?}"
@@ -148,6 +150,27 @@ pub fn run_prepared(mut c: Command, limit: Duration) -> Run {
         stderr: err.join().unwrap_or_default(),
         took,
         started_at,
-        max_rss_kib: usage.ru_maxrss,
+        max_rss_kib: peak_kib,
     }
+}
+
+/// The child's peak resident set (`VmHWM`) once it runs connscope itself, 0 before. Not
+/// `wait4`'s `ru_maxrss`: a child forked from this (large, many-test) process counts the
+/// parent's pages it shared until `exec`, so it would measure the test binary, not connscope.
+fn exec_peak_kib(pid: libc::pid_t) -> i64 {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return 0;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    if field("Name:") != Some("connscope") {
+        return 0;
+    }
+    field("VmHWM:")
+        .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
