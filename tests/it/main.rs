@@ -4,6 +4,7 @@
 mod common;
 
 mod capacity;
+mod check_progress;
 mod cli;
 mod config_corpus;
 mod db_probe;
