@@ -359,6 +359,9 @@ pub(crate) fn fill(
                 lines.push(end_early(last, width));
             }
             out.extend(lines);
+            // Begun on screen (its `…` says there is more): not counted again below.
+            stopped = true;
+            continue;
         }
         stopped = true;
         match left.iter_mut().find(|(k, _)| *k == item.kind) {
@@ -496,7 +499,7 @@ mod tests {
         let lines = text(&fill(all(), 3, 40, "", Style::new()));
         assert_eq!(
             lines,
-            vec!["alert line 0", "finding line 0 …", "+2 findings, 1 target"]
+            vec!["alert line 0", "finding line 0 …", "+1 finding, 1 target"]
         );
     }
 

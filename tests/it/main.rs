@@ -17,4 +17,5 @@ mod probe_ws;
 mod rehearsal;
 mod replay_view;
 mod review;
+mod screens;
 mod tui;

@@ -30,6 +30,38 @@ fn status_text(c: &HttpCheck) -> String {
     }
 }
 
+fn notes(path: &PathState, c: &HttpCheck, tries: u32, startup: &str, view: &View) -> Vec<Piece> {
+    let p = &view.palette;
+    let mut out = Vec::new();
+    if c.startup_failure {
+        out.push(Piece::one(0, startup.to_string(), p.fail));
+    }
+    // Consistency needs at least two tries to mean anything.
+    let consistency = path
+        .consistency(tries)
+        .filter(|k| tries >= 2 && k.of >= 2 && k.failed > 0);
+    if let Some(k) = consistency {
+        let (word, style) = if k.consistent {
+            ("consistent", p.fail)
+        } else {
+            ("intermittent", p.warn)
+        };
+        out.push(Piece::one(
+            1,
+            format!(" {}/{} {word}", k.failed, k.of),
+            style,
+        ));
+    }
+    if c.fell_back {
+        out.push(Piece::one(
+            2,
+            format!(" (fell back to {})", c.path),
+            p.muted,
+        ));
+    }
+    out
+}
+
 fn path_row(
     name: &str,
     path: &PathState,
@@ -65,46 +97,17 @@ fn path_row(
         p.text,
     ));
     // Notes, whole or not at all: the startup failure first, then whether failure is
-    // consistent across tries, then a fallback.
-    let mut notes = Vec::new();
-    if c.startup_failure {
-        notes.push(Piece::new(
-            0,
-            vec![
-                Span::styled("! startup", p.fail),
-                Span::styled(" failure", p.fail),
-            ],
-        ));
-    }
-    // Consistency needs at least two tries to mean anything.
-    let consistency = path
-        .consistency(tries)
-        .filter(|k| tries >= 2 && k.of >= 2 && k.failed > 0);
-    if let Some(k) = consistency {
-        let (word, style) = if k.consistent {
-            ("consistent", p.fail)
-        } else {
-            ("intermittent", p.warn)
-        };
-        notes.push(Piece::one(
-            1,
-            format!(" {}/{} {word}", k.failed, k.of),
-            style,
-        ));
-    }
-    if c.fell_back {
-        notes.push(Piece::one(
-            2,
-            format!(" (fell back to {})", c.path),
-            p.muted,
-        ));
-    }
+    // consistent across tries, then a fallback. Short of room, "! startup" says the first in
+    // fewer columns so the second still fits.
     let used = spans_width(&spans);
-    let mut notes = pack(notes, width.saturating_sub(used));
-    // Short of room, the startup failure still says "! startup" rather than nothing.
-    if notes.is_empty() && c.startup_failure && width.saturating_sub(used) >= 9 {
-        notes.push(Span::styled("! startup", p.fail));
-    }
+    let room = width.saturating_sub(used);
+    let long = notes(path, c, tries, "! startup failure", view);
+    let all: usize = long.iter().map(|p| spans_width(&p.spans)).sum();
+    let notes = if all <= room {
+        pack(long, room)
+    } else {
+        pack(notes(path, c, tries, "! startup", view), room)
+    };
     spans.extend(notes);
     Line::from(spans)
 }

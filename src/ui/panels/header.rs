@@ -55,7 +55,7 @@ fn markers(state: &State, view: &View) -> Vec<Piece> {
     let mut out = Vec::new();
     out.push(Piece::one(
         3,
-        format!("{} theme ", view.theme.as_str()),
+        format!("  {} theme ", view.theme.as_str()),
         p.muted,
     ));
     let mut marker = |rank: u8, text: String| {

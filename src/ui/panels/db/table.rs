@@ -36,11 +36,11 @@ const COLS: [(Col, u8, usize); 10] = [
     (Col::Seq, 9, 5),
     (Col::Result, 0, 6),
     (Col::Total, 3, 6),
-    (Col::Dns, 7, 5),
+    (Col::Dns, 8, 5),
     (Col::Tcp, 4, 5),
-    (Col::Tls, 8, 5),
-    (Col::Hs, 5, 5),
-    (Col::Qry, 6, 5),
+    (Col::Tls, 5, 5),
+    (Col::Hs, 6, 5),
+    (Col::Qry, 7, 5),
     // Wide enough for `too_many_connections@handshake 53300` cut whole-word, and for
     // `timeout@tls` / `refused@tcp` whole.
     (Col::Error, 1, 16),
