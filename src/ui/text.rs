@@ -30,6 +30,18 @@ impl Word {
     fn len(&self) -> usize {
         self.parts.iter().map(|(t, _)| len(t)).sum()
     }
+
+    fn ends_with_digit(&self) -> bool {
+        self.parts
+            .last()
+            .is_some_and(|(t, _)| t.ends_with(|c: char| c.is_ascii_digit()))
+    }
+}
+
+/// The units `crate::units` writes after a space (and their punctuated forms, `s)` / `%,`).
+fn is_unit(word: &str) -> bool {
+    let bare = word.trim_end_matches([')', ',', ';', '.', ':']);
+    matches!(bare, "%" | "ms" | "s" | "min" | "h")
 }
 
 fn words(spans: &[Span<'_>]) -> Vec<Word> {
@@ -48,6 +60,10 @@ fn words(spans: &[Span<'_>]) -> Vec<Word> {
             }
             match out.last_mut() {
                 Some(w) if open => w.parts.push((part.to_string(), s.style)),
+                // A unit stays with its number (`100 %`, `3.5 s`): never broken apart.
+                Some(w) if spaces == 1 && is_unit(part) && w.ends_with_digit() => {
+                    w.parts.push((format!(" {part}"), s.style));
+                }
                 _ => out.push(Word {
                     parts: vec![(part.to_string(), s.style)],
                     spaces: if out.is_empty() { 0 } else { spaces },
@@ -173,7 +189,7 @@ pub(crate) fn wrap_rows(
 }
 
 /// A line that had more after it: whole words only, then `…`.
-fn end_early(line: Line<'static>, width: usize) -> Line<'static> {
+pub(crate) fn end_early(line: Line<'static>, width: usize) -> Line<'static> {
     let style = line.spans.last().map(|s| s.style).unwrap_or_default();
     let mut spans = line.spans;
     let fits = |spans: &[Span<'_>]| spans_width(spans) + 2 <= width;
@@ -325,8 +341,8 @@ pub(crate) struct Item {
 
 /// Items top to bottom in `rows`. When they do not all fit, the last row says what is left
 /// out (`+2 findings, 4 targets — Enter zooms`) and nothing is cut in the middle of a word: an
-/// item is shown whole, or — the first one that does not fit, if nothing of its kind is shown
-/// yet — its leading lines with `…`.
+/// item is shown whole, or — the first one that does not fit, given two rows or more — its
+/// leading lines with `…`.
 pub(crate) fn fill(
     items: Vec<Item>,
     rows: usize,
@@ -341,18 +357,16 @@ pub(crate) fn fill(
     let room = rows.saturating_sub(1);
     let mut out: Vec<Line<'static>> = Vec::new();
     let mut left: Vec<(&'static str, usize)> = Vec::new();
-    let mut shown_kinds: Vec<&'static str> = Vec::new();
     let mut stopped = false;
     for item in items {
         let free = room.saturating_sub(out.len());
         if !stopped && item.lines.len() <= free {
-            shown_kinds.push(item.kind);
             out.extend(item.lines);
             continue;
         }
-        // The head of the first item that does not fit, when it gets two rows or is the
-        // only sign of its kind.
-        if !stopped && (free >= 2 || (free == 1 && !shown_kinds.contains(&item.kind))) {
+        // The head of the first item that does not fit, when it gets two rows (one would
+        // often be a heading alone).
+        if !stopped && free >= 2 {
             let mut lines = item.lines;
             lines.truncate(free);
             if let Some(last) = lines.pop() {
@@ -419,6 +433,16 @@ mod tests {
         let joined: String = lines.iter().map(|l| l.trim()).collect();
         assert_eq!(joined, "seehttp://example.com/very/long/path");
         assert!(lines.iter().all(|l| l.chars().count() <= 12), "{lines:?}");
+    }
+
+    #[test]
+    fn a_number_keeps_its_unit() {
+        let spans = [Span::raw("capacity errors (100 %, above 30 %) after 3.5 s")];
+        let lines = text(&wrap(&spans, 24, 0));
+        assert_eq!(
+            lines,
+            vec!["capacity errors (100 %,", "above 30 %) after 3.5 s"]
+        );
     }
 
     #[test]
@@ -495,12 +519,20 @@ mod tests {
         let lines = text(&fill(all(), 6, 40, " — Enter", Style::new()));
         assert_eq!(lines.len(), 5, "{lines:?}");
         assert_eq!(lines[4], "+1 finding, 1 target — Enter");
-        // Nothing of a kind shown yet: its first item's head, ended with …
-        let lines = text(&fill(all(), 3, 40, "", Style::new()));
+        // Two rows left: the head of the first that does not fit, ended with …
+        let lines = text(&fill(all(), 4, 40, "", Style::new()));
         assert_eq!(
             lines,
-            vec!["alert line 0", "finding line 0 …", "+1 finding, 1 target"]
+            vec![
+                "alert line 0",
+                "finding line 0",
+                "finding line 1 …",
+                "+1 finding, 1 target"
+            ]
         );
+        // One row left: a lone head would say little; the count says it.
+        let lines = text(&fill(all(), 3, 40, "", Style::new()));
+        assert_eq!(lines, vec!["alert line 0", "+2 findings, 1 target"]);
     }
 
     #[test]

@@ -173,16 +173,10 @@ fn target_items(width: usize, view: &View, gap: bool) -> Vec<Item> {
         .collect()
 }
 
+/// The alert timeline, newest first, under a heading that travels with the first change.
 fn timeline_items(state: &State, width: usize, view: &View) -> Vec<Item> {
     let p = &view.palette;
-    let heading = vec![
-        Line::default(),
-        Line::from(Span::styled("alert timeline", p.title)),
-    ];
-    let mut out = vec![Item {
-        kind: "change",
-        lines: heading,
-    }];
+    let mut out = Vec::new();
     for c in state.alerts.timeline.iter().rev().take(20) {
         let (word, style) = level(c.level, view);
         let what = if c.raised { "raised " } else { "cleared" };
@@ -191,9 +185,15 @@ fn timeline_items(state: &State, width: usize, view: &View) -> Vec<Item> {
             Span::styled(format!("{} ", word.trim_end()), style),
             Span::styled(view.text(&c.message).into_owned(), p.text),
         ];
+        let mut lines = Vec::new();
+        if out.is_empty() {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled("alert timeline", p.title)));
+        }
+        lines.extend(wrap(&spans, width, 17));
         out.push(Item {
             kind: "change",
-            lines: wrap(&spans, width, 17),
+            lines,
         });
     }
     out

@@ -60,12 +60,14 @@ fn headline(run: &CapacityRun, width: usize, view: &View) -> Vec<Span<'static>> 
     )]
 }
 
-fn counts(run: &CapacityRun, view: &View) -> Vec<Span<'static>> {
+/// `✓ 6 ok  ✗ 4 failed  C 4 capacity`, one space apart when narrow.
+fn counts(run: &CapacityRun, width: usize, view: &View) -> Vec<Span<'static>> {
     let p = &view.palette;
+    let gap = if width >= 40 { "  " } else { " " };
     vec![
-        Span::styled(format!("{OK} {} ok  ", run.succeeded), p.ok),
+        Span::styled(format!("{OK} {} ok{gap}", run.succeeded), p.ok),
         Span::styled(
-            format!("{FAIL} {} failed  ", run.failed),
+            format!("{FAIL} {} failed{gap}", run.failed),
             if run.failed > 0 { p.fail } else { p.muted },
         ),
         Span::styled(
@@ -137,13 +139,17 @@ fn cap(run: &CapacityRun, view: &View) -> Vec<Span<'static>> {
 }
 
 /// The result as chunks with a rank each (lower stays longer): what got in and what was
-/// refused first, the headline, then the server's numbers, the cap and connect times.
+/// refused first, the headline, the size and cap that bounded the test, then the server's
+/// numbers and connect times.
 fn chunks(run: &CapacityRun, width: usize, view: &View) -> Vec<(u8, Vec<Span<'static>>)> {
     let p = &view.palette;
-    let mut out = vec![(2, headline(run, width, view)), (0, counts(run, view))];
+    let mut out = vec![
+        (2, headline(run, width, view)),
+        (0, counts(run, width, view)),
+        (3, cap(run, view)),
+    ];
     out.extend(errors(run, view).map(|e| (1, e)));
-    out.push((3, server(run, view)));
-    out.push((4, cap(run, view)));
+    out.push((4, server(run, view)));
     if let Some(avg) = run.avg_connect_ms() {
         out.push((
             5,
@@ -180,8 +186,16 @@ fn result_lines(run: &CapacityRun, width: usize, rows: usize, view: &View) -> Ve
             width,
             sep.clone(),
         );
-        if lines.len() <= rows || chunks.len() <= 1 {
-            return lines.into_iter().take(rows).collect();
+        if lines.len() <= rows {
+            return lines;
+        }
+        if chunks.len() <= 1 {
+            // One chunk wider than the rows allow: its head, ended with `…`.
+            let mut lines: Vec<Line<'static>> = lines.into_iter().take(rows).collect();
+            if let Some(last) = lines.pop() {
+                lines.push(text::end_early(last, width));
+            }
+            return lines;
         }
         let worst = chunks
             .iter()

@@ -159,11 +159,11 @@ fn first_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
         .as_deref()
         .unwrap_or("no database configured");
     let room = width.saturating_sub(used + 2);
-    if room >= MIN_TARGET {
-        spans.push(Span::styled(
-            format!("  {}", fit(&view.text(target), room)),
-            p.text,
-        ));
+    let shown = view.text(target);
+    // A masked target is whole or absent: a cut `‹host…` would look like a leak.
+    let fits = !view.mask || shown.chars().count() <= room;
+    if room >= MIN_TARGET && fits {
+        spans.push(Span::styled(format!("  {}", fit(&shown, room)), p.text));
     }
     spans
 }

@@ -136,11 +136,22 @@ fn attempt_row(
     Line::from(spans)
 }
 
+/// The failure in the room the row has left: class, step and SQLSTATE when they fit, then
+/// the server's message; shorter forms (`too_many_connections 53300`, the class alone)
+/// before anything is cut.
 fn error_span(a: &DbAttempt, room: usize, view: &View) -> Span<'static> {
     let Some(e) = &a.error else {
         return Span::raw("");
     };
-    let head = e.compact();
+    let class = e.class.as_str().to_string();
+    let coded = match &e.sqlstate {
+        Some(code) => format!("{class} {code}"),
+        None => class.clone(),
+    };
+    let head = [e.compact(), coded, class]
+        .into_iter()
+        .find(|h| h.chars().count() <= room)
+        .unwrap_or_else(|| words_fit(e.class.as_str(), room));
     let rest = room.saturating_sub(head.chars().count() + 3);
     let text = if rest >= MESSAGE_MIN {
         format!("{head} — {}", words_fit(&view.text(&e.message), rest))
@@ -171,6 +182,38 @@ pub(super) fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &Vi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::fixtures::failure;
+    use crate::ui::options::UiOptions;
+
+    #[test]
+    fn a_long_failure_gets_shorter_before_it_is_cut() {
+        let state = crate::state::State::new(crate::state::fixtures::staging_config());
+        let view = View::new(&UiOptions::default(), &state);
+        let a = DbAttempt {
+            seq: 1,
+            ok: false,
+            total_ms: 18.0,
+            steps_ms: crate::event::DbSteps::default(),
+            timeout_ms: 3500.0,
+            error: Some(failure(
+                crate::event::ErrorClass::TooManyConnections,
+                crate::event::Step::Handshake,
+                Some("53300"),
+                "sorry, too many clients already",
+            )),
+        };
+        let at = |room| error_span(&a, room, &view).content.to_string();
+        assert_eq!(at(36), "too_many_connections@handshake 53300");
+        assert_eq!(at(33), "too_many_connections 53300");
+        assert_eq!(at(22), "too_many_connections");
+        for room in 0..80 {
+            assert!(
+                at(room).chars().count() <= room.max(1),
+                "{room}: {}",
+                at(room)
+            );
+        }
+    }
 
     #[test]
     fn the_failure_outlives_the_latency_columns() {
