@@ -67,6 +67,7 @@ pub enum Progress {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// Output format: text for people, json for scripts, markdown for a ticket, junit for CI.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Print one JSON line per completed probe step to stderr while running.
@@ -86,14 +87,18 @@ pub struct LabArgs {
     /// Run only the lab (no dashboard); print its addresses as one JSON line, serve until SIGINT/SIGTERM.
     #[arg(long)]
     pub headless: bool,
-    #[arg(long, default_value = "startup-timeout")]
+    /// The situation to start in (switch live with 1–5 or s).
+    #[arg(long, default_value = "startup-timeout", value_parser = scenario_values())]
     pub scenario: String,
+    /// postgres: a real temporary PostgreSQL cluster; sim: the built-in simulated server;
+    /// auto: PostgreSQL when its server binaries are installed, else the simulation.
     #[arg(long, value_enum, default_value_t = LabDatabase::Auto)]
     pub database: LabDatabase,
 }
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
+    /// A recording written by --record (JSON lines).
     pub file: PathBuf,
     /// Playback speed (1 = real time).
     #[arg(long, default_value_t = 1.0)]
@@ -102,7 +107,9 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
+    /// A recording written by --record (JSON lines).
     pub file: PathBuf,
+    /// Output format: markdown for the post-mortem, json, junit or text.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
     /// Only events at or after this time (RFC 3339, or an offset from the start like 5m).
@@ -117,14 +124,27 @@ pub struct ReportArgs {
 pub enum ConfigCommand {
     /// Print the effective configuration with the source of every value.
     Show {
+        /// text for people, json for machines.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Validate the configuration and list findings (exit 0 none, 1 warnings, 2 failures, 78 invalid).
     Check {
+        /// text for people, json for machines.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+/// The lab's scenarios, listed with their descriptions in `lab --help`.
+fn scenario_values() -> clap::builder::PossibleValuesParser {
+    use crate::lab::scenario;
+    // Names are `'static` (clap keeps them); descriptions come in the same order.
+    let values: Vec<clap::builder::PossibleValue> = scenario::names()
+        .zip(scenario::list())
+        .map(|(name, (_, desc))| clap::builder::PossibleValue::new(name).help(desc))
+        .collect();
+    clap::builder::PossibleValuesParser::new(values)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -170,10 +190,16 @@ pub struct Global {
     /// Time between attempts, e.g. 500ms, 2s, 1m.
     #[arg(long, global = true, value_parser = parse_duration, value_name = "D")]
     pub interval: Option<Duration>,
+    /// Give up on one database connection attempt after D (the profile's timeouts.connection;
+    /// staging 35s).
     #[arg(long = "connect-timeout", global = true, value_parser = parse_duration, value_name = "D")]
     pub connect_timeout: Option<Duration>,
+    /// The initialization probe's connect-and-warm-up must finish within D
+    /// (timeouts.initialization; staging 75s).
     #[arg(long = "init-timeout", global = true, value_parser = parse_duration, value_name = "D")]
     pub init_timeout: Option<Duration>,
+    /// Give up on one health-endpoint request or WebSocket check after D
+    /// (timeouts.health_check; staging 20s).
     #[arg(long = "health-timeout", global = true, value_parser = parse_duration, value_name = "D")]
     pub health_timeout: Option<Duration>,
     /// Run only these probes: db, init, capacity, http, ws, startup, rehearsal (comma-separated).
@@ -200,10 +226,11 @@ pub struct Global {
     /// Health checks per endpoint (consistent failure: 2 of 3).
     #[arg(long, global = true, value_name = "N")]
     pub tries: Option<u32>,
+    /// Time between health-check tries (the outage plan: 10s).
     #[arg(long = "tries-interval", global = true, value_parser = parse_duration, value_name = "D")]
     pub tries_interval: Option<Duration>,
-    /// dark, light or high-contrast.
-    #[arg(long, global = true)]
+    /// Dashboard colours: dark, light or high-contrast (cycle live with t).
+    #[arg(long, global = true, value_name = "THEME")]
     pub theme: Option<String>,
     /// Start with the privacy mask on (screen sharing).
     #[arg(long, global = true)]
@@ -356,6 +383,34 @@ mod tests {
         assert!(parse(&["check", "--only", "db,nope"]).is_err());
         assert!(parse(&["check", "--endpoint", "no-equals"]).is_err());
         assert!(parse(&["frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn every_flag_has_help_and_lab_lists_its_scenarios() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        let mut check = |c: &clap::Command| {
+            for a in c.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.get_help().is_none() && !["help", "version"].contains(&id) {
+                    missing.push(format!("{} --{id}", c.get_name()));
+                }
+            }
+        };
+        check(&cmd);
+        for sub in cmd.get_subcommands() {
+            check(sub);
+            sub.get_subcommands().for_each(&mut check);
+        }
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+        let lab = cmd.find_subcommand_mut("lab").expect("lab");
+        let help = lab.render_long_help().to_string();
+        for name in crate::lab::scenario::names() {
+            assert!(help.contains(name), "{name} not in lab --help:\n{help}");
+        }
+        assert!(parse(&["lab", "--scenario", "nope"]).is_err());
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
     let (mut running, mut rx) = Running::start(&config, &kinds, Mode::Once, g.force)?;
     running.close_intake();
     let mut state = State::new(state_cfg);
+    let on_tty = super::progress::Progress::start(&config, &kinds, args.progress.is_some());
     let mut consume = |ev: Event| -> AppResult<()> {
+        on_tty.event(&ev);
         if let Some(r) = recorder.as_mut() {
             r.write(&ev);
         }
@@ -47,6 +49,7 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
         consume(ev)?;
     }
     running.shutdown().await;
+    on_tty.finish().await;
     let recording_incomplete = recorder.as_ref().is_some_and(Recorder::incomplete);
     let ctx = crate::report::Context::live("check", crate::record::redacted_settings(&config));
     print(&state, args.format, &ctx)?;

@@ -16,6 +16,7 @@ use crate::event::{Event, EventBody, LabScenario};
 use crate::exit::{self, AppError, AppResult};
 use crate::feed::Feed;
 use crate::lab::{Lab, LabOptions};
+use crate::probe::capacity::CapacityParams;
 use crate::probe::{Kind, Mode};
 use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
@@ -131,7 +132,12 @@ async fn session(
     let (out_tx, out_rx) = mpsc::channel(64);
     let forward = tokio::spawn(forward(rx, recorder, feed_tx));
     let commands = tokio::spawn(commands(out_rx, running, lab));
-    let opts = UiOptions::from_config(&config.settings.ui, mode);
+    let mut opts = UiOptions::from_config(&config.settings.ui, mode);
+    opts.capacity_connections = config.database.as_ref().map(|t| {
+        // The most it can open: the server's headroom, read when it starts, may lower it.
+        let params = CapacityParams::from_config(&config, t, g.force);
+        params.planned(params.cap).0
+    });
     let shutdown = CancellationToken::new();
     let ui_result = ui::run(
         opts,

@@ -4,6 +4,7 @@ mod check;
 mod config_cmd;
 mod lab;
 mod live;
+mod progress;
 mod replay;
 mod report;
 

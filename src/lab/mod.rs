@@ -185,7 +185,7 @@ impl Lab {
         let s = self.current.borrow();
         ScenarioInfo {
             name: s.name.clone(),
-            description: s.description().to_string(),
+            description: s.description(),
             time_scale: s.time_scale,
         }
     }

@@ -3,7 +3,9 @@
 //! Every duration in a scenario file is in *outage time* — the seconds the real incident took —
 //! and is multiplied by `time_scale` when applied, so a 75 s initialization timeout plays out in
 //! 7.5 s at scale 0.1 while every ratio between timeouts, delays and budgets stays the same.
-//! Rates (bandwidth) and counts (connection caps, free slots) are not scaled.
+//! Rates (bandwidth) and counts (connection caps, free slots) are not scaled. A description
+//! writes its durations in outage time too, in braces (`times out at {75s}`), and is shown
+//! scaled like everything else (`times out at 7.5 s`), so it says what the screen shows.
 
 use std::time::Duration;
 
@@ -201,8 +203,9 @@ impl Scenario {
         })
     }
 
-    pub fn description(&self) -> &str {
-        &self.file.description
+    /// The description with every `{duration}` in it scaled to the time the lab plays.
+    pub fn description(&self) -> String {
+        scaled_text(&self.file.description, self.time_scale)
     }
 
     pub fn scale(&self, d: Duration) -> Duration {
@@ -246,6 +249,33 @@ impl Scenario {
     }
 }
 
+/// `text` with each `{duration}` (outage time, as in the config: `{75s}`, `{1m30s}`) replaced
+/// by that duration × `scale` in the screen's units (`7.5 s`). Anything else in braces, or
+/// an unmatched brace, is left as written.
+fn scaled_text(text: &str, scale: f64) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let parsed = after
+            .find('}')
+            .and_then(|close| dur::parse(&after[..close]).ok().map(|d| (close, d)));
+        match parsed {
+            Some((close, d)) => {
+                out.push_str(&crate::units::duration(d.mul_f64(scale)));
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Names of the built-in scenarios.
 pub fn names() -> impl Iterator<Item = &'static str> {
     BUILTIN.iter().map(|(n, _)| *n)
@@ -258,7 +288,7 @@ pub fn list() -> Vec<(String, String)> {
         .filter_map(|(name, _)| {
             Scenario::builtin(name, None)
                 .ok()
-                .map(|s| (s.name.clone(), s.file.description.clone()))
+                .map(|s| (s.name.clone(), s.description()))
         })
         .collect()
 }
@@ -306,6 +336,29 @@ mod tests {
         assert!(s.faults().black_hole);
         assert!(s.file.service.restart_on_enter);
         assert_eq!(s.file.service.init_timeout, Duration::from_secs(75));
+    }
+
+    #[test]
+    fn descriptions_say_the_scaled_times_the_screen_shows() {
+        assert_eq!(
+            scaled_text("times out at {75s}, every {40s}; {not a time} {", 0.1),
+            "times out at 7.5 s, every 4 s; {not a time} {"
+        );
+        let s = Scenario::builtin("startup-timeout", None).expect("built in");
+        let scaled = s.service().init_timeout;
+        assert!(
+            s.description()
+                .contains(&format!("at {}", crate::units::duration(scaled))),
+            "{}",
+            s.description()
+        );
+        for (name, desc) in list() {
+            assert!(!desc.contains('{'), "{name}: a placeholder left: {desc}");
+            assert!(
+                !desc.contains("75 s") && !desc.contains("35 s"),
+                "{name}: {desc}"
+            );
+        }
     }
 
     #[test]

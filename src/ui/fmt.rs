@@ -3,15 +3,14 @@
 
 use crate::units::NONE;
 
-/// Compact for table columns: `0.4`, `12`, `1.2k`, `35k` milliseconds without the unit.
+/// Milliseconds in a table column whose heading says `(ms)` once: `0.4`, `12`, `3500`,
+/// `35000` — the number only, never a second unit in the same column.
 pub fn ms_short(v: Option<f64>) -> String {
     match v {
         None => NONE.into(),
         Some(v) if !v.is_finite() => NONE.into(),
         Some(v) if v < 10.0 => format!("{v:.1}"),
-        Some(v) if v < 1000.0 => format!("{v:.0}"),
-        Some(v) if v < 10_000.0 => format!("{:.1}s", v / 1000.0),
-        Some(v) => format!("{:.0}s", v / 1000.0),
+        Some(v) => format!("{v:.0}"),
     }
 }
 
@@ -38,6 +37,15 @@ pub fn bar(fraction: f64, width: usize) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_milliseconds_carry_no_unit() {
+        assert_eq!(ms_short(Some(0.42)), "0.4");
+        assert_eq!(ms_short(Some(350.2)), "350");
+        assert_eq!(ms_short(Some(3500.4)), "3500");
+        assert_eq!(ms_short(Some(35_000.4)), "35000");
+        assert_eq!(ms_short(None), NONE);
+    }
 
     #[test]
     fn bars_never_exceed_width() {

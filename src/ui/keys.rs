@@ -354,7 +354,7 @@ fn defaults() -> Vec<Binding> {
             Key::ch(c),
             S::Lab,
             A::Scenario(i as u8),
-            "switch to lab scenario 1–9",
+            "switch to lab scenario",
         ));
     }
     v
@@ -370,8 +370,16 @@ impl Keymap {
             Scope::Lab => matches!(mode, ViewMode::Lab { .. }),
             Scope::Replay => mode.is_replay(),
         };
+        // A number key only for a scenario that exists: a lab with five lists `1–5`.
+        let exists = |a: Action| match a {
+            Action::Scenario(i) => usize::from(i) < mode.scenarios().len(),
+            _ => true,
+        };
         Self {
-            bindings: defaults().into_iter().filter(|b| keep(b.scope)).collect(),
+            bindings: defaults()
+                .into_iter()
+                .filter(|b| keep(b.scope) && exists(b.action))
+                .collect(),
         }
     }
 
@@ -414,7 +422,7 @@ impl Keymap {
     }
 
     /// `(keys, what they do)` grouped by scope for the help overlay; keys sharing a
-    /// description are listed together (`q Ctrl-C`, runs of digits as `1–9`).
+    /// description are listed together (`q Ctrl-C`, runs of digits as `1–5`).
     pub fn help(&self) -> Vec<(Scope, String, &'static str)> {
         let mut out: Vec<(Scope, String, &'static str)> = Vec::new();
         for bnd in &self.bindings {
@@ -478,6 +486,12 @@ mod tests {
 
     fn live() -> Keymap {
         Keymap::default_for(&ViewMode::Live)
+    }
+
+    fn lab_with(n: usize) -> ViewMode {
+        ViewMode::Lab {
+            scenarios: (0..n).map(|i| (format!("s{i}"), String::new())).collect(),
+        }
     }
 
     #[test]
@@ -573,7 +587,7 @@ mod tests {
 
     #[test]
     fn lab_number_keys_pick_scenarios() {
-        let lab = Keymap::default_for(&ViewMode::Lab { scenarios: vec![] });
+        let lab = Keymap::default_for(&lab_with(5));
         assert_eq!(
             lab.lookup(&press(KeyCode::Char('1')), Layer::Dashboard),
             Some(Action::Scenario(0))
@@ -593,6 +607,11 @@ mod tests {
         assert_eq!(
             live().lookup(&press(KeyCode::Char('1')), Layer::Dashboard),
             None
+        );
+        assert_eq!(
+            lab.lookup(&press(KeyCode::Char('6')), Layer::Dashboard),
+            None,
+            "no key for a sixth scenario in a lab with five"
         );
     }
 
@@ -620,13 +639,13 @@ mod tests {
 
     #[test]
     fn help_lists_every_binding_once_per_description() {
-        let lab = Keymap::default_for(&ViewMode::Lab { scenarios: vec![] });
+        let lab = Keymap::default_for(&lab_with(5));
         let help = lab.help();
         let scen = help
             .iter()
-            .find(|(_, _, h)| h.contains("scenario 1"))
+            .find(|(_, _, h)| *h == "switch to lab scenario")
             .map(|(_, k, _)| k.clone());
-        assert_eq!(scen.as_deref(), Some("1–9"));
+        assert_eq!(scen.as_deref(), Some("1–5"));
         let listed = |b: &Binding| {
             help.iter().any(|(_, keys, h)| {
                 *h == b.help

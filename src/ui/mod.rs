@@ -15,10 +15,12 @@ mod event_loop;
 pub mod fixtures;
 pub mod fmt;
 pub mod keys;
+pub(crate) mod layout;
 pub mod mask;
 pub mod options;
 pub mod panels;
 mod terminal;
+pub(crate) mod text;
 pub mod theme;
 pub mod view;
 

@@ -14,7 +14,7 @@ pub enum ViewMode {
     /// Probes running now against real targets.
     #[default]
     Live,
-    /// `connscope lab`: scenarios as `(name, description)`, switched with `1`–`9` / `s`.
+    /// `connscope lab`: scenarios as `(name, description)`, switched with `1`–`N` / `s`.
     Lab { scenarios: Vec<(String, String)> },
     /// A recording played back; the caller owns the replay clock and answers `Outbound::Replay`.
     Replay,
@@ -43,6 +43,9 @@ pub struct UiOptions {
     /// No colours at all (the `NO_COLOR` convention); meaning stays in words and symbols.
     pub no_color: bool,
     pub mode: ViewMode,
+    /// Connections a capacity test started from the keyboard opens (the request, within the
+    /// safety cap unless forced); `None` when there is no database to test.
+    pub capacity_connections: Option<u32>,
 }
 
 impl Default for UiOptions {
@@ -53,6 +56,7 @@ impl Default for UiOptions {
             tick: Duration::from_millis(250),
             no_color: false,
             mode: ViewMode::Live,
+            capacity_connections: None,
         }
     }
 }
@@ -68,6 +72,7 @@ impl UiOptions {
             tick: ui.tick.max(Duration::from_millis(20)),
             no_color: no_color_env(std::env::var_os("NO_COLOR").as_deref()),
             mode,
+            capacity_connections: None,
         }
     }
 }

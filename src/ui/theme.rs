@@ -65,14 +65,21 @@ pub struct Palette {
     pub bar_empty: Style,
 }
 
-fn fg(c: Color) -> Style {
-    Style::new().fg(c)
+fn fg(c: u8) -> Style {
+    Style::new().fg(Color::Indexed(c))
 }
 
-fn badge(bg: Color, fgc: Color) -> Style {
-    Style::new().bg(bg).fg(fgc).add_modifier(Modifier::BOLD)
+fn badge(bg: u8, fgc: u8) -> Style {
+    Style::new()
+        .bg(Color::Indexed(bg))
+        .fg(Color::Indexed(fgc))
+        .add_modifier(Modifier::BOLD)
 }
 
+/// Every colour is an xterm-256 index from 16 up: the colour cube and the grey ramp have the
+/// same RGB in every terminal, unlike the 16 ANSI colours a terminal theme may redefine (or
+/// colour 0, which is invisible on a dark terminal). Each theme paints its own background,
+/// so every pair is known and tested for contrast (WCAG ≥ 4.5:1).
 impl Palette {
     pub fn new(name: ThemeName, no_color: bool) -> Self {
         if no_color {
@@ -85,39 +92,37 @@ impl Palette {
         }
     }
 
+    /// Near-black background (#1c1c1c), soft white text.
     fn dark() -> Self {
+        let (bg, text, grey, cyan) = (234, 252, 245, 80);
         Self {
-            base: Style::new(),
-            text: Style::new(),
-            muted: fg(Color::DarkGray),
-            title: fg(Color::Cyan).add_modifier(Modifier::BOLD),
-            border: fg(Color::DarkGray),
-            border_focus: fg(Color::Cyan),
-            ok: fg(Color::Green),
-            warn: fg(Color::Yellow),
-            fail: fg(Color::LightRed).add_modifier(Modifier::BOLD),
-            accent: fg(Color::Cyan),
-            badge_pass: badge(Color::Green, Color::Black),
-            badge_warn: badge(Color::Yellow, Color::Black),
-            badge_fail: badge(Color::Red, Color::White),
-            marker: badge(Color::Magenta, Color::Black),
-            key: fg(Color::Cyan).add_modifier(Modifier::BOLD),
-            bar: fg(Color::Cyan),
-            bar_empty: fg(Color::DarkGray),
+            base: Style::new().bg(Color::Indexed(bg)).fg(Color::Indexed(text)),
+            text: fg(text),
+            muted: fg(grey),
+            title: fg(cyan).add_modifier(Modifier::BOLD),
+            border: fg(grey),
+            border_focus: fg(cyan),
+            ok: fg(78),
+            warn: fg(221),
+            fail: fg(203).add_modifier(Modifier::BOLD),
+            accent: fg(cyan),
+            badge_pass: badge(71, 16),
+            badge_warn: badge(221, 16),
+            badge_fail: badge(160, 231),
+            marker: badge(176, 16),
+            key: fg(cyan).add_modifier(Modifier::BOLD),
+            bar: fg(74),
+            bar_empty: fg(grey),
         }
     }
 
-    /// Dark text colours that stay readable on white; indexed colours so 256-colour
-    /// terminals (the common screen-share case) render them the same everywhere.
+    /// White background, black text (#000000 from the cube, not colour 0), dark colours.
     fn light() -> Self {
-        let green = Color::Indexed(28);
-        let amber = Color::Indexed(130);
-        let red = Color::Indexed(160);
-        let blue = Color::Indexed(25);
-        let grey = Color::Indexed(244);
+        let (bg, text, grey, blue) = (231, 16, 241, 25);
+        let (green, amber, red) = (28, 130, 160);
         Self {
-            base: fg(Color::Black),
-            text: fg(Color::Black),
+            base: Style::new().bg(Color::Indexed(bg)).fg(Color::Indexed(text)),
+            text: fg(text),
             muted: fg(grey),
             title: fg(blue).add_modifier(Modifier::BOLD),
             border: fg(grey),
@@ -126,13 +131,13 @@ impl Palette {
             warn: fg(amber),
             fail: fg(red).add_modifier(Modifier::BOLD),
             accent: fg(blue),
-            badge_pass: badge(green, Color::White),
-            badge_warn: badge(amber, Color::White),
-            badge_fail: badge(red, Color::White),
-            marker: badge(Color::Indexed(90), Color::White),
+            badge_pass: badge(green, bg),
+            badge_warn: badge(amber, bg),
+            badge_fail: badge(red, bg),
+            marker: badge(90, bg),
             key: fg(blue).add_modifier(Modifier::BOLD),
             bar: fg(blue),
-            bar_empty: fg(Color::Indexed(250)),
+            bar_empty: fg(243),
         }
     }
 
@@ -140,24 +145,27 @@ impl Palette {
     /// washed-out screen shares.
     fn high_contrast() -> Self {
         let b = Modifier::BOLD;
+        let (bg, white, yellow) = (16, 231, 226);
         Self {
-            base: Style::new().bg(Color::Black).fg(Color::White),
-            text: fg(Color::White),
-            muted: fg(Color::Gray),
-            title: fg(Color::White).add_modifier(b | Modifier::UNDERLINED),
-            border: fg(Color::White),
-            border_focus: fg(Color::LightYellow).add_modifier(b),
-            ok: fg(Color::LightGreen).add_modifier(b),
-            warn: fg(Color::LightYellow).add_modifier(b),
-            fail: fg(Color::LightRed).add_modifier(b),
-            accent: fg(Color::LightCyan).add_modifier(b),
-            badge_pass: badge(Color::LightGreen, Color::Black),
-            badge_warn: badge(Color::LightYellow, Color::Black),
-            badge_fail: badge(Color::LightRed, Color::Black),
-            marker: badge(Color::White, Color::Black),
-            key: fg(Color::LightYellow).add_modifier(b),
-            bar: fg(Color::White),
-            bar_empty: fg(Color::Gray),
+            base: Style::new()
+                .bg(Color::Indexed(bg))
+                .fg(Color::Indexed(white)),
+            text: fg(white),
+            muted: fg(250),
+            title: fg(white).add_modifier(b | Modifier::UNDERLINED),
+            border: fg(white),
+            border_focus: fg(yellow).add_modifier(b),
+            ok: fg(46).add_modifier(b),
+            warn: fg(yellow).add_modifier(b),
+            fail: fg(196).add_modifier(b),
+            accent: fg(51).add_modifier(b),
+            badge_pass: badge(46, bg),
+            badge_warn: badge(yellow, bg),
+            badge_fail: badge(196, bg),
+            marker: badge(white, bg),
+            key: fg(yellow).add_modifier(b),
+            bar: fg(white),
+            bar_empty: fg(250),
         }
     }
 
@@ -185,5 +193,114 @@ impl Palette {
             bar: s,
             bar_empty: s.add_modifier(Modifier::DIM),
         }
+    }
+}
+
+/// RGB of a colour whose value does not depend on the terminal: xterm-256 cube and grey
+/// ramp entries, and true colour. `None` for the 16 ANSI colours and `Reset`.
+#[cfg(test)]
+pub(crate) fn rgb(c: Color) -> Option<(u8, u8, u8)> {
+    const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+    match c {
+        Color::Rgb(r, g, b) => Some((r, g, b)),
+        Color::Indexed(n @ 232..=255) => {
+            let v = 8 + 10 * (n - 232);
+            Some((v, v, v))
+        }
+        Color::Indexed(n @ 16..=231) => {
+            let i = usize::from(n - 16);
+            Some((LEVELS[i / 36], LEVELS[i / 6 % 6], LEVELS[i % 6]))
+        }
+        _ => None,
+    }
+}
+
+/// WCAG 2 relative luminance.
+#[cfg(test)]
+fn luminance((r, g, b): (u8, u8, u8)) -> f64 {
+    let ch = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.039_28 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * ch(r) + 0.7152 * ch(g) + 0.0722 * ch(b)
+}
+
+/// WCAG 2 contrast ratio (1 to 21) of two colours, when both are known.
+#[cfg(test)]
+pub(crate) fn contrast(a: Color, b: Color) -> Option<f64> {
+    let (la, lb) = (luminance(rgb(a)?), luminance(rgb(b)?));
+    Some((la.max(lb) + 0.05) / (la.min(lb) + 0.05))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Minimum contrast for text (WCAG 2 AA).
+    const AA: f64 = 4.5;
+
+    fn roles(p: &Palette) -> [(&'static str, Style); 16] {
+        [
+            ("text", p.text),
+            ("muted", p.muted),
+            ("title", p.title),
+            ("border", p.border),
+            ("border_focus", p.border_focus),
+            ("ok", p.ok),
+            ("warn", p.warn),
+            ("fail", p.fail),
+            ("accent", p.accent),
+            ("badge_pass", p.badge_pass),
+            ("badge_warn", p.badge_warn),
+            ("badge_fail", p.badge_fail),
+            ("marker", p.marker),
+            ("key", p.key),
+            ("bar", p.bar),
+            ("bar_empty", p.bar_empty),
+        ]
+    }
+
+    #[test]
+    fn every_foreground_on_its_background_is_at_least_4_5_to_1() {
+        for name in ThemeName::ALL {
+            let p = Palette::new(name, false);
+            let bg = p.base.bg.unwrap_or(Color::Reset);
+            let base_fg = p.base.fg.unwrap_or(Color::Reset);
+            assert!(rgb(bg).is_some(), "{name:?} paints its own background");
+            let c = contrast(base_fg, bg);
+            assert!(c.is_some_and(|c| c >= AA), "{name:?} base: {c:?}");
+            for (role, st) in roles(&p) {
+                let fgc = st.fg.unwrap_or(base_fg);
+                let bgc = st.bg.unwrap_or(bg);
+                let c = contrast(fgc, bgc);
+                assert!(
+                    c.is_some_and(|c| c >= AA),
+                    "{name:?} {role}: {fgc:?} on {bgc:?} = {c:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn contrast_matches_known_values() {
+        let black = Color::Indexed(16);
+        let white = Color::Indexed(231);
+        assert_eq!(
+            contrast(black, white).map(|c| (c * 10.0).round()),
+            Some(210.0)
+        );
+        assert_eq!(contrast(white, white), Some(1.0));
+        // #767676 on white is the classic 4.54:1.
+        let c = contrast(Color::Rgb(0x76, 0x76, 0x76), white).unwrap_or_default();
+        assert!((c - 4.54).abs() < 0.01, "{c}");
+        assert_eq!(
+            contrast(Color::Black, white),
+            None,
+            "ANSI colours are the terminal's"
+        );
     }
 }

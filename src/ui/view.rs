@@ -97,6 +97,8 @@ pub struct View {
     pub help: Vec<(String, String, String)>,
     /// Summary, verdict, targets and findings of the drawn state.
     pub derived: Derived,
+    /// Connections the next capacity test opens, when known.
+    pub capacity_connections: Option<u32>,
 }
 
 impl View {
@@ -122,6 +124,7 @@ impl View {
             requested_scenario: None,
             help: Vec::new(),
             derived: Derived::of(state),
+            capacity_connections: opts.capacity_connections,
         }
     }
 

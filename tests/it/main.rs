@@ -5,6 +5,7 @@ mod common;
 
 mod bounds;
 mod capacity;
+mod check_progress;
 mod cli;
 mod config_corpus;
 mod db_probe;
@@ -20,6 +21,7 @@ mod probe_ws;
 mod rehearsal;
 mod replay_view;
 mod review;
+mod screens;
 mod secrets;
 mod tls_pg;
 mod tui;

@@ -180,7 +180,7 @@ fn watch_shows_live_numbers_help_and_pause_then_quits_cleanly() {
     assert!(!p.is_cooked(), "raw mode while the dashboard runs");
     let s = p.expect_text("✓ 200", FIRST);
     for panel in [
-        "VPC connection attempts",
+        "Database attempts",
         "Startup phases",
         "Endpoints",
         "Capacity",

@@ -138,8 +138,13 @@ async fn database_phase(ctx: &Ctx) -> Result<tokio_postgres::Client, String> {
         let left = deadline.saturating_duration_since(Instant::now());
         tokio::time::sleep(b.retry_interval.min(left)).await;
     }
+    let tries = if tries == 1 {
+        "1 try".to_string()
+    } else {
+        format!("{tries} tries")
+    };
     Err(format!(
-        "database initialization timeout after {:.1} s ({tries} tries; last error: {})",
+        "database initialization timeout after {:.1} s ({tries}; last error: {})",
         b.init_timeout.as_secs_f64(),
         last.as_deref().unwrap_or("none")
     ))

@@ -1,27 +1,33 @@
 //! Alerts and diagnosis: the active alerts by level, the likely causes with the evidence
-//! beside each, and the targets met or missed. Zoomed, also the alert timeline.
+//! beside each, and the targets met or missed. Everything wraps at word boundaries with a
+//! hanging indent; what does not fit the panel's rows is counted on its last row ("+2
+//! findings — Enter zooms"). Zoomed, every piece of evidence and the alert timeline.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
-use super::{FAIL, NOT_REACHED, OK, block, fit, inner};
+use super::{FAIL, NOT_REACHED, OK, block, inner};
 use crate::state::State;
 use crate::state::alerts::AlertLevel;
 use crate::state::diagnosis::Confidence;
+use crate::ui::text::{Item, fill, wrap, wrap_rows};
 use crate::ui::view::{Panel, View};
 use crate::units;
 
-/// Items of evidence shown per finding when not zoomed.
+/// Items of evidence shown per finding when not zoomed, and rows each may take.
 const MAX_EVIDENCE: usize = 3;
-
-/// Columns a wrapped row may lose to word wrapping, allowed for when cutting evidence.
-const EVIDENCE_SLACK: usize = 10;
+const EVIDENCE_ROWS: usize = 2;
 
 /// Two columns (alerts + targets | diagnosis) from this inner width.
 const TWO_COLUMNS: u16 = 90;
+
+/// Continuation lines start under the text, after `CRITICAL ` / `● likely   `.
+const ALERT_INDENT: usize = 9;
+const FINDING_INDENT: usize = 11;
+const EVIDENCE_INDENT: usize = 6;
 
 fn level(l: AlertLevel, view: &View) -> (&'static str, Style) {
     let p = &view.palette;
@@ -33,8 +39,19 @@ fn level(l: AlertLevel, view: &View) -> (&'static str, Style) {
     }
 }
 
-/// One line per alert when `width` is given (truncated), wrapped in full otherwise.
-fn alert_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'static>> {
+fn one(kind: &'static str, line: Line<'static>) -> Item {
+    Item {
+        kind,
+        lines: vec![line],
+    }
+}
+
+/// Alerts at most this many rows each unzoomed, one row in a narrow panel (the header
+/// already says the main one in full).
+const ALERT_ROWS: usize = 2;
+const NARROW: usize = 60;
+
+fn alert_items(state: &State, width: usize, view: &View) -> Vec<Item> {
     let p = &view.palette;
     if state.alerts.active.is_empty() {
         let text = if state.events == 0 {
@@ -42,7 +59,7 @@ fn alert_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'st
         } else {
             "✓ no active alert"
         };
-        return vec![Line::from(Span::styled(text, p.ok))];
+        return vec![one("alert", Line::from(Span::styled(text, p.ok)))];
     }
     state
         .alerts
@@ -50,26 +67,33 @@ fn alert_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'st
         .iter()
         .map(|a| {
             let (word, style) = level(a.level, view);
-            let msg = view.text(&a.message);
-            match width {
-                Some(w) => Line::from(vec![
-                    Span::styled(format!("{word} "), style),
-                    Span::styled(fit(&msg, w.saturating_sub(9)), p.text),
-                ]),
-                None => Line::from(vec![
-                    Span::styled(format!("{word} "), style),
-                    Span::styled(msg.into_owned(), p.text),
-                    Span::styled(format!(" since {}", units::clock(a.since)), p.muted),
-                ]),
+            let narrow = width < NARROW && !view.zoom;
+            let since = if narrow {
+                String::new()
+            } else {
+                format!(" since {}", units::clock(a.since))
+            };
+            let spans = [
+                Span::styled(format!("{word} "), style),
+                Span::styled(view.text(&a.message).into_owned(), p.text),
+                Span::styled(since, p.muted),
+            ];
+            let rows = match (view.zoom, narrow) {
+                (true, _) => usize::MAX,
+                (false, true) => 1,
+                (false, false) => ALERT_ROWS,
+            };
+            Item {
+                kind: "alert",
+                lines: wrap_rows(&spans, width, ALERT_INDENT, rows),
             }
         })
         .collect()
 }
 
-/// Each cause in full; its evidence at most two rows each when `width` is given (cut with `…`:
-/// a server's whole 503 body must not push the next finding off the panel), in full when
-/// zoomed.
-fn finding_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'static>> {
+/// Each finding: its cause in full, then `shown` items of its evidence — unzoomed of at most
+/// two rows each (a server's whole 503 body must not push the next finding off the panel).
+fn finding_items(state: &State, width: usize, shown: usize, view: &View) -> Vec<Item> {
     let p = &view.palette;
     let findings = &view.derived.findings;
     if findings.is_empty() {
@@ -78,77 +102,128 @@ fn finding_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'
         } else {
             "diagnosis: nothing wrong found"
         };
-        return vec![Line::from(Span::styled(text, p.muted))];
+        return vec![one("finding", Line::from(Span::styled(text, p.muted)))];
     }
-    let mut out = Vec::new();
-    for f in findings {
-        let (word, style) = match f.confidence {
-            Confidence::High => ("likely  ", p.fail),
-            Confidence::Medium => ("possible", p.warn),
-            Confidence::Low => ("maybe   ", p.muted),
-        };
-        out.push(Line::from(vec![
-            Span::styled(format!("● {word} "), style),
-            Span::styled(view.text(&f.cause).into_owned(), p.text),
-        ]));
-        // Unzoomed, a few items of evidence per finding: one 503 body per endpoint path
-        // must not push the next finding off the panel. Zoom shows them all.
-        let shown = if width.is_some() {
-            MAX_EVIDENCE
-        } else {
-            usize::MAX
-        };
-        for e in f.evidence.iter().take(shown) {
-            let text = format!("    – {}", view.text(e));
-            let text = match width {
-                // Word wrapping leaves the first row a little short; the slack keeps the
-                // cut text on two rows.
-                Some(w) => fit(&text, (w * 2).saturating_sub(EVIDENCE_SLACK)),
-                None => text,
+    let rows = if view.zoom { usize::MAX } else { EVIDENCE_ROWS };
+    findings
+        .iter()
+        .map(|f| {
+            let (word, style) = match f.confidence {
+                Confidence::High => ("likely  ", p.fail),
+                Confidence::Medium => ("possible", p.warn),
+                Confidence::Low => ("maybe   ", p.muted),
             };
-            out.push(Line::from(Span::styled(text, p.muted)));
-        }
-        if let Some(more) = f.evidence.len().checked_sub(shown).filter(|n| *n > 0) {
-            out.push(Line::from(Span::styled(
-                format!("    – and {more} more (Enter zooms)"),
-                p.muted,
-            )));
-        }
-    }
-    out
+            let cause = [
+                Span::styled(format!("● {word} "), style),
+                Span::styled(view.text(&f.cause).into_owned(), p.text),
+            ];
+            let mut lines = wrap(&cause, width, FINDING_INDENT);
+            for e in f.evidence.iter().take(shown) {
+                let spans = [Span::styled(format!("    – {}", view.text(e)), p.muted)];
+                lines.extend(wrap_rows(&spans, width, EVIDENCE_INDENT, rows));
+            }
+            if let Some(more) = f.evidence.len().checked_sub(shown).filter(|n| *n > 0) {
+                let text = if view.zoom {
+                    format!("    – and {more} more")
+                } else {
+                    format!("    – and {more} more (Enter zooms)")
+                };
+                lines.extend(wrap(&[Span::styled(text, p.muted)], width, EVIDENCE_INDENT));
+            }
+            Item {
+                kind: "finding",
+                lines,
+            }
+        })
+        .collect()
 }
 
-fn target_lines(view: &View) -> Vec<Line<'static>> {
+/// The targets under a heading (which travels with the first, so it is never left alone),
+/// after a blank line when `gap`.
+fn target_items(width: usize, view: &View, gap: bool) -> Vec<Item> {
     let p = &view.palette;
-    let mut out = vec![Line::from(Span::styled("targets", p.title))];
-    for t in &view.derived.targets {
-        let (sym, style) = match t.met {
-            Some(true) => (OK, p.ok),
-            Some(false) => (FAIL, p.fail),
-            None => (NOT_REACHED, p.muted),
-        };
-        let actual = t.actual.as_deref().unwrap_or("no data");
-        out.push(Line::from(vec![
-            Span::styled(format!("{sym} {}", t.target), style),
-            Span::styled(format!(" — {}", view.text(actual)), p.muted),
-        ]));
-    }
-    out
+    view.derived
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (sym, style) = match t.met {
+                Some(true) => (OK, p.ok),
+                Some(false) => (FAIL, p.fail),
+                None => (NOT_REACHED, p.muted),
+            };
+            let actual = t.actual.as_deref().unwrap_or("no data");
+            let spans = [
+                Span::styled(format!("{sym} {}", t.target), style),
+                Span::styled(format!(" — {}", view.text(actual)), p.muted),
+            ];
+            let mut lines = Vec::new();
+            if i == 0 {
+                if gap {
+                    lines.push(Line::default());
+                }
+                lines.push(Line::from(Span::styled("targets", p.title)));
+            }
+            lines.extend(wrap(&spans, width, 2));
+            Item {
+                kind: "target",
+                lines,
+            }
+        })
+        .collect()
 }
 
-fn timeline_lines(state: &State, view: &View) -> Vec<Line<'static>> {
+/// The alert timeline, newest first, under a heading that travels with the first change.
+fn timeline_items(state: &State, width: usize, view: &View) -> Vec<Item> {
     let p = &view.palette;
-    let mut out = vec![Line::from(Span::styled("alert timeline", p.title))];
+    let mut out = Vec::new();
     for c in state.alerts.timeline.iter().rev().take(20) {
         let (word, style) = level(c.level, view);
         let what = if c.raised { "raised " } else { "cleared" };
-        out.push(Line::from(vec![
+        let spans = [
             Span::styled(format!("{} {what} ", units::clock(c.at)), p.muted),
             Span::styled(format!("{} ", word.trim_end()), style),
             Span::styled(view.text(&c.message).into_owned(), p.text),
-        ]));
+        ];
+        let mut lines = Vec::new();
+        if out.is_empty() {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled("alert timeline", p.title)));
+        }
+        lines.extend(wrap(&spans, width, 17));
+        out.push(Item {
+            kind: "change",
+            lines,
+        });
     }
     out
+}
+
+/// Findings with as much evidence as lets them all fit in `rows` (every cause matters more
+/// than a third piece of evidence for the first); zoomed, all of it.
+fn findings_fitting(state: &State, width: usize, rows: usize, view: &View) -> Vec<Item> {
+    if view.zoom {
+        return finding_items(state, width, usize::MAX, view);
+    }
+    for shown in (1..=MAX_EVIDENCE).rev() {
+        let items = finding_items(state, width, shown, view);
+        if items.iter().map(|i| i.lines.len()).sum::<usize>() <= rows {
+            return items;
+        }
+    }
+    finding_items(state, width, 1, view)
+}
+
+fn column(frame: &mut Frame<'_>, area: Rect, items: Vec<Item>, view: &View) {
+    let hint = if view.zoom { "" } else { " — Enter zooms" };
+    let lines = fill(
+        items,
+        usize::from(area.height),
+        usize::from(area.width),
+        hint,
+        view.palette.accent,
+    );
+    frame.render_widget(Paragraph::new(lines), area);
 }
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
@@ -158,29 +233,26 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         return;
     };
     frame.render_widget(b, area);
-    let wrap = Wrap { trim: false };
     if area_in.width >= TWO_COLUMNS {
         let [l, r] = Layout::horizontal([Constraint::Percentage(45), Constraint::Min(0)])
             .spacing(1)
             .areas(area_in);
-        let mut left = alert_lines(state, view, None);
-        left.push(Line::default());
-        left.extend(target_lines(view));
+        let lw = usize::from(l.width);
+        let mut left = alert_items(state, lw, view);
+        left.extend(target_items(lw, view, true));
         if view.zoom {
-            left.push(Line::default());
-            left.extend(timeline_lines(state, view));
+            left.extend(timeline_items(state, lw, view));
         }
-        frame.render_widget(Paragraph::new(left).wrap(wrap), l);
-        let evidence_w = (!view.zoom).then_some(usize::from(r.width));
-        frame.render_widget(
-            Paragraph::new(finding_lines(state, view, evidence_w)).wrap(wrap),
-            r,
-        );
-    } else {
-        let one_line = (!view.zoom).then_some(usize::from(area_in.width));
-        let mut lines = alert_lines(state, view, one_line);
-        lines.extend(finding_lines(state, view, one_line));
-        lines.extend(target_lines(view));
-        frame.render_widget(Paragraph::new(lines).wrap(wrap), area_in);
+        column(frame, l, left, view);
+        let findings = findings_fitting(state, usize::from(r.width), usize::from(r.height), view);
+        column(frame, r, findings, view);
+        return;
     }
+    let w = usize::from(area_in.width);
+    let mut items = alert_items(state, w, view);
+    let used: usize = items.iter().map(|i| i.lines.len()).sum();
+    let rows = usize::from(area_in.height).saturating_sub(used);
+    items.extend(findings_fitting(state, w, rows, view));
+    items.extend(target_items(w, view, false));
+    column(frame, area_in, items, view);
 }

@@ -6,23 +6,13 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{FAIL, OK, block, cell, fit, inner, rcell};
+use super::{FAIL, OK, block, cell, inner, rcell};
 use crate::event::HttpCheck;
 use crate::state::State;
 use crate::state::endpoints::{PathState, WsState};
+use crate::ui::text::{Piece, pack, spans_width};
 use crate::ui::view::{Panel, View};
 use crate::units;
-
-pub fn wanted_height(state: &State) -> u16 {
-    let rows: usize = state
-        .endpoints
-        .endpoints
-        .iter()
-        .map(|e| e.paths.len().max(1))
-        .sum::<usize>()
-        + state.endpoints.websockets.len();
-    (rows.max(1) as u16).saturating_add(3)
-}
 
 /// Full path when there is room, else its last segment (`/health/database` → `database`).
 fn path_label(path: &str, wide: bool) -> &str {
@@ -38,6 +28,38 @@ fn status_text(c: &HttpCheck) -> String {
         (None, Some(e)) => format!("{FAIL} {}", e.class),
         (None, None) => format!("{FAIL} ?"),
     }
+}
+
+fn notes(path: &PathState, c: &HttpCheck, tries: u32, startup: &str, view: &View) -> Vec<Piece> {
+    let p = &view.palette;
+    let mut out = Vec::new();
+    if c.startup_failure {
+        out.push(Piece::one(0, startup.to_string(), p.fail));
+    }
+    // Consistency needs at least two tries to mean anything.
+    let consistency = path
+        .consistency(tries)
+        .filter(|k| tries >= 2 && k.of >= 2 && k.failed > 0);
+    if let Some(k) = consistency {
+        let (word, style) = if k.consistent {
+            ("consistent", p.fail)
+        } else {
+            ("intermittent", p.warn)
+        };
+        out.push(Piece::one(
+            1,
+            format!(" {}/{} {word}", k.failed, k.of),
+            style,
+        ));
+    }
+    if c.fell_back {
+        out.push(Piece::one(
+            2,
+            format!(" (fell back to {})", c.path),
+            p.muted,
+        ));
+    }
+    out
 }
 
 fn path_row(
@@ -71,62 +93,40 @@ fn path_row(
         style,
     ));
     spans.push(Span::styled(
-        format!("{} ", rcell(&units::ms_compact(c.latency_ms), 6)),
+        format!("{} ", rcell(&units::ms(c.latency_ms), 7)),
         p.text,
     ));
-    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    // Consistency needs at least two tries to mean anything.
-    let consistency = path
-        .consistency(tries)
-        .filter(|k| tries >= 2 && k.of >= 2 && k.failed > 0)
-        .map(|k| {
-            if k.consistent {
-                (format!("{}/{} consistent", k.failed, k.of), p.fail)
-            } else {
-                (format!("{}/{} intermittent", k.failed, k.of), p.warn)
-            }
-        });
-    let other = consistency
-        .as_ref()
-        .map_or(0, |(t, _)| t.chars().count() + 1);
-    let mut notes = Vec::new();
-    if c.startup_failure {
-        let long = width.saturating_sub(used + other) >= 18;
-        let text = if long {
-            "! startup failure"
-        } else {
-            "! startup"
-        };
-        notes.push((text.to_string(), p.fail));
-    }
-    notes.extend(consistency);
-    if c.fell_back {
-        notes.push((format!("(fell back to {})", c.path), p.muted));
-    }
-    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let mut room = width.saturating_sub(used);
-    for (text, style) in notes {
-        if room < 4 {
-            break;
-        }
-        let t = fit(&text, room);
-        room = room.saturating_sub(t.chars().count() + 1);
-        spans.push(Span::styled(format!("{t} "), style));
-    }
+    // Notes, whole or not at all: the startup failure first, then whether failure is
+    // consistent across tries, then a fallback. Short of room, "! startup" says the first in
+    // fewer columns so the second still fits.
+    let used = spans_width(&spans);
+    let room = width.saturating_sub(used);
+    let long = notes(path, c, tries, "! startup failure", view);
+    let all: usize = long.iter().map(|p| spans_width(&p.spans)).sum();
+    let notes = if all <= room {
+        pack(long, room)
+    } else {
+        pack(notes(path, c, tries, "! startup", view), room)
+    };
+    spans.extend(notes);
     Line::from(spans)
 }
 
+/// `WebSocket ✓ up handshake 2.1 ms · rtt 0.4 ms ws://…`: the state first, then the
+/// times, then the URL, each whole or not at all.
 fn ws_row(ws: &WsState, width: usize, view: &View) -> Line<'static> {
     let p = &view.palette;
-    let mut spans = vec![Span::styled("WebSocket ", p.text)];
+    let mut pieces = vec![Piece::one(0, "WebSocket ", p.text)];
     match &ws.last {
-        None => spans.push(Span::styled(
+        None => pieces.push(Piece::one(
+            0,
             format!("{}  not checked yet ", units::NONE),
             p.muted,
         )),
         Some((_, c)) if c.ok => {
-            spans.push(Span::styled(format!("{OK} up "), p.ok));
-            spans.push(Span::styled(
+            pieces.push(Piece::one(0, format!("{OK} up "), p.ok));
+            pieces.push(Piece::one(
+                1,
                 format!(
                     "handshake {} · rtt {} ",
                     units::opt_ms(c.connect_ms),
@@ -136,23 +136,17 @@ fn ws_row(ws: &WsState, width: usize, view: &View) -> Line<'static> {
             ));
         }
         Some((_, c)) => {
-            let why = c.error.as_ref().map_or_else(
-                || "failed".to_string(),
-                |e| {
-                    let step = e
-                        .step
-                        .map(|s| format!(" at {}", s.as_str()))
-                        .unwrap_or_default();
-                    format!("{}{step}", e.class)
-                },
-            );
-            spans.push(Span::styled(format!("{FAIL} down: {why} "), p.fail));
+            pieces.push(Piece::one(0, format!("{FAIL} down "), p.fail));
+            let why = c
+                .error
+                .as_ref()
+                .map_or_else(|| "failed".to_string(), crate::event::Failure::compact);
+            pieces.push(Piece::one(1, format!("{why} "), p.fail));
         }
     }
-    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let url = view.text(&ws.url);
-    spans.push(Span::styled(fit(&url, width.saturating_sub(used)), p.muted));
-    Line::from(spans)
+    // The URL whole, or none of it: a cut URL points nowhere.
+    pieces.push(Piece::one(2, view.text(&ws.url).into_owned(), p.muted));
+    Line::from(pack(pieces, width))
 }
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
@@ -199,7 +193,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
                 cell(head, name_w),
                 cell("path", path_w),
                 cell("status", 6),
-                rcell("time", 6)
+                rcell("time", 7)
             ),
             view.palette.muted,
         )));

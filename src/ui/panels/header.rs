@@ -8,12 +8,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::fit;
+use super::{DbPath, db_path, fit};
 use crate::feed::ReplayClock;
 use crate::state::State;
 use crate::state::verdict::Verdict;
 use crate::ui::fmt;
 use crate::ui::options::ViewMode;
+use crate::ui::text::{Piece, pack, words_fit};
 use crate::ui::view::View;
 use crate::units;
 
@@ -27,15 +28,10 @@ pub fn elapsed_s(state: &State, view: &View) -> f64 {
 }
 
 fn path_label(state: &State) -> &'static str {
-    let socket = state
-        .cfg
-        .target
-        .as_deref()
-        .is_some_and(|t| t.contains("/cloudsql/"));
-    match (state.cfg.cloud_sql, socket) {
-        (_, true) => "Cloud SQL · unix socket",
-        (true, false) => "Cloud SQL · VPC connector",
-        (false, false) => "direct Postgres",
+    match db_path(&state.cfg) {
+        DbPath::Socket => "Cloud SQL · unix socket",
+        DbPath::Connector => "Cloud SQL · VPC connector",
+        DbPath::Direct => "direct Postgres",
     }
 }
 
@@ -51,20 +47,33 @@ fn badge(state: &State, view: &View) -> (String, Style) {
     }
 }
 
-fn markers(state: &State, view: &View) -> Vec<Span<'static>> {
+/// What the screen is showing and how, right of the first line: the verdict badge, then the
+/// mode markers, then the look. Each is a piece dropped whole when the line is short (the
+/// theme first, the badge never). A vantage name (a remote agent) is one more piece here.
+fn markers(state: &State, view: &View) -> Vec<Piece> {
     let p = &view.palette;
     let mut out = Vec::new();
-    let mut push = |text: String| {
-        out.push(Span::styled(text, p.marker));
-        out.push(Span::raw(" "));
+    out.push(Piece::one(
+        3,
+        format!("  {} theme ", view.theme.as_str()),
+        p.muted,
+    ));
+    let mut marker = |rank: u8, text: String| {
+        out.push(Piece::new(
+            rank,
+            vec![Span::styled(text, p.marker), Span::raw(" ")],
+        ));
     };
+    if view.mask {
+        marker(1, " MASKED ".into());
+    }
     if view.paused {
         let more = if view.pending > 0 {
             format!(" +{}", view.pending)
         } else {
             String::new()
         };
-        push(format!(" ‖ PAUSED{more} "));
+        marker(1, format!(" ‖ PAUSED{more} "));
     }
     if let ViewMode::Lab { .. } = view.mode {
         let name = view
@@ -73,14 +82,16 @@ fn markers(state: &State, view: &View) -> Vec<Span<'static>> {
             .map(|n| format!("{n} (switching)"))
             .or_else(|| state.lab.as_ref().map(|l| l.name.clone()))
             .unwrap_or_else(|| "starting".into());
-        push(format!(" LAB: {name} "));
+        marker(1, format!(" LAB: {name} "));
     }
     if view.mode.is_replay() {
-        push(" REPLAY ".into());
+        marker(1, " REPLAY ".into());
     }
     if view.feed_closed && !view.mode.is_replay() {
-        push(" PROBES ENDED ".into());
+        marker(2, " PROBES ENDED ".into());
     }
+    let (badge_text, badge_style) = badge(state, view);
+    out.push(Piece::one(0, badge_text, badge_style));
     out
 }
 
@@ -148,11 +159,11 @@ fn first_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
         .as_deref()
         .unwrap_or("no database configured");
     let room = width.saturating_sub(used + 2);
-    if room >= MIN_TARGET {
-        spans.push(Span::styled(
-            format!("  {}", fit(&view.text(target), room)),
-            p.text,
-        ));
+    let shown = view.text(target);
+    // A masked target is whole or absent: a cut `‹host…` would look like a leak.
+    let fits = !view.mask || shown.chars().count() <= room;
+    if room >= MIN_TARGET && fits {
+        spans.push(Span::styled(format!("  {}", fit(&shown, room)), p.text));
     }
     spans
 }
@@ -162,15 +173,18 @@ fn first_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
 fn second_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
     let p = &view.palette;
     let j = &view.derived.judgement;
+    let room = width.saturating_sub(1);
     let why = match (state.events, j.reasons.first()) {
         (0, _) => "waiting for the first probe results…".to_string(),
         (_, None) => "every target met, no alert".to_string(),
         (_, Some(r)) if j.reasons.len() > 1 => {
-            format!("{} (+{} more)", view.text(r), j.reasons.len() - 1)
+            let more = format!(" (+{} more)", j.reasons.len() - 1);
+            let keep = room.saturating_sub(more.chars().count());
+            format!("{}{more}", words_fit(&view.text(r), keep))
         }
-        (_, Some(r)) => view.text(r).into_owned(),
+        (_, Some(r)) => words_fit(&view.text(r), room),
     };
-    let why = fit(&format!(" {why}"), width);
+    let why = format!(" {why}");
     let used = why.chars().count();
     let style = if state.events == 0 {
         p.muted
@@ -183,7 +197,7 @@ fn second_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
         // A few words are worth showing; a lone "scen…" is not.
         if room >= MIN_TARGET {
             let text = format!("  · scenario: {}", view.text(&lab.description));
-            spans.push(Span::styled(fit(&text, room), p.muted));
+            spans.push(Span::styled(words_fit(&text, room), p.muted));
         }
     }
     spans
@@ -193,10 +207,11 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     if area.height == 0 {
         return;
     }
-    let (badge_text, badge_style) = badge(state, view);
-    let mut right = markers(state, view);
-    right.push(Span::styled(badge_text, badge_style));
-    let right_w: usize = right.iter().map(|s| s.content.chars().count()).sum();
+    let width = usize::from(area.width);
+    // The left side keeps at least the name and environment.
+    let left_min = 12 + state.cfg.environment.chars().count();
+    let right = pack(markers(state, view), width.saturating_sub(left_min));
+    let right_w = crate::ui::text::spans_width(&right);
     let [l1, r1] = Layout::horizontal([Constraint::Min(0), Constraint::Length(right_w as u16)])
         .areas(Rect { height: 1, ..area });
     let line1 = Line::from(first_line(state, view, usize::from(l1.width)));

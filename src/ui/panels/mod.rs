@@ -18,6 +18,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
 use super::view::{Panel, View};
+use crate::state::StateConfig;
 use crate::state::verdict::Verdict;
 
 pub const OK: &str = "✓";
@@ -26,6 +27,28 @@ pub const WARN: &str = "!";
 pub const OVER: &str = "▲";
 pub const RUNNING: &str = "…";
 pub const NOT_REACHED: &str = "·";
+
+/// How this host reaches the database, from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DbPath {
+    Direct,
+    /// A Cloud SQL unix socket (`/cloudsql/PROJECT:REGION:INSTANCE`).
+    Socket,
+    /// Cloud SQL over TCP: through the VPC connector.
+    Connector,
+}
+
+pub(crate) fn db_path(cfg: &StateConfig) -> DbPath {
+    let socket = cfg
+        .target
+        .as_deref()
+        .is_some_and(|t| t.contains("/cloudsql/"));
+    match (cfg.cloud_sql, socket) {
+        (_, true) => DbPath::Socket,
+        (true, false) => DbPath::Connector,
+        (false, false) => DbPath::Direct,
+    }
+}
 
 /// A panel's frame. The focused panel gets a thick border and `▶` before its title so focus
 /// is visible without colour; a zoomed panel says how to leave.

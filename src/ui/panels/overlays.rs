@@ -8,8 +8,9 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
 use super::{fit, inner};
 use crate::state::State;
-use crate::state::log::Level;
+use crate::state::log::{Level, LogEntry};
 use crate::ui::draw::{MIN_HEIGHT, MIN_WIDTH};
+use crate::ui::text::wrap;
 use crate::ui::view::View;
 use crate::units;
 
@@ -143,41 +144,70 @@ fn level_word(l: Level, view: &View) -> (&'static str, ratatui::style::Style) {
     }
 }
 
-/// The event log: state changes, newest at the bottom, scrollable; masked like the rest.
-pub fn log(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+/// Columns before an entry's text (`10:03:05 ERROR startup   `): continuation lines start
+/// under the text.
+const LOG_INDENT: usize = 25;
+
+fn log_entry(e: &LogEntry, width: usize, view: &View) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let entries = state.log.entries();
+    let (word, style) = level_word(e.level, view);
+    let spans = [
+        Span::styled(format!("{} ", units::clock(e.at)), p.muted),
+        Span::styled(format!("{word} "), style),
+        Span::styled(format!("{:<9} ", e.source), p.accent),
+        Span::styled(view.text(&e.text).into_owned(), p.text),
+    ];
+    wrap(&spans, width, LOG_INDENT)
+}
+
+/// The event log: state changes, newest at the bottom, each entry wrapped whole (a long line
+/// is read in full, never cut); scrolled by entries; masked like the rest.
+pub fn log(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+    let entries: Vec<&LogEntry> = state.log.entries().collect();
     let n = entries.len();
+    let end = n.saturating_sub(view.log_scroll.min(n.saturating_sub(1)));
+    let inner_w = usize::from(area.width.saturating_sub(2));
+    let rows = usize::from(area.height.saturating_sub(2));
+    // From the newest entry in view upwards, whole entries while they fit.
+    let mut blocks: Vec<Vec<Line<'static>>> = Vec::new();
+    let mut used = 0;
+    for e in entries[..end].iter().rev() {
+        let lines = log_entry(e, inner_w, view);
+        if used + lines.len() > rows && !blocks.is_empty() {
+            break;
+        }
+        used += lines.len();
+        blocks.push(lines);
+    }
+    let start = end - blocks.len();
     let title = format!(
-        "Event log — {n} shown of {} · ↑↓ PgUp PgDn Home End · Esc closes",
+        "Event log — {}–{end} of {n} ({} ever) · ↑↓ PgUp PgDn Home End · Esc closes",
+        (start + 1).min(end),
         state.log.total()
     );
     let b = frame_block(title, view);
     frame.render_widget(Clear, area);
     let Some(i) = inner(&b, area) else { return };
     frame.render_widget(b, area);
-    let rows = usize::from(i.height);
-    let end = n.saturating_sub(view.log_scroll.min(n.saturating_sub(1)));
-    let start = end.saturating_sub(rows);
-    let lines: Vec<Line<'static>> = state
-        .log
-        .entries()
-        .skip(start)
-        .take(end - start)
-        .map(|e| {
-            let (word, style) = level_word(e.level, view);
-            Line::from(vec![
-                Span::styled(format!("{} ", units::clock(e.at)), p.muted),
-                Span::styled(format!("{word} "), style),
-                Span::styled(format!("{:<9} ", e.source), p.accent),
-                Span::styled(view.text(&e.text).into_owned(), p.text),
-            ])
-        })
-        .collect();
+    let lines: Vec<Line<'static>> = blocks.into_iter().rev().flatten().collect();
     if lines.is_empty() {
         frame.render_widget(Paragraph::new(super::hint("nothing logged yet", view)), i);
     } else {
         frame.render_widget(Paragraph::new(lines), i);
+    }
+}
+
+/// What the test will open, in its real size when known.
+fn capacity_size(state: &State, view: &View) -> String {
+    let cap = state.cfg.capacity_cap;
+    match view.capacity_connections {
+        Some(1) => format!("It opens 1 connection (safety cap {cap}) and holds it briefly."),
+        Some(n) => {
+            format!("It opens {n} connections at once (safety cap {cap}) and holds them briefly.")
+        }
+        None => format!(
+            "It opens up to {cap} connections at once (the safety cap) and holds them briefly."
+        ),
     }
 }
 
@@ -198,13 +228,7 @@ pub fn confirm_capacity(frame: &mut Frame<'_>, area: Rect, state: &State, view: 
             ),
             p.warn,
         )),
-        Line::from(Span::styled(
-            format!(
-                "It opens up to {} connections at once (the safety cap) and holds them briefly.",
-                state.cfg.capacity_cap
-            ),
-            p.text,
-        )),
+        Line::from(Span::styled(capacity_size(state, view), p.text)),
         Line::default(),
         Line::from(vec![
             Span::styled("y", p.key),

@@ -7,29 +7,15 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{FAIL, NOT_REACHED, OK, OVER, RUNNING, block, cell, fit, inner, rcell};
+use super::{FAIL, NOT_REACHED, OK, OVER, RUNNING, block, cell, inner, rcell};
 use crate::event::StartupSource;
 use crate::state::State;
+use crate::state::log::{Level, LogEntry};
 use crate::state::startup::{PhaseVerdict, StartupRun, Track};
 use crate::ui::fmt;
+use crate::ui::text::{Piece, pack, words_fit, wrap_rows};
 use crate::ui::view::{Panel, View};
 use crate::units;
-
-/// Rows the panel wants: the phases plus source, total and failure lines, plus borders.
-pub fn wanted_height(state: &State) -> u16 {
-    let phases = state.cfg.phases.len() as u16;
-    let failed = state
-        .startup
-        .primary()
-        .and_then(|t| t.current.as_ref())
-        .is_some_and(|r| r.failed_phase().is_some());
-    // A restart loop is part of the story: up to two earlier runs get a line each.
-    let earlier = state
-        .startup
-        .primary()
-        .map_or(0, |t| t.previous.len().min(2) as u16);
-    phases.saturating_add(4 + u16::from(failed) + earlier)
-}
 
 fn verdict_word(v: PhaseVerdict, wide: bool) -> (&'static str, &'static str) {
     match v {
@@ -53,43 +39,71 @@ fn verdict_style(v: PhaseVerdict, view: &View) -> Style {
     }
 }
 
-/// `90s`, `1.0s`: budgets are round numbers, short is enough.
+/// `90 s`, `0.1 s`: budgets are round numbers, said as configured.
 fn budget(secs: f64) -> String {
-    if secs < 10.0 {
-        format!("{secs:.1}s")
-    } else {
-        format!("{secs:.0}s")
-    }
+    units::secs_exact(secs)
 }
 
-fn source_line(track: Option<&Track>, view: &View) -> Line<'static> {
+/// `75.0/90 s`: measured and budget in one unit, said once.
+fn time_cell(measured: Option<f64>, limit: f64) -> String {
+    let budget = budget(limit);
+    let m = measured.map_or_else(|| units::NONE.to_string(), |d| format!("{d:.1}"));
+    format!("{m}/{budget}")
+}
+
+/// The newest problem with the startup source itself (a command that would not start, a log
+/// none of whose lines is a phase), while no run has been read: otherwise the panel would say
+/// only "no startup log yet" and the reason would be a line in the event log.
+fn source_problem(state: &State) -> Option<&LogEntry> {
+    if state.startup.log.current.is_some() {
+        return None;
+    }
+    state
+        .log
+        .entries()
+        .rev()
+        .find(|e| e.source == "startup" && e.level >= Level::Warn)
+}
+
+fn source_line(state: &State, track: Option<&Track>, width: usize, view: &View) -> Line<'static> {
     let p = &view.palette;
     let Some(t) = track else {
-        return Line::from(Span::styled("no startup log yet — phase budgets:", p.muted));
+        let text = match &state.startup.log.desc {
+            Some(desc) => format!("reading {}: no phase yet — budgets:", view.text(desc)),
+            None => "no startup log yet — phase budgets:".to_string(),
+        };
+        return Line::from(Span::styled(words_fit(&text, width), p.muted));
     };
     let what = match t.source {
         StartupSource::Log => "from the service's startup log",
         StartupSource::Rehearsal => "from connscope's rehearsal",
     };
-    let mut s = vec![Span::styled(what, p.muted)];
+    let mut pieces = vec![Piece::one(1, what, p.muted)];
     if t.runs > 1 {
-        s.push(Span::styled(
+        let restarts = t.runs - 1;
+        pieces.push(Piece::one(
+            0,
             format!(
-                " · run #{} ({} restart{})",
+                " · run #{} ({restarts} restart{})",
                 t.runs,
-                t.runs - 1,
-                plural(t.runs - 1)
+                plural(restarts)
             ),
             p.warn,
         ));
     }
     if t.lines > 0 {
-        s.push(Span::styled(
+        pieces.push(Piece::one(
+            2,
             format!(" · {} lines, {} unmatched", t.lines, t.skipped),
             p.muted,
         ));
     }
-    Line::from(s)
+    let mut spans = pack(pieces, width);
+    if let Some(first) = spans.first_mut() {
+        // Without the source, the run number leads the line.
+        first.content = first.content.trim_start_matches(" · ").to_string().into();
+    }
+    Line::from(spans)
 }
 
 fn plural(n: u32) -> &'static str {
@@ -98,6 +112,7 @@ fn plural(n: u32) -> &'static str {
 
 /// Column widths for the phase rows; the bar takes what is left and goes first when narrow.
 struct Cols {
+    time: usize,
     num: bool,
     name: usize,
     bar: usize,
@@ -105,7 +120,19 @@ struct Cols {
     wide: bool,
 }
 
-const TIME_W: usize = 9;
+/// The time column fits a measurement the size of the largest budget (`90.0/90 s`).
+fn time_width(state: &State) -> usize {
+    state
+        .cfg
+        .phases
+        .iter()
+        .map(|ph| {
+            let b = ph.budget.as_secs_f64();
+            time_cell(Some(b), b).chars().count()
+        })
+        .max()
+        .unwrap_or(9)
+}
 
 fn columns(state: &State, width: usize) -> Cols {
     let name = state
@@ -118,7 +145,8 @@ fn columns(state: &State, width: usize) -> Cols {
         .min(14);
     let wide = width >= 60;
     let verdict = if wide { 13 } else { 9 };
-    let fixed = name + 1 + TIME_W + 1 + verdict;
+    let time = time_width(state);
+    let fixed = name + 1 + time + 1 + verdict;
     let (num, bar) = match width.checked_sub(fixed + 2) {
         Some(rest) if rest >= 4 => (true, rest - 1),
         Some(_) => (true, 0),
@@ -127,9 +155,10 @@ fn columns(state: &State, width: usize) -> Cols {
     let name = if num {
         name
     } else {
-        name.min(width.saturating_sub(TIME_W + 1 + verdict + 1))
+        name.min(width.saturating_sub(time + 1 + verdict + 1))
     };
     Cols {
+        time,
         num,
         name,
         bar,
@@ -160,11 +189,7 @@ fn phase_lines(
                 .unwrap_or(PhaseVerdict::NotReached);
             let limit = cfg_phase.budget.as_secs_f64();
             let dur = ph.and_then(|ph| ph.duration_s(run.and_then(|r| r.last_ts)));
-            let time = format!(
-                "{}/{}",
-                dur.map_or_else(|| units::NONE.to_string(), |d| format!("{d:.1}")),
-                budget(limit)
-            );
+            let time = time_cell(dur, limit);
             let (sym, word) = verdict_word(v, c.wide);
             let vs = verdict_style(v, view);
             let mut spans = Vec::new();
@@ -185,7 +210,7 @@ fn phase_lines(
                 spans.push(Span::styled(full, vs));
                 spans.push(Span::styled(format!("{empty} "), p.bar_empty));
             }
-            spans.push(Span::styled(format!("{} ", rcell(&time, TIME_W)), p.text));
+            spans.push(Span::styled(format!("{} ", rcell(&time, c.time)), p.text));
             spans.push(Span::styled(cell(&format!("{sym} {word}"), c.verdict), vs));
             Line::from(spans)
         })
@@ -197,8 +222,7 @@ fn total_line(state: &State, track: Option<&Track>, width: usize, view: &View) -
     let limit = state.cfg.total_budget.as_secs_f64();
     let run = track.and_then(|t| t.current.as_ref());
     let total = run.and_then(StartupRun::total_s);
-    let label = if width >= 40 { "total " } else { "" };
-    let mut s = vec![Span::styled(label, p.muted)];
+    let mut pieces = vec![Piece::one(3, "total ", p.muted)];
     match (total, run) {
         (Some(t), Some(r)) => {
             let (sym, style) = if t >= limit || (r.exit.is_some() && !r.complete()) {
@@ -208,46 +232,58 @@ fn total_line(state: &State, track: Option<&Track>, width: usize, view: &View) -
             } else {
                 (RUNNING, p.accent)
             };
-            s.push(Span::styled(
-                format!("{t:.1}/{} {sym}", budget(limit)),
+            pieces.push(Piece::one(
+                0,
+                format!("{} {sym}", time_cell(Some(t), limit)),
                 style,
             ));
         }
-        _ => s.push(Span::styled(
-            format!("{}/{}", units::NONE, budget(limit)),
-            p.muted,
-        )),
+        _ => pieces.push(Piece::one(0, time_cell(None, limit), p.muted)),
     }
     if let Some((code, _)) = run.and_then(|r| r.exit) {
         let style = if code == 0 { p.ok } else { p.fail };
-        s.push(Span::styled(format!(" exit {code}"), style));
+        pieces.push(Piece::one(0, format!(" exit {code}"), style));
     }
     if let Some(t) = track.filter(|t| t.runs > 1 || run.is_some_and(|r| r.exit.is_some())) {
         let restarts = t.runs.saturating_sub(1);
-        s.push(Span::styled(
+        pieces.push(Piece::one(
+            1,
             format!(" · {restarts} restart{}", plural(restarts)),
             if restarts > 0 { p.warn } else { p.muted },
         ));
     }
-    Line::from(s)
+    Line::from(pack(pieces, width))
 }
 
-fn failure_line(track: Option<&Track>, width: usize, view: &View) -> Option<Line<'static>> {
-    let run = track?.current.as_ref()?;
-    let (i, ph) = run.failed_phase()?;
-    let msg = ph
-        .message
-        .as_deref()
-        .unwrap_or("failed (no message in the log)");
-    let text = format!("{FAIL} phase {} {}: {}", i + 1, ph.name, view.text(msg));
-    Some(Line::from(Span::styled(
-        fit(&text, width),
-        view.palette.fail,
-    )))
+/// How the current run failed, or what is wrong with the startup source, in at most `rows`
+/// wrapped lines.
+fn failure_lines(
+    state: &State,
+    track: Option<&Track>,
+    width: usize,
+    rows: usize,
+    view: &View,
+) -> Vec<Line<'static>> {
+    let p = &view.palette;
+    let failed = track
+        .and_then(|t| t.current.as_ref())
+        .and_then(|r| r.failed_phase());
+    let text = match (failed, source_problem(state)) {
+        (Some((i, ph)), _) => {
+            let msg = ph
+                .message
+                .as_deref()
+                .unwrap_or("failed (no message in the log)");
+            format!("{FAIL} phase {} {}: {}", i + 1, ph.name, view.text(msg))
+        }
+        (None, Some(e)) => format!("{FAIL} {}", view.text(&e.text)),
+        (None, None) => return Vec::new(),
+    };
+    wrap_rows(&[Span::styled(text, p.fail)], width, 2, rows)
 }
 
 /// Earlier runs when the service is in a restart loop (zoomed view).
-fn previous_runs(track: Option<&Track>, view: &View) -> Vec<Line<'static>> {
+fn previous_runs(track: Option<&Track>, width: usize, view: &View) -> Vec<Line<'static>> {
     let Some(t) = track else { return Vec::new() };
     let p = &view.palette;
     t.previous
@@ -268,7 +304,8 @@ fn previous_runs(track: Option<&Track>, view: &View) -> Vec<Line<'static>> {
             } else {
                 p.muted
             };
-            Line::from(Span::styled(format!("↺ earlier run: {exit}{phase}"), style))
+            let text = format!("↺ earlier: {exit}{phase}");
+            Line::from(Span::styled(words_fit(&text, width), style))
         })
         .collect()
 }
@@ -283,19 +320,25 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let track = state.startup.primary();
     let run = track.and_then(|t| t.current.as_ref());
     let w = usize::from(area_in.width);
-    let phases = phase_lines(state, run, w, view);
-    let failure = failure_line(track, w, view);
-    // Phases and the total always; then the failure message; the source line only with room.
     let room = usize::from(area_in.height);
-    let with_source = room >= phases.len() + 2 + usize::from(failure.is_some());
+    let phases = phase_lines(state, run, w, view);
+    // Phases and the total always; then the failure (or the source's problem) with at least
+    // one row; the source line when a row is left over; earlier runs fill what remains.
+    let fixed = phases.len() + 1;
+    let failure = failure_lines(state, track, w, room.saturating_sub(fixed).max(1), view);
+    let with_source = room > fixed + failure.len();
+    let failure = if with_source {
+        failure_lines(state, track, w, room.saturating_sub(fixed + 1).max(1), view)
+    } else {
+        failure
+    };
     let mut lines = Vec::with_capacity(room);
     if with_source {
-        lines.push(source_line(track, view));
+        lines.push(source_line(state, track, w, view));
     }
     lines.extend(phases);
     lines.push(total_line(state, track, w, view));
     lines.extend(failure);
-    // Earlier runs fill whatever rows are left (all of them when zoomed).
-    lines.extend(previous_runs(track, view));
+    lines.extend(previous_runs(track, w, view));
     frame.render_widget(Paragraph::new(lines), area_in);
 }
