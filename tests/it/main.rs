@@ -17,3 +17,4 @@ mod rehearsal;
 mod replay_view;
 mod review;
 mod tui;
+mod watch_verdict;
