@@ -52,6 +52,13 @@ pub enum EventBody {
     Note(Note),
     /// The lab switched scenario.
     LabScenario(LabScenario),
+    /// The probes a run selected, sent by the supervisor as it starts them: each must produce
+    /// evidence before the verdict may pass.
+    ProbesStarted(ProbesStarted),
+    /// A probe task ended (sent by the supervisor, also when the probe panicked).
+    ProbeEnded(ProbeEnded),
+    /// The run as a whole ended (`check`), finished or interrupted by a signal.
+    RunEnded(RunEnded),
 }
 
 /// Where a connection attempt failed, in the order a connection goes through them.
@@ -310,7 +317,9 @@ pub struct HttpCheck {
     pub latency_ms: f64,
     pub steps_ms: HttpSteps,
     pub timeout_ms: f64,
-    /// 503 whose body names the database, initialization, a timeout, Cloud SQL or startup failure.
+    /// Written by connscope before 0.2; no longer written or read: the state judges a 503 from
+    /// `status` and `body_excerpt` (see `state::endpoints::health`). Kept so old recordings parse.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub startup_failure: bool,
     pub body_excerpt: Option<String>,
     pub error: Option<Failure>,
@@ -341,6 +350,8 @@ pub enum PhaseStatus {
     Started,
     Completed,
     Failed,
+    /// Nothing to do for this phase (the rehearsal has no step for it, or nothing configured).
+    Skipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -392,6 +403,39 @@ pub struct Note {
 pub struct LabScenario {
     pub name: String,
     pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbesStarted {
+    /// Probe names as `--only` spells them (`db`, `init`, `capacity`, …).
+    pub probes: Vec<String>,
+}
+
+/// How a probe task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeEnd {
+    /// It returned by itself (`check`: its work is done).
+    Finished,
+    /// It was cancelled (quit, a signal, the end of the run).
+    Cancelled,
+    /// It panicked: a bug, never evidence about what it probes.
+    Panicked,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeEnded {
+    pub probe: String,
+    pub how: ProbeEnd,
+    /// The panic message, secrets removed.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEnded {
+    /// A signal (SIGINT / SIGTERM) stopped the run before its probes finished.
+    pub interrupted: bool,
 }
 
 #[cfg(test)]

@@ -90,6 +90,19 @@ pub fn opt_pct(f: Option<f64>) -> String {
     f.map_or_else(|| NONE.into(), pct)
 }
 
+/// A count and its noun, singular or plural: `1 attempt`, `3 attempts`, `1 try`, `2 tries`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        return format!("1 {noun}");
+    }
+    let plural = match noun.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{noun}s"),
+    };
+    format!("{n} {plural}")
+}
+
 /// Wall-clock time of day, UTC (the recording's clock; outputs say UTC once).
 pub fn clock(t: DateTime<Utc>) -> String {
     t.format("%H:%M:%S").to_string()
@@ -106,6 +119,15 @@ pub fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_say_singular_and_plural() {
+        assert_eq!(count(1u32, "try"), "1 try");
+        assert_eq!(count(2u32, "try"), "2 tries");
+        assert_eq!(count(0u32, "attempt"), "0 attempts");
+        assert_eq!(count(1u64, "attempt"), "1 attempt");
+        assert_eq!(count(3u32, "day"), "3 days");
+    }
 
     #[test]
     fn measured_times_pick_the_unit_by_size() {

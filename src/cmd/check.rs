@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use crate::cli::{CheckArgs, Format, Global};
-use crate::event::Event;
-use crate::exit::{self, AppError, AppResult};
+use crate::event::{Event, EventBody, RunEnded};
+use crate::exit::{AppError, AppResult};
 use crate::probe::Mode;
 use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
@@ -44,18 +44,19 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
             () = crate::signal::shutdown() => break true,
         }
     };
-    running.cancel();
+    // Every probe is awaited first: how each ended (cancelled, crashed) is evidence too.
+    running.shutdown().await;
     while let Ok(ev) = rx.try_recv() {
         consume(ev)?;
     }
-    running.shutdown().await;
+    let end = Event::now(EventBody::RunEnded(RunEnded { interrupted }));
+    let judged_at = end.at;
+    consume(end)?;
+    // Judged once, at the run's end: `report` of the recording judges at the same moment.
+    let report = crate::report::Report::build(&state, state.judge(Some(judged_at)));
     let ctx = crate::report::Context::live("check", crate::record::redacted_settings(&config));
-    print(&state, args.format, &ctx)?;
-    Ok(if interrupted {
-        exit::INTERRUPTED
-    } else {
-        crate::state::verdict::judge(&state).verdict.exit_code()
-    })
+    print(&report, args.format, &ctx)?;
+    Ok(report.exit_code)
 }
 
 fn progress(ev: &Event) {
@@ -65,8 +66,12 @@ fn progress(ev: &Event) {
     }
 }
 
-fn print(state: &State, format: Format, ctx: &crate::report::Context) -> AppResult<()> {
-    let text = crate::report::render(format, state, ctx);
+fn print(
+    report: &crate::report::Report,
+    format: Format,
+    ctx: &crate::report::Context,
+) -> AppResult<()> {
+    let text = crate::report::render(format, report, ctx);
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}").map_err(|e| AppError::software(format!("cannot write output: {e}")))
 }

@@ -44,10 +44,18 @@ pub fn run(args: &ReportArgs) -> AppResult<i32> {
         );
     }
     let ctx = context(args, &rec, from, to);
-    let text = crate::report::render(args.format, &state, &ctx);
+    // The recording's clock: the window's end, or its newest event. Judged once.
+    let end = rec.events.iter().map(|e| e.at).max();
+    let now = match (to, end) {
+        (Some(t), Some(e)) => Some(t.min(e)),
+        (t, e) => t.or(e),
+    };
+    let report = crate::report::Report::build(&state, state.judge(now.or(state.last_at)));
+    let text = crate::report::render(args.format, &report, &ctx);
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}").map_err(|e| AppError::software(format!("cannot write output: {e}")))?;
-    Ok(crate::state::verdict::judge(&state).verdict.exit_code())
+    // Like the run it reports: an interrupted run's report says (and exits) 130.
+    Ok(report.exit_code)
 }
 
 /// The state as the live run had it, limited to the window (see the module comment).

@@ -131,7 +131,7 @@ async fn outage_log_is_a_restart_loop_failing_in_phase_3_with_exit_3() {
     assert_eq!(track.runs, 2, "the restart is a second run");
     let run = current(&s);
     assert_eq!(
-        run.verdicts(),
+        run.verdicts(None),
         [
             Pass, Pass, Failed, NotReached, NotReached, NotReached, NotReached
         ]
@@ -142,7 +142,7 @@ async fn outage_log_is_a_restart_loop_failing_in_phase_3_with_exit_3() {
         Some("database initialization timeout after 75.0s")
     );
     assert_eq!(run.exit.map(|(c, _)| c), Some(3));
-    approx(run.total_s(), 77.2);
+    approx(run.total_s(None), 77.2);
     let first = track.previous.last().expect("the first run is kept");
     assert_eq!(first.exit_code, Some(3));
     assert_eq!(first.failed_phase.as_deref(), Some("database"));
@@ -163,10 +163,10 @@ async fn healthy_log_passes_every_phase_within_the_total_budget() {
     let events = from_file("healthy.jsonl", json()).await;
     let s = judge(&events);
     let run = current(&s);
-    assert_eq!(run.verdicts(), [Pass; 7]);
+    assert_eq!(run.verdicts(None), [Pass; 7]);
     assert!(run.complete());
     assert_eq!(run.exit, None);
-    let total = run.total_s().expect("a total");
+    let total = run.total_s(None).expect("a total");
     assert!(total < 120.0, "total {total}");
     approx(Some(total), 50.0);
     approx(run.phases[2].duration_s(None), 31.6);
@@ -181,11 +181,11 @@ async fn over_budget_log_flags_phase_2_using_the_shippers_timestamps() {
     let s = judge(&events);
     let run = current(&s);
     assert_eq!(
-        run.verdicts(),
+        run.verdicts(None),
         [Pass, OverBudget, Pass, Pass, Pass, Pass, Pass]
     );
     approx(run.phases[1].duration_s(None), 55.0);
-    approx(run.total_s(), 67.0);
+    approx(run.total_s(None), 67.0);
     assert_eq!(last_log(&events).skipped, 0);
 }
 
@@ -195,7 +195,7 @@ async fn garbage_lines_are_skipped_and_counted_never_fatal() {
     let s = judge(&events);
     let run = current(&s);
     assert_eq!(
-        run.verdicts(),
+        run.verdicts(None),
         [
             Pass, Pass, Running, NotReached, NotReached, NotReached, NotReached
         ]
@@ -211,7 +211,7 @@ async fn a_log_cut_mid_line_counts_the_cut_line_as_skipped() {
     let events = from_file("truncated.jsonl", json()).await;
     let s = judge(&events);
     assert_eq!(
-        current(&s).verdicts(),
+        current(&s).verdicts(None),
         [
             Pass, Pass, Running, NotReached, NotReached, NotReached, NotReached
         ]
@@ -226,7 +226,7 @@ async fn a_text_log_read_with_the_default_patterns() {
     let s = judge(&events);
     let run = current(&s);
     assert_eq!(
-        run.verdicts(),
+        run.verdicts(None),
         [
             Pass, Pass, Failed, NotReached, NotReached, NotReached, NotReached
         ]
@@ -427,7 +427,7 @@ async fn a_followed_file_is_reread_after_truncation_and_rotation() {
     );
     let s = judge(&events);
     assert_eq!(s.startup.log.runs, 3, "each restart of phase 1 is a run");
-    assert_eq!(current(&s).verdicts()[0], Failed);
+    assert_eq!(current(&s).verdicts(None)[0], Failed);
 }
 
 #[tokio::test]
@@ -467,7 +467,7 @@ async fn a_command_source_reads_its_output_and_notes_its_exit() {
     let events = run_to_end(Mode::Once, StartupParams::new(json(), Input::Command(cmd))).await;
     let s = judge(&events);
     assert_eq!(current(&s).exit.map(|(c, _)| c), Some(3));
-    assert_eq!(current(&s).verdicts()[0], Pass);
+    assert_eq!(current(&s).verdicts(None)[0], Pass);
     let log = last_log(&events);
     assert_eq!((log.lines, log.skipped, log.ended), (4, 1, true));
     assert!(log.source.starts_with("$ printf"), "{}", log.source);

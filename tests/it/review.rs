@@ -877,8 +877,9 @@ mod fuzz {
             for ev in &rec.events {
                 state.apply(ev);
             }
+            let report = connscope::report::Report::of(&state);
             for f in [Format::Text, Format::Json, Format::Markdown, Format::Junit] {
-                let _ = render(f, &state, &Context::default());
+                let _ = render(f, &report, &Context::default());
             }
             let mut p = Player::new(rec, 1.0);
             let mut out = Vec::new();
