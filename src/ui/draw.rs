@@ -89,7 +89,7 @@ fn columns(area: Rect) -> [Rect; 2] {
 }
 
 fn right_panels(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
-    let [st, ep, cap] = right_column(area, state);
+    let [st, ep, cap] = right_column(area, state, view);
     panel(frame, st, state, view, Panel::Startup);
     panel(frame, ep, state, view, Panel::Endpoints);
     panel(frame, cap, state, view, Panel::Capacity);
@@ -97,7 +97,7 @@ fn right_panels(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
 
 /// What startup, endpoints and capacity would take with nothing squeezed.
 fn right_need(state: &State, view: &View) -> u16 {
-    startup::wanted_height(state)
+    startup::wanted_height(state, view)
         .saturating_add(endpoints::wanted_height(state))
         .saturating_add(capacity::wanted_height(state, view))
 }
@@ -106,11 +106,11 @@ fn right_need(state: &State, view: &View) -> u16 {
 /// the squeeze order is deliberate: capacity keeps its result and key hint, startup keeps its
 /// phases, endpoints fold to one line each, and capacity gets whatever is left over (so the
 /// column's bottom lines up with the attempts panel beside it).
-fn right_column(area: Rect, state: &State) -> [Rect; 3] {
+fn right_column(area: Rect, state: &State, view: &View) -> [Rect; 3] {
     const CAP_MIN: u16 = 4;
     const EP_MIN: u16 = 4;
     let h = area.height;
-    let st = startup::wanted_height(state).min(h.saturating_sub(CAP_MIN + EP_MIN));
+    let st = startup::wanted_height(state, view).min(h.saturating_sub(CAP_MIN + EP_MIN));
     let ep = endpoints::wanted_height(state).min(h.saturating_sub(st + CAP_MIN));
     Layout::vertical([
         Constraint::Length(st),

@@ -71,7 +71,7 @@ fn alert_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'st
 /// zoomed.
 fn finding_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let findings = &view.derived.findings;
+    let findings = &view.derived.judgement.findings;
     if findings.is_empty() {
         let text = if state.events == 0 {
             "diagnosis: waiting for evidence"
@@ -121,7 +121,7 @@ fn finding_lines(state: &State, view: &View, width: Option<usize>) -> Vec<Line<'
 fn target_lines(view: &View) -> Vec<Line<'static>> {
     let p = &view.palette;
     let mut out = vec![Line::from(Span::styled("targets", p.title))];
-    for t in &view.derived.targets {
+    for t in &view.derived.judgement.targets {
         let (sym, style) = match t.met {
             Some(true) => (OK, p.ok),
             Some(false) => (FAIL, p.fail),

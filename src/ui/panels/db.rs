@@ -10,6 +10,7 @@ use ratatui::widgets::Paragraph;
 use super::{FAIL, OK, block, cell, chart, fit, inner, rcell};
 use crate::event::DbAttempt;
 use crate::state::State;
+use crate::state::verdict::Verdict;
 use crate::ui::fmt;
 use crate::ui::view::{Panel, Scale, View};
 use crate::units;
@@ -18,33 +19,55 @@ use crate::units;
 const SIDE_BY_SIDE: u16 = 88;
 const STATS_W: u16 = 34;
 
-fn rate_style(rate: f64, view: &View) -> Style {
+/// The judge's colour for the success rate of "now" (its thresholds, not the panel's).
+fn rate_style(view: &View) -> Style {
     let p = &view.palette;
-    if rate >= 0.9 {
-        p.ok
-    } else if rate >= 0.5 {
-        p.warn
-    } else {
-        p.fail
+    match view.derived.judgement.db.rate {
+        Some(Verdict::Pass) => p.ok,
+        Some(Verdict::Warn) => p.warn,
+        Some(Verdict::Fail) | None => p.fail,
     }
 }
 
-fn success_line(width: usize, view: &View) -> Line<'static> {
+/// The headline is "now" (what the rules judge); the run's total follows, labelled, once the
+/// two differ.
+fn success_lines(width: usize, view: &View) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let s = view.derived.summary;
-    let Some(rate) = s.success_rate else {
-        return Line::from(Span::styled("success —  (no attempt yet)", p.muted));
+    let db = &view.derived.judgement.db;
+    let (now, total) = (db.now, db.total);
+    let Some(rate) = now.success_rate else {
+        return vec![Line::from(Span::styled(
+            "success —  (no attempt yet)",
+            p.muted,
+        ))];
     };
-    let label = format!(" {} ({}/{})", units::pct(rate), s.successes, s.attempts);
+    let whole = now.attempts == total.attempts;
+    let label = if whole {
+        format!(" {} ({}/{})", units::pct(rate), now.successes, now.attempts)
+    } else {
+        format!(" {} of last {}", units::pct(rate), now.attempts)
+    };
     let bar_w = width.saturating_sub(8 + label.chars().count()).min(24);
     let (full, empty) = fmt::bar(rate, bar_w);
-    let style = rate_style(rate, view);
-    Line::from(vec![
+    let style = rate_style(view);
+    let mut lines = vec![Line::from(vec![
         Span::styled("success ", p.muted),
         Span::styled(full, style),
         Span::styled(empty, p.bar_empty),
         Span::styled(label, style),
-    ])
+    ])];
+    if !whole {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "total success {} ({}/{})",
+                units::opt_pct(total.success_rate),
+                total.successes,
+                total.attempts
+            ),
+            p.muted,
+        )));
+    }
+    lines
 }
 
 fn streak_line(state: &State, view: &View) -> Option<Line<'static>> {
@@ -87,7 +110,7 @@ fn grid(items: Vec<(&'static str, String)>, width: usize, view: &View) -> Vec<Li
 }
 
 fn percentile_lines(width: usize, view: &View) -> Vec<Line<'static>> {
-    let s = view.derived.summary;
+    let s = view.derived.judgement.db.total;
     let items = [
         ("p50", s.p50_ms),
         ("p95", s.p95_ms),
@@ -122,7 +145,7 @@ fn classes_line(state: &State, width: usize, view: &View) -> Line<'static> {
     let p = &view.palette;
     let mut classes: Vec<_> = state.db.classes.iter().collect();
     if classes.is_empty() {
-        let text = if view.derived.summary.attempts > 0 {
+        let text = if view.derived.judgement.db.total.attempts > 0 {
             "errors none"
         } else {
             "errors —"
@@ -143,8 +166,8 @@ fn classes_line(state: &State, width: usize, view: &View) -> Line<'static> {
 
 fn stats_lines(state: &State, width: usize, view: &View, stacked: bool) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let s = view.derived.summary;
-    let mut lines = vec![success_line(width, view)];
+    let s = view.derived.judgement.db.now;
+    let mut lines = success_lines(width, view);
     lines.extend(streak_line(state, view));
     lines.extend(percentile_lines(width, view));
     if !stacked {

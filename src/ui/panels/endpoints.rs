@@ -9,7 +9,8 @@ use ratatui::widgets::Paragraph;
 use super::{FAIL, OK, block, cell, fit, inner, rcell};
 use crate::event::HttpCheck;
 use crate::state::State;
-use crate::state::endpoints::{PathState, WsState};
+use crate::state::endpoints::{Health, PathState, WsState};
+use crate::state::judge::PathJudgement;
 use crate::ui::view::{Panel, View};
 use crate::units;
 
@@ -40,10 +41,43 @@ fn status_text(c: &HttpCheck) -> String {
     }
 }
 
+/// The judge's reading of a path's answers.
+fn judged<'a>(view: &'a View, endpoint: &str, path: &PathState) -> Option<&'a PathJudgement> {
+    view.derived
+        .judgement
+        .endpoints
+        .iter()
+        .find(|j| j.endpoint == endpoint && j.path == path.requested_path)
+}
+
+/// What the judge says beyond ok / failed: starting (with its phase), unhealthy, startup failure.
+fn health_note(
+    j: Option<&PathJudgement>,
+    long: bool,
+    view: &View,
+) -> Option<(String, ratatui::style::Style)> {
+    let p = &view.palette;
+    let j = j?;
+    match j.health? {
+        Health::Ok | Health::Failing => None,
+        Health::Starting => {
+            let phase = j
+                .phase
+                .as_deref()
+                .filter(|_| long)
+                .map(|ph| format!(" ({ph})"))
+                .unwrap_or_default();
+            Some((format!("… starting{phase}"), p.warn))
+        }
+        Health::Unhealthy => Some(("! unhealthy".into(), p.fail)),
+        Health::StartupFailure if long => Some(("! startup failure".into(), p.fail)),
+        Health::StartupFailure => Some(("! startup".into(), p.fail)),
+    }
+}
+
 fn path_row(
-    name: &str,
+    (endpoint, name): (&str, &str),
     path: &PathState,
-    tries: u32,
     widths: (usize, usize),
     width: usize,
     view: &View,
@@ -65,7 +99,12 @@ fn path_row(
         ));
         return Line::from(spans);
     };
-    let style = if c.ok { p.ok } else { p.fail };
+    let j = judged(view, endpoint, path);
+    let style = match j.and_then(|j| j.health) {
+        Some(Health::Ok) => p.ok,
+        Some(Health::Starting) => p.warn,
+        _ => p.fail,
+    };
     spans.push(Span::styled(
         format!("{} ", cell(&status_text(c), 6)),
         style,
@@ -75,30 +114,22 @@ fn path_row(
         p.text,
     ));
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    // Consistency needs at least two tries to mean anything.
-    let consistency = path
-        .consistency(tries)
-        .filter(|k| tries >= 2 && k.of >= 2 && k.failed > 0)
-        .map(|k| {
-            if k.consistent {
-                (format!("{}/{} consistent", k.failed, k.of), p.fail)
-            } else {
-                (format!("{}/{} intermittent", k.failed, k.of), p.warn)
-            }
-        });
+    // Consistency needs at least two tries to mean anything (the judge says which).
+    let consistency = j.and_then(|j| j.consistency).and_then(|k| {
+        if k.consistent {
+            Some((format!("{}/{} consistent", k.failed, k.of), p.fail))
+        } else if k.intermittent {
+            Some((format!("{}/{} intermittent", k.failed, k.of), p.warn))
+        } else {
+            None
+        }
+    });
     let other = consistency
         .as_ref()
         .map_or(0, |(t, _)| t.chars().count() + 1);
+    let long = width.saturating_sub(used + other) >= 18;
     let mut notes = Vec::new();
-    if c.startup_failure {
-        let long = width.saturating_sub(used + other) >= 18;
-        let text = if long {
-            "! startup failure"
-        } else {
-            "! startup"
-        };
-        notes.push((text.to_string(), p.fail));
-    }
+    notes.extend(health_note(j, long, view));
     notes.extend(consistency);
     if c.fell_back {
         notes.push((format!("(fell back to {})", c.path), p.muted));
@@ -182,7 +213,6 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         .unwrap_or(4)
         .clamp(4, 12);
     let path_w = if w >= 56 { 16 } else { 8 };
-    let tries = state.cfg.tries.max(1);
     let rows: usize = eps
         .endpoints
         .iter()
@@ -224,12 +254,12 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
                 .iter()
                 .max_by_key(|p| p.last.as_ref().map(|(_, c)| !c.ok))
                 .unwrap_or(&e.paths[0]);
-            lines.push(path_row(&name, worst, tries, (name_w, path_w), w, view));
+            lines.push(path_row((&e.name, &name), worst, (name_w, path_w), w, view));
             continue;
         }
         for (i, path) in e.paths.iter().enumerate() {
             let label = if i == 0 { name.as_str() } else { "" };
-            lines.push(path_row(label, path, tries, (name_w, path_w), w, view));
+            lines.push(path_row((&e.name, label), path, (name_w, path_w), w, view));
         }
     }
     for ws in &eps.websockets {

@@ -11,6 +11,7 @@ use ratatui::widgets::Paragraph;
 use super::fit;
 use crate::feed::ReplayClock;
 use crate::state::State;
+use crate::state::judge::DbStatus;
 use crate::state::verdict::Verdict;
 use crate::ui::fmt;
 use crate::ui::options::ViewMode;
@@ -80,6 +81,9 @@ fn markers(state: &State, view: &View) -> Vec<Span<'static>> {
     }
     if view.feed_closed && !view.mode.is_replay() {
         push(" PROBES ENDED ".into());
+    }
+    if view.derived.judgement.db.status == DbStatus::Down {
+        push(" DB DOWN ".into());
     }
     out
 }

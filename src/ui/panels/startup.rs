@@ -10,19 +10,15 @@ use ratatui::widgets::Paragraph;
 use super::{FAIL, NOT_REACHED, OK, OVER, RUNNING, block, cell, fit, inner, rcell};
 use crate::event::StartupSource;
 use crate::state::State;
-use crate::state::startup::{PhaseVerdict, StartupRun, Track};
+use crate::state::startup::{PhaseVerdict, StartupView, Track};
 use crate::ui::fmt;
 use crate::ui::view::{Panel, View};
 use crate::units;
 
 /// Rows the panel wants: the phases plus source, total and failure lines, plus borders.
-pub fn wanted_height(state: &State) -> u16 {
+pub fn wanted_height(state: &State, view: &View) -> u16 {
     let phases = state.cfg.phases.len() as u16;
-    let failed = state
-        .startup
-        .primary()
-        .and_then(|t| t.current.as_ref())
-        .is_some_and(|r| r.failed_phase().is_some());
+    let failed = judged(view).is_some_and(|v| v.phases.iter().any(|p| p.verdict.is_failure()));
     // A restart loop is part of the story: up to two earlier runs get a line each.
     let earlier = state
         .startup
@@ -37,9 +33,16 @@ fn verdict_word(v: PhaseVerdict, wide: bool) -> (&'static str, &'static str) {
         PhaseVerdict::OverBudget if wide => (OVER, "over budget"),
         PhaseVerdict::OverBudget => (OVER, "over"),
         PhaseVerdict::Failed => (FAIL, "FAILED"),
+        PhaseVerdict::Stalled => (FAIL, "STALLED"),
         PhaseVerdict::Running => (RUNNING, "running"),
         PhaseVerdict::NotReached => (NOT_REACHED, "not yet"),
+        PhaseVerdict::Skipped => (NOT_REACHED, "skipped"),
     }
+}
+
+/// The judge's view of the newest run, aged to the dashboard's clock.
+fn judged(view: &View) -> Option<&StartupView> {
+    view.derived.judgement.startup.as_ref()
 }
 
 fn verdict_style(v: PhaseVerdict, view: &View) -> Style {
@@ -47,9 +50,9 @@ fn verdict_style(v: PhaseVerdict, view: &View) -> Style {
     match v {
         PhaseVerdict::Pass => p.ok,
         PhaseVerdict::OverBudget => p.warn,
-        PhaseVerdict::Failed => p.fail,
+        PhaseVerdict::Failed | PhaseVerdict::Stalled => p.fail,
         PhaseVerdict::Running => p.accent,
-        PhaseVerdict::NotReached => p.muted,
+        PhaseVerdict::NotReached | PhaseVerdict::Skipped => p.muted,
     }
 }
 
@@ -138,15 +141,10 @@ fn columns(state: &State, width: usize) -> Cols {
     }
 }
 
-fn phase_lines(
-    state: &State,
-    run: Option<&StartupRun>,
-    width: usize,
-    view: &View,
-) -> Vec<Line<'static>> {
+fn phase_lines(state: &State, width: usize, view: &View) -> Vec<Line<'static>> {
     let p = &view.palette;
     let c = columns(state, width);
-    let verdicts = run.map(StartupRun::verdicts);
+    let run = judged(view);
     state
         .cfg
         .phases
@@ -154,12 +152,9 @@ fn phase_lines(
         .enumerate()
         .map(|(i, cfg_phase)| {
             let ph = run.and_then(|r| r.phases.get(i));
-            let v = verdicts
-                .as_ref()
-                .and_then(|vs| vs.get(i).copied())
-                .unwrap_or(PhaseVerdict::NotReached);
+            let v = ph.map_or(PhaseVerdict::NotReached, |ph| ph.verdict);
             let limit = cfg_phase.budget.as_secs_f64();
-            let dur = ph.and_then(|ph| ph.duration_s(run.and_then(|r| r.last_ts)));
+            let dur = ph.and_then(|ph| ph.duration_s);
             let time = format!(
                 "{}/{}",
                 dur.map_or_else(|| units::NONE.to_string(), |d| format!("{d:.1}")),
@@ -192,18 +187,18 @@ fn phase_lines(
         .collect()
 }
 
-fn total_line(state: &State, track: Option<&Track>, width: usize, view: &View) -> Line<'static> {
+fn total_line(state: &State, width: usize, view: &View) -> Line<'static> {
     let p = &view.palette;
     let limit = state.cfg.total_budget.as_secs_f64();
-    let run = track.and_then(|t| t.current.as_ref());
-    let total = run.and_then(StartupRun::total_s);
+    let run = judged(view);
+    let total = run.and_then(|r| r.total_s);
     let label = if width >= 40 { "total " } else { "" };
     let mut s = vec![Span::styled(label, p.muted)];
     match (total, run) {
         (Some(t), Some(r)) => {
-            let (sym, style) = if t >= limit || (r.exit.is_some() && !r.complete()) {
+            let (sym, style) = if t >= limit || r.failed || (r.exit_code.is_some() && !r.complete) {
                 (FAIL, p.fail)
-            } else if r.complete() {
+            } else if r.complete {
                 (OK, p.ok)
             } else {
                 (RUNNING, p.accent)
@@ -218,28 +213,37 @@ fn total_line(state: &State, track: Option<&Track>, width: usize, view: &View) -
             p.muted,
         )),
     }
-    if let Some((code, _)) = run.and_then(|r| r.exit) {
+    if let Some(code) = run.and_then(|r| r.exit_code) {
         let style = if code == 0 { p.ok } else { p.fail };
         s.push(Span::styled(format!(" exit {code}"), style));
     }
-    if let Some(t) = track.filter(|t| t.runs > 1 || run.is_some_and(|r| r.exit.is_some())) {
-        let restarts = t.runs.saturating_sub(1);
-        s.push(Span::styled(
-            format!(" · {restarts} restart{}", plural(restarts)),
-            if restarts > 0 { p.warn } else { p.muted },
-        ));
+    if let Some(r) = run.filter(|r| r.runs > 1 || r.exit_code.is_some()) {
+        let restarts = r.runs.saturating_sub(1);
+        let looping = r.restart_loop.as_ref().is_some_and(|l| l.active);
+        let (text, style) = match restarts {
+            0 => (" · 0 restarts".to_string(), p.muted),
+            n if looping => (
+                format!(" · restart loop ({n} restart{})", plural(n)),
+                p.fail,
+            ),
+            n => (format!(" · {n} restart{}", plural(n)), p.warn),
+        };
+        s.push(Span::styled(text, style));
     }
     Line::from(s)
 }
 
-fn failure_line(track: Option<&Track>, width: usize, view: &View) -> Option<Line<'static>> {
-    let run = track?.current.as_ref()?;
-    let (i, ph) = run.failed_phase()?;
-    let msg = ph
-        .message
-        .as_deref()
-        .unwrap_or("failed (no message in the log)");
-    let text = format!("{FAIL} phase {} {}: {}", i + 1, ph.name, view.text(msg));
+fn failure_line(width: usize, view: &View) -> Option<Line<'static>> {
+    let ph = judged(view)?
+        .phases
+        .iter()
+        .find(|p| p.verdict.is_failure())?;
+    let msg = match (ph.verdict, ph.message.as_deref()) {
+        (PhaseVerdict::Stalled, _) => "no end in the log, far past its budget",
+        (_, Some(m)) => m,
+        (_, None) => "failed (no message in the log)",
+    };
+    let text = format!("{FAIL} phase {} {}: {}", ph.number, ph.name, view.text(msg));
     Some(Line::from(Span::styled(
         fit(&text, width),
         view.palette.fail,
@@ -281,10 +285,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     };
     frame.render_widget(b, area);
     let track = state.startup.primary();
-    let run = track.and_then(|t| t.current.as_ref());
     let w = usize::from(area_in.width);
-    let phases = phase_lines(state, run, w, view);
-    let failure = failure_line(track, w, view);
+    let phases = phase_lines(state, w, view);
+    let failure = failure_line(w, view);
     // Phases and the total always; then the failure message; the source line only with room.
     let room = usize::from(area_in.height);
     let with_source = room >= phases.len() + 2 + usize::from(failure.is_some());
@@ -293,7 +296,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         lines.push(source_line(track, view));
     }
     lines.extend(phases);
-    lines.push(total_line(state, track, w, view));
+    lines.push(total_line(state, w, view));
     lines.extend(failure);
     // Earlier runs fill whatever rows are left (all of them when zoomed).
     lines.extend(previous_runs(track, view));
