@@ -59,7 +59,9 @@ pub struct DbJudgement {
     /// The attempts that judge now: the last `alerts.window`, without ended outages.
     pub now: Summary,
     pub window: u32,
-    /// Every attempt of the run (cumulative), as shown beside "now".
+    /// Every attempt of the run (cumulative), as shown beside "now" (`summary` in the JSON,
+    /// as it always was).
+    #[serde(rename = "summary")]
     pub total: Summary,
     pub rate: Option<Verdict>,
 }
