@@ -76,20 +76,23 @@ pub fn health(c: &HttpCheck) -> Answer {
         return answer(Health::Failing);
     };
     let said = body_says(body);
+    let lower = body.to_lowercase();
+    // A failed startup said in so many words outranks a status word ("unhealthy").
+    let failed_start = ["startup failed", "failed to start"]
+        .iter()
+        .any(|w| lower.contains(w));
     match (status, said.state) {
-        (503, Some(BodyState::Starting)) => Answer {
+        (503, Some(BodyState::Starting)) if !failed_start => Answer {
             health: Health::Starting,
             phase: said.phase,
         },
+        (503, _) if failed_start => answer(Health::StartupFailure),
         (_, Some(BodyState::Degraded)) => answer(Health::Unhealthy),
-        (503, _) if names_startup_failure(body) => answer(Health::StartupFailure),
+        (503, _) if STARTUP_FAILURE_WORDS.iter().any(|w| lower.contains(w)) => {
+            answer(Health::StartupFailure)
+        }
         _ => answer(Health::Failing),
     }
-}
-
-fn names_startup_failure(body: &str) -> bool {
-    let lower = body.to_lowercase();
-    STARTUP_FAILURE_WORDS.iter().any(|w| lower.contains(w))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,6 +401,14 @@ mod tests {
         assert_eq!(
             judged(503, r#"{"status":"degraded","database":"unreachable"}"#).health,
             Health::Unhealthy
+        );
+        assert_eq!(
+            judged(
+                503,
+                r#"{"status":"unhealthy","error":"startup failed: database initialization timeout"}"#
+            )
+            .health,
+            Health::StartupFailure
         );
         let text = judged(503, "service starting: phase 3 (database) in progress");
         assert_eq!(

@@ -160,14 +160,15 @@ fn missing(s: &State, probe: &str) -> (EvidenceStatus, Option<String>) {
         let why = "the run was interrupted before it produced a result".to_string();
         return (EvidenceStatus::Missing, Some(note.unwrap_or(why)));
     }
+    // The log's own counts are newer than any note about it.
     if ended.is_some() || ev.run_ended.is_some() || startup_log_ended(s, probe) {
-        let why = note
-            .or_else(|| startup_log_why(s, probe))
+        let why = startup_log_why(s, probe)
+            .or(note)
             .unwrap_or_else(|| "it ended without a result".into());
         return (EvidenceStatus::Missing, Some(why));
     }
     // Still going: a source that cannot be read yet (a log that does not exist) says why.
-    match note.or_else(|| startup_log_why(s, probe)) {
+    match startup_log_why(s, probe).or(note) {
         Some(why) => (EvidenceStatus::Missing, Some(why)),
         None => (EvidenceStatus::Waiting, None),
     }
