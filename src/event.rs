@@ -382,6 +382,10 @@ pub struct StartupLog {
     pub skipped: u64,
     /// The log ended (file fully read in `check`, command exited, stdin closed).
     pub ended: bool,
+    /// The format the log turned out to be written in (`json`, `cloud-logging`, `logfmt`,
+    /// `text`, `regex`), once a line of it gave an event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

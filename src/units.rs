@@ -76,6 +76,16 @@ pub fn span(secs: f64) -> String {
     }
 }
 
+/// A measured duration: seconds with one decimal while short (`77.2 s`), then as a span
+/// (`26 h 40 min`) — a phase stuck for a day is not read as 96049.3 s.
+pub fn elapsed(secs_: f64) -> String {
+    if secs_ < 600.0 {
+        secs(secs_)
+    } else {
+        span(secs_)
+    }
+}
+
 /// A fraction 0..1 as a whole percentage: `45 %`.
 pub fn pct(f: f64) -> String {
     if f.is_finite() {

@@ -176,6 +176,8 @@ pub struct StartupLogRead {
     pub lines: u64,
     pub skipped: u64,
     pub ended: bool,
+    /// What it was read as: `json`, `cloud-logging`, `logfmt`, `text` or `regex`.
+    pub format: Option<String>,
 }
 
 impl Report {
@@ -371,6 +373,7 @@ fn startup_log(s: &State) -> Option<StartupLogRead> {
         lines: t.lines,
         skipped: t.skipped,
         ended: t.ended,
+        format: t.format.clone(),
     })
 }
 

@@ -36,7 +36,8 @@ pub fn render(r: &Report) -> String {
     }
     endpoints(&mut o, &r.endpoints, &r.websockets);
     if let Some(s) = &r.startup {
-        startup(&mut o, s);
+        let format = r.startup_log.as_ref().and_then(|l| l.format.as_deref());
+        startup(&mut o, s, format);
     } else if let Some(l) = &r.startup_log {
         let _ = writeln!(
             o,
@@ -278,11 +279,12 @@ fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
     }
 }
 
-fn startup(o: &mut String, s: &Startup) {
+fn startup(o: &mut String, s: &Startup, format: Option<&str>) {
+    let read_as = format.map(|f| format!(", read as {f}")).unwrap_or_default();
     let src = s
         .log
         .as_deref()
-        .map(|l| format!(" ({l})"))
+        .map(|l| format!(" ({l}{read_as})"))
         .unwrap_or_default();
     let _ = writeln!(
         o,

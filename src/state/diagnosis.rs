@@ -579,18 +579,15 @@ fn signature(over: bool) -> Finding {
 }
 
 fn timeout_mismatch(after_s: f64, init_s: f64, over: bool) -> Finding {
-    let (verb, tail) = if over {
-        ("failed", " — a newer run has since completed every phase")
+    let tail = if over {
+        " — a newer run has since completed every phase"
     } else {
-        (
-            "failed",
-            " — the service runs with a different timeout than configured, or something else cut it short",
-        )
+        " — the service runs with a different timeout than configured, or something else cut it short"
     };
     Finding::present(
         "startup_timeout_mismatch",
         format!(
-            "The database phase {verb} after {after_s:.1} s, far from the configured {init_s:.0} s \
+            "The database phase failed after {after_s:.1} s, far from the configured {init_s:.0} s \
              initialization timeout{tail}"
         ),
         Confidence::Medium,
@@ -605,7 +602,8 @@ fn database_phase_failure(
     let clock = run.clock(now);
     run.phases.iter().enumerate().find_map(|(i, p)| {
         let is_db = p.name.eq_ignore_ascii_case("database") || i == 2;
-        (is_db && verdicts[i].is_failure())
+        // A stalled phase never ended: not a timeout that fired early or late.
+        (is_db && verdicts[i] == super::startup::PhaseVerdict::Failed)
             .then(|| (i, p.name.clone(), p.duration_s(clock).unwrap_or(0.0)))
     })
 }

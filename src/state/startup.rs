@@ -239,6 +239,12 @@ pub struct RunSummary {
     pub failed: bool,
 }
 
+/// A process says its end more than once (the app's "exiting with code 3", then uvicorn's
+/// "Application startup failed. Exiting.", a traceback naming the phase): within this time of
+/// an exit, the same code again or the end of a phase belongs to the run that exited, not to
+/// a new one. Only a phase starting begins the next run sooner.
+const EXIT_ECHO: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
 /// Once this many lines of a startup log matched nothing, it is judged as teaching nothing
 /// (also the probe's cue to warn) — without waiting for a log that may never end.
 pub const UNMATCHED_WARN_LINES: u64 = 200;
@@ -301,6 +307,8 @@ pub struct Track {
     pub skipped: u64,
     pub desc: Option<String>,
     pub ended: bool,
+    /// The format the log was read as (`StartupLog::format`).
+    pub format: Option<String>,
 }
 
 impl Track {
@@ -314,6 +322,7 @@ impl Track {
             skipped: 0,
             desc: None,
             ended: false,
+            format: None,
         }
     }
 
@@ -449,10 +458,11 @@ impl StartupState {
             );
             return;
         }
-        // Any line after an exit, or phase 1 starting again, is the next run.
-        let restart = track.current.as_ref().is_some_and(|r| {
-            r.exit.is_some()
-                || (p.status == PhaseStatus::Started && idx == 0 && r.phases[0].started.is_some())
+        // A phase starting after an exit, phase 1 starting again, or anything well after an
+        // exit is the next run; the end of a phase echoed right after the exit is not.
+        let restart = track.current.as_ref().is_some_and(|r| match r.exit {
+            Some((_, at)) => p.status == PhaseStatus::Started || p.ts - at > EXIT_ECHO,
+            None => p.status == PhaseStatus::Started && idx == 0 && r.phases[0].started.is_some(),
         });
         if track.current.is_none() || restart {
             track.begin_run(&phases);
@@ -471,7 +481,9 @@ impl StartupState {
         };
         run.touch(p.ts);
         let ph = &mut run.phases[idx];
-        record(ph, p);
+        if !record(ph, p) {
+            return;
+        }
         if let Some((level, text)) = phase_log_line(ph, p) {
             log.push(p.ts, level, name, text);
         }
@@ -480,6 +492,14 @@ impl StartupState {
     pub fn exit(&mut self, x: &StartupExit, log: &mut EventLog) {
         let phases = self.phases.clone();
         let track = self.track_mut(x.source);
+        let echo = track
+            .current
+            .as_ref()
+            .and_then(|r| r.exit)
+            .is_some_and(|(code, at)| code == x.code && x.ts >= at && x.ts - at <= EXIT_ECHO);
+        if echo {
+            return;
+        }
         if track.current.as_ref().is_none_or(|r| r.exit.is_some()) {
             track.begin_run(&phases);
         }
@@ -507,10 +527,22 @@ impl StartupState {
         t.skipped = l.skipped;
         t.desc = Some(l.source.clone());
         t.ended = l.ended;
+        if l.format.is_some() {
+            t.format.clone_from(&l.format);
+        }
     }
 }
 
-fn record(ph: &mut PhaseRun, p: &StartupPhase) {
+/// Applies a phase line; false when it changed nothing.
+fn record(ph: &mut PhaseRun, p: &StartupPhase) -> bool {
+    let ended = matches!(
+        ph.status,
+        Some(PhaseStatus::Completed | PhaseStatus::Failed | PhaseStatus::Skipped)
+    );
+    // A phase ends once: a traceback repeating "phase 3 failed" does not move its end.
+    if ended && p.status != PhaseStatus::Started {
+        return false;
+    }
     match p.status {
         PhaseStatus::Started => {
             ph.started = Some(p.ts);
@@ -523,6 +555,7 @@ fn record(ph: &mut PhaseRun, p: &StartupPhase) {
     }
     ph.status = Some(p.status);
     ph.message.clone_from(&p.message);
+    true
 }
 
 /// State changes only: a phase that failed, or finished over its budget.

@@ -72,12 +72,15 @@ fn startup_total(s: &State, now: Option<DateTime<Utc>>) -> TargetCheck {
     let t = &s.cfg.targets;
     let run = s.startup.primary().and_then(|tr| tr.current.as_ref());
     let total = run.and_then(|r| r.total_s(now));
-    let failed = run.is_some_and(|r| r.failed(now));
+    let stall = t.startup_total_below + super::startup::stall_grace(t.startup_total_below);
+    let stalled = run.is_some_and(|r| !r.complete() && r.exit.is_none())
+        && total.is_some_and(|v| v > stall.as_secs_f64());
+    let failed = run.is_some_and(|r| r.failed(now)) || stalled;
     let finished = run.is_some_and(|r| r.complete() || r.exit.is_some());
     let actual = total.map(|v| {
         let so_far = if finished || failed { "" } else { " so far" };
         let how = if failed { "failed after " } else { "" };
-        format!("{how}{v:.1} s{so_far}")
+        format!("{how}{}{so_far}", units::elapsed(v))
     });
     let met = match (total, run) {
         _ if failed => Some(false),

@@ -284,12 +284,37 @@ fn startup(track: &Track, at: Option<DateTime<Utc>>, s: &State, r: &mut Reasons)
     if let Some(text) = restart_loop(src, &v) {
         r.add(Verdict::Fail, text);
     }
+    if let Some(text) = stalled_between_phases(src, &v) {
+        r.add(Verdict::Fail, text);
+    }
+}
+
+/// No phase running, none failed, not complete, and the whole sequence far past its budget:
+/// the service stopped between two phases without saying so.
+fn stalled_between_phases(src: &str, v: &StartupView) -> Option<String> {
+    let busy = v
+        .phases
+        .iter()
+        .any(|p| matches!(p.verdict, PhaseVerdict::Running | PhaseVerdict::OverBudget));
+    if v.complete || v.failed || v.exit_code.is_some() || busy {
+        return None;
+    }
+    let total = v.total_s?;
+    let budget = std::time::Duration::try_from_secs_f64(v.total_budget_s).ok()?;
+    let limit = budget + super::startup::stall_grace(budget);
+    (total > limit.as_secs_f64()).then(|| {
+        format!(
+            "{src}: stalled — no phase has run for a while, {} since the first began, far past the whole startup budget ({})",
+            units::elapsed(total),
+            fmt_d(budget)
+        )
+    })
 }
 
 fn phase_reason(src: &str, p: &super::startup::PhaseView) -> Option<(Verdict, String)> {
     let d = p
         .duration_s
-        .map(|d| format!(" after {d:.1} s"))
+        .map(|d| format!(" after {}", units::elapsed(d)))
         .unwrap_or_default();
     let budget = units::secs_exact(p.budget_s);
     let label = format!("{src} phase {} {}", p.number, p.name);
