@@ -178,10 +178,15 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The step, unless the class already says it (`dns at dns` says nothing twice).
+    fn distinct_step(&self) -> Option<Step> {
+        self.step.filter(|s| s.as_str() != self.class.as_str())
+    }
+
     /// `timeout at tcp [57P03]`: the class, the step it hit, the server's code.
     pub fn headline(&self) -> String {
         let mut s = self.class.as_str().to_string();
-        if let Some(step) = self.step {
+        if let Some(step) = self.distinct_step() {
             s.push_str(" at ");
             s.push_str(step.as_str());
         }
@@ -194,7 +199,7 @@ impl Failure {
     /// The same in a table column's few cells: `timeout@tcp 57P03`.
     pub fn compact(&self) -> String {
         let mut s = self.class.as_str().to_string();
-        if let Some(step) = self.step {
+        if let Some(step) = self.distinct_step() {
             s.push('@');
             s.push_str(step.as_str());
         }
@@ -463,5 +468,22 @@ mod tests {
         );
         let back: Event = serde_json::from_str(&line).expect("parses");
         assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn a_failure_says_its_step_only_when_the_class_does_not() {
+        let f = |class, step| Failure {
+            class,
+            step: Some(step),
+            sqlstate: None,
+            message: String::new(),
+        };
+        assert_eq!(f(ErrorClass::Dns, Step::Dns).headline(), "dns");
+        assert_eq!(
+            f(ErrorClass::Timeout, Step::Tcp).headline(),
+            "timeout at tcp"
+        );
+        assert_eq!(f(ErrorClass::Tls, Step::Tls).compact(), "tls");
+        assert_eq!(f(ErrorClass::Timeout, Step::Dns).compact(), "timeout@dns");
     }
 }

@@ -296,3 +296,45 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into());
     crate::secret::scrub(&text).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_probe_is_reported_not_lost() {
+        let config = Config::load(&crate::config::LoadOptions::default()).expect("defaults load");
+        let (mut r, mut rx) =
+            Running::start(&config, &BTreeSet::new(), Mode::Once, false).expect("starts");
+        let token = r.cancel.child_token();
+        r.watched(Kind::Db, token.clone(), async {
+            panic!("boom");
+        });
+        r.watched(Kind::Init, token, async {});
+        r.close_intake();
+        let mut ends = Vec::new();
+        let collect = async {
+            while let Some(ev) = rx.recv().await {
+                if let EventBody::ProbeEnded(e) = ev.body {
+                    ends.push(e);
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), collect)
+            .await
+            .expect("every task ends and the channel closes");
+        ends.sort_by(|a, b| a.probe.cmp(&b.probe));
+        assert_eq!(ends.len(), 2, "{ends:?}");
+        assert_eq!(
+            (ends[0].probe.as_str(), ends[0].how),
+            ("db", ProbeEnd::Panicked)
+        );
+        let msg = ends[0].message.as_deref().unwrap_or_default();
+        assert!(msg.starts_with("boom"), "{msg}");
+        assert_eq!(
+            (ends[1].probe.as_str(), ends[1].how),
+            ("init", ProbeEnd::Finished)
+        );
+        r.shutdown().await;
+    }
+}

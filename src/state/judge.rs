@@ -210,3 +210,6 @@ pub(crate) fn capacity_contradicted(s: &State, run: &CapacityRun) -> Option<Stri
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

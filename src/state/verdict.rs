@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::State;
 use super::alerts::AlertLevel;
-use super::endpoints::Health;
+use super::endpoints::{Health, health};
 use super::judge::{Judgement, PathJudgement, capacity_contradicted};
 use super::startup::{PhaseVerdict, StartupView, Track};
 use crate::event::StartupSource;
@@ -223,7 +223,7 @@ fn starting(
     }
 }
 
-/// `HTTP 503 (startup failure)`, `refused`: the newest answer in a few words.
+/// `HTTP 503 (startup failure)`, `refused`: the newest failed answer in a few words.
 fn last_answer(s: &State, p: &PathJudgement) -> String {
     let check = s
         .endpoints
@@ -231,14 +231,18 @@ fn last_answer(s: &State, p: &PathJudgement) -> String {
         .iter()
         .find(|e| e.name == p.endpoint)
         .and_then(|e| e.paths.iter().find(|x| x.requested_path == p.path))
-        .and_then(|x| x.last.as_ref())
+        .and_then(|x| {
+            x.checks
+                .iter()
+                .rev()
+                .find(|(_, c)| health(c).health.is_failure())
+        })
         .map(|(_, c)| c);
-    match (
-        check.and_then(|c| c.status),
-        check.and_then(|c| c.error.as_ref()),
-        p.health,
-    ) {
-        (Some(st), _, Some(h @ (Health::StartupFailure | Health::Unhealthy))) => {
+    let Some(c) = check else {
+        return "failed".into();
+    };
+    match (c.status, &c.error, health(c).health) {
+        (Some(st), _, h @ (Health::StartupFailure | Health::Unhealthy)) => {
             format!("HTTP {st} ({})", h.as_str())
         }
         (Some(st), _, _) => format!("HTTP {st}"),
