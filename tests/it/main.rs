@@ -17,4 +17,5 @@ mod rehearsal;
 mod replay_view;
 mod review;
 mod tui;
+mod verdicts;
 mod watch_verdict;
