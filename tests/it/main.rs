@@ -3,6 +3,7 @@
 
 mod common;
 
+mod agree;
 mod capacity;
 mod cli;
 mod config_corpus;
