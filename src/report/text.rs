@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::model::{
-    Attempt, Capacity, Database, Endpoint, Init, Report, Startup, WebSocket, startup_source,
+    Attempt, Capacity, Check, Database, Endpoint, Init, Report, Startup, WebSocket, startup_source,
 };
 use crate::state::endpoints::Health;
 use crate::state::judge::DbStatus;
@@ -218,31 +218,7 @@ fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
     for e in eps {
         let _ = writeln!(o, "  {} {}", e.name, e.url);
         for judged in &e.checks {
-            let c = &judged.check;
-            let status = c.status.map_or("—".into(), |s| s.to_string());
-            let fb = if c.fell_back {
-                format!(" (fell back from {})", c.requested_path)
-            } else {
-                String::new()
-            };
-            let sf = match (judged.health, &judged.phase) {
-                (Health::Ok | Health::Failing, _) => String::new(),
-                (Health::Starting, Some(ph)) => format!(" STARTING ({ph})"),
-                (h, _) => format!(" {}", h.as_str().to_uppercase()),
-            };
-            let err = c
-                .error
-                .as_ref()
-                .filter(|_| c.status.is_none())
-                .map(|f| format!(" — {}", f))
-                .unwrap_or_default();
-            let _ = writeln!(
-                o,
-                "    #{} {}{fb}: {status} in {}{sf}{err}",
-                c.attempt,
-                c.path,
-                opt_ms(Some(c.latency_ms))
-            );
+            check_line(o, judged);
         }
         for p in e.paths.iter().filter(|p| p.consistency.of > 1) {
             let c = &p.consistency;
@@ -262,6 +238,39 @@ fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
             );
         }
     }
+    websockets(o, wss);
+}
+
+/// `#1 /health: 503 in 12.0 ms STARTING (phase 3 database)`.
+fn check_line(o: &mut String, judged: &Check) {
+    let c = &judged.check;
+    let status = c.status.map_or("—".into(), |s| s.to_string());
+    let fb = if c.fell_back {
+        format!(" (fell back from {})", c.requested_path)
+    } else {
+        String::new()
+    };
+    let sf = match (judged.health, &judged.phase) {
+        (Health::Ok | Health::Failing, _) => String::new(),
+        (Health::Starting, Some(ph)) => format!(" STARTING ({ph})"),
+        (h, _) => format!(" {}", h.as_str().to_uppercase()),
+    };
+    let err = c
+        .error
+        .as_ref()
+        .filter(|_| c.status.is_none())
+        .map(|f| format!(" — {}", f))
+        .unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "    #{} {}{fb}: {status} in {}{sf}{err}",
+        c.attempt,
+        c.path,
+        opt_ms(Some(c.latency_ms))
+    );
+}
+
+fn websockets(o: &mut String, wss: &[WebSocket]) {
     if !wss.is_empty() {
         let _ = writeln!(o, "\nWebSockets");
     }
@@ -292,7 +301,7 @@ fn startup(o: &mut String, s: &Startup, format: Option<&str>) {
         startup_source(s.source)
     );
     for p in &s.phases {
-        let d = p.duration_s.map_or("—".into(), |d| format!("{d:.1} s"));
+        let d = p.duration_s.map_or("—".into(), units::elapsed);
         let m = p
             .message
             .as_deref()
@@ -308,12 +317,29 @@ fn startup(o: &mut String, s: &Startup, format: Option<&str>) {
             p.verdict.as_str()
         );
     }
-    let total = s.total_s.map_or("—".into(), |t| format!("{t:.1} s"));
+    let total = s.total_s.map_or("—".into(), units::elapsed);
     let exit = s
         .exit_code
         .map(|c| format!("; exited with code {c}"))
         .unwrap_or_default();
-    let runs = match &s.restart_loop {
+    let runs = runs_text(s);
+    let _ = writeln!(
+        o,
+        "  total {total} of {}{exit}{runs}",
+        secs_exact(s.total_budget_s)
+    );
+    if s.skipped_lines > 0 {
+        let _ = writeln!(
+            o,
+            "  {} of {} log lines matched nothing and were skipped",
+            s.skipped_lines, s.lines
+        );
+    }
+}
+
+/// `; run #2 — restart loop after 1 failed run`, or the loop as history, or the run count.
+fn runs_text(s: &Startup) -> String {
+    match &s.restart_loop {
         Some(l) if l.active => format!(
             "; run #{} — restart loop after {}",
             s.run,
@@ -328,18 +354,6 @@ fn startup(o: &mut String, s: &Startup, format: Option<&str>) {
         ),
         None if s.runs > 1 => format!("; {} runs", s.runs),
         None => String::new(),
-    };
-    let _ = writeln!(
-        o,
-        "  total {total} of {}{exit}{runs}",
-        secs_exact(s.total_budget_s)
-    );
-    if s.skipped_lines > 0 {
-        let _ = writeln!(
-            o,
-            "  {} of {} log lines matched nothing and were skipped",
-            s.skipped_lines, s.lines
-        );
     }
 }
 
