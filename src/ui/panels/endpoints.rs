@@ -3,6 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -75,6 +76,28 @@ fn health_note(
     }
 }
 
+/// The judge's words for a path: what its answer means, and whether failing is consistent or
+/// intermittent (which needs at least two tries; the judge says which).
+fn notes(j: Option<&PathJudgement>, room: usize, view: &View) -> Vec<(String, Style)> {
+    let p = &view.palette;
+    let consistency = j.and_then(|j| j.consistency).and_then(|k| {
+        if k.consistent {
+            Some((format!("{}/{} consistent", k.failed, k.of), p.fail))
+        } else if k.intermittent {
+            Some((format!("{}/{} intermittent", k.failed, k.of), p.warn))
+        } else {
+            None
+        }
+    });
+    let other = consistency
+        .as_ref()
+        .map_or(0, |(t, _)| t.chars().count() + 1);
+    let long = room.saturating_sub(other) >= 18;
+    let mut notes: Vec<(String, Style)> = health_note(j, long, view).into_iter().collect();
+    notes.extend(consistency);
+    notes
+}
+
 fn path_row(
     (endpoint, name): (&str, &str),
     path: &PathState,
@@ -114,27 +137,10 @@ fn path_row(
         p.text,
     ));
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    // Consistency needs at least two tries to mean anything (the judge says which).
-    let consistency = j.and_then(|j| j.consistency).and_then(|k| {
-        if k.consistent {
-            Some((format!("{}/{} consistent", k.failed, k.of), p.fail))
-        } else if k.intermittent {
-            Some((format!("{}/{} intermittent", k.failed, k.of), p.warn))
-        } else {
-            None
-        }
-    });
-    let other = consistency
-        .as_ref()
-        .map_or(0, |(t, _)| t.chars().count() + 1);
-    let long = width.saturating_sub(used + other) >= 18;
-    let mut notes = Vec::new();
-    notes.extend(health_note(j, long, view));
-    notes.extend(consistency);
+    let mut notes = notes(j, width.saturating_sub(used), view);
     if c.fell_back {
         notes.push((format!("(fell back to {})", c.path), p.muted));
     }
-    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let mut room = width.saturating_sub(used);
     for (text, style) in notes {
         if room < 4 {
