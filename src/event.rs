@@ -52,6 +52,13 @@ pub enum EventBody {
     Note(Note),
     /// The lab switched scenario.
     LabScenario(LabScenario),
+    /// The probes a run selected, sent by the supervisor as it starts them: each must produce
+    /// evidence before the verdict may pass.
+    ProbesStarted(ProbesStarted),
+    /// A probe task ended (sent by the supervisor, also when the probe panicked).
+    ProbeEnded(ProbeEnded),
+    /// The run as a whole ended (`check`), finished or interrupted by a signal.
+    RunEnded(RunEnded),
 }
 
 /// Where a connection attempt failed, in the order a connection goes through them.
@@ -179,10 +186,15 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The step, unless the class already says it (`dns at dns` says nothing twice).
+    fn distinct_step(&self) -> Option<Step> {
+        self.step.filter(|s| s.as_str() != self.class.as_str())
+    }
+
     /// `timeout at tcp [57P03]`: the class, the step it hit, the server's code.
     pub fn headline(&self) -> String {
         let mut s = self.class.as_str().to_string();
-        if let Some(step) = self.step {
+        if let Some(step) = self.distinct_step() {
             s.push_str(" at ");
             s.push_str(step.as_str());
         }
@@ -195,7 +207,7 @@ impl Failure {
     /// The same in a table column's few cells: `timeout@tcp 57P03`.
     pub fn compact(&self) -> String {
         let mut s = self.class.as_str().to_string();
-        if let Some(step) = self.step {
+        if let Some(step) = self.distinct_step() {
             s.push('@');
             s.push_str(step.as_str());
         }
@@ -368,7 +380,9 @@ pub struct HttpCheck {
     pub latency_ms: f64,
     pub steps_ms: HttpSteps,
     pub timeout_ms: f64,
-    /// 503 whose body names the database, initialization, a timeout, Cloud SQL or startup failure.
+    /// Written by connscope before 0.2; no longer written or read: the state judges a 503 from
+    /// `status` and `body_excerpt` (see `state::endpoints::health`). Kept so old recordings parse.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub startup_failure: bool,
     pub body_excerpt: Option<String>,
     pub error: Option<Failure>,
@@ -399,6 +413,8 @@ pub enum PhaseStatus {
     Started,
     Completed,
     Failed,
+    /// Nothing to do for this phase (the rehearsal has no step for it, or nothing configured).
+    Skipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -429,6 +445,10 @@ pub struct StartupLog {
     pub skipped: u64,
     /// The log ended (file fully read in `check`, command exited, stdin closed).
     pub ended: bool,
+    /// The format the log turned out to be written in (`json`, `cloud-logging`, `logfmt`,
+    /// `text`, `regex`), once a line of it gave an event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -452,6 +472,39 @@ pub struct LabScenario {
     pub description: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbesStarted {
+    /// Probe names as `--only` spells them (`db`, `init`, `capacity`, …).
+    pub probes: Vec<String>,
+}
+
+/// How a probe task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeEnd {
+    /// It returned by itself (`check`: its work is done).
+    Finished,
+    /// It was cancelled (quit, a signal, the end of the run).
+    Cancelled,
+    /// It panicked: a bug, never evidence about what it probes.
+    Panicked,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeEnded {
+    pub probe: String,
+    pub how: ProbeEnd,
+    /// The panic message, secrets removed.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEnded {
+    /// A signal (SIGINT / SIGTERM) stopped the run before its probes finished.
+    pub interrupted: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,5 +526,22 @@ mod tests {
         );
         let back: Event = serde_json::from_str(&line).expect("parses");
         assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn a_failure_says_its_step_only_when_the_class_does_not() {
+        let f = |class, step| Failure {
+            class,
+            step: Some(step),
+            sqlstate: None,
+            message: String::new(),
+        };
+        assert_eq!(f(ErrorClass::Dns, Step::Dns).headline(), "dns");
+        assert_eq!(
+            f(ErrorClass::Timeout, Step::Tcp).headline(),
+            "timeout at tcp"
+        );
+        assert_eq!(f(ErrorClass::Tls, Step::Tls).compact(), "tls");
+        assert_eq!(f(ErrorClass::Timeout, Step::Dns).compact(), "timeout@dns");
     }
 }

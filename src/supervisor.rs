@@ -2,14 +2,17 @@
 //! configuration into running probe tasks. Live, headless and lab runs all come through here.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::event::Event;
+use crate::event::{Event, EventBody, ProbeEnd, ProbeEnded, ProbesStarted};
 use crate::exit::{AppError, AppResult};
 use crate::probe::{self, Command, Control, ControlHandle, Ctx, Kind, Mode};
 
@@ -105,6 +108,13 @@ impl Running {
             capacity_runs: 0,
             force,
         };
+        // First in the stream: each of these must produce evidence before the verdict passes.
+        let probes = kinds.iter().map(|k| k.name().to_string()).collect();
+        if let Some(tx) = &r.tx {
+            let _ = tx.try_send(Event::now(EventBody::ProbesStarted(ProbesStarted {
+                probes,
+            })));
+        }
         for k in kinds {
             r.spawn(*k, mode, &ctl)?;
         }
@@ -120,39 +130,66 @@ impl Running {
 
     fn spawn(&mut self, kind: Kind, mode: Mode, ctl: &Control) -> AppResult<()> {
         let Some(ctx) = self.ctx() else { return Ok(()) };
+        let token = ctx.cancel.clone();
         let c = &self.config;
         let target = c.database.clone();
         match (kind, target) {
             (Kind::Db, Some(t)) => {
                 let p = probe::db::DbParams::from_config(c, &t).map_err(AppError::config)?;
-                self.tasks.spawn(probe::db::run(ctx, ctl.clone(), mode, p));
+                self.watched(kind, token, probe::db::run(ctx, ctl.clone(), mode, p));
             }
             (Kind::Init, Some(t)) => {
                 let p = probe::init::InitParams::from_config(c, &t).map_err(AppError::config)?;
-                self.tasks
-                    .spawn(probe::init::run(ctx, ctl.clone(), mode, p));
+                self.watched(kind, token, probe::init::run(ctx, ctl.clone(), mode, p));
             }
             (Kind::Capacity, Some(_)) => self.start_capacity(self.force),
             (Kind::Http, _) => {
                 let p = probe::http::HttpParams::from_settings(&c.settings);
-                self.tasks
-                    .spawn(probe::http::run(ctx, ctl.clone(), mode, p));
+                self.watched(kind, token, probe::http::run(ctx, ctl.clone(), mode, p));
             }
             (Kind::Ws, _) => {
                 let p = probe::ws::WsParams::from_settings(&c.settings);
-                self.tasks.spawn(probe::ws::run(ctx, ctl.clone(), mode, p));
+                self.watched(kind, token, probe::ws::run(ctx, ctl.clone(), mode, p));
             }
             (Kind::Startup, _) => {
                 let p = probe::startup::StartupParams::from_settings(&c.settings, None)
                     .map_err(|e| AppError::config(e.to_string()))?;
                 if let Some(p) = p {
-                    self.tasks.spawn(probe::startup::run(ctx, mode, p));
+                    self.watched(kind, token, probe::startup::run(ctx, mode, p));
                 }
             }
             (Kind::Rehearsal, _) => self.start_rehearsal(),
             _ => {}
         }
         Ok(())
+    }
+
+    /// Runs a probe task and reports how it ended — also when it panicked, which the state
+    /// then judges as a crash instead of as "nothing measured, so nothing wrong".
+    fn watched(
+        &mut self,
+        kind: Kind,
+        token: CancellationToken,
+        probe: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let ended = AssertUnwindSafe(probe).catch_unwind().await;
+            let (how, message) = match ended {
+                Ok(()) if token.is_cancelled() => (ProbeEnd::Cancelled, None),
+                Ok(()) => (ProbeEnd::Finished, None),
+                Err(panic) => (ProbeEnd::Panicked, Some(panic_message(panic.as_ref()))),
+            };
+            tracing::debug!(probe = kind.name(), ?how, "probe ended");
+            if let Some(tx) = tx {
+                // Never waits: at shutdown nobody may be reading any more.
+                let _ = tx.try_send(Event::now(EventBody::ProbeEnded(ProbeEnded {
+                    probe: kind.name().to_string(),
+                    how,
+                    message,
+                })));
+            }
+        });
     }
 
     /// Starts a capacity test unless one is running.
@@ -170,7 +207,8 @@ impl Running {
         let p = probe::capacity::CapacityParams::from_config(&self.config, &t, force);
         let run = self.capacity_runs;
         let done = token.clone();
-        self.tasks.spawn(async move {
+        let interrupted = self.cancel.clone();
+        self.watched(Kind::Capacity, interrupted, async move {
             probe::capacity::run(ctx, run, p).await;
             // Marks the test finished so the next `c` can start another.
             done.cancel();
@@ -203,7 +241,8 @@ impl Running {
         let ctx = Ctx::new(tx, token.clone());
         let p = probe::rehearsal::RehearsalParams::from_config(&self.config);
         let done = token.clone();
-        self.tasks.spawn(async move {
+        let interrupted = self.cancel.clone();
+        self.watched(Kind::Rehearsal, interrupted, async move {
             probe::rehearsal::run(ctx, p).await;
             done.cancel();
         });
@@ -245,5 +284,57 @@ impl Running {
             while self.tasks.join_next().await.is_some() {}
         }
         tracing::debug!(tasks = running, took = ?started.elapsed(), "probes shut down");
+    }
+}
+
+/// The text a panic carried (`panic!("…")` gives a `&str` or a `String`), secrets removed.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    crate::secret::scrub(&text).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_probe_is_reported_not_lost() {
+        let config = Config::load(&crate::config::LoadOptions::default()).expect("defaults load");
+        let (mut r, mut rx) =
+            Running::start(&config, &BTreeSet::new(), Mode::Once, false).expect("starts");
+        let token = r.cancel.child_token();
+        r.watched(Kind::Db, token.clone(), async {
+            panic!("boom");
+        });
+        r.watched(Kind::Init, token, async {});
+        r.close_intake();
+        let mut ends = Vec::new();
+        let collect = async {
+            while let Some(ev) = rx.recv().await {
+                if let EventBody::ProbeEnded(e) = ev.body {
+                    ends.push(e);
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), collect)
+            .await
+            .expect("every task ends and the channel closes");
+        ends.sort_by(|a, b| a.probe.cmp(&b.probe));
+        assert_eq!(ends.len(), 2, "{ends:?}");
+        assert_eq!(
+            (ends[0].probe.as_str(), ends[0].how),
+            ("db", ProbeEnd::Panicked)
+        );
+        let msg = ends[0].message.as_deref().unwrap_or_default();
+        assert!(msg.starts_with("boom"), "{msg}");
+        assert_eq!(
+            (ends[1].probe.as_str(), ends[1].how),
+            ("init", ProbeEnd::Finished)
+        );
+        r.shutdown().await;
     }
 }

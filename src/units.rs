@@ -76,6 +76,16 @@ pub fn span(secs: f64) -> String {
     }
 }
 
+/// A measured duration: seconds with one decimal while short (`77.2 s`), then as a span
+/// (`26 h 40 min`) — a phase stuck for a day is not read as 96049.3 s.
+pub fn elapsed(secs_: f64) -> String {
+    if secs_ < 600.0 {
+        secs(secs_)
+    } else {
+        span(secs_)
+    }
+}
+
 /// A fraction 0..1 as a whole percentage: `45 %`.
 pub fn pct(f: f64) -> String {
     if f.is_finite() {
@@ -88,6 +98,19 @@ pub fn pct(f: f64) -> String {
 /// [`pct`], or a dash when there is nothing to count.
 pub fn opt_pct(f: Option<f64>) -> String {
     f.map_or_else(|| NONE.into(), pct)
+}
+
+/// A count and its noun, singular or plural: `1 attempt`, `3 attempts`, `1 try`, `2 tries`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        return format!("1 {noun}");
+    }
+    let plural = match noun.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{noun}s"),
+    };
+    format!("{n} {plural}")
 }
 
 /// Wall-clock time of day, UTC (the recording's clock; outputs say UTC once).
@@ -106,6 +129,15 @@ pub fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_say_singular_and_plural() {
+        assert_eq!(count(1u32, "try"), "1 try");
+        assert_eq!(count(2u32, "try"), "2 tries");
+        assert_eq!(count(0u32, "attempt"), "0 attempts");
+        assert_eq!(count(1u64, "attempt"), "1 attempt");
+        assert_eq!(count(3u32, "day"), "3 days");
+    }
 
     #[test]
     fn measured_times_pick_the_unit_by_size() {

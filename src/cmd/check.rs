@@ -2,8 +2,8 @@
 //! exit code a script can act on.
 
 use crate::cli::{CheckArgs, Format, Global};
-use crate::event::Event;
-use crate::exit::{self, AppResult};
+use crate::event::{Event, EventBody, RunEnded};
+use crate::exit::AppResult;
 use crate::probe::Mode;
 use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
@@ -44,25 +44,23 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
             () = crate::signal::shutdown() => break true,
         }
     };
-    running.cancel();
+    // Every probe is awaited first: how each ended (cancelled, crashed) is evidence too.
+    running.shutdown().await;
     while let Ok(ev) = rx.try_recv() {
         consume(ev)?;
     }
-    running.shutdown().await;
+    let end = Event::now(EventBody::RunEnded(RunEnded { interrupted }));
+    let judged_at = end.at;
+    consume(end)?;
     on_tty.finish().await;
-    let recording_incomplete = recorder.as_ref().is_some_and(Recorder::incomplete);
+    // Judged once, at the run's end: `report` of the recording judges at the same moment.
+    let mut report = crate::report::Report::build(&state, state.judge(Some(judged_at)));
+    if recorder.as_ref().is_some_and(Recorder::incomplete) {
+        report.recording_incomplete();
+    }
     let ctx = crate::report::Context::live("check", crate::record::redacted_settings(&config));
-    print(&state, args.format, &ctx)?;
-    let code = if interrupted {
-        exit::INTERRUPTED
-    } else {
-        crate::state::verdict::judge(&state).verdict.exit_code()
-    };
-    Ok(if recording_incomplete {
-        exit::with_incomplete_recording(code)
-    } else {
-        code
-    })
+    print(&report, args.format, &ctx)?;
+    Ok(report.exit_code)
 }
 
 fn progress(ev: &Event) {
@@ -71,7 +69,11 @@ fn progress(ev: &Event) {
     }
 }
 
-fn print(state: &State, format: Format, ctx: &crate::report::Context) -> AppResult<()> {
-    let text = crate::report::render(format, state, ctx);
+fn print(
+    report: &crate::report::Report,
+    format: Format,
+    ctx: &crate::report::Context,
+) -> AppResult<()> {
+    let text = crate::report::render(format, report, ctx);
     crate::output::stdout(&format!("{text}\n"))
 }

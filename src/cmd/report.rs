@@ -64,11 +64,18 @@ pub fn run(args: &ReportArgs) -> AppResult<i32> {
         ));
     }
     let ctx = context(args, &header, &rebuilt, events.skipped(), from, to);
-    let text = crate::report::render(args.format, &rebuilt.state, &ctx);
+    // The recording's clock: the window's end, or its newest event. Judged once.
+    let state = &rebuilt.state;
+    let end = (rebuilt.read > 0).then(|| rebuilt.span.end());
+    let now = match (to, end) {
+        (Some(t), Some(e)) => Some(t.min(e)),
+        (t, e) => t.or(e),
+    };
+    let report = crate::report::Report::build(state, state.judge(now));
+    let text = crate::report::render(args.format, &report, &ctx);
     crate::output::stdout(&format!("{text}\n"))?;
-    Ok(crate::state::verdict::judge(&rebuilt.state)
-        .verdict
-        .exit_code())
+    // Like the run it reports: an interrupted run's report says (and exits) 130.
+    Ok(report.exit_code)
 }
 
 /// The state as the live run had it, limited to the window (see the module comment), and what

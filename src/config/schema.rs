@@ -118,7 +118,8 @@ pub struct Database {
     pub attempts: u32,
     #[serde(with = "dur")]
     pub interval: Duration,
-    /// Wait at most this long after a run of failures before the next attempt (watch mode).
+    /// Wait at most this long after a run of harmful failures (53300, 57P03, timeouts after
+    /// TCP) before the next attempt; short, so `watch` sees recovery quickly.
     #[serde(with = "dur")]
     pub max_backoff: Duration,
     pub application_name: String,
@@ -133,7 +134,7 @@ impl Default for Database {
             password: None,
             attempts: 5,
             interval: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(60),
+            max_backoff: Duration::from_secs(10),
             application_name: "connscope".into(),
             statement_timeout: Duration::from_secs(5),
         }
@@ -323,6 +324,9 @@ pub struct AlertRules {
     pub capacity_error_rate_above: f64,
     /// Rules look at the last this-many attempts, so a long watch recovers when the database does.
     pub window: u32,
+    /// This many failed attempts in a row mean "down" (a critical alert at once, whatever the
+    /// rates); as many successes in a row mean up again.
+    pub down_after: u32,
 }
 
 impl Default for AlertRules {
@@ -333,6 +337,7 @@ impl Default for AlertRules {
             infrastructure_timeout_rate_above: 0.3,
             capacity_error_rate_above: 0.3,
             window: 20,
+            down_after: 3,
         }
     }
 }

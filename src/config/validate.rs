@@ -159,6 +159,13 @@ fn counts(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
     within(at, "alerts.window", s.alerts.window.into(), 1, 100_000)?;
     within(
         at,
+        "alerts.down_after",
+        s.alerts.down_after.into(),
+        1,
+        1_000,
+    )?;
+    within(
+        at,
         "history.samples",
         s.history.samples as u64,
         10,

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::conn::connect::{self, ConnectParams};
+use super::conn::schedule::harmful;
 use super::{Backoff, Control, Ctx, Mode};
 use crate::config::{Config, DbTarget};
 use crate::event::{DbAttempt, EventBody};
@@ -74,12 +75,10 @@ pub async fn run(ctx: Ctx, mut ctl: Control, mode: Mode, p: DbParams) {
                 "database attempt failed"
             ),
         }
-        let pushy = a.error.as_ref().is_some_and(|e| e.class.wants_backoff());
-        match (&a.error, mode) {
-            (None, _) => backoff.success(),
-            // `check` keeps the plan's fixed spacing unless the server asks us to back off.
-            (Some(_), Mode::Once) if !pushy => {}
-            (Some(_), _) => backoff.failure(),
+        // Only where probing could harm: otherwise the plan's spacing, so recovery shows at once.
+        match &a.error {
+            Some(e) if harmful(e) => backoff.failure(),
+            _ => backoff.success(),
         }
         if !ctx.send(EventBody::DbAttempt(a)).await {
             return;

@@ -115,7 +115,7 @@ pub async fn run(ctx: Ctx, p: RehearsalParams) {
             () = ctx.cancel.cancelled() => return,
         };
         let (status, message) = match outcome {
-            Ok(m) => (PhaseStatus::Completed, m),
+            Ok(done) => done,
             Err(m) => (PhaseStatus::Failed, m),
         };
         if !phase_event(&ctx, i, name, status, Some(message)).await || status == PhaseStatus::Failed
@@ -125,12 +125,27 @@ pub async fn run(ctx: Ctx, p: RehearsalParams) {
     }
 }
 
-type Outcome = Result<String, String>;
+/// Completed or skipped (nothing to rehearse: never a pass it did not earn), with what it
+/// found; or why it failed.
+type Outcome = Result<(PhaseStatus, String), String>;
+
+fn ran(message: impl Into<String>) -> Outcome {
+    Ok((PhaseStatus::Completed, message.into()))
+}
+
+fn skipped(message: &str) -> Outcome {
+    Ok((PhaseStatus::Skipped, message.into()))
+}
+
+/// `Ok(text)` ran, `Err(text)` failed.
+fn outcome(r: Result<String, String>) -> Outcome {
+    r.and_then(ran)
+}
 
 async fn perform(action: Option<Action>, p: &RehearsalParams, ctx: &Ctx) -> Outcome {
     match action {
-        None => Ok("no rehearsal step for this phase".into()),
-        Some(Action::Init) => Ok(format!(
+        None => skipped("no rehearsal step for this phase"),
+        Some(Action::Init) => ran(format!(
             "configuration loaded (environment {})",
             p.environment
         )),
@@ -139,7 +154,7 @@ async fn perform(action: Option<Action>, p: &RehearsalParams, ctx: &Ctx) -> Outc
         Some(Action::Cache) => cache(p).await,
         Some(Action::Services) => services(p, ctx).await,
         Some(Action::WebSocket) => websockets(p, ctx).await,
-        Some(Action::Finalize) => Ok("startup sequence complete".into()),
+        Some(Action::Finalize) => ran("startup sequence complete"),
     }
 }
 
@@ -196,7 +211,7 @@ async fn reach(host: &str, port: u16, limit: Duration) -> Result<(f64, f64), Str
 async fn dependencies(p: &RehearsalParams) -> Outcome {
     let deps = dependency_list(p);
     if deps.is_empty() {
-        return Ok("no network dependencies configured".into());
+        return skipped("no network dependencies configured");
     }
     let results = futures::future::join_all(
         deps.iter()
@@ -217,16 +232,16 @@ async fn dependencies(p: &RehearsalParams) -> Outcome {
         }
     }
     let text = lines.join("; ");
-    if failed { Err(text) } else { Ok(text) }
+    if failed { Err(text) } else { ran(text) }
 }
 
 async fn database(p: &RehearsalParams) -> Outcome {
     let Some(init) = &p.init else {
-        return Ok("no database configured".into());
+        return skipped("no database configured");
     };
     let r = super::init::check(init).await;
     match r.error {
-        None => Ok(format!("connected and warmed up in {:.1} ms", r.elapsed_ms)),
+        None => ran(format!("connected and warmed up in {:.1} ms", r.elapsed_ms)),
         Some(e) => {
             let step = e
                 .step
@@ -244,17 +259,22 @@ async fn database(p: &RehearsalParams) -> Outcome {
 
 async fn cache(p: &RehearsalParams) -> Outcome {
     let Some(addr) = &p.cache else {
-        return Ok("no cache configured".into());
+        return skipped("no cache configured");
     };
+    outcome(ping_cache(addr, p.reach_timeout).await)
+}
+
+/// TCP reach and a Redis `PING` of `host:port`.
+async fn ping_cache(addr: &str, limit: Duration) -> Result<String, String> {
     let (host, port) = addr
         .rsplit_once(':')
         .ok_or_else(|| format!("cache address `{addr}` is not host:port"))?;
     let port: u16 = port
         .parse()
         .map_err(|_| format!("cache address `{addr}` has no valid port"))?;
-    let limit = p.reach_timeout;
-    let addrs = net::lookup(host, port)
+    let addrs = tokio::time::timeout(limit, net::lookup(host, port))
         .await
+        .map_err(|_| "DNS: no answer in time".to_string())?
         .map_err(|e| format!("DNS: {e}"))?;
     let first = addrs.first().copied().ok_or("DNS: no address")?;
     let t = Instant::now();
@@ -281,7 +301,7 @@ async fn cache(p: &RehearsalParams) -> Outcome {
 
 async fn services(p: &RehearsalParams, ctx: &Ctx) -> Outcome {
     if p.http.endpoints.is_empty() {
-        return Ok("no endpoints configured".into());
+        return skipped("no endpoints configured");
     }
     let checks = futures::future::join_all(
         p.http
@@ -308,12 +328,12 @@ async fn services(p: &RehearsalParams, ctx: &Ctx) -> Outcome {
         ));
     }
     let text = lines.join("; ");
-    if failed { Err(text) } else { Ok(text) }
+    if failed { Err(text) } else { ran(text) }
 }
 
 async fn websockets(p: &RehearsalParams, ctx: &Ctx) -> Outcome {
     if p.ws.urls.is_empty() {
-        return Ok("no WebSocket configured".into());
+        return skipped("no WebSocket configured");
     }
     let mut lines = Vec::new();
     let mut failed = false;
@@ -333,7 +353,7 @@ async fn websockets(p: &RehearsalParams, ctx: &Ctx) -> Outcome {
         });
     }
     let text = lines.join("; ");
-    if failed { Err(text) } else { Ok(text) }
+    if failed { Err(text) } else { ran(text) }
 }
 
 #[cfg(test)]

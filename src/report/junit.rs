@@ -10,8 +10,7 @@ mod checks;
 use std::fmt::Write;
 
 use super::context::Context;
-use super::json::Report;
-use crate::state::State;
+use super::model::Report;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -81,15 +80,15 @@ impl Suite {
 }
 
 /// The suites, in the test plan's order.
-pub fn suites(s: &State, r: &Report, ctx: &Context) -> Vec<Suite> {
+pub fn suites(r: &Report, ctx: &Context) -> Vec<Suite> {
     vec![
         Suite {
             name: "configuration",
-            cases: checks::configuration(s, ctx),
+            cases: checks::configuration(r, ctx),
         },
         Suite {
             name: "integration",
-            cases: checks::integration(s, r),
+            cases: checks::integration(r),
         },
         Suite {
             name: "e2e",
@@ -98,8 +97,8 @@ pub fn suites(s: &State, r: &Report, ctx: &Context) -> Vec<Suite> {
     ]
 }
 
-pub fn render(s: &State, r: &Report, ctx: &Context) -> String {
-    let suites = suites(s, r, ctx);
+pub fn render(r: &Report, ctx: &Context) -> String {
+    let suites = suites(r, ctx);
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let total = |f: fn(&Suite) -> usize| suites.iter().map(f).sum::<usize>();
     let _ = writeln!(
@@ -124,6 +123,7 @@ fn properties(r: &Report, ctx: &Context) -> String {
         ("environment", r.environment.clone()),
         ("verdict", r.verdict.as_str().to_string()),
         ("exit_code", r.exit_code.to_string()),
+        ("interrupted", r.interrupted.to_string()),
     ];
     if let Some(t) = &r.target {
         p.push(("target", t.clone()));

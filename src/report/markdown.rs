@@ -11,18 +11,17 @@ mod timeline;
 use std::fmt::Write;
 
 use super::context::Context;
-use super::json::Report;
-use crate::state::State;
+use super::model::Report;
 use crate::state::verdict::Verdict;
 use crate::units::{secs_between, span};
 
-pub fn render(s: &State, r: &Report, ctx: &Context) -> String {
+pub fn render(r: &Report, ctx: &Context) -> String {
     let mut o = String::new();
-    title(&mut o, s, r, ctx);
+    title(&mut o, r, ctx);
     verdict(&mut o, r);
-    timeline::render(&mut o, s, ctx);
+    timeline::render(&mut o, r, ctx);
     if let Some(d) = &r.database {
-        tables::database(&mut o, s, d);
+        tables::database(&mut o, r, d);
     }
     if let Some(i) = &r.init {
         tables::init(&mut o, i);
@@ -41,13 +40,13 @@ pub fn render(s: &State, r: &Report, ctx: &Context) -> String {
     o
 }
 
-fn title(o: &mut String, s: &State, r: &Report, ctx: &Context) {
+fn title(o: &mut String, r: &Report, ctx: &Context) {
     let cloud = if r.cloud_sql { " (Cloud SQL)" } else { "" };
     let _ = writeln!(o, "# Incident report — {}{cloud}\n", cell(&r.environment));
     let _ = writeln!(o, "| | |\n|---|---|");
     let target = r.target.as_deref().map_or_else(|| "—".into(), code);
     let _ = writeln!(o, "| Target | {target} |");
-    let _ = writeln!(o, "| Window | {} |", window(s, ctx));
+    let _ = writeln!(o, "| Window | {} |", window(r, ctx));
     if ctx.from.is_some() || ctx.to.is_some() {
         // So nobody reads a window's report as the whole incident.
         let _ = writeln!(
@@ -63,7 +62,7 @@ fn title(o: &mut String, s: &State, r: &Report, ctx: &Context) {
         1 => "; 1 unreadable recording line skipped".into(),
         n => format!("; {n} unreadable recording lines skipped"),
     };
-    let _ = writeln!(o, "| Events | {} applied{skipped} |", s.events);
+    let _ = writeln!(o, "| Events | {} applied{skipped} |", r.review.events);
     if let Some(l) = &r.lab_scenario {
         let _ = writeln!(o, "| Lab scenario | {} |", cell(l));
     }
@@ -72,9 +71,9 @@ fn title(o: &mut String, s: &State, r: &Report, ctx: &Context) {
 
 /// The window of events applied: the edges asked for, else the recording's start (the
 /// timeline's +0) or the first event, to the last event.
-fn window(s: &State, ctx: &Context) -> String {
-    let from = ctx.from.or(ctx.origin).or(s.first_at);
-    let to = ctx.to.or(s.last_at);
+fn window(r: &Report, ctx: &Context) -> String {
+    let from = ctx.from.or(ctx.origin).or(r.started_at);
+    let to = ctx.to.or(r.finished_at);
     match (from, to) {
         (Some(a), Some(b)) => format!(
             "{} → {} ({})",
@@ -93,6 +92,12 @@ fn verdict(o: &mut String, r: &Report) {
         Verdict::Fail => "❌ FAIL",
     };
     let _ = writeln!(o, "## Verdict: {mark} (exit {})\n", r.exit_code);
+    if r.interrupted {
+        let _ = writeln!(
+            o,
+            "The run was **interrupted** by a signal before it finished: what it had measured is below.\n"
+        );
+    }
     if r.reasons.is_empty() {
         let _ = writeln!(o, "Nothing failed and no alert was active at the end.\n");
         return;
@@ -110,8 +115,15 @@ fn diagnosis(o: &mut String, r: &Report) {
         return;
     }
     for (i, f) in r.findings.iter().enumerate() {
-        let conf = format!("{:?}", f.confidence).to_lowercase();
-        let _ = writeln!(o, "{}. **{}** (confidence: {conf})", i + 1, cell(&f.cause));
+        let conf = if f.past {
+            "history: contradicted by newer evidence".to_string()
+        } else {
+            format!(
+                "confidence: {}",
+                format!("{:?}", f.confidence).to_lowercase()
+            )
+        };
+        let _ = writeln!(o, "{}. **{}** ({conf})", i + 1, cell(&f.cause));
         for e in &f.evidence {
             let _ = writeln!(o, "   - {}", cell(e));
         }
@@ -131,7 +143,7 @@ fn targets(o: &mut String, r: &Report) {
         let mut actual = t.actual.as_deref().map_or_else(|| "—".into(), cell);
         // "77.2 s … missed" reads wrong without the reason: the service never finished.
         if let (Some(false), "startup_total", Some(code)) = (t.met, t.name, exit_code(r)) {
-            actual.push_str(&format!(", then exited with code {code}"));
+            actual.push_str(&format!(", exit code {code}"));
         }
         let _ = writeln!(o, "| {} | {actual} | {result} |", cell(&t.target));
     }

@@ -3,9 +3,12 @@
 
 use std::fmt::Write;
 
-use super::json::{Attempt, Capacity, Database, Endpoint, Init, Report, Startup, WebSocket};
-
-use crate::units::{opt_ms, opt_pct, secs_exact};
+use super::model::{
+    Attempt, Capacity, Check, Database, Endpoint, Init, Report, Startup, WebSocket, startup_source,
+};
+use crate::state::endpoints::Health;
+use crate::state::judge::DbStatus;
+use crate::units::{self, opt_ms, opt_pct, secs_exact};
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -33,7 +36,8 @@ pub fn render(r: &Report) -> String {
     }
     endpoints(&mut o, &r.endpoints, &r.websockets);
     if let Some(s) = &r.startup {
-        startup(&mut o, s);
+        let format = r.startup_log.as_ref().and_then(|l| l.format.as_deref());
+        startup(&mut o, s, format);
     } else if let Some(l) = &r.startup_log {
         let _ = writeln!(
             o,
@@ -59,10 +63,33 @@ fn database(o: &mut String, d: &Database) {
     for a in &d.attempts {
         attempt(o, a);
     }
-    let s = &d.summary;
+    let j = &d.judged;
+    if j.status == DbStatus::Down {
+        let since = j
+            .since
+            .map(|t| format!(" since {} UTC", units::clock(t)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "  DOWN{since}: {} in a row failed",
+            units::count(j.failed_in_a_row, "attempt")
+        );
+    }
+    let n = &j.now;
+    if n.attempts < j.total.attempts {
+        let _ = writeln!(
+            o,
+            "  now (the last {}): {} of {} succeeded ({})",
+            units::count(j.window, "attempt"),
+            n.successes,
+            n.attempts,
+            opt_pct(n.success_rate)
+        );
+    }
+    let s = &j.total;
     let _ = writeln!(
         o,
-        "  {} of {} succeeded ({}); avg {}, p50 {}, p95 {}, p99 {}; timeout violations {}",
+        "  total: {} of {} succeeded ({}); avg {}, p50 {}, p95 {}, p99 {}; timeout violations {}",
         s.successes,
         s.attempts,
         opt_pct(s.success_rate),
@@ -83,6 +110,7 @@ fn database(o: &mut String, d: &Database) {
 }
 
 fn attempt(o: &mut String, a: &Attempt) {
+    let a = &a.attempt;
     let st = &a.steps_ms;
     let _ = writeln!(
         o,
@@ -99,6 +127,8 @@ fn attempt(o: &mut String, a: &Attempt) {
 }
 
 fn init(o: &mut String, i: &Init) {
+    let near_configured_timeout = i.near_configured_timeout;
+    let i = &i.result;
     let _ = write!(
         o,
         "\nInitialization (timeout {}): ",
@@ -118,7 +148,7 @@ fn init(o: &mut String, i: &Init) {
             let _ = writeln!(o, "ok in {}{v}{m}", opt_ms(Some(i.elapsed_ms)));
         }
         Some(f) => {
-            let near = match i.near_configured_timeout {
+            let near = match near_configured_timeout {
                 Some(true) => " (fired at the configured timeout)",
                 Some(false) => " (fired FAR from the configured timeout)",
                 None => "",
@@ -134,28 +164,36 @@ fn init(o: &mut String, i: &Init) {
 }
 
 fn capacity(o: &mut String, c: &Capacity) {
-    let cap = if c.capped {
-        format!(" — capped from {} to the safety cap {}", c.requested, c.cap)
-    } else if c.forced {
-        format!(" — forced past the safety cap {}", c.cap)
+    let st = &c.started;
+    let cap = if st.capped {
+        format!(
+            " — capped from {} to the safety cap {}",
+            st.requested, st.cap
+        )
+    } else if st.forced {
+        format!(" — forced past the safety cap {}", st.cap)
     } else {
-        format!(" (cap {})", c.cap)
+        format!(" (cap {})", st.cap)
     };
     let _ = writeln!(
         o,
-        "\nCapacity test: {} connections held {:.1} s{cap}",
+        "\nCapacity test: {} of {} connections held {:.1} s{cap}",
         c.attempted,
-        c.hold_ms / 1000.0
+        st.planned,
+        st.hold_ms / 1000.0
     );
+    if let Some(why) = &c.past_because {
+        let _ = writeln!(o, "  (at {} UTC — history now: {why})", units::clock(c.at));
+    }
     let _ = writeln!(
         o,
         "  {} succeeded, {} failed, {} capacity errors; server max_connections {}, {} in use before",
         c.succeeded,
         c.failed,
         c.capacity_errors,
-        c.server_max_connections
+        st.server_max_connections
             .map_or("unknown".into(), |v| v.to_string()),
-        c.server_connections_in_use
+        st.server_connections_in_use
             .map_or("unknown".into(), |v| v.to_string())
     );
     if !c.errors_by_class.is_empty() {
@@ -168,6 +206,8 @@ fn capacity(o: &mut String, c: &Capacity) {
     }
     if let Some(r) = &c.abort_reason {
         let _ = writeln!(o, "  stopped early: {r}");
+    } else if c.running {
+        let _ = writeln!(o, "  had not finished when the data ends");
     }
 }
 
@@ -177,45 +217,60 @@ fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
     }
     for e in eps {
         let _ = writeln!(o, "  {} {}", e.name, e.url);
-        for c in &e.checks {
-            let status = c.status.map_or("—".into(), |s| s.to_string());
-            let fb = if c.fell_back {
-                format!(" (fell back from {})", c.requested_path)
-            } else {
-                String::new()
-            };
-            let sf = if c.startup_failure {
-                " STARTUP FAILURE"
-            } else {
-                ""
-            };
-            let err = c
-                .error
-                .as_ref()
-                .filter(|_| c.status.is_none())
-                .map(|f| format!(" — {}", f))
-                .unwrap_or_default();
-            let _ = writeln!(
-                o,
-                "    #{} {}{fb}: {status} in {}{sf}{err}",
-                c.attempt,
-                c.path,
-                opt_ms(Some(c.latency_ms))
-            );
+        for judged in &e.checks {
+            check_line(o, judged);
         }
-        for p in e.paths.iter().filter(|p| p.of > 1 && p.failed > 0) {
-            let how = if p.consistent_failure {
+        for p in e.paths.iter().filter(|p| p.consistency.of > 1) {
+            let c = &p.consistency;
+            let how = if c.consistent {
                 "consistent"
-            } else {
+            } else if c.intermittent {
                 "intermittent"
+            } else {
+                continue;
             };
             let _ = writeln!(
                 o,
-                "    {}: {} of {} tries failed ({how})",
-                p.path, p.failed, p.of
+                "    {}: {} of {} failed ({how})",
+                p.path,
+                c.failed,
+                units::count(c.of, "try")
             );
         }
     }
+    websockets(o, wss);
+}
+
+/// `#1 /health: 503 in 12.0 ms STARTING (phase 3 database)`.
+fn check_line(o: &mut String, judged: &Check) {
+    let c = &judged.check;
+    let status = c.status.map_or("—".into(), |s| s.to_string());
+    let fb = if c.fell_back {
+        format!(" (fell back from {})", c.requested_path)
+    } else {
+        String::new()
+    };
+    let sf = match (judged.health, &judged.phase) {
+        (Health::Ok | Health::Failing, _) => String::new(),
+        (Health::Starting, Some(ph)) => format!(" STARTING ({ph})"),
+        (h, _) => format!(" {}", h.as_str().to_uppercase()),
+    };
+    let err = c
+        .error
+        .as_ref()
+        .filter(|_| c.status.is_none())
+        .map(|f| format!(" — {}", f))
+        .unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "    #{} {}{fb}: {status} in {}{sf}{err}",
+        c.attempt,
+        c.path,
+        opt_ms(Some(c.latency_ms))
+    );
+}
+
+fn websockets(o: &mut String, wss: &[WebSocket]) {
     if !wss.is_empty() {
         let _ = writeln!(o, "\nWebSockets");
     }
@@ -233,15 +288,20 @@ fn endpoints(o: &mut String, eps: &[Endpoint], wss: &[WebSocket]) {
     }
 }
 
-fn startup(o: &mut String, s: &Startup) {
+fn startup(o: &mut String, s: &Startup, format: Option<&str>) {
+    let read_as = format.map(|f| format!(", read as {f}")).unwrap_or_default();
     let src = s
         .log
         .as_deref()
-        .map(|l| format!(" ({l})"))
+        .map(|l| format!(" ({l}{read_as})"))
         .unwrap_or_default();
-    let _ = writeln!(o, "\nStartup phases, {:?}{src}", s.source);
+    let _ = writeln!(
+        o,
+        "\nStartup phases, from {}{src}",
+        startup_source(s.source)
+    );
     for p in &s.phases {
-        let d = p.duration_s.map_or("—".into(), |d| format!("{d:.1} s"));
+        let d = p.duration_s.map_or("—".into(), units::elapsed);
         let m = p
             .message
             .as_deref()
@@ -254,19 +314,15 @@ fn startup(o: &mut String, s: &Startup) {
             p.name,
             d,
             secs_exact(p.budget_s),
-            p.verdict
+            p.verdict.as_str()
         );
     }
-    let total = s.total_s.map_or("—".into(), |t| format!("{t:.1} s"));
+    let total = s.total_s.map_or("—".into(), units::elapsed);
     let exit = s
         .exit_code
         .map(|c| format!("; exited with code {c}"))
         .unwrap_or_default();
-    let runs = if s.runs > 1 {
-        format!("; {} runs (restarting)", s.runs)
-    } else {
-        String::new()
-    };
+    let runs = runs_text(s);
     let _ = writeln!(
         o,
         "  total {total} of {}{exit}{runs}",
@@ -278,6 +334,26 @@ fn startup(o: &mut String, s: &Startup) {
             "  {} of {} log lines matched nothing and were skipped",
             s.skipped_lines, s.lines
         );
+    }
+}
+
+/// `; run #2 — restart loop after 1 failed run`, or the loop as history, or the run count.
+fn runs_text(s: &Startup) -> String {
+    match &s.restart_loop {
+        Some(l) if l.active => format!(
+            "; run #{} — restart loop after {}",
+            s.run,
+            units::count(l.failed_runs.len() as u64, "failed run")
+        ),
+        Some(l) => format!(
+            "; run #{} completed after a restart loop ({} failed, the last ending {} UTC)",
+            s.run,
+            units::count(l.failed_runs.len() as u64, "run"),
+            l.last_failure_at
+                .map_or_else(|| units::NONE.into(), units::clock)
+        ),
+        None if s.runs > 1 => format!("; {} runs", s.runs),
+        None => String::new(),
     }
 }
 
@@ -304,15 +380,25 @@ fn judgement(o: &mut String, r: &Report) {
     if !r.findings.is_empty() {
         let _ = writeln!(o, "\nDiagnosis");
         for f in &r.findings {
-            let _ = writeln!(o, "  [{:?}] {}", f.confidence, f.cause);
+            let mark = if f.past {
+                "history".to_string()
+            } else {
+                format!("{:?}", f.confidence)
+            };
+            let _ = writeln!(o, "  [{mark}] {}", f.cause);
             for e in &f.evidence {
                 let _ = writeln!(o, "      - {e}");
             }
         }
     }
+    let how = if r.interrupted {
+        " — INTERRUPTED by a signal before the run finished"
+    } else {
+        ""
+    };
     let _ = writeln!(
         o,
-        "\nVerdict: {} (exit {})",
+        "\nVerdict: {}{how} (exit {})",
         r.verdict.as_str().to_uppercase(),
         r.exit_code
     );

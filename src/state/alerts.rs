@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::State;
 use super::log::{EventLog, Level};
 use super::stats::Ring;
-use crate::units::duration as fmt_d;
+use crate::units::{self, duration as fmt_d};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,9 +94,15 @@ impl AlertBook {
                 a.message = f.message;
                 continue;
             }
+            // The log's level says how bad, like the alert's: a critical alert is an error.
+            let level = if f.level == AlertLevel::Critical {
+                Level::Error
+            } else {
+                Level::Warn
+            };
             log.push(
                 at,
-                Level::Warn,
+                level,
                 "alert",
                 format!("{}: {}", f.level.as_str(), f.message),
             );
@@ -122,10 +128,18 @@ fn pct(f: f64) -> String {
     format!("{:.0} %", f * 100.0)
 }
 
+/// The rules that hold after the newest event. Database rules judge the attempts of "now"
+/// (`DbState::now_attempts`: the last `alerts.window`, without ended outages).
 pub fn evaluate(s: &State) -> Vec<Fired> {
-    let rules = &s.cfg.alerts;
     let mut out = Vec::new();
-    let w = s.db.series.window_summary(rules.window as usize);
+    rates(s, &mut out);
+    capacity(s, &mut out);
+    out
+}
+
+fn rates(s: &State, out: &mut Vec<Fired>) {
+    let rules = &s.cfg.alerts;
+    let w = s.db.now_summary(rules.window as usize);
     if let Some(rate) = w.success_rate
         && rate < rules.critical_success_rate_below
     {
@@ -133,7 +147,7 @@ pub fn evaluate(s: &State) -> Vec<Fired> {
             level: AlertLevel::Critical,
             rule: "db_success_rate",
             message: format!(
-                "database connection success rate {} ({} of {}) is below {}",
+                "database connection success rate {} ({} of the last {}) is below {}",
                 pct(rate),
                 w.successes,
                 w.attempts,
@@ -149,8 +163,8 @@ pub fn evaluate(s: &State) -> Vec<Fired> {
             level: AlertLevel::Warning,
             rule: "db_avg_connect",
             message: format!(
-                "average connection time {:.1} s is above {}",
-                avg / 1000.0,
+                "average connection time {} is above {}",
+                units::ms(avg),
                 fmt_d(rules.warning_avg_connect_above)
             ),
         });
@@ -169,23 +183,30 @@ pub fn evaluate(s: &State) -> Vec<Fired> {
             ),
         });
     }
-    if let Some(run) = s.capacity.last.as_ref()
-        && run.attempted > 0
-    {
-        let rate = run.capacity_errors as f64 / run.attempted as f64;
-        if rate > rules.capacity_error_rate_above {
-            out.push(Fired {
-                level: AlertLevel::Capacity,
-                rule: "capacity_errors",
-                message: format!(
-                    "{} of {} capacity-test connections hit capacity errors ({}, above {})",
-                    run.capacity_errors,
-                    run.attempted,
-                    pct(rate),
-                    pct(rules.capacity_error_rate_above)
-                ),
-            });
-        }
+}
+
+/// The newest capacity test, while it is the newest word on capacity (a lab scenario switch
+/// makes it history).
+fn capacity(s: &State, out: &mut Vec<Fired>) {
+    let rules = &s.cfg.alerts;
+    let Some(run) = s.capacity.current() else {
+        return;
+    };
+    if run.attempted == 0 {
+        return;
     }
-    out
+    let rate = run.capacity_errors as f64 / run.attempted as f64;
+    if rate > rules.capacity_error_rate_above {
+        out.push(Fired {
+            level: AlertLevel::Capacity,
+            rule: "capacity_errors",
+            message: format!(
+                "{} of {} capacity-test connections hit capacity errors ({}, above {})",
+                run.capacity_errors,
+                run.attempted,
+                pct(rate),
+                pct(rules.capacity_error_rate_above)
+            ),
+        });
+    }
 }

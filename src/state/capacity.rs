@@ -21,6 +21,8 @@ pub struct CapacityRun {
     pub connect_sum_ms: f64,
     pub connect_max_ms: f64,
     pub finished: Option<(DateTime<Utc>, CapacityFinished)>,
+    /// Newer evidence made this result history: when, and what (a lab scenario switch).
+    pub superseded: Option<(DateTime<Utc>, String)>,
 }
 
 impl CapacityRun {
@@ -30,6 +32,13 @@ impl CapacityRun {
 
     pub fn avg_connect_ms(&self) -> Option<f64> {
         (self.attempted > 0).then(|| self.connect_sum_ms / f64::from(self.attempted))
+    }
+
+    /// Stopped by the person or the run ending (quit, a signal), not by what it measured.
+    pub fn cancelled(&self) -> bool {
+        self.finished
+            .as_ref()
+            .is_some_and(|(_, f)| f.aborted && f.reason.as_deref() == Some("cancelled"))
     }
 }
 
@@ -43,6 +52,19 @@ pub struct CapacityState {
 impl CapacityState {
     pub fn running(&self) -> bool {
         self.last.as_ref().is_some_and(CapacityRun::running)
+    }
+
+    /// The newest test, unless newer evidence has made it history.
+    pub fn current(&self) -> Option<&CapacityRun> {
+        self.last.as_ref().filter(|r| r.superseded.is_none())
+    }
+
+    /// What was measured belongs to another situation now (a lab scenario switch): the result
+    /// stays visible, in the past tense, and is no longer judged.
+    pub fn supersede(&mut self, at: DateTime<Utc>, why: String) {
+        if let Some(run) = self.last.as_mut().filter(|r| r.superseded.is_none()) {
+            run.superseded = Some((at, why));
+        }
     }
 
     pub fn started(&mut self, at: DateTime<Utc>, s: &CapacityStarted, log: &mut EventLog) {
@@ -79,6 +101,7 @@ impl CapacityState {
             connect_sum_ms: 0.0,
             connect_max_ms: 0.0,
             finished: None,
+            superseded: None,
         });
     }
 

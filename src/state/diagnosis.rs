@@ -1,10 +1,12 @@
 //! The likely cause in plain words, with the evidence beside it. Rules read the state only;
 //! each names what it saw so a person can check the reasoning rather than trust it.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::State;
-use super::startup::{PhaseVerdict, StartupRun, Track};
+use super::endpoints::{Health, health};
+use super::startup::{StartupRun, Track};
 use crate::event::{DbAttempt, ErrorClass, Step};
 use crate::units;
 
@@ -22,7 +24,46 @@ pub struct Finding {
     pub cause: String,
     pub confidence: Confidence,
     pub evidence: Vec<String>,
+    /// The oldest and newest evidence behind it.
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Newer evidence contradicts it (the database answers again, the service started): it
+    /// is told in the past tense and judges nothing.
+    pub past: bool,
 }
+
+impl Finding {
+    fn present(rule: &'static str, cause: String, confidence: Confidence) -> Self {
+        Self {
+            rule,
+            cause,
+            confidence,
+            evidence: Vec::new(),
+            since: None,
+            until: None,
+            past: false,
+        }
+    }
+
+    fn evidence(mut self, evidence: Vec<String>) -> Self {
+        self.evidence = evidence;
+        self
+    }
+
+    fn during(mut self, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Self {
+        self.since = since;
+        self.until = until;
+        self
+    }
+
+    fn past(mut self) -> Self {
+        self.past = true;
+        self
+    }
+}
+
+/// The attempts that judge "now", each with its time.
+type Recent<'a> = [(DateTime<Utc>, &'a DbAttempt)];
 
 /// Failures of one kind among the recent attempts.
 struct Seen<'a> {
@@ -31,6 +72,8 @@ struct Seen<'a> {
     example: Option<&'a DbAttempt>,
     /// TCP connect times of the matching attempts that got that far.
     tcp_times: Vec<f64>,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
 }
 
 impl Seen<'_> {
@@ -45,26 +88,24 @@ impl Seen<'_> {
     }
 
     fn line(&self, what: &str) -> String {
-        format!("{} of the last {} attempts: {what}", self.count, self.of)
+        format!(
+            "{} of the last {}: {what}",
+            self.count,
+            units::count(self.of as u64, "attempt")
+        )
     }
 }
 
-fn recent(s: &State) -> Vec<&DbAttempt> {
-    s.db.attempts
-        .iter()
-        .rev()
-        .take(s.cfg.alerts.window as usize)
-        .map(|(_, a)| a)
-        .collect()
-}
-
-fn seen<'a>(attempts: &[&'a DbAttempt], pred: impl Fn(&DbAttempt) -> bool) -> Seen<'a> {
-    let hits: Vec<&&DbAttempt> = attempts.iter().filter(|a| pred(a)).collect();
+fn seen<'a>(attempts: &Recent<'a>, pred: impl Fn(&DbAttempt) -> bool) -> Seen<'a> {
+    let hits: Vec<&(DateTime<Utc>, &DbAttempt)> =
+        attempts.iter().filter(|(_, a)| pred(a)).collect();
     Seen {
         count: hits.len(),
         of: attempts.len(),
-        example: hits.first().map(|a| **a),
-        tcp_times: hits.iter().filter_map(|a| a.steps_ms.tcp).collect(),
+        example: hits.first().map(|(_, a)| *a),
+        tcp_times: hits.iter().filter_map(|(_, a)| a.steps_ms.tcp).collect(),
+        first: hits.first().map(|(t, _)| *t),
+        last: hits.last().map(|(t, _)| *t),
     }
 }
 
@@ -99,17 +140,43 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
     (n > 0).then(|| sum / f64::from(n))
 }
 
-pub fn diagnose(s: &State) -> Vec<Finding> {
-    let attempts = recent(s);
+/// Every finding, present ones first (most confident first), then history.
+pub fn diagnose(s: &State, now: Option<DateTime<Utc>>) -> Vec<Finding> {
+    let attempts = s.db.now_attempts(s.cfg.alerts.window as usize);
     let mut out = Vec::new();
     network_path(s, &attempts, &mut out);
     server_side(&attempts, &mut out);
     capacity_test(s, &mut out);
     service_path(s, &attempts, &mut out);
-    startup_signature(s, &mut out);
+    startup_signature(s, now, &mut out);
     init_timing(s, &mut out);
-    out.sort_by_key(|f| std::cmp::Reverse(f.confidence));
+    past_outages(s, &mut out);
+    out.sort_by_key(|f| (f.past, std::cmp::Reverse(f.confidence)));
     out
+}
+
+/// How many ended outages the diagnosis tells about (the log keeps every one).
+const PAST_OUTAGES_TOLD: usize = 3;
+
+/// Outages that have ended: what they were, in the past tense, with their times.
+fn past_outages(s: &State, out: &mut Vec<Finding>) {
+    for o in s.db.outages.iter().rev().take(PAST_OUTAGES_TOLD).rev() {
+        let Some(back) = o.recovered_at else { continue };
+        let cause = format!(
+            "The database was down {}–{} UTC ({}): {} failed ({}); it has answered since {} UTC",
+            units::clock(o.from),
+            units::clock(o.to),
+            units::span(units::secs_between(o.from, back)),
+            units::count(o.failed, "attempt"),
+            o.classes_text(),
+            units::clock(back)
+        );
+        out.push(
+            Finding::present("db_outage", cause, Confidence::High)
+                .during(Some(o.from), Some(o.to))
+                .past(),
+        );
+    }
 }
 
 fn push(
@@ -123,17 +190,16 @@ fn push(
         return;
     }
     evidence.extend(example_msg(seen));
-    out.push(Finding {
-        rule,
-        cause: cause.into(),
-        confidence: seen.confidence(),
-        evidence,
-    });
+    out.push(
+        Finding::present(rule, cause.into(), seen.confidence())
+            .evidence(evidence)
+            .during(seen.first, seen.last),
+    );
 }
 
-fn network_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
+fn network_path(s: &State, a: &Recent<'_>, out: &mut Vec<Finding>) {
     let avg = s.db.step_averages();
-    let dns_ok = a.iter().any(|x| x.steps_ms.dns.is_some()) || avg.dns.is_some();
+    let dns_ok = a.iter().any(|(_, x)| x.steps_ms.dns.is_some()) || avg.dns.is_some();
     let tcp_to = seen(a, |x| timeout_at(x, &[Step::Tcp]));
     let dns_note = if dns_ok {
         "the name resolves (DNS fine)".to_string()
@@ -207,7 +273,7 @@ fn network_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
     );
 }
 
-fn server_side(a: &[&DbAttempt], out: &mut Vec<Finding>) {
+fn server_side(a: &Recent<'_>, out: &mut Vec<Finding>) {
     let cap = seen(a, |x| class_is(x, ErrorClass::TooManyConnections));
     if cap.count > 0 {
         let post_auth = cap
@@ -301,35 +367,56 @@ fn capacity_test(s: &State, out: &mut Vec<Finding>) {
         .started
         .server_connections_in_use
         .map_or("unknown".into(), |m| m.to_string());
-    out.push(Finding {
-        rule: "capacity_test",
-        cause: "Database connection capacity is exhausted under concurrent load (SQLSTATE 53300)"
-            .into(),
-        confidence: if run.capacity_errors * 10 > run.attempted * 3 {
-            Confidence::High
-        } else {
-            Confidence::Medium
-        },
-        evidence: vec![
+    let confidence = if run.capacity_errors * 10 > run.attempted * 3 {
+        Confidence::High
+    } else {
+        Confidence::Medium
+    };
+    let evidence = vec![
+        format!(
+            "{} of {} concurrent connections refused for capacity",
+            run.capacity_errors, run.attempted
+        ),
+        format!("server max_connections {max}, {used} in use before the test"),
+    ];
+    let until = run.finished.as_ref().map(|(t, _)| *t);
+    let f = match &run.superseded {
+        None => Finding::present(
+            "capacity_test",
+            "Database connection capacity is exhausted under concurrent load (SQLSTATE 53300)"
+                .into(),
+            confidence,
+        ),
+        Some((_, why)) => Finding::present(
+            "capacity_test",
             format!(
-                "{} of {} concurrent connections refused for capacity",
-                run.capacity_errors, run.attempted
+                "A capacity test at {} UTC found connection capacity exhausted (SQLSTATE 53300) — before {why}",
+                units::clock(run.started_at)
             ),
-            format!("server max_connections {max}, {used} in use before the test"),
-        ],
-    });
+            confidence,
+        )
+        .past(),
+    };
+    out.push(
+        f.evidence(evidence)
+            .during(Some(run.started_at), until.or(Some(run.started_at))),
+    );
 }
 
 /// The health checks whose newest answer is a startup failure, grouped by what they said:
-/// the same 503 body from six paths is one piece of evidence, not six.
-fn startup_failures(s: &State) -> Vec<String> {
+/// the same 503 body from six paths is one piece of evidence, not six. With the time of the
+/// oldest and newest of them.
+fn startup_failures(s: &State) -> (Vec<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let (mut first, mut last) = (None, None);
     for e in &s.endpoints.endpoints {
         for p in &e.paths {
-            let Some((_, c)) = &p.last else { continue };
-            if !c.startup_failure {
+            let Some((at, c)) = &p.last else { continue };
+            if health(c).health != Health::StartupFailure {
                 continue;
             }
+            first = Some(first.map_or(*at, |f: DateTime<Utc>| f.min(*at)));
+            last = Some(last.map_or(*at, |l: DateTime<Utc>| l.max(*at)));
             let said = excerpt(c.body_excerpt.as_deref().unwrap_or(""), 100);
             let said = format!("{} {said}", c.status.unwrap_or(0));
             let who = format!("{} {}", e.name, c.path);
@@ -339,10 +426,11 @@ fn startup_failures(s: &State) -> Vec<String> {
             }
         }
     }
-    groups
+    let lines = groups
         .into_iter()
         .map(|(said, names)| format!("{} answered {said}", names.join(", ")))
-        .collect()
+        .collect();
+    (lines, first, last)
 }
 
 /// The first `max` characters of a body on one line.
@@ -354,17 +442,23 @@ fn excerpt(body: &str, max: usize) -> String {
     }
 }
 
-fn service_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
-    let failing = startup_failures(s);
+/// Needs failure evidence: answers that name a failed startup, never a service that is
+/// simply still starting.
+fn service_path(s: &State, a: &Recent<'_>, out: &mut Vec<Finding>) {
+    let (failing, first, last) = startup_failures(s);
     if failing.is_empty() {
         return;
     }
-    let ok = a.iter().filter(|x| x.ok).count();
+    let ok = a.iter().filter(|(_, x)| x.ok).count();
     let mut evidence = failing;
-    evidence.push(format!(
-        "from this host {ok} of the last {} database attempts succeeded",
-        a.len()
-    ));
+    evidence.push(if a.is_empty() {
+        "no database attempts from this host to compare with".to_string()
+    } else {
+        format!(
+            "from this host {ok} of the last {} succeeded",
+            units::count(a.len() as u64, "database attempt")
+        )
+    });
     let (rule, cause, confidence) = if !a.is_empty() && ok * 10 >= a.len() * 9 {
         (
             "service_path",
@@ -386,12 +480,11 @@ fn service_path(s: &State, a: &[&DbAttempt], out: &mut Vec<Finding>) {
             Confidence::Medium,
         )
     };
-    out.push(Finding {
-        rule,
-        cause: cause.into(),
-        confidence,
-        evidence,
-    });
+    out.push(
+        Finding::present(rule, cause.into(), confidence)
+            .evidence(evidence)
+            .during(first, last),
+    );
 }
 
 /// Is `elapsed` close to the configured timeout (≥ 0.9 × timeout, ≤ timeout + 20 s)?
@@ -406,6 +499,8 @@ struct PhaseFailure {
     name: String,
     after_s: f64,
     exit: Option<i32>,
+    /// When it failed (the exit, or the phase's end).
+    at: Option<DateTime<Utc>>,
     /// The failure was a timeout (by its message): only then is "far from the configured
     /// timeout" a finding — a refused connection fails fast for a different reason.
     timed_out: bool,
@@ -418,39 +513,45 @@ fn mentions_timeout(message: Option<&str>) -> bool {
     })
 }
 
-fn latest_database_failure(track: &Track) -> Option<PhaseFailure> {
-    // A run that has since started cleanly closes the case.
-    if track.current.as_ref().is_some_and(|r| r.complete()) {
-        return None;
-    }
-    if let Some(run) = &track.current
-        && let Some((idx, name, after_s)) = database_phase_failure(run)
-    {
-        return Some(PhaseFailure {
+/// The newest database-phase failure, and whether a newer run has completed since (then it
+/// is history).
+fn latest_database_failure(
+    track: &Track,
+    now: Option<DateTime<Utc>>,
+) -> Option<(PhaseFailure, bool)> {
+    let current = track.current.as_ref()?;
+    if let Some((idx, name, after_s)) = database_phase_failure(current, now) {
+        let f = PhaseFailure {
             number: idx + 1,
             name,
             after_s,
-            exit: run.exit.map(|(c, _)| c),
-            timed_out: mentions_timeout(run.phases[idx].message.as_deref()),
-        });
+            exit: current.exit.map(|(c, _)| c),
+            at: current.exit.map(|(_, t)| t).or(current.phases[idx].ended),
+            timed_out: mentions_timeout(current.phases[idx].message.as_deref()),
+        };
+        return Some((f, false));
     }
     let prev = track.previous.last()?;
     let number = prev.failed_phase_number?;
     let name = prev.failed_phase.clone()?;
     let is_db = name.eq_ignore_ascii_case("database") || number == 3;
-    is_db.then(|| PhaseFailure {
-        number,
-        name,
-        after_s: prev.failed_after_s.unwrap_or(0.0),
-        exit: prev.exit_code,
-        timed_out: mentions_timeout(prev.failed_message.as_deref()),
+    is_db.then(|| {
+        let f = PhaseFailure {
+            number,
+            name,
+            after_s: prev.failed_after_s.unwrap_or(0.0),
+            exit: prev.exit_code,
+            at: prev.ended_at,
+            timed_out: mentions_timeout(prev.failed_message.as_deref()),
+        };
+        (f, current.complete())
     })
 }
 
-fn startup_signature(s: &State, out: &mut Vec<Finding>) {
+fn startup_signature(s: &State, now: Option<DateTime<Utc>>, out: &mut Vec<Finding>) {
     let init_s = s.cfg.initialization_timeout.as_secs_f64();
     for track in [&s.startup.log, &s.startup.rehearsal] {
-        let Some(f) = latest_database_failure(track) else {
+        let Some((f, over)) = latest_database_failure(track, now) else {
             continue;
         };
         let restarts = track.runs.saturating_sub(1);
@@ -463,46 +564,67 @@ fn startup_signature(s: &State, out: &mut Vec<Finding>) {
         }
         if restarts > 0 {
             evidence.push(format!(
-                "{restarts} restart{} seen in the log",
-                if restarts == 1 { "" } else { "s" }
+                "{} seen in the log",
+                units::count(restarts, "restart")
             ));
         }
-        if near_timeout(f.after_s, init_s) && f.exit == Some(3) {
-            out.push(Finding {
-                rule: "outage_signature",
-                cause: "The outage's signature: the database phase runs out its initialization timeout and the \
-                        service exits with code 3 (then restarts) — it cannot get a database connection at startup; \
-                        the other findings say why".into(),
-                confidence: Confidence::High,
-                evidence,
-            });
+        let finding = if near_timeout(f.after_s, init_s) && f.exit == Some(3) {
+            signature(over)
         } else if f.timed_out && !near_timeout(f.after_s, init_s) {
             evidence.push("expected between 0.9 × timeout and timeout + 20 s".into());
-            out.push(Finding {
-                rule: "startup_timeout_mismatch",
-                cause: format!(
-                    "The database phase failed after {:.1} s, far from the configured {init_s:.0} s initialization \
-                     timeout — the service runs with a different timeout than configured, or something else cut it short",
-                    f.after_s
-                ),
-                confidence: Confidence::Medium,
-                evidence,
-            });
-        }
+            timeout_mismatch(f.after_s, init_s, over)
+        } else {
+            continue;
+        };
+        let finding = finding.evidence(evidence).during(f.at, f.at);
+        out.push(if over { finding.past() } else { finding });
     }
 }
 
-fn database_phase_failure(run: &StartupRun) -> Option<(usize, String, f64)> {
-    let verdicts = run.verdicts();
+fn signature(over: bool) -> Finding {
+    let cause = if over {
+        "The outage's signature was seen: the database phase ran out its initialization timeout and the \
+         service exited with code 3 — a newer run has since completed every phase"
+    } else {
+        "The outage's signature: the database phase runs out its initialization timeout and the \
+         service exits with code 3 (then restarts) — it cannot get a database connection at startup; \
+         the other findings say why"
+    };
+    Finding::present("outage_signature", cause.into(), Confidence::High)
+}
+
+fn timeout_mismatch(after_s: f64, init_s: f64, over: bool) -> Finding {
+    let tail = if over {
+        " — a newer run has since completed every phase"
+    } else {
+        " — the service runs with a different timeout than configured, or something else cut it short"
+    };
+    Finding::present(
+        "startup_timeout_mismatch",
+        format!(
+            "The database phase failed after {after_s:.1} s, far from the configured {init_s:.0} s \
+             initialization timeout{tail}"
+        ),
+        Confidence::Medium,
+    )
+}
+
+fn database_phase_failure(
+    run: &StartupRun,
+    now: Option<DateTime<Utc>>,
+) -> Option<(usize, String, f64)> {
+    let verdicts = run.verdicts(now);
+    let clock = run.clock(now);
     run.phases.iter().enumerate().find_map(|(i, p)| {
         let is_db = p.name.eq_ignore_ascii_case("database") || i == 2;
-        (is_db && verdicts[i] == PhaseVerdict::Failed)
-            .then(|| (i, p.name.clone(), p.duration_s(run.last_ts).unwrap_or(0.0)))
+        // A stalled phase never ended: not a timeout that fired early or late.
+        (is_db && verdicts[i] == super::startup::PhaseVerdict::Failed)
+            .then(|| (i, p.name.clone(), p.duration_s(clock).unwrap_or(0.0)))
     })
 }
 
 fn init_timing(s: &State, out: &mut Vec<Finding>) {
-    let Some((_, r)) = &s.init else { return };
+    let Some((at, r)) = &s.init else { return };
     let Some(e) = &r.error else { return };
     if e.class != ErrorClass::Timeout {
         return;
@@ -511,19 +633,27 @@ fn init_timing(s: &State, out: &mut Vec<Finding>) {
     if near_timeout(el, to) {
         return;
     }
-    out.push(Finding {
-        rule: "init_timeout_mismatch",
-        cause: format!(
-            "The initialization attempt timed out after {el:.1} s, far from its {to:.0} s limit — a timeout on the path \
-             (connector, proxy or server) fired {}",
-            if el < to { "first" } else { "late" }
-        ),
-        confidence: Confidence::Medium,
-        evidence: vec![
-            format!("timed out at step {}", e.step.map_or("unknown", |s| s.as_str())),
-            format!("{} — expected between {:.1} s and {:.1} s", e.message, 0.9 * to, to + 20.0),
-        ],
-    });
+    let cause = format!(
+        "The initialization attempt timed out after {el:.1} s, far from its {to:.0} s limit — a timeout on the path \
+         (connector, proxy or server) fired {}",
+        if el < to { "first" } else { "late" }
+    );
+    out.push(
+        Finding::present("init_timeout_mismatch", cause, Confidence::Medium)
+            .evidence(vec![
+                format!(
+                    "timed out at step {}",
+                    e.step.map_or("unknown", |s| s.as_str())
+                ),
+                format!(
+                    "{} — expected between {:.1} s and {:.1} s",
+                    e.message,
+                    0.9 * to,
+                    to + 20.0
+                ),
+            ])
+            .during(Some(*at), Some(*at)),
+    );
 }
 
 #[cfg(test)]
@@ -548,7 +678,7 @@ mod tests {
                 )
             })
             .collect();
-        let rules: Vec<&str> = diagnose(&build(staging_config(), &events))
+        let rules: Vec<&str> = diagnose(&build(staging_config(), &events), None)
             .iter()
             .map(|x| x.rule)
             .collect();
@@ -567,7 +697,7 @@ mod tests {
             "fe_sendauth: no password supplied",
         );
         let events = [(1.0, failed_attempt(1, 2.0, DbSteps::default(), f))];
-        let findings = diagnose(&build(staging_config(), &events));
+        let findings = diagnose(&build(staging_config(), &events), None);
         let auth = findings
             .iter()
             .find(|x| x.rule == "auth")

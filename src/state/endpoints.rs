@@ -2,6 +2,7 @@
 //! a failure is consistent across tries.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use super::StateConfig;
 use super::log::{EventLog, Level};
@@ -18,11 +19,147 @@ pub const STARTUP_FAILURE_WORDS: [&str; 5] = [
     "startup failed",
 ];
 
-/// A 503 whose body names the database, initialization, a timeout, Cloud SQL or a failed
-/// startup: the service is up enough to answer but could not finish starting.
-pub fn is_startup_failure(status: Option<u16>, body: &str) -> bool {
+/// What one health answer says, judged from its status and body (never decided by the probe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Ok,
+    /// A 503 whose body says the service is still starting (status/state `starting`, or a
+    /// phase in progress): not a failure while it lasts no longer than a whole startup.
+    Starting,
+    /// A runtime answer that something it needs is missing (`degraded`, `unhealthy`).
+    Unhealthy,
+    /// A 503 naming the database, initialization, a timeout, Cloud SQL or a failed startup.
+    StartupFailure,
+    /// Any other non-2xx answer, or no answer.
+    Failing,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Starting => "starting",
+            Health::Unhealthy => "unhealthy",
+            Health::StartupFailure => "startup failure",
+            Health::Failing => "failing",
+        }
+    }
+
+    /// Counts against the endpoint (a service that is starting is not failing).
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Health::Unhealthy | Health::StartupFailure | Health::Failing
+        )
+    }
+}
+
+/// The judged answer: its health, and the startup phase it names, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub health: Health,
+    pub phase: Option<String>,
+}
+
+/// Judges one check from what the probe reported (status and a bounded body excerpt).
+pub fn health(c: &HttpCheck) -> Answer {
+    let body = c.body_excerpt.as_deref().unwrap_or("");
+    let answer = |health| Answer {
+        health,
+        phase: None,
+    };
+    if c.ok {
+        return answer(Health::Ok);
+    }
+    let Some(status) = c.status else {
+        return answer(Health::Failing);
+    };
+    let said = body_says(body);
     let lower = body.to_lowercase();
-    status == Some(503) && STARTUP_FAILURE_WORDS.iter().any(|w| lower.contains(w))
+    // A failed startup said in so many words outranks a status word ("unhealthy").
+    let failed_start = ["startup failed", "failed to start"]
+        .iter()
+        .any(|w| lower.contains(w));
+    match (status, said.state) {
+        (503, Some(BodyState::Starting)) if !failed_start => Answer {
+            health: Health::Starting,
+            phase: said.phase,
+        },
+        (503, _) if failed_start => answer(Health::StartupFailure),
+        (_, Some(BodyState::Degraded)) => answer(Health::Unhealthy),
+        (503, _) if STARTUP_FAILURE_WORDS.iter().any(|w| lower.contains(w)) => {
+            answer(Health::StartupFailure)
+        }
+        _ => answer(Health::Failing),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyState {
+    Starting,
+    Degraded,
+}
+
+struct Said {
+    state: Option<BodyState>,
+    phase: Option<String>,
+}
+
+/// What a health body says about the service's state: a JSON `status` / `state` word, else
+/// the same words in text ("service starting: phase 3 (database) in progress").
+fn body_says(body: &str) -> Said {
+    if let Ok(serde_json::Value::Object(obj)) = serde_json::from_str(body.trim()) {
+        let word = ["status", "state"]
+            .iter()
+            .find_map(|k| obj.get(*k)?.as_str())
+            .map(str::to_ascii_lowercase);
+        let state = word.as_deref().and_then(state_word);
+        let phase = match (
+            obj.get("phase"),
+            obj.get("phase_name").and_then(|v| v.as_str()),
+        ) {
+            (Some(n), Some(name)) if n.is_number() => Some(format!("phase {n} {name}")),
+            (Some(n), _) if n.is_number() => Some(format!("phase {n}")),
+            (Some(serde_json::Value::String(p)), _) => Some(p.clone()),
+            (_, Some(name)) => Some(name.to_string()),
+            _ => None,
+        };
+        return Said { state, phase };
+    }
+    let lower = body.to_ascii_lowercase();
+    let state = if lower.contains("failed") || lower.contains("error") {
+        None
+    } else if lower.contains("starting") || lower.contains("in progress") {
+        Some(BodyState::Starting)
+    } else if lower.contains("degraded") || lower.contains("unhealthy") {
+        Some(BodyState::Degraded)
+    } else {
+        None
+    };
+    Said {
+        state,
+        phase: text_phase(&lower),
+    }
+}
+
+fn state_word(w: &str) -> Option<BodyState> {
+    match w.trim() {
+        "starting" | "initializing" | "initialising" | "booting" | "warming_up" | "warming up"
+        | "in_progress" => Some(BodyState::Starting),
+        "degraded" | "unhealthy" | "down" => Some(BodyState::Degraded),
+        _ => None,
+    }
+}
+
+/// `phase 3` in free text.
+fn text_phase(lower: &str) -> Option<String> {
+    let at = lower.find("phase ")?;
+    let digits: String = lower[at + 6..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (!digits.is_empty()).then(|| format!("phase {digits}"))
 }
 
 const CHECKS_KEPT: usize = 50;
@@ -35,12 +172,15 @@ pub struct PathState {
     pub checks: Ring<(DateTime<Utc>, HttpCheck)>,
 }
 
-/// How many of the last tries failed; consistent at 2 of 3 (two thirds, at least two).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How many of the last tries failed (a service still starting is not failing): consistent at
+/// 2 of 3 (two thirds, at least two); intermittent only with at least two tries, some failed
+/// and some not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Consistency {
     pub failed: u32,
     pub of: u32,
     pub consistent: bool,
+    pub intermittent: bool,
 }
 
 impl PathState {
@@ -54,14 +194,28 @@ impl PathState {
             .iter()
             .rev()
             .take(of)
-            .filter(|(_, c)| !c.ok)
+            .filter(|(_, c)| health(c).health.is_failure())
             .count() as u32;
         let of = of as u32;
+        let consistent = failed >= 2 && failed * 3 >= of * 2;
         Some(Consistency {
             failed,
             of,
-            consistent: failed >= 2 && failed * 3 >= of * 2,
+            consistent,
+            intermittent: of >= 2 && failed > 0 && failed < of && !consistent,
         })
+    }
+
+    /// Since when the newest answers have all said "starting" (`None` unless the newest does).
+    pub fn starting_since(&self) -> Option<DateTime<Utc>> {
+        let mut since = None;
+        for (at, c) in self.checks.iter().rev() {
+            if health(c).health != Health::Starting {
+                break;
+            }
+            since = Some(*at);
+        }
+        since
     }
 }
 
@@ -166,14 +320,10 @@ impl EndpointsState {
                 (_, Some(e)) if e.class != crate::event::ErrorClass::HttpStatus => {
                     format!("{} — {}", e.class, e.message)
                 }
-                (Some(s), _) => format!(
-                    "HTTP {s}{}",
-                    if c.startup_failure {
-                        " (startup failure)"
-                    } else {
-                        ""
-                    }
-                ),
+                (Some(s), _) => match health(c).health {
+                    Health::Ok | Health::Failing => format!("HTTP {s}"),
+                    h => format!("HTTP {s} ({})", h.as_str()),
+                },
                 (None, _) => "no answer".into(),
             };
             log.push(
@@ -223,16 +373,48 @@ impl EndpointsState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::fixtures;
+
+    fn judged(status: u16, body: &str) -> Answer {
+        match fixtures::http("api", "/health", status, 10.0, body) {
+            crate::event::EventBody::HttpCheck(c) => health(&c),
+            _ => unreachable!("fixtures::http builds a check"),
+        }
+    }
 
     #[test]
-    fn startup_failure_needs_503_and_a_startup_word() {
-        assert!(is_startup_failure(
-            Some(503),
-            "startup failed: database initialization timeout"
-        ));
-        assert!(is_startup_failure(Some(503), "Cloud SQL unreachable"));
-        assert!(!is_startup_failure(Some(503), "maintenance"));
-        assert!(!is_startup_failure(Some(500), "database timeout"));
-        assert!(!is_startup_failure(None, "database"));
+    fn a_503_is_judged_by_what_its_body_says() {
+        let sf = judged(503, "startup failed: database initialization timeout");
+        assert_eq!(sf.health, Health::StartupFailure);
+        assert_eq!(
+            judged(503, "Cloud SQL unreachable").health,
+            Health::StartupFailure
+        );
+        assert_eq!(judged(503, "maintenance").health, Health::Failing);
+        assert_eq!(judged(500, "database timeout").health, Health::Failing);
+        let starting = judged(
+            503,
+            r#"{"status":"starting","phase":3,"phase_name":"database","detail":"database initialization"}"#,
+        );
+        assert_eq!(starting.health, Health::Starting);
+        assert_eq!(starting.phase.as_deref(), Some("phase 3 database"));
+        assert_eq!(
+            judged(503, r#"{"status":"degraded","database":"unreachable"}"#).health,
+            Health::Unhealthy
+        );
+        assert_eq!(
+            judged(
+                503,
+                r#"{"status":"unhealthy","error":"startup failed: database initialization timeout"}"#
+            )
+            .health,
+            Health::StartupFailure
+        );
+        let text = judged(503, "service starting: phase 3 (database) in progress");
+        assert_eq!(
+            (text.health, text.phase.as_deref()),
+            (Health::Starting, Some("phase 3"))
+        );
+        assert_eq!(judged(200, "ok").health, Health::Ok);
     }
 }

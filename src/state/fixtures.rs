@@ -120,7 +120,7 @@ pub fn http(endpoint: &str, path: &str, status: u16, latency_ms: f64, body: &str
             total: Some(latency_ms),
         },
         timeout_ms: 20_000.0,
-        startup_failure: crate::state::endpoints::is_startup_failure(Some(status), body),
+        startup_failure: false,
         body_excerpt: Some(body.into()),
         error: (!ok).then(|| Failure {
             class: ErrorClass::HttpStatus,

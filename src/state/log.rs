@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::stats::Ring;
-use crate::event::{InitResult, Note, NoteLevel};
+use crate::event::{InitResult, Note, NoteLevel, ProbeEnd, ProbeEnded};
 use crate::units::duration as fmt_d;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -64,6 +64,19 @@ impl EventLog {
             NoteLevel::Error => Level::Error,
         };
         self.push(at, level, &n.probe, n.message.clone());
+    }
+
+    /// Only a crash is news: probes end by themselves in `check` and are cancelled on quit.
+    pub fn probe_ended(&mut self, at: DateTime<Utc>, e: &ProbeEnded) {
+        if e.how == ProbeEnd::Panicked {
+            let msg = e.message.as_deref().unwrap_or("panic");
+            self.push(
+                at,
+                Level::Error,
+                &e.probe,
+                format!("the {} probe crashed: {msg}", e.probe),
+            );
+        }
     }
 
     pub fn init(&mut self, at: DateTime<Utc>, r: &InitResult) {

@@ -1,15 +1,48 @@
-//! Everything connscope knows, built only from events. `State::apply` is pure (no I/O, no
-//! clock: "now" is the newest event's time), so live, headless, replay and report agree.
+//! Everything connscope knows, built only from events, and the one judge of it.
+//!
+//! `State::apply(&Event)` is pure (no I/O, no clock), so live, headless, replay and report
+//! build the same state from the same events.
+//!
+//! # The judge
+//!
+//! `State::judge(now) -> Judgement` concludes everything, once, as of `now` — the wall clock
+//! for a live source (`watch`, `lab`, `check`), `None` for the state's own clock (the newest
+//! event; replay and report pass the recording's clock or their window's end). Outputs read
+//! the `Judgement` and never judge; the dashboard recomputes it when events arrive or its
+//! clock moves. What it holds:
+//!
+//! - `verdict`, `reasons` (failures first), `exit_code` (130 when `interrupted`).
+//! - `evidence`: each probe the run selected and whether it measured anything (`seen`,
+//!   `waiting`, `missing`, `crashed`) with why; a probe without evidence keeps the verdict
+//!   from passing (a crash fails it).
+//! - `db`: `status` `up` / `down` / `unknown` with `since` (down after `alerts.down_after`
+//!   failures in a row, up again after as many successes), `now` (the summary the rules
+//!   judge: the last `alerts.window` attempts, without outages that have ended), `total`
+//!   (cumulative, shown as such), and `rate` (pass / warn / fail colour of the now rate).
+//! - `alerts` (active), `targets` (met / missed; database targets judge "now").
+//! - `findings`: each with `since` / `until` and `past` (contradicted by newer evidence: told
+//!   in the past tense, judges nothing); present ones first.
+//! - `endpoints`: per health path, the `health` of its newest answer (`ok`, `starting` with
+//!   its `phase`, `unhealthy`, `startup_failure`, `failing`), `consistency` over the tries
+//!   (`intermittent` needs at least two tries with mixed outcomes) and `starting_since`.
+//! - `startup`: the primary track's newest run as of `now` (phases age with the clock:
+//!   `running` → `over_budget` → `stalled`), earlier runs, and the `restart_loop`.
+//! - `capacity`: when the newest test ran and whether it is history (`past`, why).
 
 pub mod alerts;
 pub mod capacity;
 pub mod db;
 pub mod diagnosis;
 pub mod endpoints;
+pub mod evidence;
+pub mod judge;
 pub mod log;
 pub mod startup;
 pub mod stats;
+pub mod targets;
 pub mod verdict;
+
+pub use judge::Judgement;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -95,13 +128,14 @@ pub struct State {
     pub alerts: alerts::AlertBook,
     pub log: log::EventLog,
     pub lab: Option<LabScenario>,
+    pub evidence: evidence::Evidence,
 }
 
 impl State {
     pub fn new(cfg: StateConfig) -> Self {
         let h = &cfg.history;
         Self {
-            db: db::DbState::new(h),
+            db: db::DbState::new(h, cfg.alerts.down_after),
             capacity: capacity::CapacityState::default(),
             endpoints: endpoints::EndpointsState::new(&cfg),
             startup: startup::StartupState::new(&cfg.phases),
@@ -112,6 +146,7 @@ impl State {
             events: 0,
             init: None,
             lab: None,
+            evidence: evidence::Evidence::default(),
             cfg,
         }
     }
@@ -122,10 +157,7 @@ impl State {
         self.last_at = Some(self.last_at.map_or(ev.at, |l| l.max(ev.at)));
         match &ev.body {
             EventBody::DbAttempt(a) => self.db.apply(ev.at, a, &mut self.log),
-            EventBody::Init(r) => {
-                self.log.init(ev.at, r);
-                self.init = Some((ev.at, r.clone()));
-            }
+            EventBody::Init(r) => self.init(ev.at, r),
             EventBody::CapacityStarted(s) => self.capacity.started(ev.at, s, &mut self.log),
             EventBody::CapacityConn(c) => self.capacity.conn(c),
             EventBody::CapacityFinished(f) => self.capacity.finished(ev.at, f, &mut self.log),
@@ -134,33 +166,64 @@ impl State {
             EventBody::StartupPhase(p) => self.startup.phase(p, &mut self.log),
             EventBody::StartupExit(x) => self.startup.exit(x, &mut self.log),
             EventBody::StartupLog(l) => self.startup.log_stats(l),
-            EventBody::Note(n) => self.log.note(ev.at, n),
-            EventBody::LabScenario(s) => {
-                if self.lab.as_ref().is_some_and(|l| l.name != s.name) {
-                    self.start_scenario_over();
+            EventBody::Note(n) => {
+                self.evidence.note(n);
+                self.log.note(ev.at, n);
+            }
+            EventBody::LabScenario(s) => self.lab_scenario(ev.at, s),
+            EventBody::ProbesStarted(p) => self.evidence.started(&p.probes),
+            EventBody::ProbeEnded(e) => {
+                self.evidence.ended(e);
+                self.log.probe_ended(ev.at, e);
+            }
+            EventBody::RunEnded(r) => {
+                if r.interrupted {
+                    self.log.push(
+                        ev.at,
+                        log::Level::Warn,
+                        "run",
+                        "interrupted by a signal before it finished".into(),
+                    );
                 }
-                self.log.push(
-                    ev.at,
-                    log::Level::Info,
-                    "lab",
-                    format!("scenario: {} — {}", s.name, s.description),
-                );
-                self.lab = Some(s.clone());
+                self.evidence.run_ended = Some(r.clone());
             }
         }
         let fired = alerts::evaluate(self);
         self.alerts.update(ev.at, fired, &mut self.log);
     }
 
+    /// Logged when it changes (first result, failure, recovery), not on every repeat.
+    fn init(&mut self, at: DateTime<Utc>, r: &InitResult) {
+        if self.init.as_ref().is_none_or(|(_, old)| old.ok != r.ok) {
+            self.log.init(at, r);
+        }
+        self.init = Some((at, r.clone()));
+    }
+
+    fn lab_scenario(&mut self, at: DateTime<Utc>, s: &LabScenario) {
+        if self.lab.as_ref().is_some_and(|l| l.name != s.name) {
+            self.start_scenario_over(at, &s.name);
+        }
+        self.log.push(
+            at,
+            log::Level::Info,
+            "lab",
+            format!("scenario: {} — {}", s.name, s.description),
+        );
+        self.lab = Some(s.clone());
+    }
+
     /// A lab scenario switch: what the probes measure starts over, so the new scenario is
     /// judged on its own attempts and checks, not on the last one's for the next 20 attempts.
-    /// The log, the alert history (alerts that no longer hold clear on this very event), the
-    /// startup runs (the service's own restarts tell them apart) and finished capacity tests
-    /// are kept.
-    fn start_scenario_over(&mut self) {
-        self.db = db::DbState::new(&self.cfg.history);
+    /// The log, the alert history (alerts that no longer hold clear on this very event) and
+    /// the startup runs (the service's own restarts tell them apart) are kept; the newest
+    /// capacity test is kept as history.
+    fn start_scenario_over(&mut self, at: DateTime<Utc>, name: &str) {
+        self.db = db::DbState::new(&self.cfg.history, self.cfg.alerts.down_after);
         self.init = None;
         self.endpoints = endpoints::EndpointsState::new(&self.cfg);
+        self.capacity
+            .supersede(at, format!("the lab scenario changed to {name}"));
     }
 
     /// Seconds since the first event, by event time.

@@ -19,8 +19,12 @@ pub enum PhaseVerdict {
     Pass,
     OverBudget,
     Failed,
+    /// Still running long past its budget (budget + grace) with no end in the log: a failure.
+    Stalled,
     Running,
     NotReached,
+    /// Nothing to do for it (the rehearsal has no step or nothing is configured).
+    Skipped,
 }
 
 impl PhaseVerdict {
@@ -29,10 +33,22 @@ impl PhaseVerdict {
             PhaseVerdict::Pass => "pass",
             PhaseVerdict::OverBudget => "over_budget",
             PhaseVerdict::Failed => "failed",
+            PhaseVerdict::Stalled => "stalled",
             PhaseVerdict::Running => "running",
             PhaseVerdict::NotReached => "not_reached",
+            PhaseVerdict::Skipped => "skipped",
         }
     }
+
+    pub fn is_failure(self) -> bool {
+        matches!(self, PhaseVerdict::Failed | PhaseVerdict::Stalled)
+    }
+}
+
+/// How long past its budget a running phase may go before it counts as stalled: half its
+/// budget, at least 10 s (the outage's 90 s database phase stalls at 135 s).
+pub fn stall_grace(budget: Duration) -> Duration {
+    budget.mul_f64(0.5).max(Duration::from_secs(10))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,30 +69,47 @@ impl PhaseRun {
         Some(secs_between(start, end).max(0.0))
     }
 
-    pub fn verdict(&self, now: Option<DateTime<Utc>>, exited: bool) -> PhaseVerdict {
-        let over = |d: Option<f64>| d.is_some_and(|d| d > self.budget.as_secs_f64());
+    /// The phase as of `now` (the run's clock, see `StartupRun::clock`); `ended`: the process
+    /// is gone (it exited, or a restart began), so a phase still running died with it.
+    pub fn verdict(&self, now: Option<DateTime<Utc>>, ended: bool) -> PhaseVerdict {
+        let budget = self.budget.as_secs_f64();
+        let over = |d: Option<f64>, limit: f64| d.is_some_and(|d| d > limit);
         match self.status {
             None => PhaseVerdict::NotReached,
+            Some(PhaseStatus::Skipped) => PhaseVerdict::Skipped,
             Some(PhaseStatus::Failed) => PhaseVerdict::Failed,
-            Some(PhaseStatus::Completed) if over(self.duration_s(None)) => PhaseVerdict::OverBudget,
+            Some(PhaseStatus::Completed) if over(self.duration_s(None), budget) => {
+                PhaseVerdict::OverBudget
+            }
             Some(PhaseStatus::Completed) => PhaseVerdict::Pass,
-            Some(PhaseStatus::Started) if exited => PhaseVerdict::Failed,
-            Some(PhaseStatus::Started) if over(self.duration_s(now)) => PhaseVerdict::OverBudget,
-            Some(PhaseStatus::Started) => PhaseVerdict::Running,
+            Some(PhaseStatus::Started) if ended => PhaseVerdict::Failed,
+            Some(PhaseStatus::Started) => {
+                let d = self.duration_s(now);
+                let stall = budget + stall_grace(self.budget).as_secs_f64();
+                if over(d, stall) {
+                    PhaseVerdict::Stalled
+                } else if over(d, budget) {
+                    PhaseVerdict::OverBudget
+                } else {
+                    PhaseVerdict::Running
+                }
+            }
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartupRun {
+    /// 1-based: the how-manieth run the track has seen.
+    pub number: u32,
     pub phases: Vec<PhaseRun>,
     pub exit: Option<(i32, DateTime<Utc>)>,
-    /// The newest timestamp seen in this run: "now" on the log's clock.
+    /// The newest timestamp seen in this run.
     pub last_ts: Option<DateTime<Utc>>,
 }
 
 impl StartupRun {
-    fn new(phases: &[Phase]) -> Self {
+    fn new(number: u32, phases: &[Phase]) -> Self {
         let phases = phases
             .iter()
             .map(|p| PhaseRun {
@@ -89,48 +122,111 @@ impl StartupRun {
             })
             .collect();
         Self {
+            number,
             phases,
             exit: None,
             last_ts: None,
         }
     }
 
-    pub fn verdicts(&self) -> Vec<PhaseVerdict> {
+    /// The run's own "now": its exit when it exited; else the judging clock, never before the
+    /// newest line of the log (a log clock ahead of ours must not run time backwards).
+    pub fn clock(&self, now: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        match (self.exit, now, self.last_ts) {
+            (Some((_, t)), _, _) => Some(t),
+            (None, Some(n), Some(l)) => Some(n.max(l)),
+            (None, n, l) => n.or(l),
+        }
+    }
+
+    /// Each phase's verdict as of `now`.
+    pub fn verdicts(&self, now: Option<DateTime<Utc>>) -> Vec<PhaseVerdict> {
+        self.verdicts_ended(now, false)
+    }
+
+    fn verdicts_ended(&self, now: Option<DateTime<Utc>>, restarted: bool) -> Vec<PhaseVerdict> {
+        let clock = self.clock(now);
+        let ended = restarted || self.exit.is_some();
         self.phases
             .iter()
-            .map(|p| p.verdict(self.last_ts, self.exit.is_some()))
+            .map(|p| p.verdict(clock, ended))
             .collect()
     }
 
-    /// Whole sequence: first phase start to the exit, or to the newest timestamp.
-    pub fn total_s(&self) -> Option<f64> {
-        let start = self.phases.iter().filter_map(|p| p.started).min()?;
-        let end = self.exit.map(|(_, t)| t).or(self.last_ts)?;
-        Some(secs_between(start, end).max(0.0))
+    /// Whole sequence: first phase start to the exit, to the last phase's end once every phase
+    /// completed, or to `now` while it runs.
+    pub fn total_s(&self, now: Option<DateTime<Utc>>) -> Option<f64> {
+        let start = self.started_at()?;
+        let end = if self.exit.is_none() && self.complete() {
+            self.last_ts
+        } else {
+            self.clock(now)
+        };
+        Some(secs_between(start, end?).max(0.0))
     }
 
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.phases.iter().filter_map(|p| p.started).min()
+    }
+
+    /// Every phase completed (or had nothing to do).
     pub fn complete(&self) -> bool {
         self.phases
             .iter()
-            .all(|p| p.status == Some(PhaseStatus::Completed))
+            .any(|p| p.status == Some(PhaseStatus::Completed))
+            && self.phases.iter().all(|p| {
+                matches!(
+                    p.status,
+                    Some(PhaseStatus::Completed | PhaseStatus::Skipped)
+                )
+            })
     }
 
-    pub fn failed_phase(&self) -> Option<(usize, &PhaseRun)> {
-        let exited = self.exit.is_some();
-        self.phases
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.verdict(self.last_ts, exited) == PhaseVerdict::Failed)
+    /// The phase that failed (or stalled) as of `now`.
+    pub fn failed_phase(&self, now: Option<DateTime<Utc>>) -> Option<(usize, &PhaseRun)> {
+        self.failed_in(&self.verdicts(now))
+    }
+
+    fn failed_in(&self, verdicts: &[PhaseVerdict]) -> Option<(usize, &PhaseRun)> {
+        let i = verdicts.iter().position(|v| v.is_failure())?;
+        Some((i, &self.phases[i]))
+    }
+
+    /// A failed phase or a non-zero exit as of `now`.
+    pub fn failed(&self, now: Option<DateTime<Utc>>) -> bool {
+        self.failed_phase(now).is_some() || self.exit.is_some_and(|(c, _)| c != 0)
     }
 
     fn touch(&mut self, ts: DateTime<Utc>) {
         self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
     }
+
+    /// What is kept of a run once the next one begins (the process is gone by then).
+    fn summary(&self) -> RunSummary {
+        let verdicts = self.verdicts_ended(None, true);
+        let failed = self.failed_in(&verdicts);
+        RunSummary {
+            number: self.number,
+            started_at: self.started_at(),
+            ended_at: self.exit.map(|(_, t)| t).or(self.last_ts),
+            exit_code: self.exit.map(|(c, _)| c),
+            failed_phase_number: failed.map(|(i, _)| i + 1),
+            failed_phase: failed.map(|(_, p)| p.name.clone()),
+            failed_after_s: failed.and_then(|(_, p)| p.duration_s(self.last_ts)),
+            failed_message: failed.and_then(|(_, p)| p.message.clone()),
+            total_s: self.total_s(None),
+            complete: self.complete(),
+            failed: failed.is_some() || self.exit.is_some_and(|(c, _)| c != 0),
+        }
+    }
 }
 
-/// A finished run, kept briefly to show a restart loop.
+/// A finished run, kept to show a restart loop.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {
+    pub number: u32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
     pub exit_code: Option<i32>,
     /// 1-based number of the phase that failed.
     pub failed_phase_number: Option<usize>,
@@ -138,6 +234,67 @@ pub struct RunSummary {
     pub failed_after_s: Option<f64>,
     pub failed_message: Option<String>,
     pub total_s: Option<f64>,
+    pub complete: bool,
+    /// A phase failed or the process exited non-zero.
+    pub failed: bool,
+}
+
+/// A process says its end more than once (the app's "exiting with code 3", then uvicorn's
+/// "Application startup failed. Exiting.", a traceback naming the phase): within this time of
+/// an exit, the same code again or the end of a phase belongs to the run that exited, not to
+/// a new one. Only a phase starting begins the next run sooner.
+const EXIT_ECHO: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
+/// Once this many lines of a startup log matched nothing, it is judged as teaching nothing
+/// (also the probe's cue to warn) — without waiting for a log that may never end.
+pub const UNMATCHED_WARN_LINES: u64 = 200;
+
+/// A phase as judged at a moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseView {
+    pub number: usize,
+    pub name: String,
+    pub budget_s: f64,
+    /// To its end, or to the judging moment while it runs.
+    pub duration_s: Option<f64>,
+    pub verdict: PhaseVerdict,
+    pub message: Option<String>,
+}
+
+/// Failed runs, each followed by a restart. While the newest run has not completed every
+/// phase it fails the verdict; once one has, it is history (`active: false`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RestartLoop {
+    /// Run numbers of the failed runs, oldest first.
+    pub failed_runs: Vec<u32>,
+    pub exit_codes: Vec<i32>,
+    pub since: Option<DateTime<Utc>>,
+    /// When the newest failed run ended.
+    pub last_failure_at: Option<DateTime<Utc>>,
+    pub active: bool,
+}
+
+/// The newest run of a track as judged at a moment, with the runs before it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StartupView {
+    pub source: StartupSource,
+    /// What was read: a path, `stdin`, a command.
+    pub log: Option<String>,
+    /// The newest run's number.
+    pub run: u32,
+    pub phases: Vec<PhaseView>,
+    pub total_s: Option<f64>,
+    pub total_budget_s: f64,
+    pub exit_code: Option<i32>,
+    /// Every phase completed (or had nothing to do).
+    pub complete: bool,
+    /// A phase failed or stalled, or the process exited non-zero.
+    pub failed: bool,
+    pub runs: u32,
+    pub previous_runs: Vec<RunSummary>,
+    pub restart_loop: Option<RestartLoop>,
+    pub skipped_lines: u64,
+    pub lines: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +307,8 @@ pub struct Track {
     pub skipped: u64,
     pub desc: Option<String>,
     pub ended: bool,
+    /// The format the log was read as (`StartupLog::format`).
+    pub format: Option<String>,
 }
 
 impl Track {
@@ -163,6 +322,7 @@ impl Track {
             skipped: 0,
             desc: None,
             ended: false,
+            format: None,
         }
     }
 
@@ -175,20 +335,72 @@ impl Track {
 
     fn begin_run(&mut self, phases: &[Phase]) {
         if let Some(old) = self.current.take() {
-            let failed = old
-                .failed_phase()
-                .map(|(_, p)| (p.name.clone(), p.duration_s(old.last_ts)));
-            self.previous.push(RunSummary {
-                exit_code: old.exit.map(|(c, _)| c),
-                failed_phase_number: old.failed_phase().map(|(i, _)| i + 1),
-                failed_message: old.failed_phase().and_then(|(_, p)| p.message.clone()),
-                failed_after_s: failed.as_ref().and_then(|f| f.1),
-                failed_phase: failed.map(|f| f.0),
-                total_s: old.total_s(),
-            });
+            self.previous.push(old.summary());
         }
         self.runs += 1;
-        self.current = Some(StartupRun::new(phases));
+        self.current = Some(StartupRun::new(self.runs, phases));
+    }
+
+    /// The newest run as of `now`; `None` before the first phase or exit line.
+    pub fn view(&self, now: Option<DateTime<Utc>>, total_budget: Duration) -> Option<StartupView> {
+        let run = self.current.as_ref()?;
+        let verdicts = run.verdicts(now);
+        let clock = run.clock(now);
+        let phases = run
+            .phases
+            .iter()
+            .zip(&verdicts)
+            .enumerate()
+            .map(|(i, (p, v))| PhaseView {
+                number: i + 1,
+                name: p.name.clone(),
+                budget_s: p.budget.as_secs_f64(),
+                duration_s: p.duration_s(clock),
+                verdict: *v,
+                message: p.message.clone(),
+            })
+            .collect();
+        Some(StartupView {
+            source: self.source,
+            log: self.desc.clone(),
+            run: run.number,
+            phases,
+            total_s: run.total_s(now),
+            total_budget_s: total_budget.as_secs_f64(),
+            exit_code: run.exit.map(|(c, _)| c),
+            complete: run.complete(),
+            failed: run.failed(now),
+            runs: self.runs,
+            previous_runs: self.previous.iter().cloned().collect(),
+            restart_loop: self.restart_loop(run.complete()),
+            skipped_lines: self.skipped,
+            lines: self.lines,
+        })
+    }
+
+    fn restart_loop(&self, current_complete: bool) -> Option<RestartLoop> {
+        let failed = self.failed_streak();
+        let newest = failed.last()?;
+        Some(RestartLoop {
+            failed_runs: failed.iter().map(|r| r.number).collect(),
+            exit_codes: failed.iter().filter_map(|r| r.exit_code).collect(),
+            since: failed.first().and_then(|r| r.started_at.or(r.ended_at)),
+            last_failure_at: newest.ended_at,
+            active: !current_complete,
+        })
+    }
+
+    /// The failed runs right before the current one, oldest first: a restart loop while the
+    /// current run has not completed every phase, history once it has.
+    pub fn failed_streak(&self) -> Vec<&RunSummary> {
+        let mut out: Vec<&RunSummary> = self
+            .previous
+            .iter()
+            .rev()
+            .take_while(|r| r.failed)
+            .collect();
+        out.reverse();
+        out
     }
 }
 
@@ -246,12 +458,12 @@ impl StartupState {
             );
             return;
         }
-        let restart = p.status == PhaseStatus::Started
-            && idx == 0
-            && track
-                .current
-                .as_ref()
-                .is_some_and(|r| r.exit.is_some() || r.phases[0].started.is_some());
+        // A phase starting after an exit, phase 1 starting again, or anything well after an
+        // exit is the next run; the end of a phase echoed right after the exit is not.
+        let restart = track.current.as_ref().is_some_and(|r| match r.exit {
+            Some((_, at)) => p.status == PhaseStatus::Started || p.ts - at > EXIT_ECHO,
+            None => p.status == PhaseStatus::Started && idx == 0 && r.phases[0].started.is_some(),
+        });
         if track.current.is_none() || restart {
             track.begin_run(&phases);
             if track.runs > 1 {
@@ -269,48 +481,25 @@ impl StartupState {
         };
         run.touch(p.ts);
         let ph = &mut run.phases[idx];
-        match p.status {
-            PhaseStatus::Started => {
-                ph.started = Some(p.ts);
-                ph.ended = None;
-            }
-            PhaseStatus::Completed | PhaseStatus::Failed => {
-                ph.started.get_or_insert(p.ts);
-                ph.ended = Some(p.ts);
-            }
+        if !record(ph, p) {
+            return;
         }
-        ph.status = Some(p.status);
-        ph.message.clone_from(&p.message);
-        let dur = ph.duration_s(None).unwrap_or(0.0);
-        let budget = fmt_d(ph.budget);
-        let label = format!("phase {} {}", p.phase, ph.name);
-        let msg = p
-            .message
-            .as_deref()
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default();
-        match p.status {
-            PhaseStatus::Failed => log.push(
-                p.ts,
-                Level::Error,
-                name,
-                format!("{label} failed after {dur:.1} s (budget {budget}){msg}"),
-            ),
-            PhaseStatus::Completed if dur > ph.budget.as_secs_f64() => {
-                log.push(
-                    p.ts,
-                    Level::Warn,
-                    name,
-                    format!("{label} over budget: {dur:.1} s (budget {budget})"),
-                );
-            }
-            _ => {}
+        if let Some((level, text)) = phase_log_line(ph, p) {
+            log.push(p.ts, level, name, text);
         }
     }
 
     pub fn exit(&mut self, x: &StartupExit, log: &mut EventLog) {
         let phases = self.phases.clone();
         let track = self.track_mut(x.source);
+        let echo = track
+            .current
+            .as_ref()
+            .and_then(|r| r.exit)
+            .is_some_and(|(code, at)| code == x.code && x.ts >= at && x.ts - at <= EXIT_ECHO);
+        if echo {
+            return;
+        }
         if track.current.as_ref().is_none_or(|r| r.exit.is_some()) {
             track.begin_run(&phases);
         }
@@ -338,5 +527,56 @@ impl StartupState {
         t.skipped = l.skipped;
         t.desc = Some(l.source.clone());
         t.ended = l.ended;
+        if l.format.is_some() {
+            t.format.clone_from(&l.format);
+        }
+    }
+}
+
+/// Applies a phase line; false when it changed nothing.
+fn record(ph: &mut PhaseRun, p: &StartupPhase) -> bool {
+    let ended = matches!(
+        ph.status,
+        Some(PhaseStatus::Completed | PhaseStatus::Failed | PhaseStatus::Skipped)
+    );
+    // A phase ends once: a traceback repeating "phase 3 failed" does not move its end.
+    if ended && p.status != PhaseStatus::Started {
+        return false;
+    }
+    match p.status {
+        PhaseStatus::Started => {
+            ph.started = Some(p.ts);
+            ph.ended = None;
+        }
+        PhaseStatus::Completed | PhaseStatus::Failed | PhaseStatus::Skipped => {
+            ph.started.get_or_insert(p.ts);
+            ph.ended = Some(p.ts);
+        }
+    }
+    ph.status = Some(p.status);
+    ph.message.clone_from(&p.message);
+    true
+}
+
+/// State changes only: a phase that failed, or finished over its budget.
+fn phase_log_line(ph: &PhaseRun, p: &StartupPhase) -> Option<(Level, String)> {
+    let dur = ph.duration_s(None).unwrap_or(0.0);
+    let budget = fmt_d(ph.budget);
+    let label = format!("phase {} {}", p.phase, ph.name);
+    let msg = p
+        .message
+        .as_deref()
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default();
+    match p.status {
+        PhaseStatus::Failed => Some((
+            Level::Error,
+            format!("{label} failed after {dur:.1} s (budget {budget}){msg}"),
+        )),
+        PhaseStatus::Completed if dur > ph.budget.as_secs_f64() => Some((
+            Level::Warn,
+            format!("{label} over budget: {dur:.1} s (budget {budget})"),
+        )),
+        _ => None,
     }
 }

@@ -43,6 +43,8 @@ pub struct Series {
     violations: u64,
     sum_ms: f64,
     ok_sum_ms: f64,
+    /// The exact maximum: the histogram's is rounded up to its bucket's edge.
+    max_ms: f64,
     hist: Histogram<u64>,
     recent: VecDeque<Sample>,
     cap: usize,
@@ -59,6 +61,7 @@ impl Series {
             violations: 0,
             sum_ms: 0.0,
             ok_sum_ms: 0.0,
+            max_ms: 0.0,
             hist,
             recent: VecDeque::with_capacity(cap.min(1024)),
             cap: cap.max(1),
@@ -71,6 +74,7 @@ impl Series {
         self.ok += u64::from(s.ok);
         self.violations += u64::from(s.violation);
         self.sum_ms += s.ms;
+        self.max_ms = self.max_ms.max(s.ms);
         if s.ok {
             self.ok_sum_ms += s.ms;
         }
@@ -106,7 +110,8 @@ impl Series {
         if n == 0 {
             return Summary::default();
         }
-        let q = |p: f64| Some(self.hist.value_at_quantile(p) as f64 / 1000.0);
+        // HDR buckets round up: a percentile can come out above the largest value seen.
+        let q = |p: f64| Some((self.hist.value_at_quantile(p) as f64 / 1000.0).min(self.max_ms));
         Summary {
             attempts: n,
             successes: self.ok,
@@ -116,15 +121,9 @@ impl Series {
             p50_ms: q(0.50),
             p95_ms: q(0.95),
             p99_ms: q(0.99),
-            max_ms: Some(self.hist.max() as f64 / 1000.0),
+            max_ms: Some(self.max_ms),
             timeout_violation_rate: Some(self.violations as f64 / n as f64),
         }
-    }
-
-    /// The same numbers over the last `n` samples only (what alert rules judge).
-    pub fn window_summary(&self, n: usize) -> Summary {
-        let take: Vec<&Sample> = self.recent.iter().rev().take(n).collect();
-        summarize(&take)
     }
 }
 
@@ -237,6 +236,20 @@ mod tests {
     }
 
     #[test]
+    fn percentiles_never_exceed_the_maximum() {
+        let mut s = Series::new(100, std::time::Duration::from_secs(3600));
+        // 3.0123 ms falls in a bucket whose upper edge is above it.
+        for i in 0..10 {
+            s.record(sample(i, true, 3.0123));
+        }
+        let m = s.summary();
+        assert_eq!(m.max_ms, Some(3.0123));
+        for p in [m.p50_ms, m.p95_ms, m.p99_ms] {
+            assert!(p.expect("a percentile") <= 3.0123, "{m:?}");
+        }
+    }
+
+    #[test]
     fn recent_window_is_bounded_by_count_and_age() {
         let mut s = Series::new(3, std::time::Duration::from_secs(10));
         for t in 0..5 {
@@ -246,20 +259,6 @@ mod tests {
         s.record(sample(100, true, 1.0));
         assert_eq!(s.recent().len(), 1, "older than the window");
         assert_eq!(s.count(), 6, "totals are kept");
-    }
-
-    #[test]
-    fn window_summary_only_sees_the_last_n() {
-        let mut s = Series::new(100, std::time::Duration::from_secs(3600));
-        for t in 0..10 {
-            s.record(sample(t, false, 5.0));
-        }
-        for t in 10..15 {
-            s.record(sample(t, true, 5.0));
-        }
-        assert_eq!(s.window_summary(5).success_rate, Some(1.0));
-        assert_eq!(s.window_summary(10).success_rate, Some(0.5));
-        assert_eq!(s.summary().success_rate, Some(5.0 / 15.0));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use super::fixtures::*;
-use super::verdict::{Verdict, judge};
+use super::verdict::Verdict;
 use super::*;
 use crate::event::*;
 
@@ -10,14 +10,14 @@ fn healthy_state_passes_everything() {
     assert_eq!(sum.attempts, 5);
     assert_eq!(sum.success_rate, Some(1.0));
     assert!(s.alerts.active.is_empty());
-    let j = judge(&s);
+    let j = s.judge(None);
     assert_eq!(j.verdict, Verdict::Pass, "{:?}", j.reasons);
     assert!(
-        verdict::targets(&s).iter().all(|t| t.met == Some(true)),
+        s.judge(None).targets.iter().all(|t| t.met == Some(true)),
         "{:?}",
-        verdict::targets(&s)
+        s.judge(None).targets
     );
-    assert!(diagnosis::diagnose(&s).is_empty());
+    assert!(diagnosis::diagnose(&s, None).is_empty());
 }
 
 #[test]
@@ -26,7 +26,7 @@ fn outage_raises_critical_warning_and_infrastructure_alerts() {
     let levels: Vec<_> = s.alerts.active.iter().map(|a| a.level).collect();
     use alerts::AlertLevel::*;
     assert_eq!(levels, vec![Critical, Warning, Infrastructure]);
-    assert_eq!(judge(&s).verdict, Verdict::Fail);
+    assert_eq!(s.judge(None).verdict, Verdict::Fail);
     let sum = s.db.summary();
     assert_eq!(sum.timeout_violation_rate, Some(1.0));
     assert_eq!(sum.avg_ms, Some(35_000.0));
@@ -35,7 +35,7 @@ fn outage_raises_critical_warning_and_infrastructure_alerts() {
 #[test]
 fn outage_diagnosis_names_the_network_path_and_the_signature() {
     let s = build(staging_config(), &outage());
-    let f = diagnosis::diagnose(&s);
+    let f = diagnosis::diagnose(&s, None);
     let rules: Vec<_> = f.iter().map(|f| f.rule).collect();
     assert!(rules.contains(&"tcp_timeout"), "{rules:?}");
     assert!(rules.contains(&"outage_signature"), "{rules:?}");
@@ -59,7 +59,7 @@ fn startup_phase_verdicts_follow_the_log_clock() {
     let run = s.startup.log.current.as_ref().expect("a run");
     use startup::PhaseVerdict::*;
     assert_eq!(
-        run.verdicts(),
+        run.verdicts(None),
         vec![
             Pass, Pass, Failed, NotReached, NotReached, NotReached, NotReached
         ]
@@ -130,7 +130,7 @@ fn capacity_run_is_aggregated_and_alerts() {
             .any(|a| a.level == alerts::AlertLevel::Capacity)
     );
     assert!(
-        diagnosis::diagnose(&s)
+        diagnosis::diagnose(&s, None)
             .iter()
             .any(|f| f.rule == "capacity_test")
     );
@@ -150,7 +150,7 @@ fn endpoint_503_while_database_is_fine_points_at_the_service_path() {
         ),
     ));
     let s = build(staging_config(), &ev);
-    let f = diagnosis::diagnose(&s);
+    let f = diagnosis::diagnose(&s, None);
     assert_eq!(f.first().map(|f| f.rule), Some("service_path"), "{f:?}");
 }
 

@@ -1,10 +1,16 @@
-//! Targets met or missed, and the overall verdict a script acts on (exit 0 / 1 / 2).
+//! The overall verdict a script acts on (exit 0 / 1 / 2) and its reasons, most severe first.
+//! Each rule reads the state and the parts of the judgement already made; see README "How
+//! connscope judges" for the rules in one place.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::State;
 use super::alerts::AlertLevel;
-use super::startup::PhaseVerdict;
+use super::endpoints::{Health, health};
+use super::judge::{Judgement, PathJudgement, capacity_contradicted};
+use super::startup::{PhaseVerdict, StartupView, Track};
+use crate::event::StartupSource;
 use crate::units::{self, duration as fmt_d};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -33,158 +39,97 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TargetCheck {
-    pub name: &'static str,
-    pub target: String,
-    pub actual: Option<String>,
-    /// `None` when there is nothing to judge yet.
-    pub met: Option<bool>,
+/// Reasons by weight, in the order they were found.
+#[derive(Default)]
+struct Reasons {
+    fail: Vec<String>,
+    warn: Vec<String>,
 }
 
-pub fn targets(s: &State) -> Vec<TargetCheck> {
-    let t = &s.cfg.targets;
-    let sum = s.db.summary();
-    let mut out = Vec::new();
-    let has_db = sum.attempts > 0;
-    let limit = t.db_avg_connect_below.as_secs_f64() * 1000.0;
-    // Every attempt counts in full (a 35 s timeout is 35 s of connecting); with no success at
-    // all the target is missed however fast the refusals came back.
-    out.push(TargetCheck {
-        name: "db_avg_connect",
-        target: format!(
-            "< {} average connection time",
-            fmt_d(t.db_avg_connect_below)
-        ),
-        actual: has_db.then(|| match (sum.avg_ms, sum.successes) {
-            (Some(ms), 0) => format!("{} (no successful connection)", units::ms(ms)),
-            (Some(ms), _) => units::ms(ms),
-            (None, _) => "no attempts".into(),
-        }),
-        met: has_db.then(|| sum.successes > 0 && sum.avg_ms.is_some_and(|ms| ms < limit)),
-    });
-    out.push(TargetCheck {
-        name: "db_success_rate",
-        target: format!(
-            "> {:.0} % connection success rate",
-            t.db_success_rate_above * 100.0
-        ),
-        actual: sum.success_rate.map(|r| format!("{:.0} %", r * 100.0)),
-        met: sum.success_rate.map(|r| r > t.db_success_rate_above),
-    });
-    let startup = s.startup.primary().and_then(|tr| tr.current.as_ref());
-    let total = startup.and_then(|r| r.total_s());
-    let finished = startup.is_some_and(|r| r.complete() || r.exit.is_some());
-    out.push(TargetCheck {
-        name: "startup_total",
-        target: format!("< {} whole startup", fmt_d(t.startup_total_below)),
-        actual: total.map(|v| format!("{v:.1} s{}", if finished { "" } else { " so far" })),
-        met: match (total, startup) {
-            (Some(v), Some(_)) if v >= t.startup_total_below.as_secs_f64() => Some(false),
-            (Some(_), Some(r)) if r.complete() => Some(true),
-            (_, Some(r)) if r.exit.is_some() => Some(false),
-            _ => None,
-        },
-    });
-    let latencies: Vec<(bool, f64)> = s
-        .endpoints
-        .endpoints
-        .iter()
-        .flat_map(|e| e.paths.iter())
-        .filter_map(|p| {
-            p.last
-                .as_ref()
-                .map(|(_, c)| (c.status.is_some(), c.latency_ms))
-        })
-        .collect();
-    let worst = latencies
-        .iter()
-        .map(|(_, ms)| *ms)
-        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-    let all_answered = latencies.iter().all(|(answered, _)| *answered);
-    out.push(TargetCheck {
-        name: "health_latency",
-        target: format!(
-            "< {} health endpoint response",
-            fmt_d(t.health_latency_below)
-        ),
-        actual: worst.map(|ms| {
-            format!(
-                "{:.0} ms slowest{}",
-                ms,
-                if all_answered {
-                    ""
-                } else {
-                    " (some did not answer)"
-                }
-            )
-        }),
-        met: worst.map(|ms| all_answered && ms < t.health_latency_below.as_secs_f64() * 1000.0),
-    });
-    out
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Judgement {
-    pub verdict: Verdict,
-    /// Why it is not a pass, most severe first.
-    pub reasons: Vec<String>,
-}
-
-pub fn judge(s: &State) -> Judgement {
-    let mut fails = Vec::new();
-    let mut warns = Vec::new();
-    for a in &s.alerts.active {
-        let line = format!("{} alert: {}", a.level.as_str(), a.message);
-        if a.level == AlertLevel::Critical {
-            fails.push(line)
-        } else {
-            warns.push(line)
+impl Reasons {
+    fn add(&mut self, weight: Verdict, text: String) {
+        match weight {
+            Verdict::Fail => self.fail.push(text),
+            Verdict::Warn => self.warn.push(text),
+            Verdict::Pass => {}
         }
     }
-    if let Some((_, r)) = &s.init
-        && let Some(e) = &r.error
-    {
-        fails.push(format!(
-            "initialization failed: {} — {}",
-            e.class, e.message
-        ));
+}
+
+/// The verdict and its reasons (failures first, then warnings).
+pub(super) fn reasons(s: &State, j: &Judgement) -> (Verdict, Vec<String>) {
+    let mut r = Reasons::default();
+    if let Some(o) = s.db.current_outage() {
+        // Down at once, whatever the windowed rates say.
+        r.add(
+            Verdict::Fail,
+            format!(
+                "database down since {} UTC: {} in a row failed ({})",
+                units::clock(o.from),
+                units::count(o.failed, "attempt"),
+                o.classes_text()
+            ),
+        );
     }
-    capacity(s, &mut fails);
-    endpoints(s, &mut fails, &mut warns);
-    startup(s, &mut fails, &mut warns);
-    startup_log(s, &mut warns);
-    for t in targets(s) {
-        if t.met == Some(false) {
-            warns.push(format!(
+    for a in &j.alerts {
+        let weight = if a.level == AlertLevel::Critical {
+            Verdict::Fail
+        } else {
+            Verdict::Warn
+        };
+        r.add(weight, format!("{} alert: {}", a.level.as_str(), a.message));
+    }
+    init(s, &mut r);
+    capacity(s, &mut r);
+    endpoints(s, j, &mut r);
+    websockets(s, &mut r);
+    for track in [&s.startup.log, &s.startup.rehearsal] {
+        startup(track, j.at, s, &mut r);
+    }
+    evidence(s, j, &mut r);
+    for t in j.targets.iter().filter(|t| t.met == Some(false) && !t.told) {
+        r.add(
+            Verdict::Warn,
+            format!(
                 "target missed: {} (actual {})",
                 t.target,
-                t.actual.unwrap_or_default()
-            ));
-        }
+                t.actual.as_deref().unwrap_or("—")
+            ),
+        );
     }
-    let verdict = if !fails.is_empty() {
+    let verdict = if !r.fail.is_empty() {
         Verdict::Fail
-    } else if !warns.is_empty() {
+    } else if !r.warn.is_empty() {
         Verdict::Warn
     } else {
         Verdict::Pass
     };
-    fails.extend(warns);
-    Judgement {
-        verdict,
-        reasons: fails,
+    r.fail.extend(r.warn);
+    (verdict, r.fail)
+}
+
+/// A failed initialization, until the database answers again after it.
+fn init(s: &State, r: &mut Reasons) {
+    let Some((at, res)) = &s.init else { return };
+    let Some(e) = &res.error else { return };
+    if s.db.last_ok_at.is_some_and(|ok| ok > *at) {
+        return;
     }
+    r.add(
+        Verdict::Fail,
+        format!("initialization failed: {} — {}", e.class, e.message),
+    );
 }
 
 /// A finished capacity test in which not one connection got through measured no capacity at
-/// all: the database was unreachable (or full) for every one of them. Cancelled tests are not
-/// judged.
-fn capacity(s: &State, fails: &mut Vec<String>) {
+/// all: the database was unreachable (or full) for every one of them — until newer evidence
+/// says otherwise. Cancelled tests are not judged (the evidence rule tells about them).
+fn capacity(s: &State, r: &mut Reasons) {
     let Some(run) = &s.capacity.last else { return };
-    let Some((_, f)) = &run.finished else { return };
-    let cancelled = f.aborted && f.reason.as_deref() == Some("cancelled");
-    if run.attempted == 0 || run.succeeded > 0 || cancelled {
+    if run.finished.is_none() || run.attempted == 0 || run.succeeded > 0 || run.cancelled() {
+        return;
+    }
+    if capacity_contradicted(s, run).is_some() {
         return;
     }
     let classes: Vec<String> = run
@@ -192,72 +137,121 @@ fn capacity(s: &State, fails: &mut Vec<String>) {
         .iter()
         .map(|(class, n)| format!("{n} {class}"))
         .collect();
-    fails.push(format!(
-        "capacity test: none of {} connections succeeded ({})",
-        run.attempted,
-        classes.join(", ")
-    ));
-}
-
-/// A startup log was read but not one line of it was a phase or an exit: the format or the
-/// patterns do not fit, or it is not the service's log at all. Nothing was learned about the
-/// startup, which is not a pass.
-fn startup_log(s: &State, warns: &mut Vec<String>) {
-    let t = &s.startup.log;
-    let Some(desc) = &t.desc else { return };
-    // Like the probe's own warning: at the end of the log, or once 200 lines matched nothing.
-    if t.current.is_some() || t.runs > 0 || !(t.ended || t.lines >= 200) {
-        return;
-    }
-    warns.push(if t.lines == 0 {
-        format!("startup log {desc}: nothing was read from it")
-    } else {
+    r.add(
+        Verdict::Fail,
         format!(
-            "startup log {desc}: none of its {} lines is a startup phase or exit line ({} skipped)",
-            t.lines, t.skipped
-        )
-    });
+            "capacity test: none of {} connections succeeded ({})",
+            run.attempted,
+            classes.join(", ")
+        ),
+    );
 }
 
-fn endpoints(s: &State, fails: &mut Vec<String>, warns: &mut Vec<String>) {
-    let tries = s.cfg.tries.max(1);
-    for e in &s.endpoints.endpoints {
-        for p in &e.paths {
-            let Some((_, last)) = &p.last else { continue };
-            let c = p.consistency(tries);
-            let failing = match c {
-                Some(c) if tries >= 2 => c.failed > 0,
-                _ => !last.ok,
-            };
-            if !failing {
-                continue;
-            }
-            let what = match (last.status, &last.error) {
-                (Some(st), _) => format!(
-                    "HTTP {st}{}",
-                    if last.startup_failure {
-                        " (startup failure)"
-                    } else {
-                        ""
-                    }
-                ),
-                (None, Some(err)) => format!("{}", err.class),
-                (None, None) => "failed".into(),
-            };
-            let line = format!("{} {}: {what}", e.name, last.path);
-            match c {
-                Some(c) if tries >= 2 && !c.consistent => warns.push(format!(
-                    "{line} ({} of {} tries failed, intermittent)",
-                    c.failed, c.of
-                )),
-                Some(c) if tries >= 2 => fails.push(format!(
-                    "{line} ({} of {} tries failed, consistent)",
-                    c.failed, c.of
-                )),
-                _ => fails.push(line),
-            }
+fn endpoints(s: &State, j: &Judgement, r: &mut Reasons) {
+    for p in &j.endpoints {
+        if let Some((weight, text)) = path_reason(s, p, j.at) {
+            r.add(weight, text);
         }
     }
+}
+
+fn path_reason(
+    s: &State,
+    p: &PathJudgement,
+    at: Option<DateTime<Utc>>,
+) -> Option<(Verdict, String)> {
+    let health = p.health?;
+    let who = format!("{} {}", p.endpoint, p.path);
+    if health == Health::Starting {
+        return Some(starting(s, p, at, &who));
+    }
+    let c = p.consistency?;
+    if c.failed == 0 {
+        return None;
+    }
+    let what = last_answer(s, p);
+    let tries = units::count(c.of, "try");
+    Some(if c.intermittent {
+        (
+            Verdict::Warn,
+            format!(
+                "{who}: {what} ({} of {tries} failed, intermittent)",
+                c.failed
+            ),
+        )
+    } else if c.of >= 2 {
+        (
+            Verdict::Fail,
+            format!("{who}: {what} ({} of {tries} failed, consistent)", c.failed),
+        )
+    } else {
+        (Verdict::Fail, format!("{who}: {what}"))
+    })
+}
+
+/// "Starting" is no failure while it lasts no longer than a whole startup may.
+fn starting(
+    s: &State,
+    p: &PathJudgement,
+    at: Option<DateTime<Utc>>,
+    who: &str,
+) -> (Verdict, String) {
+    let phase = p
+        .phase
+        .as_deref()
+        .map(|ph| format!(" ({ph})"))
+        .unwrap_or_default();
+    let for_s = match (p.starting_since, at) {
+        (Some(a), Some(b)) => units::secs_between(a, b).max(0.0),
+        _ => 0.0,
+    };
+    let budget = s.cfg.total_budget;
+    if for_s > budget.as_secs_f64() {
+        (
+            Verdict::Fail,
+            format!(
+                "{who}: still starting{phase} after {}, longer than a whole startup may take ({})",
+                units::span(for_s),
+                fmt_d(budget)
+            ),
+        )
+    } else {
+        (
+            Verdict::Warn,
+            format!("{who}: starting{phase}, not serving yet"),
+        )
+    }
+}
+
+/// `HTTP 503 (startup failure)`, `refused`: the newest failed answer in a few words.
+fn last_answer(s: &State, p: &PathJudgement) -> String {
+    let check = s
+        .endpoints
+        .endpoints
+        .iter()
+        .find(|e| e.name == p.endpoint)
+        .and_then(|e| e.paths.iter().find(|x| x.requested_path == p.path))
+        .and_then(|x| {
+            x.checks
+                .iter()
+                .rev()
+                .find(|(_, c)| health(c).health.is_failure())
+        })
+        .map(|(_, c)| c);
+    let Some(c) = check else {
+        return "failed".into();
+    };
+    match (c.status, &c.error, health(c).health) {
+        (Some(st), _, h @ (Health::StartupFailure | Health::Unhealthy)) => {
+            format!("HTTP {st} ({})", h.as_str())
+        }
+        (Some(st), _, _) => format!("HTTP {st}"),
+        (None, Some(e), _) => e.class.to_string(),
+        (None, None, _) => "failed".into(),
+    }
+}
+
+fn websockets(s: &State, r: &mut Reasons) {
     for w in &s.endpoints.websockets {
         if let Some((_, c)) = &w.last
             && !c.ok
@@ -267,43 +261,172 @@ fn endpoints(s: &State, fails: &mut Vec<String>, warns: &mut Vec<String>) {
                 .as_ref()
                 .map(|e| e.class.to_string())
                 .unwrap_or_else(|| "failed".into());
-            fails.push(format!("websocket {}: {why}", w.url));
+            r.add(Verdict::Fail, format!("websocket {}: {why}", w.url));
         }
     }
 }
 
-fn startup(s: &State, fails: &mut Vec<String>, warns: &mut Vec<String>) {
-    for track in [&s.startup.log, &s.startup.rehearsal] {
-        let Some(run) = &track.current else { continue };
-        let src = match track.source {
-            crate::event::StartupSource::Log => "startup",
-            crate::event::StartupSource::Rehearsal => "rehearsal",
-        };
-        for (i, (p, v)) in run.phases.iter().zip(run.verdicts()).enumerate() {
-            let d = p
-                .duration_s(run.last_ts)
-                .map(|d| format!(" after {d:.1} s"))
-                .unwrap_or_default();
-            match v {
-                PhaseVerdict::Failed => fails.push(format!(
-                    "{src} phase {} {} failed{d} (budget {})",
-                    i + 1,
-                    p.name,
-                    fmt_d(p.budget)
-                )),
-                PhaseVerdict::OverBudget => warns.push(format!(
-                    "{src} phase {} {} over budget{d} (budget {})",
-                    i + 1,
-                    p.name,
-                    fmt_d(p.budget)
-                )),
-                _ => {}
-            }
-        }
-        if let Some((code, _)) = run.exit
-            && code != 0
-        {
-            fails.push(format!("{src}: service exited with code {code}"));
+fn startup(track: &Track, at: Option<DateTime<Utc>>, s: &State, r: &mut Reasons) {
+    let Some(v) = track.view(at, s.cfg.total_budget) else {
+        return;
+    };
+    let src = match track.source {
+        StartupSource::Log => "startup",
+        StartupSource::Rehearsal => "rehearsal",
+    };
+    for p in &v.phases {
+        if let Some((weight, text)) = phase_reason(src, p) {
+            r.add(weight, text);
         }
     }
+    if let Some(code) = v.exit_code.filter(|c| *c != 0) {
+        r.add(
+            Verdict::Fail,
+            format!("{src}: service exited with code {code}"),
+        );
+    }
+    if let Some(text) = restart_loop(src, &v) {
+        r.add(Verdict::Fail, text);
+    }
+    if let Some(text) = stalled_between_phases(src, &v) {
+        r.add(Verdict::Fail, text);
+    }
+}
+
+/// No phase running, none failed, not complete, and the whole sequence far past its budget:
+/// the service stopped between two phases without saying so.
+fn stalled_between_phases(src: &str, v: &StartupView) -> Option<String> {
+    let busy = v
+        .phases
+        .iter()
+        .any(|p| matches!(p.verdict, PhaseVerdict::Running | PhaseVerdict::OverBudget));
+    if v.complete || v.failed || v.exit_code.is_some() || busy {
+        return None;
+    }
+    let total = v.total_s?;
+    let budget = std::time::Duration::try_from_secs_f64(v.total_budget_s).ok()?;
+    let limit = budget + super::startup::stall_grace(budget);
+    (total > limit.as_secs_f64()).then(|| {
+        format!(
+            "{src}: stalled — no phase has run for a while, {} since the first began, far past the whole startup budget ({})",
+            units::elapsed(total),
+            fmt_d(budget)
+        )
+    })
+}
+
+fn phase_reason(src: &str, p: &super::startup::PhaseView) -> Option<(Verdict, String)> {
+    let d = p
+        .duration_s
+        .map(|d| format!(" after {}", units::elapsed(d)))
+        .unwrap_or_default();
+    let budget = units::secs_exact(p.budget_s);
+    let label = format!("{src} phase {} {}", p.number, p.name);
+    match p.verdict {
+        PhaseVerdict::Failed => Some((
+            Verdict::Fail,
+            format!("{label} failed{d} (budget {budget})"),
+        )),
+        PhaseVerdict::Stalled => Some((
+            Verdict::Fail,
+            format!(
+                "{label} stalled: still running{d}, far past its budget ({budget}) with no end in the log"
+            ),
+        )),
+        PhaseVerdict::OverBudget => Some((
+            Verdict::Warn,
+            format!("{label} over budget{d} (budget {budget})"),
+        )),
+        _ => None,
+    }
+}
+
+/// A restart loop fails the verdict while the newest run has not completed every phase, even
+/// while it is still going: it has not shown that it can start.
+fn restart_loop(src: &str, v: &StartupView) -> Option<String> {
+    let l = v.restart_loop.as_ref().filter(|l| l.active)?;
+    if v.failed {
+        // The newest run's own failure is already a reason; say it is not the first.
+        return Some(format!(
+            "{src}: restart loop — {} before run #{} failed too",
+            units::count(l.failed_runs.len() as u64, "failed run"),
+            v.run
+        ));
+    }
+    let codes: Vec<String> = l.exit_codes.iter().map(|c| c.to_string()).collect();
+    let exits = if codes.is_empty() {
+        String::new()
+    } else {
+        format!(", exit {}", codes.join(", "))
+    };
+    Some(format!(
+        "{src}: restart loop — {}{exits}; run #{} has not completed every phase yet",
+        units::count(l.failed_runs.len() as u64, "failed run"),
+        v.run
+    ))
+}
+
+/// No evidence, no pass: every selected probe, nothing measured at all, an interrupted run.
+fn evidence(s: &State, j: &Judgement, r: &mut Reasons) {
+    for e in &j.evidence {
+        if let (Some(weight), Some(text)) = (e.weight(), e.reason()) {
+            r.add(weight, text);
+        }
+    }
+    if !measured(s) {
+        r.add(
+            Verdict::Warn,
+            "nothing was measured: no probe produced a result".into(),
+        );
+    }
+    if j.interrupted {
+        let missing: Vec<&str> = j
+            .evidence
+            .iter()
+            .filter(|e| e.weight().is_some())
+            .map(|e| e.probe.as_str())
+            .collect();
+        let which = if missing.is_empty() {
+            String::new()
+        } else {
+            format!(" (no result from {})", missing.join(", "))
+        };
+        r.add(
+            Verdict::Warn,
+            format!("interrupted: the run was stopped by a signal before it finished{which}"),
+        );
+    }
+    if let Some(text) = stale(s, j.at) {
+        r.add(Verdict::Warn, text);
+    }
+}
+
+/// Any result of any probe.
+fn measured(s: &State) -> bool {
+    s.db.series.count() > 0
+        || s.init.is_some()
+        || s.capacity.last.is_some()
+        || s.endpoints
+            .endpoints
+            .iter()
+            .any(|e| e.paths.iter().any(|p| p.last.is_some()))
+        || s.endpoints.websockets.iter().any(|w| w.last.is_some())
+        || s.startup.log.runs > 0
+        || s.startup.rehearsal.runs > 0
+}
+
+/// Database evidence that has stopped coming: the newest attempt is older than any pause
+/// the probe takes (its timeout twice, plus a minute for back-off).
+fn stale(s: &State, at: Option<DateTime<Utc>>) -> Option<String> {
+    let (last, _) = s.db.attempts.last()?;
+    let at = at?;
+    let age = units::secs_between(*last, at);
+    let limit = s.cfg.connection_timeout.as_secs_f64() * 2.0 + 60.0;
+    (age > limit).then(|| {
+        format!(
+            "db: no attempt for {} (the newest at {} UTC): what is shown is stale",
+            units::span(age),
+            units::clock(*last)
+        )
+    })
 }

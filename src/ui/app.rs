@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::KeyEvent;
 
+use chrono::SubsecRound;
+
 use super::derived::Derived;
 use super::keys::{Action, Keymap, Layer};
 use super::mask::Masker;
@@ -128,8 +130,11 @@ impl App {
     /// What to draw: the state and a view whose derived numbers describe it. Recomputed at
     /// most once per frame, however many events arrived since the last one.
     pub fn frame_parts(&mut self) -> (&State, &View) {
-        if self.stale {
-            self.view.derived = Derived::of(self.frozen.as_ref().unwrap_or(&self.live));
+        // The judge ages running phases and "starting" answers with the clock: a new
+        // second is a new judgement even without events.
+        let now = self.view.now.map(|t| t.trunc_subsecs(0));
+        if self.stale || self.view.derived.now != now {
+            self.view.derived = Derived::of(self.frozen.as_ref().unwrap_or(&self.live), now);
             self.stale = false;
         }
         (self.frozen.as_ref().unwrap_or(&self.live), &self.view)

@@ -410,7 +410,7 @@ fn lab_header_says_what_is_wrong_before_the_scenario() {
     let wide = panel(panels::header::render, &mut a, 160, 2);
     let line2 = wide.lines().nth(1).unwrap_or_default();
     assert!(
-        line2.starts_with(" critical alert: database connection success rate"),
+        line2.starts_with(" database down since 10:00:37 UTC"),
         "{line2}"
     );
     assert!(
@@ -420,7 +420,7 @@ fn lab_header_says_what_is_wrong_before_the_scenario() {
     // Narrow: the reason keeps the line; no stub of a scenario is left dangling.
     let narrow = panel(panels::header::render, &mut a, 80, 2);
     let line2 = narrow.lines().nth(1).unwrap_or_default();
-    assert!(line2.starts_with(" critical alert:"), "{line2}");
+    assert!(line2.starts_with(" database down since"), "{line2}");
     assert!(!line2.contains("scen"), "{line2}");
 }
 

@@ -123,7 +123,7 @@ impl View {
             status: None,
             requested_scenario: None,
             help: Vec::new(),
-            derived: Derived::of(state),
+            derived: Derived::of(state, None),
             capacity_connections: opts.capacity_connections,
         }
     }

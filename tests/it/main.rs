@@ -3,6 +3,7 @@
 
 mod common;
 
+mod agree;
 mod bounds;
 mod capacity;
 mod check_progress;
@@ -26,3 +27,5 @@ mod secrets;
 mod tls_pg;
 mod tui;
 mod url_fuzz;
+mod verdicts;
+mod watch_verdict;

@@ -15,6 +15,7 @@ use connscope::config::{Config, Endpoint, LoadOptions};
 use connscope::event::{ErrorClass, EventBody, HttpCheck, Step};
 use connscope::probe::http::{self, HttpEndpoint, HttpParams};
 use connscope::probe::{Control, Ctx, Mode};
+use connscope::state::endpoints::{Health, health};
 use futures::stream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -82,7 +83,7 @@ async fn a_healthy_endpoint_is_ok_with_every_plain_http_step_timed() {
     assert_eq!(c.status, Some(200));
     assert_eq!(c.error, None);
     assert_eq!(c.body_excerpt.as_deref(), Some("ok"));
-    assert!(!c.startup_failure);
+    assert_eq!(health(&c).health, Health::Ok);
     assert_eq!((c.attempt, c.tries), (1, 1));
     assert_eq!(
         (c.path.as_str(), c.requested_path.as_str()),
@@ -123,7 +124,8 @@ async fn a_503_naming_the_database_is_a_startup_failure() {
     let c = one(params(&s.url(), &["/health"], T)).await;
     assert!(!c.ok);
     assert_eq!(c.status, Some(503));
-    assert!(c.startup_failure);
+    // The probe reports what it saw; the judge reads it as a startup failure.
+    assert_eq!(health(&c).health, Health::StartupFailure);
     assert_eq!(c.body_excerpt.as_deref(), Some(body));
     let e = c.error.expect("a failure");
     assert_eq!(
@@ -165,7 +167,7 @@ async fn a_present_database_path_is_used_as_is() {
         (db.path.as_str(), db.status),
         ("/health/database", Some(503))
     );
-    assert!(db.startup_failure);
+    assert_eq!(health(db).health, Health::StartupFailure);
 }
 
 #[tokio::test]

@@ -90,12 +90,12 @@ fn markdown_of_the_outage_has_the_phase_table_timeline_and_targets() {
         "| 3 database | 90 s | 75.0 s | ❌ failed | database initialization timeout after 75.0s |",
         "| 4 cache | 20 s | — | ➖ not reached |",
         "exit code 3; 2 runs (1 restart)",
-        "| Earlier run | Failed phase |",
+        "| Earlier run | Started (UTC) | Failed phase |",
         "| backend | `/health` | ❌ 503 | 118 ms | 3 of 3 | consistent failure |",
         "## Capacity test",
         "## Database initialization",
         "## Diagnosis",
-        "| > 90 % connection success rate | 25 % | ❌ missed |",
+        "| > 90 % connection success rate | 25 % (last 8) | ❌ missed |",
         "| < 5 s health endpoint response | 131 ms slowest | ✅ met |",
     ] {
         assert!(md.contains(want), "missing {want:?} in:\n{md}");
@@ -202,11 +202,16 @@ fn junit_of_the_outage_has_the_plan_categories_and_the_expected_failures() {
         [
             ("configuration", Some(3), Some(0), Some(0)),
             ("integration", Some(5), Some(5), Some(0)),
-            ("e2e", Some(16), Some(9), Some(4)),
+            ("e2e", Some(17), Some(10), Some(4)),
         ]
     );
+    // Both runs failed the same way: a restart loop, its own failing case.
+    assert_eq!(
+        get("e2e", "the service starts without a restart loop"),
+        "failure"
+    );
     assert!(
-        xml.contains("exited with code 3 (2 runs: restarting)"),
+        xml.contains("exited with code 3 (restart loop: 1 failed run before run #2)"),
         "{xml}"
     );
 }
@@ -880,8 +885,9 @@ mod fuzz {
             for ev in &rec.events {
                 state.apply(ev);
             }
+            let report = connscope::report::Report::of(&state);
             for f in [Format::Text, Format::Json, Format::Markdown, Format::Junit] {
-                let _ = render(f, &state, &Context::default());
+                let _ = render(f, &report, &Context::default());
             }
             let mut p = Player::new(rec, 1.0);
             let mut out = Vec::new();

@@ -6,6 +6,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::event::{ErrorClass, Failure, Step};
+
 /// The sending side, held by whoever turns keys into commands.
 #[derive(Debug)]
 pub struct ControlHandle {
@@ -59,6 +61,16 @@ impl Control {
     }
 }
 
+/// A failure where probing again soon could add to the harm: the server is full (53300) or
+/// restarting (57P03), or it — or the connector — is too slow to finish connections it
+/// accepted (a timeout after TCP). A refused or unreachable address, a DNS failure or a TCP
+/// timeout costs the server nothing: those keep the normal pace, so recovery shows at once.
+pub fn harmful(f: &Failure) -> bool {
+    f.class.wants_backoff()
+        || (f.class == ErrorClass::Timeout
+            && matches!(f.step, Some(Step::Tls | Step::Handshake | Step::Query)))
+}
+
 /// Exponential backoff with full jitter, reset on success.
 #[derive(Debug, Clone)]
 pub struct Backoff {
@@ -102,6 +114,34 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failure(class: ErrorClass, step: Option<Step>) -> Failure {
+        Failure {
+            class,
+            step,
+            sqlstate: None,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_failures_that_probing_could_worsen_back_off() {
+        for (class, step, want) in [
+            (ErrorClass::TooManyConnections, None, true),
+            (ErrorClass::StartingUp, None, true),
+            (ErrorClass::ShuttingDown, None, true),
+            (ErrorClass::Timeout, Some(Step::Tls), true),
+            (ErrorClass::Timeout, Some(Step::Handshake), true),
+            (ErrorClass::Timeout, Some(Step::Query), true),
+            (ErrorClass::Timeout, Some(Step::Tcp), false),
+            (ErrorClass::Refused, Some(Step::Tcp), false),
+            (ErrorClass::Unreachable, Some(Step::Tcp), false),
+            (ErrorClass::Dns, Some(Step::Dns), false),
+            (ErrorClass::Auth, Some(Step::Handshake), false),
+        ] {
+            assert_eq!(harmful(&failure(class, step)), want, "{class} {step:?}");
+        }
+    }
 
     #[test]
     fn backoff_grows_with_jitter_and_resets() {

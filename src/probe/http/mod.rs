@@ -270,7 +270,8 @@ fn to_check(
         latency_ms: f.latency_ms,
         steps_ms: f.steps,
         timeout_ms: p.timeout.as_secs_f64() * 1e3,
-        startup_failure: crate::state::endpoints::is_startup_failure(f.status, &body),
+        // The state judges what the answer means (starting, unhealthy, startup failure).
+        startup_failure: false,
         body_excerpt: excerpt(&body),
         error,
     }

@@ -81,7 +81,7 @@ use super::{Ctx, Mode};
 use crate::config::Settings;
 use crate::event::{EventBody, NoteLevel, StartupLog};
 
-pub use parse::{Matcher, MatcherError, Parsed, Skip, parse_line};
+pub use parse::{Matcher, MatcherError, Parsed, Shape, Skip, SourceParser, parse_line};
 use source::{CommandLines, FileTail, Next, Source, StreamLines};
 
 const PROBE: &str = "startup";
@@ -195,6 +195,10 @@ fn once_limit(total_budget: Duration) -> Duration {
     total_budget.mul_f64(1.1)
 }
 
+/// How many unmatched lines the "nothing matched" warning quotes, and how much of each.
+const UNMATCHED_QUOTED: usize = 3;
+const UNMATCHED_CHARS: usize = 80;
+
 /// Counts behind the `StartupLog` events.
 struct Tally {
     desc: String,
@@ -203,19 +207,43 @@ struct Tally {
     events: u64,
     /// (lines, skipped) last sent, to send only changes.
     sent: Option<(u64, u64)>,
-    first_skip: Option<(u64, Skip)>,
+    /// The first few lines that said something but matched nothing: number, why, excerpt.
+    unmatched: Vec<(u64, Skip, String)>,
+    format: Option<Shape>,
     warned_no_events: bool,
     noted_overlong: bool,
 }
 
 impl Tally {
+    fn new(desc: String) -> Self {
+        Self {
+            desc,
+            lines: 0,
+            skipped: 0,
+            events: 0,
+            sent: None,
+            unmatched: Vec::new(),
+            format: None,
+            warned_no_events: false,
+            noted_overlong: false,
+        }
+    }
+
     fn report(&self, ended: bool) -> EventBody {
         EventBody::StartupLog(StartupLog {
             source: self.desc.clone(),
             lines: self.lines,
             skipped: self.skipped,
             ended,
+            format: self.format.map(|f| f.as_str().to_string()),
         })
+    }
+
+    fn unmatched(&mut self, why: Skip, text: &str) {
+        if self.unmatched.len() < UNMATCHED_QUOTED {
+            let excerpt: String = text.trim().chars().take(UNMATCHED_CHARS).collect();
+            self.unmatched.push((self.lines, why, excerpt));
+        }
     }
 
     fn changed(&self) -> bool {
@@ -230,18 +258,26 @@ impl Tally {
     /// A log none of whose lines gave an event is almost always the wrong format or patterns;
     /// say so once, with the first reason, instead of showing an empty startup panel.
     async fn warn_if_nothing_matched(&mut self, ctx: &Ctx, at_end: bool) -> bool {
-        let enough = at_end || self.lines >= 200;
+        let enough = at_end || self.lines >= crate::state::startup::UNMATCHED_WARN_LINES;
         if self.warned_no_events || self.events > 0 || self.lines == 0 || !enough {
             return true;
         }
         self.warned_no_events = true;
-        let first = self
-            .first_skip
-            .map(|(n, why)| format!(" (line {n}: {})", why.as_str()))
-            .unwrap_or_default();
+        let quoted: Vec<String> = self
+            .unmatched
+            .iter()
+            .map(|(n, why, text)| format!("line {n} ({}): `{text}`", why.as_str()))
+            .collect();
+        let first = if quoted.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", quoted.join("; "))
+        };
         let msg = format!(
-            "none of the {} lines read from {} is a startup phase or exit line{first}; check \
-             startup.format and startup.patterns",
+            "none of the {} lines read from {} is a startup phase or exit line{first}. Read \
+             without configuration: JSON lines, Cloud Logging entries, logfmt, and text such as \
+             `Phase 3/7 database: started` or `[3/7] database: failed`; for another shape set \
+             startup.format = \"regex\" and startup.patterns",
             self.lines, self.desc
         );
         ctx.note(PROBE, NoteLevel::Warn, msg).await
@@ -262,21 +298,13 @@ enum Stop {
 /// cancelled. Sends a `StartupLog` with `ended` at the end unless cancelled.
 pub async fn run(ctx: Ctx, mode: Mode, p: StartupParams) {
     let desc = p.input.describe();
-    let mut tally = Tally {
-        desc: desc.clone(),
-        lines: 0,
-        skipped: 0,
-        events: 0,
-        sent: None,
-        first_skip: None,
-        warned_no_events: false,
-        noted_overlong: false,
-    };
+    let mut tally = Tally::new(desc.clone());
     let StartupParams {
         matcher,
         input,
         pacing,
     } = p;
+    let mut parser = SourceParser::new(matcher);
     let mut src = match open_source(input, mode, pacing, &desc) {
         Ok(s) => s,
         Err(e) => {
@@ -287,7 +315,7 @@ pub async fn run(ctx: Ctx, mode: Mode, p: StartupParams) {
             return;
         }
     };
-    let stop = read_loop(&ctx, mode, &matcher, pacing, &mut src, &mut tally).await;
+    let stop = read_loop(&ctx, mode, &mut parser, pacing, &mut src, &mut tally).await;
     src.shutdown().await;
     finish(&ctx, pacing, stop, &mut tally).await;
 }
@@ -309,7 +337,7 @@ fn open_source(input: Input, mode: Mode, p: Pacing, desc: &str) -> std::io::Resu
 async fn read_loop(
     ctx: &Ctx,
     mode: Mode,
-    m: &Matcher,
+    parser: &mut SourceParser,
     p: Pacing,
     src: &mut Source,
     tally: &mut Tally,
@@ -338,7 +366,7 @@ async fn read_loop(
             }
         };
         let alive = match next {
-            Next::Line(line) => on_line(ctx, m, p, tally, line).await,
+            Next::Line(line) => on_line(ctx, parser, p, tally, line).await,
             Next::Note(level, msg) => ctx.note(PROBE, level, msg).await,
             Next::End { complete } => return Stop::Ended { complete },
         };
@@ -349,7 +377,13 @@ async fn read_loop(
 }
 
 /// Parses one line and sends what it said. False when nobody listens any more.
-async fn on_line(ctx: &Ctx, m: &Matcher, p: Pacing, tally: &mut Tally, line: source::Line) -> bool {
+async fn on_line(
+    ctx: &Ctx,
+    parser: &mut SourceParser,
+    p: Pacing,
+    tally: &mut Tally,
+    line: source::Line,
+) -> bool {
     tally.lines += 1;
     if line.overlong && !tally.noted_overlong {
         tally.noted_overlong = true;
@@ -363,19 +397,21 @@ async fn on_line(ctx: &Ctx, m: &Matcher, p: Pacing, tally: &mut Tally, line: sou
             return false;
         }
     }
-    let event = match parse_line(m, &line.text, Utc::now()) {
+    let event = match parser.line(&line.text, Utc::now()) {
         Parsed::Phase(ph) => EventBody::StartupPhase(ph),
         Parsed::Exit(x) => EventBody::StartupExit(x),
         Parsed::Skip(why) => {
             tally.skipped += 1;
-            // A blank line explains nothing about a log in the wrong format.
-            if why != Skip::Blank {
-                tally.first_skip.get_or_insert((tally.lines, why));
+            // Blank lines and the inside of a record explain nothing about a log in the
+            // wrong format.
+            if !matches!(why, Skip::Blank | Skip::Continued) {
+                tally.unmatched(why, &line.text);
             }
             return stats_due(ctx, p, tally).await;
         }
     };
     tally.events += 1;
+    tally.format = parser.format();
     if !ctx.send(event).await {
         return false;
     }

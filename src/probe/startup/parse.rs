@@ -1,6 +1,13 @@
 //! One line of a startup log in, at most one event out. Pure: no I/O and no clock (the time a
 //! line was read comes in as an argument), so the same line always gives the same answer and
-//! the function can be fuzzed. See the module above for the formats accepted.
+//! the function can be fuzzed. See the module above for the formats accepted; `SourceParser`
+//! adds what needs more than one line (a pretty-printed JSON export, the detected format).
+
+mod logfmt;
+mod source;
+mod text;
+
+pub use source::SourceParser;
 
 use std::fmt;
 
@@ -17,6 +24,32 @@ pub const MAX_MESSAGE_CHARS: usize = 1024;
 /// How many `{` positions are tried as the start of the JSON object. A handful covers any
 /// shipper prefix; trying every one would make a line of 64 Ki `{` quadratic.
 const JSON_START_TRIES: usize = 4;
+
+/// The shape a line was read as (the source's format is the shape its events came in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Shape {
+    /// A JSON object with the phase keys, or a JSON log record whose message names a phase.
+    Json,
+    /// A Google Cloud Logging entry (`jsonPayload` / `textPayload`, `timestamp`, `severity`).
+    CloudLogging,
+    Logfmt,
+    /// Text: Python logging, uvicorn, or any line naming a phase and its status.
+    Text,
+    /// `format = "regex"`: the configured patterns.
+    Regex,
+}
+
+impl Shape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::Json => "json",
+            Shape::CloudLogging => "cloud-logging",
+            Shape::Logfmt => "logfmt",
+            Shape::Text => "text",
+            Shape::Regex => "regex",
+        }
+    }
+}
 
 /// What one line said.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +77,8 @@ pub enum Skip {
     BadTimestamp,
     /// An exit line whose code is missing or not a 32-bit integer.
     BadExitCode,
+    /// Part of a record spread over several lines (a pretty-printed JSON export).
+    Continued,
 }
 
 impl Skip {
@@ -56,6 +91,7 @@ impl Skip {
             Skip::NoStatus => "phase without a recognised status",
             Skip::BadTimestamp => "unreadable timestamp",
             Skip::BadExitCode => "exit without a readable code",
+            Skip::Continued => "part of a multi-line record",
         }
     }
 }
@@ -178,7 +214,7 @@ impl Matcher {
             .unwrap_or_default()
     }
 
-    fn phase_event(
+    pub(crate) fn phase_event(
         &self,
         phase: u8,
         status: PhaseStatus,
@@ -227,32 +263,78 @@ fn compile(key: &str, pattern: &str, needs: &str) -> Result<Regex, MatcherError>
 
 /// Reads one line. Never panics, whatever the bytes (decode them lossily first).
 pub fn parse_line(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> Parsed {
+    read(m, line, read_at).1
+}
+
+/// Reads one line and says which shape it was read as.
+pub fn read(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> (Shape, Parsed) {
     let line = line.trim_end_matches(['\r', '\n']);
     if line.trim().is_empty() {
-        return Parsed::Skip(Skip::Blank);
+        return (Shape::Text, Parsed::Skip(Skip::Blank));
     }
     match &m.patterns {
-        None => parse_json_line(m, line, read_at),
-        Some(p) => parse_text_line(m, p, line, read_at),
+        None => structured(m, line, read_at),
+        Some(p) => (Shape::Regex, parse_text_line(m, p, line, read_at)),
     }
+}
+
+/// Without patterns: a JSON object (a Cloud Logging entry, a record), logfmt, or text —
+/// each line by its own shape.
+fn structured(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> (Shape, Parsed) {
+    if let Some((start, obj)) = find_object(line) {
+        // A shipper prefix (`2026-… stdout F {…}`) may carry the only timestamp there is.
+        let fallback_ts = leading_ts(&line[..start]).unwrap_or(read_at);
+        return object(m, &obj, fallback_ts);
+    }
+    if line.trim_start().starts_with('{') {
+        return (Shape::Json, Parsed::Skip(Skip::NotJson));
+    }
+    let fallback_ts = leading_ts(line).unwrap_or(read_at);
+    if let Some(obj) = logfmt::record(line) {
+        return (Shape::Logfmt, record(m, &obj, fallback_ts, None));
+    }
+    (Shape::Text, text::parse(m, line, read_at, None))
 }
 
 // ---------------------------------------------------------------------------------------------
 // JSON
 
-fn parse_json_line(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> Parsed {
-    let Some((start, obj)) = find_object(line) else {
-        return Parsed::Skip(Skip::NotJson);
+/// A JSON object: a Cloud Logging entry (its payload read with the entry's time and severity)
+/// or a record of its own.
+fn object(m: &Matcher, obj: &Map<String, Value>, fallback_ts: DateTime<Utc>) -> (Shape, Parsed) {
+    let json_payload = obj.get("jsonPayload").and_then(Value::as_object);
+    let text_payload = obj.get("textPayload").and_then(Value::as_str);
+    if json_payload.is_none() && text_payload.is_none() {
+        return (Shape::Json, record(m, obj, fallback_ts, None));
+    }
+    let ts = match json_ts(obj) {
+        Some(Ok(t)) => t,
+        Some(Err(())) => return (Shape::CloudLogging, Parsed::Skip(Skip::BadTimestamp)),
+        None => fallback_ts,
     };
-    // A shipper prefix (`2026-… stdout F {…}`) may carry the only timestamp there is.
-    let fallback_ts = leading_ts(&line[..start]).unwrap_or(read_at);
-    let ts = match json_ts(&obj) {
+    let severity = obj.get("severity").and_then(Value::as_str);
+    let parsed = match (json_payload, text_payload) {
+        (Some(p), _) => record(m, p, ts, severity),
+        (None, Some(t)) => text::parse(m, t, ts, severity),
+        (None, None) => Parsed::Skip(Skip::NotStartup),
+    };
+    (Shape::CloudLogging, parsed)
+}
+
+/// A structured record: an exit, the phase keys, or else its message read as text.
+fn record(
+    m: &Matcher,
+    obj: &Map<String, Value>,
+    fallback_ts: DateTime<Utc>,
+    fallback_level: Option<&str>,
+) -> Parsed {
+    let ts = match json_ts(obj) {
         Some(Ok(t)) => t,
         Some(Err(())) => return Parsed::Skip(Skip::BadTimestamp),
         None => fallback_ts,
     };
-    if is_exit(&obj) {
-        return match json_exit_code(&obj) {
+    if is_exit(obj) {
+        return match json_exit_code(obj) {
             Some(code) => Parsed::Exit(StartupExit {
                 source: StartupSource::Log,
                 code,
@@ -261,7 +343,31 @@ fn parse_json_line(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> Parsed {
             None => Parsed::Skip(Skip::BadExitCode),
         };
     }
-    json_phase(m, &obj, ts)
+    match json_phase(m, obj, ts) {
+        Parsed::Skip(Skip::NotStartup) => message_as_text(m, obj, ts, fallback_level),
+        p => p,
+    }
+}
+
+/// A record without phase keys (Python's JSON logging, a structured logger) whose message
+/// says it: "Phase 3/7 database: started".
+fn message_as_text(
+    m: &Matcher,
+    obj: &Map<String, Value>,
+    ts: DateTime<Utc>,
+    fallback_level: Option<&str>,
+) -> Parsed {
+    let Some(msg) = ["message", "msg"]
+        .iter()
+        .find_map(|k| obj.get(*k)?.as_str())
+    else {
+        return Parsed::Skip(Skip::NotStartup);
+    };
+    let level = ["level", "levelname", "severity"]
+        .iter()
+        .find_map(|k| obj.get(*k)?.as_str())
+        .or(fallback_level);
+    text::parse(m, msg, ts, level)
 }
 
 fn json_phase(m: &Matcher, obj: &Map<String, Value>, ts: DateTime<Utc>) -> Parsed {
@@ -307,7 +413,7 @@ fn find_object(line: &str) -> Option<(usize, Map<String, Value>)> {
 
 /// `None` when no timestamp field is there, `Some(Err)` when one is there but unreadable.
 fn json_ts(obj: &Map<String, Value>) -> Option<Result<DateTime<Utc>, ()>> {
-    let v = ["timestamp", "ts", "time", "@timestamp"]
+    let v = ["timestamp", "ts", "time", "@timestamp", "asctime"]
         .iter()
         .find_map(|k| obj.get(*k).filter(|v| !v.is_null()))?;
     let t = match v {
@@ -434,7 +540,7 @@ fn epoch_ts(v: f64) -> Option<DateTime<Utc>> {
 }
 
 /// A timestamp at the very start of `text`: `[…]`, one token, or date and time as two tokens.
-fn leading_ts(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn leading_ts(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim_start();
     if let Some(rest) = text.strip_prefix('[') {
         return parse_ts(rest.split(']').next()?);
@@ -642,7 +748,7 @@ mod tests {
         for (line, why) in [
             ("", Skip::Blank),
             ("   \r", Skip::Blank),
-            ("plain text", Skip::NotJson),
+            ("plain text", Skip::NotStartup),
             ("{not json", Skip::NotJson),
             (r#"{"level":"info","msg":"hello"}"#, Skip::NotStartup),
             (r#"{"phase":9,"status":"started"}"#, Skip::UnknownPhase),

@@ -1,11 +1,12 @@
-//! The checks behind each JUnit suite. Each reads the same state and report as the other
-//! outputs: a check here can never disagree with the markdown or the JSON.
+//! The checks behind each JUnit suite. Each reads the same report model as the other
+//! outputs — the judge's alerts, targets and verdicts, never a rule of its own — so a check
+//! here can never disagree with the markdown or the JSON.
 
 use super::{Case, Outcome};
 use crate::report::context::Context;
-use crate::report::json::{Endpoint, PathSummary, Report, Startup, WebSocket};
-use crate::state::State;
-use crate::state::verdict::TargetCheck;
+use crate::report::model::{Endpoint, PathSummary, Report, Startup, WebSocket};
+use crate::state::startup::{PhaseVerdict, PhaseView};
+use crate::state::targets::TargetCheck;
 use crate::units::duration as fmt_d;
 use crate::units::ms as human_ms;
 
@@ -47,34 +48,34 @@ fn find<'a>(ts: &'a [TargetCheck], name: &str) -> Option<&'a TargetCheck> {
 
 // ---- configuration -------------------------------------------------------------------------
 
-pub(super) fn configuration(s: &State, ctx: &Context) -> Vec<Case> {
-    let c = &s.cfg;
+pub(super) fn configuration(r: &Report, ctx: &Context) -> Vec<Case> {
+    let c = &r.review.cfg;
     vec![
         minimum(
-            s,
+            r,
             ctx,
             "initialization timeout meets the Cloud SQL regression minimum",
             c.initialization_timeout,
             "minimums.initialization",
         ),
         minimum(
-            s,
+            r,
             ctx,
             "connection timeout meets the Cloud SQL regression minimum",
             c.connection_timeout,
             "minimums.connection",
         ),
-        capacity_cap(s, ctx),
+        capacity_cap(r, ctx),
     ]
 }
 
-fn minimum(s: &State, ctx: &Context, name: &str, value: std::time::Duration, key: &str) -> Case {
-    if !s.cfg.cloud_sql {
+fn minimum(r: &Report, ctx: &Context, name: &str, value: std::time::Duration, key: &str) -> Case {
+    if !r.cloud_sql {
         return Case::new(
             name,
             skipped(format!(
                 "{} is not a Cloud SQL environment: no regression minimum applies",
-                s.cfg.environment
+                r.environment
             )),
         );
     }
@@ -97,11 +98,11 @@ fn minimum(s: &State, ctx: &Context, name: &str, value: std::time::Duration, key
     Case::new(name, outcome).actual(actual)
 }
 
-fn capacity_cap(s: &State, ctx: &Context) -> Case {
+fn capacity_cap(r: &Report, ctx: &Context) -> Case {
     let name = "capacity test stays within the safety cap";
-    let cap = s.cfg.capacity_cap;
-    if let Some(run) = &s.capacity.last {
-        let st = &run.started;
+    let cap = r.review.cfg.capacity_cap;
+    if let Some(c) = &r.capacity {
+        let st = &c.started;
         let actual = Some(format!("{} connections, cap {}", st.planned, st.cap));
         let outcome = if st.planned <= st.cap {
             Outcome::Passed
@@ -136,9 +137,10 @@ fn capacity_cap(s: &State, ctx: &Context) -> Case {
 
 // ---- integration ---------------------------------------------------------------------------
 
-pub(super) fn integration(s: &State, r: &Report) -> Vec<Case> {
+pub(super) fn integration(r: &Report) -> Vec<Case> {
     let ts = &r.targets;
     let no_db = "no database connection attempts";
+    let ok_avg = r.database.as_ref().and_then(|d| d.judged.total.ok_avg_ms);
     vec![
         target_case(
             "database connection success rate",
@@ -150,51 +152,48 @@ pub(super) fn integration(s: &State, r: &Report) -> Vec<Case> {
             find(ts, "db_avg_connect"),
             no_db,
         )
-        .time(s.db.summary().ok_avg_ms.map(|v| v / 1000.0)),
-        timeout_violations(s),
+        .time(ok_avg.map(|v| v / 1000.0)),
+        timeout_violations(r),
         init(r),
         capacity(r),
     ]
 }
 
-fn timeout_violations(s: &State) -> Case {
+/// The infrastructure alert as the judge raised it (the same attempts it judges), not a
+/// rule of its own over another window.
+fn timeout_violations(r: &Report) -> Case {
     let name = "database timeout-violation rate";
-    let limit = s.cfg.alerts.infrastructure_timeout_rate_above;
-    let Some(rate) = s.db.summary().timeout_violation_rate else {
+    let Some(d) = r.database.as_ref().filter(|d| d.judged.total.attempts > 0) else {
         return Case::new(name, skipped("no database connection attempts"));
     };
+    let limit = r.review.cfg.alerts.infrastructure_timeout_rate_above;
+    let now = &d.judged.now;
     let actual = Some(format!(
-        "{:.0} % (limit {:.0} %)",
-        rate * 100.0,
+        "{} of the last {} (limit {:.0} %)",
+        crate::units::opt_pct(now.timeout_violation_rate),
+        crate::units::count(now.attempts, "attempt"),
         limit * 100.0
     ));
-    let outcome = if rate > limit {
-        failed(
-            format!(
-                "{:.0} % of attempts hit the connection timeout ({}), above {:.0} %",
-                rate * 100.0,
-                fmt_d(s.cfg.connection_timeout),
-                limit * 100.0
-            ),
-            "the infrastructure alert rule",
-        )
-    } else {
-        Outcome::Passed
+    let alert = r.alerts.iter().find(|a| a.rule == "db_timeout_violations");
+    let outcome = match alert {
+        Some(a) => failed(a.message.clone(), "the infrastructure alert rule"),
+        None => Outcome::Passed,
     };
     Case::new(name, outcome).actual(actual)
 }
 
 fn init(r: &Report) -> Case {
     let name = "database initialization within its timeout";
-    let Some(i) = &r.init else {
+    let Some(judged) = &r.init else {
         return Case::new(name, skipped("the initialization probe did not run"));
     };
+    let i = &judged.result;
     let limit = human_ms(i.timeout_ms);
     let actual = Some(format!("{} (limit {limit})", human_ms(i.elapsed_ms)));
     let outcome = match &i.error {
         None => Outcome::Passed,
         Some(e) => {
-            let near = match i.near_configured_timeout {
+            let near = match judged.near_configured_timeout {
                 Some(true) => "; the timeout fired at the configured value",
                 Some(false) => "; the timeout fired far from the configured value",
                 None => "",
@@ -230,6 +229,8 @@ fn capacity(r: &Report) -> Case {
         .collect();
     let outcome = if c.running {
         skipped("the capacity test had not finished when the data ends")
+    } else if c.abort_reason.as_deref() == Some("cancelled") {
+        skipped("the capacity test was cancelled before it finished")
     } else if c.failed > 0 || c.aborted {
         failed(
             format!(
@@ -284,25 +285,43 @@ fn endpoint(out: &mut Vec<Case>, e: &Endpoint) {
 
 fn endpoint_path(e: &Endpoint, p: &PathSummary) -> Case {
     let name = format!("{} GET {} healthy", e.name, p.path);
-    let Some(last) = e.checks.iter().rev().find(|c| c.requested_path == p.path) else {
+    let Some(judged) = e
+        .checks
+        .iter()
+        .rev()
+        .find(|c| c.check.requested_path == p.path)
+    else {
         return Case::new(name, skipped("not checked"));
     };
+    let last = &judged.check;
     let status = last
         .status
         .map_or_else(|| "no answer".to_string(), |s| format!("HTTP {s}"));
     let actual = Some(format!("{status} in {}", human_ms(last.latency_ms)));
-    let outcome = if p.failed == 0 {
+    let c = &p.consistency;
+    let outcome = if c.failed == 0 && judged.health == crate::state::endpoints::Health::Starting {
+        skipped(format!(
+            "the service is still starting{}",
+            judged
+                .phase
+                .as_deref()
+                .map(|ph| format!(" ({ph})"))
+                .unwrap_or_default()
+        ))
+    } else if c.failed == 0 {
         Outcome::Passed
     } else {
-        let how = if p.consistent_failure {
+        let how = if c.consistent {
             "consistent"
-        } else {
+        } else if c.intermittent {
             "intermittent"
-        };
-        let sf = if last.startup_failure {
-            " (startup failure)"
         } else {
-            ""
+            "failing"
+        };
+        let sf = match judged.health {
+            h @ (crate::state::endpoints::Health::StartupFailure
+            | crate::state::endpoints::Health::Unhealthy) => format!(" ({})", h.as_str()),
+            _ => String::new(),
         };
         let mut details = last.body_excerpt.clone().unwrap_or_default();
         if let (None, Some(f)) = (last.status, &last.error) {
@@ -310,8 +329,9 @@ fn endpoint_path(e: &Endpoint, p: &PathSummary) -> Case {
         }
         failed(
             format!(
-                "{status}{sf}: {} of {} tries failed ({how})",
-                p.failed, p.of
+                "{status}{sf}: {} of {} failed ({how})",
+                c.failed,
+                crate::units::count(c.of, "try")
             ),
             details,
         )
@@ -351,9 +371,33 @@ fn startup(out: &mut Vec<Case>, r: &Report) {
         out.push(phase(p));
     }
     out.push(startup_total(st, r));
+    if let Some(l) = &st.restart_loop {
+        out.push(restart_loop(st, l));
+    }
 }
 
-fn phase(p: &crate::report::json::Phase) -> Case {
+/// A restart loop fails while the newest run has not completed every phase; once one has,
+/// the loop is history and the case passes with what it was.
+fn restart_loop(st: &Startup, l: &crate::state::startup::RestartLoop) -> Case {
+    let name = "the service starts without a restart loop";
+    let failed_runs = crate::units::count(l.failed_runs.len() as u64, "failed run");
+    let codes: Vec<String> = l.exit_codes.iter().map(|c| c.to_string()).collect();
+    let actual = Some(format!("{failed_runs} (exit codes {})", codes.join(", ")));
+    let outcome = if l.active {
+        failed(
+            format!(
+                "restart loop: {failed_runs}; run #{} has not completed every phase",
+                st.run
+            ),
+            "each failed run was followed by a restart",
+        )
+    } else {
+        Outcome::Passed
+    };
+    Case::new(name, outcome).actual(actual)
+}
+
+fn phase(p: &PhaseView) -> Case {
     let name = format!(
         "startup phase {} {} within {:.0} s",
         p.number, p.name, p.budget_s
@@ -364,17 +408,25 @@ fn phase(p: &crate::report::json::Phase) -> Case {
         .map(|d| format!(" after {d}"))
         .unwrap_or_default();
     let outcome = match p.verdict {
-        "pass" => Outcome::Passed,
-        "over_budget" => failed(
+        PhaseVerdict::Pass => Outcome::Passed,
+        PhaseVerdict::OverBudget => failed(
             format!("over budget{after} (budget {:.0} s)", p.budget_s),
             p.message.clone().unwrap_or_default(),
         ),
-        "failed" => failed(
+        PhaseVerdict::Failed => failed(
             format!("failed{after} (budget {:.0} s)", p.budget_s),
             p.message.clone().unwrap_or_default(),
         ),
-        "running" => skipped(format!("still running{after} when the data ends")),
-        _ => skipped("not reached"),
+        PhaseVerdict::Stalled => failed(
+            format!(
+                "stalled: still running{after}, far past its budget ({:.0} s)",
+                p.budget_s
+            ),
+            p.message.clone().unwrap_or_default(),
+        ),
+        PhaseVerdict::Running => skipped(format!("still running{after} when the data ends")),
+        PhaseVerdict::Skipped => skipped("nothing to do for this phase"),
+        PhaseVerdict::NotReached => skipped("not reached"),
     };
     Case::new(name, outcome).time(p.duration_s).actual(d)
 }
@@ -388,9 +440,15 @@ fn startup_total(st: &Startup, r: &Report) -> Case {
     .time(st.total_s);
     if let (Outcome::Failed { message, .. }, Some(code)) = (&mut c.outcome, st.exit_code) {
         message.push_str(&format!("; the service exited with code {code}"));
-        if st.runs > 1 {
-            message.push_str(&format!(" ({} runs: restarting)", st.runs));
-        }
+    }
+    if let (Outcome::Failed { message, .. }, Some(l)) = (&mut c.outcome, &st.restart_loop)
+        && l.active
+    {
+        message.push_str(&format!(
+            " (restart loop: {} before run #{})",
+            crate::units::count(l.failed_runs.len() as u64, "failed run"),
+            st.run
+        ));
     }
     c
 }

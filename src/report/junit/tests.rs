@@ -1,6 +1,6 @@
 use roxmltree::{Document, Node};
 
-use crate::report::{Context, to_junit};
+use crate::report::{Context, Report, to_junit};
 use crate::state::fixtures::{self, build, staging_config};
 
 fn staging_settings() -> serde_json::Value {
@@ -81,7 +81,10 @@ fn assert_counts_agree(doc: &Document<'_>) {
 
 #[test]
 fn the_outage_fails_integration_and_e2e_but_not_configuration() {
-    let xml = to_junit(&build(staging_config(), &fixtures::outage()), &ctx());
+    let xml = to_junit(
+        &Report::of(&build(staging_config(), &fixtures::outage())),
+        &ctx(),
+    );
     let doc = Document::parse(&xml).expect("valid XML");
     assert_counts_agree(&doc);
     let names: Vec<_> = doc
@@ -105,7 +108,7 @@ fn the_outage_fails_integration_and_e2e_but_not_configuration() {
         .and_then(|f| f.attribute("message"));
     assert_eq!(
         msg,
-        Some("missed: > 90 % connection success rate (actual 0 %)")
+        Some("missed: > 90 % connection success rate (actual 0 % (last 5))")
     );
     assert_eq!(
         outcome(case(int, "database timeout-violation rate")),
@@ -149,7 +152,10 @@ fn the_outage_fails_integration_and_e2e_but_not_configuration() {
 
 #[test]
 fn a_healthy_run_has_no_failures() {
-    let xml = to_junit(&build(staging_config(), &fixtures::healthy()), &ctx());
+    let xml = to_junit(
+        &Report::of(&build(staging_config(), &fixtures::healthy())),
+        &ctx(),
+    );
     let doc = Document::parse(&xml).expect("valid XML");
     assert_counts_agree(&doc);
     assert_eq!(num(doc.root_element(), "failures"), 0, "{xml}");
@@ -159,7 +165,7 @@ fn a_healthy_run_has_no_failures() {
 fn timeouts_under_the_minimum_fail_the_configuration_suite() {
     let mut cfg = staging_config();
     cfg.connection_timeout = std::time::Duration::from_secs(20);
-    let xml = to_junit(&build(cfg, &fixtures::healthy()), &ctx());
+    let xml = to_junit(&Report::of(&build(cfg, &fixtures::healthy())), &ctx());
     let doc = Document::parse(&xml).expect("valid XML");
     let c = case(
         suite(&doc, "configuration"),
@@ -168,7 +174,7 @@ fn timeouts_under_the_minimum_fail_the_configuration_suite() {
     assert_eq!(outcome(c), "failure");
     // Without the configuration in the context there is nothing to judge it by.
     let xml = to_junit(
-        &build(staging_config(), &fixtures::healthy()),
+        &Report::of(&build(staging_config(), &fixtures::healthy())),
         &Context::default(),
     );
     let doc = Document::parse(&xml).expect("valid XML");
@@ -187,7 +193,7 @@ fn hostile_server_text_stays_valid_xml_and_round_trips() {
         90.0,
         fixtures::http("backend", "/health/database", 503, 50.0, body),
     ));
-    let xml = to_junit(&build(staging_config(), &ev), &ctx());
+    let xml = to_junit(&Report::of(&build(staging_config(), &ev)), &ctx());
     let doc = Document::parse(&xml).expect("valid XML");
     let c = case(suite(&doc, "e2e"), "backend GET /health/database healthy");
     let details = c

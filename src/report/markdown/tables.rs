@@ -5,9 +5,13 @@ use std::fmt::Write;
 
 use super::{cell, code};
 use crate::event::Failure;
-use crate::report::json::{Capacity, Database, Endpoint, Init, Startup, WebSocket};
-use crate::state::State;
-use crate::units::{NONE, opt_ms, opt_pct, secs, secs_exact};
+use crate::report::model::{
+    Capacity, Database, Endpoint, Init, PathSummary, Report, Startup, WebSocket, startup_source,
+};
+use crate::state::endpoints::Health;
+use crate::state::judge::DbStatus;
+use crate::state::startup::PhaseVerdict;
+use crate::units::{self, NONE, opt_ms, opt_pct, secs, secs_exact};
 
 /// More rows than this and the attempts table stops being read; the summary covers them all.
 const ATTEMPT_ROWS: usize = 30;
@@ -16,7 +20,7 @@ fn failure(f: &Failure) -> String {
     cell(&f.to_string())
 }
 
-pub(super) fn database(o: &mut String, s: &State, d: &Database) {
+pub(super) fn database(o: &mut String, r: &Report, d: &Database) {
     let target = d.target.as_deref().map(code).unwrap_or_default();
     let _ = writeln!(o, "## Database connection attempts\n");
     let _ = writeln!(
@@ -24,7 +28,8 @@ pub(super) fn database(o: &mut String, s: &State, d: &Database) {
         "{target} — connection timeout {}\n",
         secs_exact(d.timeout_ms / 1000.0)
     );
-    let m = &d.summary;
+    status(o, d);
+    let m = &d.judged.total;
     let _ = writeln!(
         o,
         "| Attempts | Succeeded | Success rate | Avg | p50 | p95 | p99 | Max | Timeout violations |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -42,7 +47,7 @@ pub(super) fn database(o: &mut String, s: &State, d: &Database) {
         opt_ms(m.max_ms),
         opt_pct(m.timeout_violation_rate)
     );
-    let st = s.db.step_averages();
+    let st = r.review.step_averages;
     if st.tcp.is_some() {
         let _ = writeln!(
             o,
@@ -53,11 +58,52 @@ pub(super) fn database(o: &mut String, s: &State, d: &Database) {
             opt_ms(st.query)
         );
     }
-    error_classes(o, s, d);
+    error_classes(o, r, d);
     attempts(o, d);
 }
 
-fn error_classes(o: &mut String, s: &State, d: &Database) {
+/// Down or up at the end, the outages that ended, and "now" beside the totals below.
+fn status(o: &mut String, d: &Database) {
+    let j = &d.judged;
+    if j.status == DbStatus::Down {
+        let since = j
+            .since
+            .map(|t| format!(" since {} UTC", units::clock(t)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "❌ **Down** at the end{since}: {} in a row failed.\n",
+            units::count(j.failed_in_a_row, "attempt")
+        );
+    }
+    for out in &d.outages {
+        let back = out.recovered_at.map_or_else(|| NONE.into(), units::clock);
+        let _ = writeln!(
+            o,
+            "- Was down {}–{} UTC: {} failed ({}); answering again from {back} UTC.",
+            units::clock(out.from),
+            units::clock(out.to),
+            units::count(out.failed, "attempt"),
+            cell(&out.classes_text())
+        );
+    }
+    if !d.outages.is_empty() {
+        o.push('\n');
+    }
+    let n = &j.now;
+    if n.attempts < j.total.attempts {
+        let _ = writeln!(
+            o,
+            "Now (the last {}, without ended outages): {} of {} succeeded ({}). Totals over the whole run:\n",
+            units::count(j.window, "attempt"),
+            n.successes,
+            n.attempts,
+            opt_pct(n.success_rate)
+        );
+    }
+}
+
+fn error_classes(o: &mut String, r: &Report, d: &Database) {
     if d.errors_by_class.is_empty() {
         return;
     }
@@ -66,12 +112,12 @@ fn error_classes(o: &mut String, s: &State, d: &Database) {
         "| Error class | Count | Newest example |\n|---|---:|---|"
     );
     for (class, n) in &d.errors_by_class {
-        let example =
-            s.db.last_failure
-                .iter()
-                .find(|(c, _)| c.as_str() == class)
-                .map(|(_, (_, f))| failure(f))
-                .unwrap_or_default();
+        let example = r
+            .review
+            .examples
+            .get(class)
+            .map(failure)
+            .unwrap_or_default();
         let _ = writeln!(o, "| {} | {n} | {example} |", cell(class));
     }
     o.push('\n');
@@ -87,20 +133,21 @@ fn attempts(o: &mut String, d: &Database) {
             o,
             "The newest {shown} of {} attempts kept (the summary above covers all {}):\n",
             d.attempts.len(),
-            d.summary.attempts
+            d.judged.total.attempts
         );
     }
     let _ = writeln!(
         o,
         "| # | UTC | Result | DNS | TCP | Handshake | Query | Total | Error |\n|---:|---|---|---:|---:|---:|---:|---:|---|"
     );
-    for a in &d.attempts[d.attempts.len() - shown..] {
+    for row in &d.attempts[d.attempts.len() - shown..] {
+        let a = &row.attempt;
         let st = &a.steps_ms;
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             a.seq,
-            a.at.format("%H:%M:%S%.3f"),
+            row.at.format("%H:%M:%S%.3f"),
             if a.ok { "✅ ok" } else { "❌ failed" },
             opt_ms(st.dns),
             opt_ms(st.tcp),
@@ -113,7 +160,8 @@ fn attempts(o: &mut String, d: &Database) {
     o.push('\n');
 }
 
-pub(super) fn init(o: &mut String, i: &Init) {
+pub(super) fn init(o: &mut String, judged: &Init) {
+    let i = &judged.result;
     let _ = writeln!(o, "## Database initialization\n");
     let limit = secs_exact(i.timeout_ms / 1000.0);
     match &i.error {
@@ -130,7 +178,7 @@ pub(super) fn init(o: &mut String, i: &Init) {
             );
         }
         Some(f) => {
-            let near = match i.near_configured_timeout {
+            let near = match judged.near_configured_timeout {
                 Some(true) => " The timeout fired at the configured value.",
                 Some(false) => {
                     " The timeout fired FAR from the configured value — check the timeout settings."
@@ -172,26 +220,41 @@ pub(super) fn endpoints(o: &mut String, eps: &[Endpoint]) {
     o.push('\n');
 }
 
-fn endpoint_path(o: &mut String, e: &Endpoint, p: &crate::report::json::PathSummary) {
-    let Some(last) = e.checks.iter().rev().find(|c| c.requested_path == p.path) else {
+fn endpoint_path(o: &mut String, e: &Endpoint, p: &PathSummary) {
+    let Some(judged) = e
+        .checks
+        .iter()
+        .rev()
+        .find(|c| c.check.requested_path == p.path)
+    else {
         return;
     };
+    let last = &judged.check;
     let status = match (last.status, last.ok) {
         (Some(s), true) => format!("✅ {s}"),
         (Some(s), false) => format!("❌ {s}"),
         (None, _) => "❌ no answer".into(),
     };
-    let consistency = match (p.failed, p.consistent_failure) {
-        (0, _) => "healthy",
-        (_, true) => "consistent failure",
-        (_, false) => "intermittent",
+    let c = &p.consistency;
+    let consistency = if c.consistent {
+        "consistent failure"
+    } else if c.intermittent {
+        "intermittent"
+    } else if c.failed > 0 {
+        "failing"
+    } else if judged.health == Health::Starting {
+        "starting"
+    } else {
+        "healthy"
     };
     let mut detail = Vec::new();
     if last.fell_back {
         detail.push(format!("answered by {}", last.path));
     }
-    if last.startup_failure {
-        detail.push("startup failure".into());
+    match (judged.health, &judged.phase) {
+        (Health::Ok | Health::Failing, _) => {}
+        (Health::Starting, Some(ph)) => detail.push(format!("starting ({ph})")),
+        (h, _) => detail.push(h.as_str().into()),
     }
     if let (None, Some(f)) = (last.status, &last.error) {
         detail.push(failure(f));
@@ -204,8 +267,8 @@ fn endpoint_path(o: &mut String, e: &Endpoint, p: &crate::report::json::PathSumm
         cell(&e.name),
         code(&p.path),
         opt_ms(Some(last.latency_ms)),
-        p.failed,
-        p.of,
+        c.failed,
+        c.of,
         cell(&detail.join("; "))
     );
 }
@@ -247,22 +310,21 @@ pub(super) fn websockets(o: &mut String, wss: &[WebSocket]) {
     o.push('\n');
 }
 
-fn phase_mark(verdict: &str) -> &'static str {
+fn phase_mark(verdict: PhaseVerdict) -> &'static str {
     match verdict {
-        "pass" => "✅ pass",
-        "over_budget" => "⚠️ over budget",
-        "failed" => "❌ failed",
-        "running" => "⏳ running",
-        _ => "➖ not reached",
+        PhaseVerdict::Pass => "✅ pass",
+        PhaseVerdict::OverBudget => "⚠️ over budget",
+        PhaseVerdict::Failed => "❌ failed",
+        PhaseVerdict::Stalled => "❌ stalled",
+        PhaseVerdict::Running => "⏳ running",
+        PhaseVerdict::Skipped => "➖ skipped",
+        PhaseVerdict::NotReached => "➖ not reached",
     }
 }
 
 pub(super) fn startup(o: &mut String, st: &Startup) {
     let _ = writeln!(o, "## Startup sequence\n");
-    let src = match st.source {
-        crate::event::StartupSource::Log => "the service's startup log",
-        crate::event::StartupSource::Rehearsal => "connscope's rehearsal",
-    };
+    let src = startup_source(st.source);
     let log = st
         .log
         .as_deref()
@@ -294,13 +356,32 @@ pub(super) fn startup(o: &mut String, st: &Startup) {
     let restarts = st.runs.saturating_sub(1);
     let _ = writeln!(
         o,
-        "\nWhole sequence {total} of the {} budget; {exit}; {} run{} ({restarts} restart{}).\n",
+        "\nWhole sequence {total} of the {} budget; {exit}; {} ({}).\n",
         secs_exact(st.total_budget_s),
-        st.runs,
-        if st.runs == 1 { "" } else { "s" },
-        if restarts == 1 { "" } else { "s" }
+        units::count(st.runs, "run"),
+        units::count(restarts, "restart")
     );
+    restart_loop(o, st);
     previous_runs(o, st);
+}
+
+fn restart_loop(o: &mut String, st: &Startup) {
+    let Some(l) = &st.restart_loop else { return };
+    let failed = units::count(l.failed_runs.len() as u64, "failed run");
+    let last = l.last_failure_at.map_or_else(|| NONE.into(), units::clock);
+    if l.active {
+        let _ = writeln!(
+            o,
+            "❌ **Restart loop**: {failed} (the newest ended {last} UTC) and run #{} has not completed every phase.\n",
+            st.run
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "The service was in a restart loop ({failed}, the last ending {last} UTC); run #{} then completed every phase.\n",
+            st.run
+        );
+    }
 }
 
 fn previous_runs(o: &mut String, st: &Startup) {
@@ -309,13 +390,14 @@ fn previous_runs(o: &mut String, st: &Startup) {
     }
     let _ = writeln!(
         o,
-        "| Earlier run | Failed phase | Failed after | Total | Exit code |\n|---:|---|---:|---:|---:|"
+        "| Earlier run | Started (UTC) | Failed phase | Failed after | Total | Exit code |\n|---:|---|---|---:|---:|---:|"
     );
-    for (i, r) in st.previous_runs.iter().enumerate() {
+    for r in &st.previous_runs {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} |",
-            i + 1,
+            "| {} | {} | {} | {} | {} | {} |",
+            r.number,
+            r.started_at.map_or_else(|| NONE.into(), units::clock),
             r.failed_phase.as_deref().map_or("—".into(), cell),
             r.failed_after_s.map_or_else(|| NONE.into(), secs),
             r.total_s.map_or_else(|| NONE.into(), secs),
@@ -327,13 +409,22 @@ fn previous_runs(o: &mut String, st: &Startup) {
 
 pub(super) fn capacity(o: &mut String, c: &Capacity) {
     let _ = writeln!(o, "## Capacity test\n");
-    let cap = if c.capped {
-        format!("capped from {} to the safety cap {}", c.requested, c.cap)
-    } else if c.forced {
-        format!("forced past the safety cap {}", c.cap)
+    let st = &c.started;
+    let cap = if st.capped {
+        format!("capped from {} to the safety cap {}", st.requested, st.cap)
+    } else if st.forced {
+        format!("forced past the safety cap {}", st.cap)
     } else {
-        format!("within the safety cap {}", c.cap)
+        format!("within the safety cap {}", st.cap)
     };
+    if let Some(why) = &c.past_because {
+        let _ = writeln!(
+            o,
+            "History: this test ({} UTC) no longer speaks for now — {}.\n",
+            units::clock(c.at),
+            cell(why)
+        );
+    }
     let state = if c.running {
         "still running at the end"
     } else if c.aborted {
@@ -345,7 +436,7 @@ pub(super) fn capacity(o: &mut String, c: &Capacity) {
         o,
         "{} connections held {:.1} s, {cap}; {state}.\n",
         c.attempted,
-        c.hold_ms / 1000.0
+        st.hold_ms / 1000.0
     );
     let unknown = |v: Option<u32>| v.map_or("unknown".into(), |v| v.to_string());
     let _ = writeln!(
@@ -361,8 +452,8 @@ pub(super) fn capacity(o: &mut String, c: &Capacity) {
         c.capacity_errors,
         opt_ms(c.avg_connect_ms),
         opt_ms(Some(c.max_connect_ms)),
-        unknown(c.server_max_connections),
-        unknown(c.server_connections_in_use)
+        unknown(st.server_max_connections),
+        unknown(st.server_connections_in_use)
     );
     if !c.errors_by_class.is_empty() {
         let classes: Vec<String> = c

@@ -1,9 +1,9 @@
-use crate::report::{Context, to_markdown};
+use crate::report::{Context, Report, to_markdown};
 use crate::state::fixtures::{self, build, staging_config};
 
 fn outage() -> String {
     to_markdown(
-        &build(staging_config(), &fixtures::outage()),
+        &Report::of(&build(staging_config(), &fixtures::outage())),
         &Context::default(),
     )
 }
@@ -55,7 +55,7 @@ fn the_outage_report_has_title_verdict_phases_timeline_and_targets() {
     assert!(md.contains(
         "| < 10 s average connection time | 35.0 s (no successful connection) | ❌ missed |"
     ));
-    assert!(md.contains("| > 90 % connection success rate | 0 % | ❌ missed |"));
+    assert!(md.contains("| > 90 % connection success rate | 0 % (last 5) | ❌ missed |"));
     assert!(md.contains("| timeout | 5 | timeout at tcp: no TCP connection within 35s |"));
     assert!(md.contains("| backend | `/health` | ❌ 503 |"));
     assert!(md.contains("startup failure"));
@@ -67,7 +67,7 @@ fn the_outage_report_has_title_verdict_phases_timeline_and_targets() {
 #[test]
 fn a_healthy_run_reads_as_a_pass_with_every_target_met() {
     let md = to_markdown(
-        &build(staging_config(), &fixtures::healthy()),
+        &Report::of(&build(staging_config(), &fixtures::healthy())),
         &Context::default(),
     );
     assert!(md.contains("## Verdict: ✅ PASS (exit 0)"));
@@ -81,7 +81,7 @@ fn a_healthy_run_reads_as_a_pass_with_every_target_met() {
 #[test]
 fn the_capacity_test_gets_its_table() {
     let md = to_markdown(
-        &build(staging_config(), &fixtures::capacity_exhausted()),
+        &Report::of(&build(staging_config(), &fixtures::capacity_exhausted())),
         &Context::default(),
     );
     assert!(md.contains("## Capacity test"));
@@ -104,7 +104,10 @@ fn server_text_cannot_break_a_table_or_inject_html() {
             "db | down <script>alert(1)</script>\nnext line",
         ),
     ));
-    let md = to_markdown(&build(staging_config(), &ev), &Context::default());
+    let md = to_markdown(
+        &Report::of(&build(staging_config(), &ev)),
+        &Context::default(),
+    );
     assert!(!md.contains("<script>"));
     assert!(md.contains("db \\| down &lt;script>alert(1)&lt;/script> next line"));
     assert_tables_are_well_formed(&md);
@@ -120,7 +123,10 @@ fn the_context_names_the_source_window_and_skipped_lines() {
         skipped_lines: 3,
         settings: None,
     };
-    let md = to_markdown(&build(staging_config(), &fixtures::outage()), &ctx);
+    let md = to_markdown(
+        &Report::of(&build(staging_config(), &fixtures::outage())),
+        &ctx,
+    );
     assert!(md.contains("| Source | recording outage.jsonl (check, connscope 0.1.0) |"));
     assert!(md.contains("; 3 unreadable recording lines skipped |"));
     assert!(md.contains("| Scope | only events inside the window were applied;"));

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use super::{Context, cell};
-use crate::state::State;
+use crate::report::model::Report;
 use crate::state::alerts::AlertChange;
 use crate::state::log::{Level, LogEntry};
 use crate::units::{secs_between, span};
@@ -46,15 +46,16 @@ fn from_alert(a: &AlertChange) -> Row {
     }
 }
 
-pub(super) fn render(o: &mut String, s: &State, ctx: &Context) {
+pub(super) fn render(o: &mut String, r: &Report, ctx: &Context) {
     let _ = writeln!(o, "## Timeline\n");
     // The log also echoes alert changes; the alert timeline says them with their level.
-    let mut rows: Vec<Row> = s
+    let mut rows: Vec<Row> = r
+        .review
         .log
-        .entries()
+        .iter()
         .filter(|e| e.source != "alert")
         .map(from_log)
-        .chain(s.alerts.timeline.iter().map(from_alert))
+        .chain(r.review.alert_changes.iter().map(from_alert))
         .collect();
     // Stable: at equal times an event's own log line comes before the alert it raised.
     rows.sort_by_key(|r| r.at);
@@ -62,7 +63,7 @@ pub(super) fn render(o: &mut String, s: &State, ctx: &Context) {
         let _ = writeln!(o, "Nothing changed: no alert, failure or recovery.\n");
         return;
     }
-    let origin = ctx.origin.or(s.first_at).unwrap_or(rows[0].at);
+    let origin = ctx.origin.or(r.started_at).unwrap_or(rows[0].at);
     let _ = writeln!(
         o,
         "Times are from {} (+0) and in UTC.\n",
@@ -72,18 +73,18 @@ pub(super) fn render(o: &mut String, s: &State, ctx: &Context) {
         o,
         "| When | UTC | What | Source | Detail |\n|---:|---|---|---|---|"
     );
-    for r in &rows {
+    for row in &rows {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} |",
-            offset(secs_between(origin, r.at)),
-            absolute(origin, r.at),
-            r.mark,
-            cell(&r.source),
-            cell(&r.text)
+            offset(secs_between(origin, row.at)),
+            absolute(origin, row.at),
+            row.mark,
+            cell(&row.source),
+            cell(&row.text)
         );
     }
-    let dropped = s.log.total().saturating_sub(s.log.entries().len() as u64);
+    let dropped = r.review.log_dropped;
     if dropped > 0 {
         let _ = writeln!(
             o,

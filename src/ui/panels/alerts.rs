@@ -95,7 +95,7 @@ fn alert_items(state: &State, width: usize, view: &View) -> Vec<Item> {
 /// two rows each (a server's whole 503 body must not push the next finding off the panel).
 fn finding_items(state: &State, width: usize, shown: usize, view: &View) -> Vec<Item> {
     let p = &view.palette;
-    let findings = &view.derived.findings;
+    let findings = &view.derived.judgement.findings;
     if findings.is_empty() {
         let text = if state.events == 0 {
             "diagnosis: waiting for evidence"
@@ -143,6 +143,7 @@ fn finding_items(state: &State, width: usize, shown: usize, view: &View) -> Vec<
 fn target_items(width: usize, view: &View, gap: bool) -> Vec<Item> {
     let p = &view.palette;
     view.derived
+        .judgement
         .targets
         .iter()
         .enumerate()

@@ -3,13 +3,15 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{FAIL, OK, block, cell, inner, rcell};
 use crate::event::HttpCheck;
 use crate::state::State;
-use crate::state::endpoints::{PathState, WsState};
+use crate::state::endpoints::{Health, PathState, WsState};
+use crate::state::judge::PathJudgement;
 use crate::ui::text::{Piece, pack, spans_width};
 use crate::ui::view::{Panel, View};
 use crate::units;
@@ -30,27 +32,61 @@ fn status_text(c: &HttpCheck) -> String {
     }
 }
 
-fn notes(path: &PathState, c: &HttpCheck, tries: u32, startup: &str, view: &View) -> Vec<Piece> {
+/// The judge's reading of a path's answers.
+fn judged<'a>(view: &'a View, endpoint: &str, path: &PathState) -> Option<&'a PathJudgement> {
+    view.derived
+        .judgement
+        .endpoints
+        .iter()
+        .find(|j| j.endpoint == endpoint && j.path == path.requested_path)
+}
+
+/// What the judge says beyond ok / failed: starting (with its phase), unhealthy, startup
+/// failure — `long` spells it out, short of room it says the same in fewer columns.
+fn health_note(j: Option<&PathJudgement>, long: bool, view: &View) -> Option<(String, Style)> {
+    let p = &view.palette;
+    let j = j?;
+    match j.health? {
+        Health::Ok | Health::Failing => None,
+        Health::Starting => {
+            let phase = j
+                .phase
+                .as_deref()
+                .filter(|_| long)
+                .map(|ph| format!(" ({ph})"))
+                .unwrap_or_default();
+            Some((format!("… starting{phase}"), p.warn))
+        }
+        Health::Unhealthy => Some(("! unhealthy".into(), p.fail)),
+        Health::StartupFailure if long => Some(("! startup failure".into(), p.fail)),
+        Health::StartupFailure => Some(("! startup".into(), p.fail)),
+    }
+}
+
+/// The judge's words for a path, most important first: what its answer means, whether
+/// failing is consistent or intermittent (the judge says which; it needs two tries), a
+/// fallback to `/health`.
+fn notes(j: Option<&PathJudgement>, c: &HttpCheck, long: bool, view: &View) -> Vec<Piece> {
     let p = &view.palette;
     let mut out = Vec::new();
-    if c.startup_failure {
-        out.push(Piece::one(0, startup.to_string(), p.fail));
+    if let Some((text, style)) = health_note(j, long, view) {
+        out.push(Piece::one(0, text, style));
     }
-    // Consistency needs at least two tries to mean anything.
-    let consistency = path
-        .consistency(tries)
-        .filter(|k| tries >= 2 && k.of >= 2 && k.failed > 0);
-    if let Some(k) = consistency {
-        let (word, style) = if k.consistent {
-            ("consistent", p.fail)
+    if let Some(k) = j.and_then(|j| j.consistency) {
+        let word = if k.consistent {
+            Some(("consistent", p.fail))
+        } else if k.intermittent {
+            Some(("intermittent", p.warn))
         } else {
-            ("intermittent", p.warn)
+            None
         };
-        out.push(Piece::one(
-            1,
-            format!(" {}/{} {word}", k.failed, k.of),
-            style,
-        ));
+        if let Some((word, style)) = word {
+            out.push(Piece::one(
+                1,
+                format!(" {}/{} {word}", k.failed, k.of),
+                style,
+            ));
+        }
     }
     if c.fell_back {
         out.push(Piece::one(
@@ -63,9 +99,8 @@ fn notes(path: &PathState, c: &HttpCheck, tries: u32, startup: &str, view: &View
 }
 
 fn path_row(
-    name: &str,
+    (endpoint, name): (&str, &str),
     path: &PathState,
-    tries: u32,
     widths: (usize, usize),
     width: usize,
     view: &View,
@@ -87,7 +122,12 @@ fn path_row(
         ));
         return Line::from(spans);
     };
-    let style = if c.ok { p.ok } else { p.fail };
+    let j = judged(view, endpoint, path);
+    let style = match j.and_then(|j| j.health) {
+        Some(Health::Ok) => p.ok,
+        Some(Health::Starting) => p.warn,
+        _ => p.fail,
+    };
     spans.push(Span::styled(
         format!("{} ", cell(&status_text(c), 6)),
         style,
@@ -96,17 +136,17 @@ fn path_row(
         format!("{} ", rcell(&units::ms(c.latency_ms), 7)),
         p.text,
     ));
-    // Notes, whole or not at all: the startup failure first, then whether failure is
-    // consistent across tries, then a fallback. Short of room, "! startup" says the first in
-    // fewer columns so the second still fits.
+    // Notes, whole or not at all: what the answer means first, then whether failure is
+    // consistent across tries, then a fallback. Short of room, the first is said in fewer
+    // columns so the second still fits.
     let used = spans_width(&spans);
     let room = width.saturating_sub(used);
-    let long = notes(path, c, tries, "! startup failure", view);
+    let long = notes(j, c, true, view);
     let all: usize = long.iter().map(|p| spans_width(&p.spans)).sum();
     let notes = if all <= room {
         pack(long, room)
     } else {
-        pack(notes(path, c, tries, "! startup", view), room)
+        pack(notes(j, c, false, view), room)
     };
     spans.extend(notes);
     Line::from(spans)
@@ -176,7 +216,6 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         .unwrap_or(4)
         .clamp(4, 12);
     let path_w = if w >= 56 { 16 } else { 8 };
-    let tries = state.cfg.tries.max(1);
     let rows: usize = eps
         .endpoints
         .iter()
@@ -218,12 +257,12 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
                 .iter()
                 .max_by_key(|p| p.last.as_ref().map(|(_, c)| !c.ok))
                 .unwrap_or(&e.paths[0]);
-            lines.push(path_row(&name, worst, tries, (name_w, path_w), w, view));
+            lines.push(path_row((&e.name, &name), worst, (name_w, path_w), w, view));
             continue;
         }
         for (i, path) in e.paths.iter().enumerate() {
             let label = if i == 0 { name.as_str() } else { "" };
-            lines.push(path_row(label, path, tries, (name_w, path_w), w, view));
+            lines.push(path_row((&e.name, label), path, (name_w, path_w), w, view));
         }
     }
     for ws in &eps.websockets {

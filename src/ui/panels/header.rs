@@ -11,6 +11,7 @@ use ratatui::widgets::Paragraph;
 use super::{DbPath, db_path, fit};
 use crate::feed::ReplayClock;
 use crate::state::State;
+use crate::state::judge::DbStatus;
 use crate::state::verdict::Verdict;
 use crate::ui::fmt;
 use crate::ui::options::ViewMode;
@@ -89,6 +90,9 @@ fn markers(state: &State, view: &View) -> Vec<Piece> {
     }
     if view.feed_closed && !view.mode.is_replay() {
         marker(2, " PROBES ENDED ".into());
+    }
+    if view.derived.judgement.db.status == DbStatus::Down {
+        marker(0, " DB DOWN ".into());
     }
     let (badge_text, badge_style) = badge(state, view);
     out.push(Piece::one(0, badge_text, badge_style));

@@ -45,7 +45,7 @@ pub fn too_small(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) 
         "no data yet".to_string()
     } else {
         let j = &view.derived.judgement;
-        let db = view.derived.summary.success_rate.map_or_else(
+        let db = j.db.now.success_rate.map_or_else(
             || "db —".to_string(),
             |r| format!("db {} ok", units::pct(r)),
         );

@@ -11,7 +11,7 @@ use super::{FAIL, NOT_REACHED, OK, OVER, RUNNING, block, cell, inner, rcell};
 use crate::event::StartupSource;
 use crate::state::State;
 use crate::state::log::{Level, LogEntry};
-use crate::state::startup::{PhaseVerdict, StartupRun, Track};
+use crate::state::startup::{PhaseVerdict, StartupView, Track};
 use crate::ui::fmt;
 use crate::ui::text::{Piece, pack, words_fit, wrap_rows};
 use crate::ui::view::{Panel, View};
@@ -23,9 +23,16 @@ fn verdict_word(v: PhaseVerdict, wide: bool) -> (&'static str, &'static str) {
         PhaseVerdict::OverBudget if wide => (OVER, "over budget"),
         PhaseVerdict::OverBudget => (OVER, "over"),
         PhaseVerdict::Failed => (FAIL, "FAILED"),
+        PhaseVerdict::Stalled => (FAIL, "STALLED"),
         PhaseVerdict::Running => (RUNNING, "running"),
         PhaseVerdict::NotReached => (NOT_REACHED, "not yet"),
+        PhaseVerdict::Skipped => (NOT_REACHED, "skipped"),
     }
+}
+
+/// The judge's view of the newest run, aged to the dashboard's clock.
+fn judged(view: &View) -> Option<&StartupView> {
+    view.derived.judgement.startup.as_ref()
 }
 
 fn verdict_style(v: PhaseVerdict, view: &View) -> Style {
@@ -33,9 +40,9 @@ fn verdict_style(v: PhaseVerdict, view: &View) -> Style {
     match v {
         PhaseVerdict::Pass => p.ok,
         PhaseVerdict::OverBudget => p.warn,
-        PhaseVerdict::Failed => p.fail,
+        PhaseVerdict::Failed | PhaseVerdict::Stalled => p.fail,
         PhaseVerdict::Running => p.accent,
-        PhaseVerdict::NotReached => p.muted,
+        PhaseVerdict::NotReached | PhaseVerdict::Skipped => p.muted,
     }
 }
 
@@ -167,15 +174,10 @@ fn columns(state: &State, width: usize) -> Cols {
     }
 }
 
-fn phase_lines(
-    state: &State,
-    run: Option<&StartupRun>,
-    width: usize,
-    view: &View,
-) -> Vec<Line<'static>> {
+fn phase_lines(state: &State, width: usize, view: &View) -> Vec<Line<'static>> {
     let p = &view.palette;
     let c = columns(state, width);
-    let verdicts = run.map(StartupRun::verdicts);
+    let run = judged(view);
     state
         .cfg
         .phases
@@ -183,12 +185,9 @@ fn phase_lines(
         .enumerate()
         .map(|(i, cfg_phase)| {
             let ph = run.and_then(|r| r.phases.get(i));
-            let v = verdicts
-                .as_ref()
-                .and_then(|vs| vs.get(i).copied())
-                .unwrap_or(PhaseVerdict::NotReached);
+            let v = ph.map_or(PhaseVerdict::NotReached, |ph| ph.verdict);
             let limit = cfg_phase.budget.as_secs_f64();
-            let dur = ph.and_then(|ph| ph.duration_s(run.and_then(|r| r.last_ts)));
+            let dur = ph.and_then(|ph| ph.duration_s);
             let time = time_cell(dur, limit);
             let (sym, word) = verdict_word(v, c.wide);
             let vs = verdict_style(v, view);
@@ -217,17 +216,17 @@ fn phase_lines(
         .collect()
 }
 
-fn total_line(state: &State, track: Option<&Track>, width: usize, view: &View) -> Line<'static> {
+fn total_line(state: &State, width: usize, view: &View) -> Line<'static> {
     let p = &view.palette;
     let limit = state.cfg.total_budget.as_secs_f64();
-    let run = track.and_then(|t| t.current.as_ref());
-    let total = run.and_then(StartupRun::total_s);
+    let run = judged(view);
+    let total = run.and_then(|r| r.total_s);
     let mut pieces = vec![Piece::one(3, "total ", p.muted)];
     match (total, run) {
         (Some(t), Some(r)) => {
-            let (sym, style) = if t >= limit || (r.exit.is_some() && !r.complete()) {
+            let (sym, style) = if t >= limit || r.failed || (r.exit_code.is_some() && !r.complete) {
                 (FAIL, p.fail)
-            } else if r.complete() {
+            } else if r.complete {
                 (OK, p.ok)
             } else {
                 (RUNNING, p.accent)
@@ -240,41 +239,39 @@ fn total_line(state: &State, track: Option<&Track>, width: usize, view: &View) -
         }
         _ => pieces.push(Piece::one(0, time_cell(None, limit), p.muted)),
     }
-    if let Some((code, _)) = run.and_then(|r| r.exit) {
+    if let Some(code) = run.and_then(|r| r.exit_code) {
         let style = if code == 0 { p.ok } else { p.fail };
         pieces.push(Piece::one(0, format!(" exit {code}"), style));
     }
-    if let Some(t) = track.filter(|t| t.runs > 1 || run.is_some_and(|r| r.exit.is_some())) {
-        let restarts = t.runs.saturating_sub(1);
-        pieces.push(Piece::one(
-            1,
-            format!(" · {restarts} restart{}", plural(restarts)),
-            if restarts > 0 { p.warn } else { p.muted },
-        ));
+    if let Some(r) = run.filter(|r| r.runs > 1 || r.exit_code.is_some()) {
+        let restarts = r.runs.saturating_sub(1);
+        let looping = r.restart_loop.as_ref().is_some_and(|l| l.active);
+        let (text, style) = match restarts {
+            0 => (" · 0 restarts".to_string(), p.muted),
+            n if looping => (
+                format!(" · restart loop ({n} restart{})", plural(n)),
+                p.fail,
+            ),
+            n => (format!(" · {n} restart{}", plural(n)), p.warn),
+        };
+        pieces.push(Piece::one(1, text, style));
     }
     Line::from(pack(pieces, width))
 }
 
 /// How the current run failed, or what is wrong with the startup source, in at most `rows`
 /// wrapped lines.
-fn failure_lines(
-    state: &State,
-    track: Option<&Track>,
-    width: usize,
-    rows: usize,
-    view: &View,
-) -> Vec<Line<'static>> {
+fn failure_lines(state: &State, width: usize, rows: usize, view: &View) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let failed = track
-        .and_then(|t| t.current.as_ref())
-        .and_then(|r| r.failed_phase());
+    let failed = judged(view).and_then(|r| r.phases.iter().find(|p| p.verdict.is_failure()));
     let text = match (failed, source_problem(state)) {
-        (Some((i, ph)), _) => {
-            let msg = ph
-                .message
-                .as_deref()
-                .unwrap_or("failed (no message in the log)");
-            format!("{FAIL} phase {} {}: {}", i + 1, ph.name, view.text(msg))
+        (Some(ph), _) => {
+            let msg = match (ph.verdict, ph.message.as_deref()) {
+                (PhaseVerdict::Stalled, _) => "no end in the log, far past its budget",
+                (_, Some(m)) => m,
+                (_, None) => "failed (no message in the log)",
+            };
+            format!("{FAIL} phase {} {}: {}", ph.number, ph.name, view.text(msg))
         }
         (None, Some(e)) => format!("{FAIL} {}", view.text(&e.text)),
         (None, None) => return Vec::new(),
@@ -318,17 +315,16 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     };
     frame.render_widget(b, area);
     let track = state.startup.primary();
-    let run = track.and_then(|t| t.current.as_ref());
     let w = usize::from(area_in.width);
     let room = usize::from(area_in.height);
-    let phases = phase_lines(state, run, w, view);
+    let phases = phase_lines(state, w, view);
     // Phases and the total always; then the failure (or the source's problem) with at least
     // one row; the source line when a row is left over; earlier runs fill what remains.
     let fixed = phases.len() + 1;
-    let failure = failure_lines(state, track, w, room.saturating_sub(fixed).max(1), view);
+    let failure = failure_lines(state, w, room.saturating_sub(fixed).max(1), view);
     let with_source = room > fixed + failure.len();
     let failure = if with_source {
-        failure_lines(state, track, w, room.saturating_sub(fixed + 1).max(1), view)
+        failure_lines(state, w, room.saturating_sub(fixed + 1).max(1), view)
     } else {
         failure
     };
@@ -337,7 +333,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         lines.push(source_line(state, track, w, view));
     }
     lines.extend(phases);
-    lines.push(total_line(state, track, w, view));
+    lines.push(total_line(state, w, view));
     lines.extend(failure);
     lines.extend(previous_runs(track, w, view));
     frame.render_widget(Paragraph::new(lines), area_in);

@@ -192,6 +192,7 @@ pub fn events() -> Vec<(f64, EventBody)> {
             lines: 48,
             skipped: 3,
             ended: false,
+            format: Some("json".into()),
         }),
     ));
     // Stable: events at one time keep the order written above.

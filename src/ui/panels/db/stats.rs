@@ -5,39 +5,66 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use crate::state::State;
+use crate::state::verdict::Verdict;
 use crate::ui::fmt;
 use crate::ui::panels::FAIL;
 use crate::ui::text::{self, wrap};
 use crate::ui::view::{Scale, View};
 use crate::units;
 
-fn rate_style(rate: f64, view: &View) -> Style {
+/// The judge's colour for the success rate of "now" (its thresholds, not the panel's).
+fn rate_style(view: &View) -> Style {
     let p = &view.palette;
-    if rate >= 0.9 {
-        p.ok
-    } else if rate >= 0.5 {
-        p.warn
-    } else {
-        p.fail
+    match view.derived.judgement.db.rate {
+        Some(Verdict::Pass) => p.ok,
+        Some(Verdict::Warn) => p.warn,
+        Some(Verdict::Fail) | None => p.fail,
     }
 }
 
-fn success_line(width: usize, view: &View) -> Line<'static> {
+/// The headline is "now" (what the rules judge); the run's total follows, labelled, once the
+/// two differ.
+fn success_lines(width: usize, view: &View) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let s = view.derived.summary;
-    let Some(rate) = s.success_rate else {
-        return Line::from(Span::styled("success —  (no attempt yet)", p.muted));
+    let db = &view.derived.judgement.db;
+    let (now, total) = (db.now, db.total);
+    let Some(rate) = now.success_rate else {
+        return vec![Line::from(Span::styled(
+            "success —  (no attempt yet)",
+            p.muted,
+        ))];
     };
-    let label = format!(" {} ({}/{})", units::pct(rate), s.successes, s.attempts);
+    let whole = now.attempts == total.attempts;
+    let label = if whole {
+        format!(" {} ({}/{})", units::pct(rate), now.successes, now.attempts)
+    } else {
+        format!(" {} of last {}", units::pct(rate), now.attempts)
+    };
     let bar_w = width.saturating_sub(8 + label.chars().count()).min(24);
     let (full, empty) = fmt::bar(rate, bar_w);
-    let style = rate_style(rate, view);
-    Line::from(vec![
+    let style = rate_style(view);
+    let mut lines = vec![Line::from(vec![
         Span::styled("success ", p.muted),
         Span::styled(full, style),
         Span::styled(empty, p.bar_empty),
         Span::styled(label, style),
-    ])
+    ])];
+    if !whole {
+        lines.extend(wrap(
+            &[Span::styled(
+                format!(
+                    "total success {} ({}/{})",
+                    units::opt_pct(total.success_rate),
+                    total.successes,
+                    total.attempts
+                ),
+                p.muted,
+            )],
+            width,
+            2,
+        ));
+    }
+    lines
 }
 
 fn streak_lines(state: &State, width: usize, view: &View) -> Vec<Line<'static>> {
@@ -87,7 +114,7 @@ fn ms_grid(
 }
 
 fn percentile_lines(width: usize, view: &View) -> Vec<Line<'static>> {
-    let s = view.derived.summary;
+    let s = view.derived.judgement.db.total;
     let items = [
         ("p50", s.p50_ms),
         ("p95", s.p95_ms),
@@ -114,7 +141,7 @@ fn classes_lines(state: &State, width: usize, view: &View) -> Vec<Line<'static>>
     let p = &view.palette;
     let mut classes: Vec<_> = state.db.classes.iter().collect();
     if classes.is_empty() {
-        let text = if view.derived.summary.attempts > 0 {
+        let text = if view.derived.judgement.db.total.attempts > 0 {
             "errors none"
         } else {
             "errors —"
@@ -140,8 +167,8 @@ fn classes_lines(state: &State, width: usize, view: &View) -> Vec<Line<'static>>
 /// the latency numbers: on a small screen those are the first to go.
 pub(super) fn lines(state: &State, width: usize, view: &View, stacked: bool) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let s = view.derived.summary;
-    let mut out = vec![success_line(width, view)];
+    let s = view.derived.judgement.db.now;
+    let mut out = success_lines(width, view);
     out.extend(streak_lines(state, width, view));
     if stacked {
         out.extend(classes_lines(state, width, view));

@@ -1,0 +1,535 @@
+//! Issue 11's list, each reproduced as its opposite through the real binary: situations in
+//! which connscope used to say PASS (exit 0) and must not. Real logs from the corpus, real
+//! PostgreSQL, real HTTP servers on loopback.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use serde_json::Value;
+
+use crate::common::fault_bin::{self, Run};
+use crate::common::http_servers::{Server, init, serve};
+use crate::common::pg::TempPg;
+use crate::common::pty;
+
+/// Bounds that only catch a hang.
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn corpus(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/startup")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn sample() -> String {
+    format!(
+        "{}/tests/fixtures/recordings/outage.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
+    fault_bin::run(args, env, LIMIT)
+}
+
+fn reasons(v: &Value) -> Vec<String> {
+    v["reasons"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn any_reason(v: &Value, part: &str) -> bool {
+    reasons(v).iter().any(|r| r.contains(part))
+}
+
+/// A check's JSON that is not a pass, with the exit code the JSON says.
+fn not_a_pass(r: &Run, code: i32) -> Value {
+    assert_eq!(r.code, Some(code), "{}", r.all_output());
+    let v = r.json();
+    assert_ne!(v["verdict"], "pass", "{v:#}");
+    assert_eq!(v["exit_code"], code, "{v:#}");
+    v
+}
+
+// ---- the outage's own restart loop, and a phase that never ends ------------------------------
+
+#[test]
+fn a_restart_loop_fails_while_the_newest_run_is_back_in_phase_3() {
+    let log = corpus("restart_loop.log");
+    let args = [
+        "check",
+        "--env",
+        "staging",
+        "--only",
+        "startup",
+        "--startup-log",
+        &log,
+    ];
+    let r = run(&[&args[..], &["--format", "json"]].concat(), &[]);
+    let v = not_a_pass(&r, 2);
+    assert_eq!(v["verdict"], "fail");
+    assert!(
+        any_reason(&v, "startup: restart loop — 1 failed run"),
+        "{v:#}"
+    );
+    let l = &v["startup"]["restart_loop"];
+    assert_eq!(l["failed_runs"], serde_json::json!([1]), "{l}");
+    assert_eq!(l["active"], true);
+    assert_eq!(v["startup"]["runs"], 2);
+    assert_eq!(v["startup"]["previous_runs"][0]["exit_code"], 3);
+    assert_eq!(v["startup_log"]["format"], "text");
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|x| x["rule"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(rules.contains(&"outage_signature"), "{rules:?}");
+    let text = run(&args, &[]);
+    assert_eq!(text.code, Some(2));
+    assert!(
+        text.stdout.contains("\nVerdict: FAIL (exit 2)\n"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_phase_that_never_ends_is_stalled() {
+    let log = corpus("hung_phase.jsonl");
+    let r = run(
+        &[
+            "check",
+            "--env",
+            "staging",
+            "--only",
+            "startup",
+            "--startup-log",
+            &log,
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let v = not_a_pass(&r, 2);
+    let phase3 = &v["startup"]["phases"][2];
+    assert_eq!(phase3["verdict"], "stalled", "{phase3}");
+    // Aged to the run's end by the wall clock: the log's last line is more than a day old.
+    assert!(
+        phase3["duration_s"].as_f64().is_some_and(|d| d > 86_400.0),
+        "{phase3}"
+    );
+    assert!(any_reason(&v, "startup phase 3 database stalled"), "{v:#}");
+}
+
+/// A log whose phase 3 began `ago` before now, phases 1 and 2 done.
+fn log_started(dir: &Path, ago: Duration) -> PathBuf {
+    let now = chrono::Utc::now();
+    let at = |d: Duration| (now - chrono::Duration::from_std(d).unwrap_or_default()).to_rfc3339();
+    let lines = [
+        format!(
+            r#"{{"timestamp":"{}","phase":1,"status":"started"}}"#,
+            at(ago + Duration::from_secs(3))
+        ),
+        format!(
+            r#"{{"timestamp":"{}","phase":1,"status":"completed"}}"#,
+            at(ago + Duration::from_secs(2))
+        ),
+        format!(
+            r#"{{"timestamp":"{}","phase":2,"status":"started"}}"#,
+            at(ago + Duration::from_secs(2))
+        ),
+        format!(
+            r#"{{"timestamp":"{}","phase":2,"status":"completed"}}"#,
+            at(ago)
+        ),
+        format!(
+            r#"{{"timestamp":"{}","phase":3,"status":"started"}}"#,
+            at(ago)
+        ),
+    ];
+    let path = dir.join("startup.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write the log");
+    path
+}
+
+/// `3 database  ████  12.3/90s`: the time the dashboard shows for phase 3.
+fn phase3_shown(screen: &str) -> Option<f64> {
+    let re = regex::Regex::new(r"3 database\D*?(\d+\.\d)/90s").expect("valid regex");
+    screen
+        .lines()
+        .find_map(|l| re.captures(l))
+        .and_then(|c| c[1].parse().ok())
+}
+
+#[test]
+fn the_dashboard_ages_a_running_phase_with_the_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = log_started(dir.path(), Duration::from_secs(5));
+    let log = log.display().to_string();
+    let mut p = pty::spawn(
+        Path::new(env!("CARGO_BIN_EXE_connscope")),
+        &[
+            "watch",
+            "--env",
+            "staging",
+            "--only",
+            "startup",
+            "--startup-log",
+            &log,
+        ],
+        &[],
+        160,
+        50,
+    );
+    let first = p
+        .wait_for(LIMIT, |s| phase3_shown(s).is_some_and(|t| t >= 4.0))
+        .unwrap_or_else(|s| panic!("phase 3 is not shown running for 5 s:\n{s}"));
+    let first = phase3_shown(&first).unwrap_or_default();
+    // No new line in the log: the clock alone moves it.
+    let later = p
+        .wait_for(LIMIT, |s| phase3_shown(s).is_some_and(|t| t >= first + 2.0))
+        .unwrap_or_else(|s| panic!("phase 3 stayed at {first} s:\n{s}"));
+    assert!(later.contains("… running"), "{later}");
+    p.key('q');
+    assert!(p.wait_exit(Duration::from_secs(15)).is_some(), "q ends it");
+}
+
+// ---- no evidence at all ----------------------------------------------------------------------
+
+#[test]
+fn a_startup_log_that_does_not_exist_is_no_evidence() {
+    let r = run(
+        &[
+            "check",
+            "--only",
+            "startup",
+            "--startup-log",
+            "/nonexistent/startup.log",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let v = not_a_pass(&r, 1);
+    assert!(
+        any_reason(
+            &v,
+            "startup: no evidence — cannot open startup log /nonexistent/startup.log"
+        ),
+        "{v:#}"
+    );
+    assert_eq!(v["evidence"][0]["status"], "missing", "{v:#}");
+}
+
+/// A child that is killed if the test ends before it does.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_output(mut g: Guard) -> (Option<i32>, String, String) {
+    let start = Instant::now();
+    while g.0.try_wait().ok().flatten().is_none() {
+        assert!(start.elapsed() < LIMIT, "still running after {LIMIT:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut o) = g.0.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut o, &mut out);
+    }
+    if let Some(mut e) = g.0.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    let code = g.0.try_wait().ok().flatten().and_then(|s| s.code());
+    (code, out, err)
+}
+
+#[test]
+fn standard_input_that_never_ends_is_no_evidence() {
+    let child = fault_bin::command()
+        .args([
+            "check",
+            "--only",
+            "startup",
+            "--startup-log",
+            "-",
+            "--format",
+            "json",
+        ])
+        // The whole startup budget bounds how long `check` waits for the log to end.
+        .env("CONNSCOPE_STARTUP__TOTAL_BUDGET", "2s")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start connscope");
+    let mut g = Guard(child);
+    // Held open, never written: the stream neither ends nor teaches anything.
+    let stdin = g.0.stdin.take();
+    let (code, out, err) = wait_output(g);
+    drop(stdin);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    assert_eq!(v["verdict"], "warn");
+    assert!(any_reason(&v, "startup: no evidence — "), "{v:#}");
+    assert!(any_reason(&v, "nothing was measured"), "{v:#}");
+}
+
+#[test]
+fn a_recording_without_events_and_an_empty_window_are_no_evidence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let header = std::fs::read_to_string(sample())
+        .expect("the sample")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let empty = dir.path().join("header-only.jsonl");
+    std::fs::File::create(&empty)
+        .and_then(|mut f| writeln!(f, "{header}"))
+        .expect("write");
+    let empty = empty.display().to_string();
+    for args in [
+        vec!["report", empty.as_str(), "--format", "json"],
+        vec![
+            "report",
+            &sample(),
+            "--from",
+            "10m",
+            "--to",
+            "11m",
+            "--format",
+            "json",
+        ],
+    ] {
+        let r = run(&args, &[]);
+        let v = not_a_pass(&r, 1);
+        assert_eq!(
+            reasons(&v),
+            ["nothing was measured: no probe produced a result"],
+            "{args:?}"
+        );
+    }
+}
+
+// ---- a crashed probe -------------------------------------------------------------------------
+
+#[test]
+fn a_probe_that_crashes_is_never_a_pass() {
+    let r = run(
+        &[
+            "check",
+            "--db-url",
+            "postgres://app@127.0.0.1:1/app",
+            "--only",
+            "db",
+            "--connect-timeout",
+            "18446744073709551615s",
+            "--format",
+            "json",
+        ],
+        &[("RUST_BACKTRACE", "0")],
+    );
+    // Refused at the door once durations are bounded (exit 64); if the value gets through,
+    // the probe's panic is judged a crash. Never a pass.
+    if r.code == Some(64) {
+        assert!(r.stderr.contains("--connect-timeout"), "{}", r.stderr);
+        return;
+    }
+    let v = not_a_pass(&r, 2);
+    assert!(any_reason(&v, "db probe crashed (panicked: "), "{v:#}");
+    assert_eq!(v["evidence"][0]["status"], "crashed");
+}
+
+// ---- an interrupted check --------------------------------------------------------------------
+
+#[test]
+fn sigint_during_a_capacity_hold_is_exit_130_and_says_so() {
+    let pg = TempPg::start();
+    let url = pg.url("app", "app");
+    for format in ["json", "text"] {
+        let child = fault_bin::command()
+            .args([
+                "check",
+                "--db-url",
+                &url,
+                "--only",
+                "capacity",
+                "--capacity",
+                "10",
+                "--hold",
+                "30s",
+                "--format",
+                format,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start connscope");
+        let g = Guard(child);
+        let start = Instant::now();
+        while pg.sessions("connscope") < 10 {
+            assert!(
+                start.elapsed() < LIMIT,
+                "the test never held its connections"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let pid = libc::pid_t::try_from(g.0.id()).expect("a pid");
+        // SAFETY: signalling our own child, which the guard has not reaped yet.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        let (code, out, err) = wait_output(g);
+        assert_eq!(code, Some(130), "{format}: {out}{err}");
+        if format == "json" {
+            let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+            assert_eq!(v["interrupted"], true);
+            assert_eq!(v["exit_code"], 130);
+            assert_ne!(v["verdict"], "pass", "{v:#}");
+            assert!(
+                any_reason(&v, "interrupted: the run was stopped by a signal"),
+                "{v:#}"
+            );
+            assert!(any_reason(&v, "capacity: no evidence"), "{v:#}");
+        } else {
+            assert!(out.contains("INTERRUPTED by a signal"), "{out}");
+            assert!(out.contains("(exit 130)"), "{out}");
+        }
+        assert_eq!(
+            pg.wait_sessions_gone("connscope"),
+            0,
+            "{format}: connections left"
+        );
+    }
+}
+
+// ---- a service that is still starting, or degraded ------------------------------------------
+
+async fn health_server(status: StatusCode, body: &'static str) -> Server {
+    init();
+    serve(Router::new().route("/health", get(move || async move { (status, body) }))).await
+}
+
+async fn check_endpoint(s: &Server, tries: &str) -> Run {
+    let ep = format!("backend={}", s.url());
+    let tries = tries.to_string();
+    tokio::task::spawn_blocking(move || {
+        run(
+            &[
+                "check",
+                "--only",
+                "http",
+                "--endpoint",
+                &ep,
+                "--tries",
+                &tries,
+                "--tries-interval",
+                "100ms",
+                "--format",
+                "json",
+            ],
+            &[],
+        )
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_that_is_still_starting_is_starting_not_a_startup_failure() {
+    let s = health_server(
+        StatusCode::SERVICE_UNAVAILABLE,
+        r#"{"status":"starting","phase":3,"phase_name":"database","message":"database initialization in progress"}"#,
+    )
+    .await;
+    let r = check_endpoint(&s, "1").await;
+    let v = not_a_pass(&r, 1);
+    assert!(
+        any_reason(
+            &v,
+            "backend /health: starting (phase 3 database), not serving yet"
+        ),
+        "{v:#}"
+    );
+    assert!(!any_reason(&v, "startup failure"), "{v:#}");
+    let check = &v["endpoints"][0]["checks"][0];
+    assert_eq!(check["health"], "starting");
+    assert_eq!(check["startup_failure"], false);
+    assert!(
+        v["findings"].as_array().is_some_and(|f| f.is_empty()),
+        "{v:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_degraded_service_is_unhealthy_and_one_try_is_not_intermittent() {
+    let s = health_server(
+        StatusCode::SERVICE_UNAVAILABLE,
+        r#"{"status":"degraded","database":"unreachable"}"#,
+    )
+    .await;
+    let r = check_endpoint(&s, "1").await;
+    let v = not_a_pass(&r, 2);
+    assert!(
+        any_reason(&v, "backend /health: HTTP 503 (unhealthy)"),
+        "{v:#}"
+    );
+    assert!(!any_reason(&v, "intermittent"), "{v:#}");
+    assert!(!any_reason(&v, "startup failure"), "{v:#}");
+    assert_eq!(v["endpoints"][0]["paths"][0]["health"], "unhealthy");
+}
+
+// ---- logs real services print ----------------------------------------------------------------
+
+#[test]
+fn a_fastapi_services_log_is_understood_without_configuration() {
+    let log = corpus("fastapi_uvicorn.log");
+    let r = run(
+        &[
+            "check",
+            "--env",
+            "staging",
+            "--only",
+            "startup",
+            "--startup-log",
+            &log,
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let v = not_a_pass(&r, 2);
+    let verdicts: Vec<&str> = v["startup"]["phases"]
+        .as_array()
+        .map(|p| p.iter().filter_map(|x| x["verdict"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        verdicts,
+        [
+            "pass",
+            "pass",
+            "failed",
+            "not_reached",
+            "not_reached",
+            "not_reached",
+            "not_reached"
+        ]
+    );
+    assert_eq!(v["startup"]["exit_code"], 3);
+    assert_eq!(v["startup_log"]["format"], "text");
+}
