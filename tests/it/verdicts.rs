@@ -165,7 +165,7 @@ fn log_started(dir: &Path, ago: Duration) -> PathBuf {
 
 /// `3 database  ████  12.3/90s`: the time the dashboard shows for phase 3.
 fn phase3_shown(screen: &str) -> Option<f64> {
-    let re = regex::Regex::new(r"3 database\D*?(\d+\.\d)/90s").expect("valid regex");
+    let re = regex::Regex::new(r"3 database\D*?(\d+\.\d)/90 ?s").expect("valid regex");
     screen
         .lines()
         .find_map(|l| re.captures(l))
