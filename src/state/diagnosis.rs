@@ -30,10 +30,13 @@ pub struct Finding {
     /// Newer evidence contradicts it (the database answers again, the service started): it
     /// is told in the past tense and judges nothing.
     pub past: bool,
+    /// The remote vantage point it was found at (`watch --agent`); absent for this host's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<String>,
 }
 
 impl Finding {
-    fn present(rule: &'static str, cause: String, confidence: Confidence) -> Self {
+    pub(crate) fn present(rule: &'static str, cause: String, confidence: Confidence) -> Self {
         Self {
             rule,
             cause,
@@ -42,15 +45,20 @@ impl Finding {
             since: None,
             until: None,
             past: false,
+            vantage: None,
         }
     }
 
-    fn evidence(mut self, evidence: Vec<String>) -> Self {
+    pub(crate) fn evidence(mut self, evidence: Vec<String>) -> Self {
         self.evidence = evidence;
         self
     }
 
-    fn during(mut self, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Self {
+    pub(crate) fn during(
+        mut self,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Self {
         self.since = since;
         self.until = until;
         self

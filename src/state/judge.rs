@@ -36,6 +36,13 @@ pub struct Judgement {
     pub endpoints: Vec<PathJudgement>,
     pub startup: Option<StartupView>,
     pub capacity: Option<CapacityJudgement>,
+    /// How many of `reasons` (the first ones) are failures.
+    #[serde(skip)]
+    pub failing: usize,
+    /// Each remote vantage point (`watch --agent`), judged by itself; with any, the verdict,
+    /// reasons, alerts and findings above are those of every vantage together.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<super::vantage::VantageJudgement>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,15 +122,21 @@ impl State {
             endpoints: endpoints(self),
             startup,
             capacity: capacity(self),
+            failing: 0,
+            vantages: Vec::new(),
         };
-        let (v, reasons) = verdict::reasons(self, &j);
+        let (v, reasons, failing) = verdict::reasons(self, &j);
         j.verdict = v;
         j.reasons = reasons;
+        j.failing = failing;
         j.exit_code = if j.interrupted {
             crate::exit::INTERRUPTED
         } else {
             v.exit_code()
         };
+        if !self.vantages.is_empty() {
+            super::vantage::combine(self, &mut j, failing);
+        }
         j
     }
 }
