@@ -92,7 +92,7 @@ pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
 
 /// Everything configured, except the capacity test (started from the keyboard); the rehearsal
 /// once at start when there is no startup log to follow.
-fn live_kinds(g: &Global, c: &Config) -> AppResult<BTreeSet<Kind>> {
+pub(super) fn live_kinds(g: &Global, c: &Config) -> AppResult<BTreeSet<Kind>> {
     let mut kinds = supervisor::select(g.only.as_deref(), c, false)?;
     kinds.remove(&Kind::Capacity);
     let has_log = c.settings.startup.log.is_some() || c.settings.startup.command.is_some();

@@ -391,7 +391,7 @@ fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
-fn event(line: &[u8]) -> Option<Event> {
+pub(crate) fn event(line: &[u8]) -> Option<Event> {
     let text = std::str::from_utf8(line).ok()?;
     serde_json::from_str(text).ok()
 }
@@ -403,7 +403,7 @@ fn not_a_recording(name: &str, why: &str) -> AppError {
 /// The first line decides whether this is a recording, and whether this build can read it.
 /// The version is checked before the rest of the header so that a newer format (whose header
 /// may look different) is refused for what it is, not reported as damage.
-fn header(line: &[u8], name: &str) -> AppResult<Header> {
+pub(crate) fn header(line: &[u8], name: &str) -> AppResult<Header> {
     let value: Value = std::str::from_utf8(line)
         .ok()
         .and_then(|t| serde_json::from_str(t).ok())
