@@ -67,7 +67,7 @@ impl Token {
     }
 }
 
-fn read_file(path: &Path) -> AppResult<String> {
+pub(crate) fn read_file(path: &Path) -> AppResult<String> {
     use std::io::Read;
     let cannot = |e: std::io::Error| {
         AppError::config(format!(

@@ -241,7 +241,7 @@ mod tests {
             (1.0, phase(1, crate::event::PhaseStatus::Started, 1.0, None)),
         ]
         .into_iter()
-        .chain((0..100).map(|i| {
+        .chain((0..100u32).map(|i| {
             (
                 2.0 + f64::from(i),
                 ok_attempt(u64::from(i), 0.1, 0.2, 1.0, 0.2),

@@ -176,7 +176,7 @@ mod tests {
             SocketAddr::from(([127, 0, 0, 1], 80))
         );
         let wide = parse_listen("0.0.0.0:9466").expect("parses");
-        let e = check_exposure(wide, None).err().expect("refused");
+        let e = check_exposure(wide, None).expect_err("refused");
         assert_eq!(e.code, exit::CONFIG);
         assert!(e.to_string().contains("without a token"), "{e}");
         assert!(check_exposure(wide, Some(&auth::Token::new("t"))).is_ok());

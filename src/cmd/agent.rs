@@ -20,7 +20,7 @@ pub async fn run(g: &Global, a: &AgentArgs) -> AppResult<i32> {
         _ => None,
     };
     let config = super::load_config(g)?;
-    let kinds = super::live::live_kinds(g, &config)?;
+    let kinds = super::live::live_kinds(g, &config, false)?;
     let recorder = match &g.record {
         Some(path) => Some(Recorder::create(
             path,

@@ -1,6 +1,7 @@
 //! One function per subcommand. Each returns the process exit code or an `AppError`.
 
 mod agent;
+mod attach;
 mod check;
 mod config_cmd;
 mod lab;

@@ -9,6 +9,7 @@ pub mod db;
 pub mod http;
 pub mod init;
 pub mod rehearsal;
+pub mod remote;
 pub mod startup;
 pub mod ws;
 
