@@ -208,6 +208,7 @@ impl Running {
     pub fn attach(&mut self, agents: &[probe::remote::AgentTarget], reach: probe::remote::Reach) {
         for t in agents {
             let Some(ctx) = self.ctx() else { return };
+            let _ = ctx.tx.try_send(probe::remote::connecting(t));
             let (tx, t) = (ctx.tx.clone(), t.clone());
             self.tasks.spawn(async move {
                 let name = t.name.clone();

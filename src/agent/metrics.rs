@@ -528,7 +528,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("connscope_db_step_duration_seconds_bucket{step=\"dns\",le=\"0.0025\"} 5"),
+            text.contains(
+                "connscope_db_step_duration_seconds_bucket{step=\"dns\",le=\"0.0025\"} 5"
+            ),
             "{text}"
         );
     }

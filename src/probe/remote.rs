@@ -120,12 +120,21 @@ pub enum Reach {
     Live,
 }
 
+/// The first word about an agent, sent by the caller before the clients start, so vantages
+/// appear in the order they were given.
+pub fn connecting(t: &AgentTarget) -> Event {
+    let body = EventBody::Vantage(VantageLink {
+        status: LinkStatus::Connecting,
+        url: t.shown.clone(),
+        message: None,
+        config: None,
+    });
+    Event::now(body).from_vantage(&t.name)
+}
+
 /// Runs one attach client until cancelled (`Live`) or until the agent's window is read.
 pub async fn run(ctx: Ctx, t: AgentTarget, reach: Reach) {
     let mut backoff = Backoff::new(RETRY_BASE, RETRY_MAX);
-    if !link(&ctx, &t, LinkStatus::Connecting, None, None).await {
-        return;
-    }
     loop {
         let why = match session(&ctx, &t, reach, &mut backoff).await {
             Ended::Cancelled | Ended::WindowRead => return,

@@ -214,7 +214,7 @@ fn judge_one(v: &Vantage, now: Option<DateTime<Utc>>) -> VantageJudgement {
 
 /// Does this host measure anything itself? With only agents attached it does not, and its
 /// empty state is no vantage (nor a "nothing measured" reason).
-pub(super) fn has_local(s: &State) -> bool {
+pub fn has_local(s: &State) -> bool {
     !s.evidence.selected.is_empty() || super::verdict::measured(s)
 }
 

@@ -37,6 +37,8 @@ pub enum Action {
     /// Lab: switch to the n-th scenario (0-based).
     Scenario(u8),
     NextScenario,
+    /// Vantage points: all side by side ⇄ one at a time, the next one.
+    Vantage,
     Replay(ReplayCtl),
 }
 
@@ -257,6 +259,12 @@ fn defaults() -> Vec<Binding> {
             S::Everywhere,
             A::Scale,
             "latency scale: robust (p95) / full",
+        ),
+        b(
+            Key::ch('v'),
+            S::Everywhere,
+            A::Vantage,
+            "vantage points (--agent): all side by side / one at a time, next",
         ),
         b(
             Key::ch('c'),

@@ -99,6 +99,8 @@ pub struct View {
     pub derived: Derived,
     /// Connections the next capacity test opens, when known.
     pub capacity_connections: Option<u32>,
+    /// With vantage points attached: the one shown alone (`v`), or all side by side.
+    pub vantage: Option<usize>,
 }
 
 impl View {
@@ -125,6 +127,7 @@ impl View {
             help: Vec::new(),
             derived: Derived::of(state, None),
             capacity_connections: opts.capacity_connections,
+            vantage: None,
         }
     }
 
