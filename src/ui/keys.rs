@@ -264,7 +264,7 @@ fn defaults() -> Vec<Binding> {
             Key::ch('v'),
             S::Everywhere,
             A::Vantage,
-            "vantage points (--agent): all side by side / one at a time, next",
+            "vantages (--agent): all / one by one",
         ),
         b(
             Key::ch('c'),
