@@ -264,7 +264,7 @@ fn defaults() -> Vec<Binding> {
             Key::ch('v'),
             S::Everywhere,
             A::Vantage,
-            "vantages (--agent): all / one by one",
+            "vantages: all side by side / one",
         ),
         b(
             Key::ch('c'),
