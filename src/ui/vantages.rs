@@ -220,3 +220,89 @@ pub(crate) fn marker(vj: &VantageJudgement) -> String {
         LinkStatus::Connecting => format!(" {} … ", vj.name),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use crate::event::{Event, LinkStatus};
+    use crate::state::fixtures::t;
+    use crate::state::fixtures::vantages::{attached, link};
+    use crate::ui::{Action, App, UiOptions};
+
+    fn text(app: &mut App, w: u16, h: u16) -> String {
+        let (state, view) = app.frame_parts();
+        let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+        term.draw(|f| crate::ui::draw::draw(f, state, view))
+            .expect("draws");
+        crate::ui::tests::buffer_text(term.backend().buffer())
+    }
+
+    #[test]
+    fn side_by_side_when_wide_one_at_a_time_when_not_and_v_switches() {
+        let mut app = App::new(&UiOptions::default(), attached(5));
+        let wide = text(&mut app, 170, 50);
+        assert!(
+            wide.contains("▌vpc live ✗") && wide.contains("▌bastion live ✓"),
+            "{wide}"
+        );
+        assert!(wide.contains("The path from vpc is at fault"), "{wide}");
+        assert!(
+            wide.contains("vpc ✗") && wide.contains("bastion ✓"),
+            "header:\n{wide}"
+        );
+        let narrow = text(&mut app, 120, 40);
+        assert!(
+            narrow.contains("▌vpc") && !narrow.contains("▌bastion"),
+            "{narrow}"
+        );
+        app.act(Action::Vantage);
+        let one = text(&mut app, 170, 50);
+        assert!(one.contains("▌vpc") && !one.contains("▌bastion"), "{one}");
+        app.act(Action::Vantage);
+        let other = text(&mut app, 170, 50);
+        assert!(
+            other.contains("▌bastion") && !other.contains("▌vpc"),
+            "{other}"
+        );
+        app.act(Action::Vantage);
+        let all = text(&mut app, 170, 50);
+        assert!(all.contains("▌vpc") && all.contains("▌bastion"), "{all}");
+    }
+
+    #[test]
+    fn a_lost_vantage_says_so_in_its_banner_and_the_header() {
+        let mut s = attached(5);
+        s.apply(&Event::at(t(10.0), link(LinkStatus::Lost, false)).from_vantage("vpc"));
+        let mut app = App::new(&UiOptions::default(), s);
+        let screen = text(&mut app, 170, 50);
+        assert!(
+            screen.contains("▌vpc LOST since 10:00:10 UTC — as measured then, not now"),
+            "{screen}"
+        );
+        assert!(screen.contains("vpc LOST 10:00:10"), "{screen}");
+        assert!(
+            screen.contains("vpc: agent lost since 10:00:10 UTC"),
+            "{screen}"
+        );
+    }
+
+    #[test]
+    fn without_vantages_v_says_how_to_attach_one() {
+        let mut app = App::new(
+            &UiOptions::default(),
+            crate::state::fixtures::build(
+                crate::state::fixtures::staging_config(),
+                &crate::state::fixtures::healthy(),
+            ),
+        );
+        app.act(Action::Vantage);
+        assert!(
+            app.view
+                .status
+                .as_ref()
+                .is_some_and(|(_, s)| s.contains("--agent NAME=URL"))
+        );
+    }
+}

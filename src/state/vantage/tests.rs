@@ -5,71 +5,13 @@ use chrono::{DateTime, Utc};
 
 use crate::event::*;
 use crate::state::State;
+use crate::state::fixtures::vantages::*;
 use crate::state::fixtures::*;
 use crate::state::verdict::Verdict;
 
-fn link(status: LinkStatus, config: bool) -> EventBody {
-    EventBody::Vantage(VantageLink {
-        status,
-        url: "https://10.8.0.5:9466/".into(),
-        message: (status == LinkStatus::Lost).then(|| "connection reset".into()),
-        config: config.then(|| Box::new(staging_config())),
-    })
-}
-
-fn handshake_timeout(seq: u64) -> EventBody {
-    failed_attempt(
-        seq,
-        35_000.0,
-        DbSteps {
-            dns: None,
-            tcp: Some(1.2),
-            tls: None,
-            handshake: None,
-            query: None,
-        },
-        failure(
-            ErrorClass::Timeout,
-            Step::Handshake,
-            None,
-            "no handshake within 35s",
-        ),
-    )
-}
-
-fn at(secs: f64, vantage: &str, body: EventBody) -> Event {
-    Event::at(t(secs), body).from_vantage(vantage)
-}
-
-fn probes() -> EventBody {
-    EventBody::ProbesStarted(ProbesStarted {
-        probes: vec!["db".into()],
-    })
-}
-
-/// Two agents and no local probe: vpc's handshakes time out, bastion connects in ~4 ms.
-fn two_agents(n: u64) -> State {
-    let mut s = State::new(staging_config());
-    s.apply(&Event::at(
-        t(0.0),
-        EventBody::ProbesStarted(ProbesStarted { probes: vec![] }),
-    ));
-    for v in ["vpc", "bastion"] {
-        s.apply(&at(0.0, v, link(LinkStatus::Connecting, false)));
-        s.apply(&at(0.1, v, link(LinkStatus::Live, true)));
-        s.apply(&at(0.1, v, probes()));
-    }
-    for i in 0..n {
-        let secs = 1.0 + i as f64;
-        s.apply(&at(secs, "vpc", handshake_timeout(i + 1)));
-        s.apply(&at(secs, "bastion", ok_attempt(i + 1, 0.2, 0.5, 3.0, 0.3)));
-    }
-    s
-}
-
 #[test]
 fn one_path_failing_where_another_succeeds_names_the_connector_path() {
-    let s = two_agents(5);
+    let s = attached(5);
     let j = s.judge(None);
     assert_eq!(j.vantages.len(), 2);
     let vpc = j.vantages[0].judgement.as_ref().expect("vpc judged");
@@ -112,7 +54,7 @@ fn one_path_failing_where_another_succeeds_names_the_connector_path() {
 
 #[test]
 fn a_lost_agent_is_stale_and_judged_as_of_when_it_was_lost() {
-    let mut s = two_agents(5);
+    let mut s = attached(5);
     s.apply(&at(10.0, "vpc", link(LinkStatus::Lost, false)));
     // Later the other agent still answers: the clock moves on.
     s.apply(&at(400.0, "bastion", ok_attempt(99, 0.2, 0.5, 3.0, 0.3)));
@@ -140,7 +82,7 @@ fn a_lost_agent_is_stale_and_judged_as_of_when_it_was_lost() {
 
 #[test]
 fn a_reconnect_starts_the_vantage_over_from_its_backfill_without_telling_it_twice() {
-    let mut s = two_agents(5);
+    let mut s = attached(5);
     let logged = |s: &State| {
         s.log
             .entries()
@@ -180,7 +122,7 @@ fn without_vantages_the_judgement_is_unchanged_and_old_lines_parse() {
 
 #[test]
 fn local_probes_beside_agents_are_a_vantage_too() {
-    let mut s = two_agents(5);
+    let mut s = attached(5);
     let first: DateTime<Utc> = t(0.0);
     s.apply(&Event::at(first, probes()));
     for i in 0..5u64 {
