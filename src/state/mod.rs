@@ -28,6 +28,10 @@
 //! - `startup`: the primary track's newest run as of `now` (phases age with the clock:
 //!   `running` → `over_budget` → `stalled`), earlier runs, and the `restart_loop`.
 //! - `capacity`: when the newest test ran and whether it is history (`past`, why).
+//! - `vantages`: with remote vantage points attached (`--agent`), each judged by the same
+//!   judge from a `State` of its own (`state.vantages`; every other field is this host's);
+//!   the verdict, reasons, alerts and findings above are then every vantage's together, the
+//!   cross-vantage findings first (`vantage::cross`). A lost agent is judged as of its loss.
 
 pub mod alerts;
 pub mod capacity;
