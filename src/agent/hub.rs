@@ -203,6 +203,11 @@ impl Hub {
         }
     }
 
+    /// Dashboards attached now.
+    pub(crate) fn clients(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+
     /// The exposition, judged now.
     pub(crate) fn metrics(&self) -> String {
         let inner = self.lock();

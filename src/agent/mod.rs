@@ -121,6 +121,13 @@ pub(crate) async fn run(
     if tokio::time::timeout(SERVER_GRACE, server).await.is_err() {
         tracing::warn!("agent: the server did not stop within {SERVER_GRACE:?}");
     }
+    // Attached dashboards are told it is going away (a close frame) before the process ends.
+    let closing = async {
+        while hub.clients() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
     Ok(match recorder {
         Some(r) if r.incomplete() => exit::with_incomplete_recording(exit::PASS),
         _ => exit::PASS,
