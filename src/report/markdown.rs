@@ -34,6 +34,7 @@ pub fn render(r: &Report, ctx: &Context) -> String {
     if let Some(c) = &r.capacity {
         tables::capacity(&mut o, c);
     }
+    vantages(&mut o, r);
     diagnosis(&mut o, r);
     targets(&mut o, r);
     o.truncate(o.trim_end().len());
@@ -108,6 +109,48 @@ fn verdict(o: &mut String, r: &Report) {
     o.push('\n');
 }
 
+/// Remote vantage points (`--agent`): one row each, then each one's database attempts.
+fn vantages(o: &mut String, r: &Report) {
+    if r.vantages.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Vantage points\n");
+    let _ = writeln!(
+        o,
+        "| Vantage | Agent | Link | Verdict there | Database |\n|---|---|---|---|---|"
+    );
+    for v in &r.vantages {
+        let l = &v.link;
+        let link = match l.link {
+            crate::event::LinkStatus::Live => "live".to_string(),
+            crate::event::LinkStatus::Connecting => "not reached".to_string(),
+            crate::event::LinkStatus::Lost => {
+                format!(
+                    "lost since {} UTC (as measured then)",
+                    crate::units::clock(l.since)
+                )
+            }
+        };
+        let (verdict, db) = v.report.as_deref().map_or(("—", "—".to_string()), |x| {
+            let db = x.database.as_ref().map_or("—".to_string(), |d| {
+                format!(
+                    "{:?}, {} attempts",
+                    d.judged.status, d.judged.total.attempts
+                )
+                .to_lowercase()
+            });
+            (x.verdict.as_str(), db)
+        });
+        let _ = writeln!(
+            o,
+            "| {} | {} | {link} | {verdict} | {db} |",
+            cell(&l.name),
+            cell(&l.url)
+        );
+    }
+    o.push('\n');
+}
+
 fn diagnosis(o: &mut String, r: &Report) {
     let _ = writeln!(o, "## Diagnosis\n");
     if r.findings.is_empty() {
@@ -123,7 +166,12 @@ fn diagnosis(o: &mut String, r: &Report) {
                 format!("{:?}", f.confidence).to_lowercase()
             )
         };
-        let _ = writeln!(o, "{}. **{}** ({conf})", i + 1, cell(&f.cause));
+        let at = f
+            .vantage
+            .as_deref()
+            .map(|v| format!("{v}: "))
+            .unwrap_or_default();
+        let _ = writeln!(o, "{}. **{at}{}** ({conf})", i + 1, cell(&f.cause));
         for e in &f.evidence {
             let _ = writeln!(o, "   - {}", cell(e));
         }
