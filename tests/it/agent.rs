@@ -276,3 +276,56 @@ fn an_agent_over_tls_is_reached_with_its_ca_and_refused_without() {
         .unwrap_or_default();
     assert!(msg.to_lowercase().contains("certificate"), "{msg}");
 }
+
+#[test]
+fn events_are_the_recording_format_and_attached_dashboards_are_counted() {
+    use futures::StreamExt;
+    let pg = TempPg::start();
+    let agent = db_agent(&pg, &[]);
+    let metrics = format!("{}/metrics", agent.url());
+    let events = format!("ws://127.0.0.1:{}/events", agent.port);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ws = rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(events.as_str())
+            .await
+            .expect("attaches");
+        let mut next = async || -> String {
+            let m = tokio::time::timeout(Duration::from_secs(20), ws.next())
+                .await
+                .expect("a message within 20 s")
+                .expect("open")
+                .expect("readable");
+            m.into_text().expect("text").to_string()
+        };
+        let header: serde_json::Value = serde_json::from_str(&next().await).expect("json");
+        assert_eq!(header["format"], "connscope-recording", "{header}");
+        assert_eq!(header["command"], "agent", "{header}");
+        let backfill = header["backfill"].as_u64().expect("says its backfill");
+        assert!(backfill >= 1, "{header}");
+        let first: serde_json::Value = serde_json::from_str(&next().await).expect("json");
+        assert_eq!(first["kind"], "probes_started", "{first}");
+        // Live events keep coming after the backfill.
+        let mut attempts = 0;
+        for _ in 0..(backfill + 20) {
+            let ev: serde_json::Value = serde_json::from_str(&next().await).expect("json");
+            attempts += usize::from(ev["kind"] == "db_attempt");
+        }
+        assert!(attempts > 0);
+        ws
+    });
+    let (_, body) = get(&metrics, None).expect("scrape");
+    assert!(body.contains("connscope_agent_clients 1"), "{body}");
+    rt.block_on(async move { drop(ws) });
+    let gone = until(
+        Duration::from_secs(10),
+        "the dashboard counted as gone",
+        || {
+            let (_, body) = get(&metrics, None).ok()?;
+            body.contains("connscope_agent_clients 0").then_some(())
+        },
+    );
+    let () = gone;
+}
