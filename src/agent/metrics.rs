@@ -11,17 +11,17 @@
 //! names and paths; never an error message, a URL or a per-attempt value. The target appears
 //! only redacted, in `connscope_target_info`.
 
+mod judged;
+
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::event::{CapacityConn, DbAttempt, Event, EventBody, HttpCheck, WsCheck};
 use crate::state::State;
-use crate::state::endpoints::Health;
-use crate::state::judge::{DbStatus, Judgement};
-use crate::state::startup::PhaseVerdict;
+use crate::state::judge::Judgement;
 
 /// Connection steps take from under a millisecond (loopback) to the connection timeout
 /// (35 s on staging, 45 s in production): buckets span both.
@@ -29,20 +29,9 @@ const SECONDS: [f64; 16] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 35.0, 60.0,
 ];
 
-/// Every alert rule the judge knows, so each is exported as 0 while it does not hold.
-const RULES: [(&str, &str); 4] = [
-    ("db_success_rate", "critical"),
-    ("db_avg_connect", "warning"),
-    ("db_timeout_violations", "infrastructure"),
-    ("capacity_errors", "capacity"),
-];
-
 pub(crate) struct Metrics {
     registry: Registry,
-    db_attempts: IntCounterVec,
-    db_steps: HistogramVec,
-    db_duration: Histogram,
-    db_timeout_violations: IntCounter,
+    db: DbMetrics,
     init: IntCounterVec,
     capacity_conns: IntCounterVec,
     capacity_errors: IntCounter,
@@ -74,41 +63,84 @@ fn histograms(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Histogra
     h
 }
 
-fn register<C: Collector + Clone + 'static>(r: &Registry, c: &C) {
+pub(super) fn register<C: Collector + Clone + 'static>(r: &Registry, c: &C) {
     // Names are constants of this file, registered once: a clash is a bug caught by the tests.
     r.register(Box::new(c.clone()))
         .expect("each metric registered once");
 }
 
-impl Metrics {
-    pub(crate) fn new() -> Self {
-        let r = Registry::new();
+/// The database attempts: results by class, step and whole-attempt times, timeout violations.
+struct DbMetrics {
+    attempts: IntCounterVec,
+    steps: HistogramVec,
+    duration: Histogram,
+    timeout_violations: IntCounter,
+}
+
+impl DbMetrics {
+    fn new(r: &Registry) -> Self {
         let duration = HistogramOpts::new(
             "connscope_db_attempt_duration_seconds",
             "Whole database connection attempts (connect, authenticate, SELECT 1), failed ones until they failed.",
         )
         .buckets(SECONDS.to_vec());
-        let db_duration = Histogram::with_opts(duration).expect("a valid metric name");
-        register(&r, &db_duration);
+        let duration = Histogram::with_opts(duration).expect("a valid metric name");
+        register(r, &duration);
         Self {
-            db_attempts: counters(
-                &r,
+            attempts: counters(
+                r,
                 "connscope_db_attempts_total",
                 "Database connection attempts by result (ok, failed) and failure class (none when ok).",
                 &["result", "class"],
             ),
-            db_steps: histograms(
-                &r,
+            steps: histograms(
+                r,
                 "connscope_db_step_duration_seconds",
                 "Time of each step of a database connection: dns, tcp, tls, handshake (TLS + startup + auth), query.",
                 &["step"],
             ),
-            db_duration,
-            db_timeout_violations: counter(
-                &r,
+            duration,
+            timeout_violations: counter(
+                r,
                 "connscope_db_timeout_violations_total",
                 "Attempts that timed out or took longer than the connection timeout.",
             ),
+        }
+    }
+
+    fn observe(&self, a: &DbAttempt) {
+        let class = a.error.as_ref().map_or("none", |e| e.class.as_str());
+        self.attempts
+            .with_label_values(&[result(a.ok), class])
+            .inc();
+        self.duration.observe(a.total_ms / 1000.0);
+        let s = &a.steps_ms;
+        for (step, ms) in [
+            ("dns", s.dns),
+            ("tcp", s.tcp),
+            ("tls", s.tls),
+            ("handshake", s.handshake),
+            ("query", s.query),
+        ] {
+            if let Some(ms) = ms {
+                self.steps.with_label_values(&[step]).observe(ms / 1000.0);
+            }
+        }
+        let timed_out = a
+            .error
+            .as_ref()
+            .is_some_and(|e| e.class == crate::event::ErrorClass::Timeout);
+        if timed_out || a.total_ms > a.timeout_ms {
+            self.timeout_violations.inc();
+        }
+    }
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let r = Registry::new();
+        Self {
+            db: DbMetrics::new(&r),
             init: counters(
                 &r,
                 "connscope_init_attempts_total",
@@ -173,42 +205,13 @@ impl Metrics {
     pub(crate) fn observe(&self, ev: &Event) {
         self.events.inc();
         match &ev.body {
-            EventBody::DbAttempt(a) => self.db(a),
+            EventBody::DbAttempt(a) => self.db.observe(a),
             EventBody::Init(r) => self.init.with_label_values(&[result(r.ok)]).inc(),
             EventBody::CapacityStarted(_) => self.capacity_tests.inc(),
             EventBody::CapacityConn(c) => self.capacity(c),
             EventBody::HttpCheck(c) => self.http(c),
             EventBody::WsCheck(c) => self.ws(c),
             _ => {}
-        }
-    }
-
-    fn db(&self, a: &DbAttempt) {
-        let class = a.error.as_ref().map_or("none", |e| e.class.as_str());
-        self.db_attempts
-            .with_label_values(&[result(a.ok), class])
-            .inc();
-        self.db_duration.observe(a.total_ms / 1000.0);
-        let s = &a.steps_ms;
-        for (step, ms) in [
-            ("dns", s.dns),
-            ("tcp", s.tcp),
-            ("tls", s.tls),
-            ("handshake", s.handshake),
-            ("query", s.query),
-        ] {
-            if let Some(ms) = ms {
-                self.db_steps
-                    .with_label_values(&[step])
-                    .observe(ms / 1000.0);
-            }
-        }
-        let timed_out = a
-            .error
-            .as_ref()
-            .is_some_and(|e| e.class == crate::event::ErrorClass::Timeout);
-        if timed_out || a.total_ms > a.timeout_ms {
-            self.db_timeout_violations.inc();
         }
     }
 
@@ -257,7 +260,7 @@ impl Metrics {
         self.restarts
             .inc_by(restarts.saturating_sub(self.restarts.get()));
         let judged = Registry::new();
-        judged_gauges(&judged, s, j, clients);
+        judged::gauges(&judged, s, j, clients);
         let mut families = self.registry.gather();
         families.extend(judged.gather());
         families.sort_by(|a, b| a.name().cmp(b.name()));
@@ -270,230 +273,6 @@ impl Metrics {
 
 fn result(ok: bool) -> &'static str {
     if ok { "ok" } else { "failed" }
-}
-
-fn gauge(r: &Registry, name: &str, help: &str, v: f64) {
-    let g = Gauge::new(name, help).expect("a valid metric name");
-    g.set(v);
-    register(r, &g);
-}
-
-fn gauges(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
-    let g = GaugeVec::new(Opts::new(name, help), labels).expect("a valid metric name");
-    register(r, &g);
-    g
-}
-
-fn flag(b: bool) -> f64 {
-    if b { 1.0 } else { 0.0 }
-}
-
-/// Everything the judge concluded, as gauges of this scrape.
-fn judged_gauges(r: &Registry, s: &State, j: &Judgement, clients: usize) {
-    let info = gauges(
-        r,
-        "connscope_build_info",
-        "connscope's version (always 1).",
-        &["version"],
-    );
-    info.with_label_values(&[env!("CARGO_PKG_VERSION")])
-        .set(1.0);
-    let target = gauges(
-        r,
-        "connscope_target_info",
-        "What the agent probes (always 1): environment and the database target, redacted.",
-        &["environment", "target"],
-    );
-    let t = s.cfg.target.as_deref().unwrap_or("");
-    target
-        .with_label_values(&[s.cfg.environment.as_str(), &crate::secret::scrub(t)])
-        .set(1.0);
-    gauge(
-        r,
-        "connscope_verdict",
-        "The judge's verdict now: 0 pass, 1 warn, 2 fail.",
-        f64::from(j.verdict.exit_code()),
-    );
-    let alerts = gauges(
-        r,
-        "connscope_alert_active",
-        "1 while the judge holds the alert rule, else 0.",
-        &["rule", "level"],
-    );
-    for (rule, level) in RULES {
-        let on = j.alerts.iter().any(|a| a.rule == rule);
-        alerts.with_label_values(&[rule, level]).set(flag(on));
-    }
-    gauge(
-        r,
-        "connscope_agent_clients",
-        "Dashboards attached to /events now.",
-        clients as f64,
-    );
-    db_gauges(r, s, j);
-    endpoint_gauges(r, s, j);
-    startup_gauges(r, j);
-    capacity_gauges(r, s);
-}
-
-fn db_gauges(r: &Registry, s: &State, j: &Judgement) {
-    if j.db.status == DbStatus::Unknown {
-        return;
-    }
-    gauge(
-        r,
-        "connscope_db_up",
-        "1 while the database is up, 0 once alerts.down_after attempts in a row failed (until as many succeed).",
-        flag(j.db.status == DbStatus::Up),
-    );
-    gauge(
-        r,
-        "connscope_db_failed_in_a_row",
-        "Database attempts failed in a row now.",
-        f64::from(j.db.failed_in_a_row),
-    );
-    let now = &j.db.now;
-    if let Some(rate) = now.success_rate {
-        gauge(
-            r,
-            "connscope_db_success_ratio",
-            "Success ratio of the attempts the judge reads as now (the last alerts.window, ended outages left out).",
-            rate,
-        );
-    }
-    if let Some(avg) = now.avg_ms {
-        gauge(
-            r,
-            "connscope_db_connect_average_seconds",
-            "Average attempt time of the attempts judged as now.",
-            avg / 1000.0,
-        );
-    }
-    if let Some(rate) = now.timeout_violation_rate {
-        gauge(
-            r,
-            "connscope_db_timeout_violation_ratio",
-            "Ratio of the attempts judged as now that timed out or exceeded the timeout.",
-            rate,
-        );
-    }
-    gauge(
-        r,
-        "connscope_db_connection_timeout_seconds",
-        "The connection timeout in force.",
-        s.cfg.connection_timeout.as_secs_f64(),
-    );
-    if let Some((_, init)) = &s.init {
-        gauge(
-            r,
-            "connscope_init_up",
-            "1 when the newest initialization probe connected and warmed up.",
-            flag(init.ok),
-        );
-        gauge(
-            r,
-            "connscope_init_duration_seconds",
-            "Time the newest initialization probe took.",
-            init.elapsed_ms / 1000.0,
-        );
-    }
-}
-
-fn endpoint_gauges(r: &Registry, s: &State, j: &Judgement) {
-    if !j.endpoints.is_empty() {
-        let up = gauges(
-            r,
-            "connscope_endpoint_up",
-            "1 when the newest answer of the health path is healthy (ok), else 0.",
-            &["endpoint", "path"],
-        );
-        let starting = gauges(
-            r,
-            "connscope_endpoint_starting",
-            "1 while the health path answers that the service is starting.",
-            &["endpoint", "path"],
-        );
-        for p in j.endpoints.iter().filter(|p| p.health.is_some()) {
-            let labels = [p.endpoint.as_str(), p.path.as_str()];
-            up.with_label_values(&labels)
-                .set(flag(p.health == Some(Health::Ok)));
-            starting
-                .with_label_values(&labels)
-                .set(flag(p.health == Some(Health::Starting)));
-        }
-    }
-    let ws: Vec<bool> = s
-        .endpoints
-        .websockets
-        .iter()
-        .filter_map(|w| w.last.as_ref().map(|(_, c)| c.ok))
-        .collect();
-    if !ws.is_empty() {
-        gauge(
-            r,
-            "connscope_websocket_up",
-            "1 when the newest check of every WebSocket got a reply.",
-            flag(ws.iter().all(|ok| *ok)),
-        );
-    }
-}
-
-fn startup_gauges(r: &Registry, j: &Judgement) {
-    let Some(v) = &j.startup else { return };
-    let failed = gauges(
-        r,
-        "connscope_startup_phase_failed",
-        "1 when the phase failed or stalled in the newest startup run.",
-        &["phase"],
-    );
-    let dur = gauges(
-        r,
-        "connscope_startup_phase_duration_seconds",
-        "How long the phase took (or has run so far) in the newest startup run.",
-        &["phase"],
-    );
-    let budget = gauges(
-        r,
-        "connscope_startup_phase_budget_seconds",
-        "The phase's time budget.",
-        &["phase"],
-    );
-    for p in &v.phases {
-        let phase = format!("{}_{}", p.number, p.name);
-        let bad = matches!(p.verdict, PhaseVerdict::Failed | PhaseVerdict::Stalled);
-        failed.with_label_values(&[&phase]).set(flag(bad));
-        budget.with_label_values(&[&phase]).set(p.budget_s);
-        if let Some(d) = p.duration_s {
-            dur.with_label_values(&[&phase]).set(d);
-        }
-    }
-    let active = v.restart_loop.as_ref().is_some_and(|l| l.active);
-    gauge(
-        r,
-        "connscope_startup_restart_loop",
-        "1 while the service is in a restart loop (a failed run followed by a restart, no complete run since).",
-        flag(active),
-    );
-    if let Some(code) = v.exit_code {
-        gauge(
-            r,
-            "connscope_startup_exit_code",
-            "The exit code of the newest startup run.",
-            f64::from(code),
-        );
-    }
-}
-
-fn capacity_gauges(r: &Registry, s: &State) {
-    let Some(run) = s.capacity.current().filter(|r| r.attempted > 0) else {
-        return;
-    };
-    gauge(
-        r,
-        "connscope_capacity_error_ratio",
-        "Share of the newest capacity test's connections refused for capacity.",
-        f64::from(run.capacity_errors) / f64::from(run.attempted),
-    );
 }
 
 #[cfg(test)]

@@ -178,10 +178,16 @@ async fn session(ctx: &Ctx, t: &AgentTarget, reach: Reach, backoff: &mut Backoff
         return close(ws, Ended::Cancelled).await;
     }
     backoff.success();
+    relay(ctx, t, ws, (reach == Reach::Window).then_some(window)).await
+}
+
+/// Events from the agent into the channel until the link ends — or, for `check`, until the
+/// `window` of backfill events has been read.
+async fn relay(ctx: &Ctx, t: &AgentTarget, mut ws: Socket, window: Option<u64>) -> Ended {
     let mut read = 0u64;
     let mut quiet = 0u32;
     loop {
-        if reach == Reach::Window && read >= window {
+        if window.is_some_and(|w| read >= w) {
             return close(ws, Ended::WindowRead).await;
         }
         let next = tokio::select! {
@@ -192,32 +198,21 @@ async fn session(ctx: &Ctx, t: &AgentTarget, reach: Reach, backoff: &mut Backoff
         let text = match next {
             // Quiet is fine (a healthy agent between probes) while it answers a ping.
             Err(_) if quiet >= 2 => {
-                return close(
-                    ws,
-                    Ended::Lost("no answer from the agent, not even to a ping".into()),
-                )
-                .await;
+                let why = "no answer from the agent, not even to a ping".into();
+                return close(ws, Ended::Lost(why)).await;
             }
-            Err(_) => {
-                let ping = ws.send(Message::Ping(Vec::new().into()));
-                if !matches!(
-                    tokio::time::timeout(CONNECT_TIMEOUT, ping).await,
-                    Ok(Ok(()))
-                ) {
-                    return Ended::Lost("the agent stopped answering".into());
-                }
-                continue;
-            }
-            Ok(None) => return Ended::Lost("the agent closed the connection".into()),
-            Ok(Some(Err(e))) => {
-                return Ended::Lost(crate::secret::scrub(&e.to_string()).into_owned());
-            }
+            Err(_) => match ping(&mut ws).await {
+                true => continue,
+                false => return Ended::Lost("the agent stopped answering".into()),
+            },
             Ok(Some(Ok(Message::Text(text)))) => text,
             Ok(Some(Ok(Message::Close(frame)))) => {
                 let why = frame.map_or_else(|| "closed".to_string(), |f| f.reason.to_string());
                 return Ended::Lost(format!("the agent closed the connection: {why}"));
             }
             Ok(Some(Ok(_))) => continue,
+            Ok(None) => return Ended::Lost("the agent closed the connection".into()),
+            Ok(Some(Err(e))) => return Ended::Lost(describe(&e)),
         };
         read += 1;
         // A line the recording reader cannot read is skipped, as in a recording.
@@ -227,6 +222,14 @@ async fn session(ctx: &Ctx, t: &AgentTarget, reach: Reach, backoff: &mut Backoff
             return close(ws, Ended::Cancelled).await;
         }
     }
+}
+
+async fn ping(ws: &mut Socket) -> bool {
+    let ping = ws.send(Message::Ping(Vec::new().into()));
+    matches!(
+        tokio::time::timeout(CONNECT_TIMEOUT, ping).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Waits for `f` unless the run is cancelled first (`None`).

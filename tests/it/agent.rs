@@ -319,7 +319,7 @@ fn events_are_the_recording_format_and_attached_dashboards_are_counted() {
     let (_, body) = get(&metrics, None).expect("scrape");
     assert!(body.contains("connscope_agent_clients 1"), "{body}");
     rt.block_on(async move { drop(ws) });
-    let gone = until(
+    until(
         Duration::from_secs(10),
         "the dashboard counted as gone",
         || {
@@ -327,5 +327,4 @@ fn events_are_the_recording_format_and_attached_dashboards_are_counted() {
             body.contains("connscope_agent_clients 0").then_some(())
         },
     );
-    let () = gone;
 }
