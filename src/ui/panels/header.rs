@@ -29,6 +29,10 @@ pub fn elapsed_s(state: &State, view: &View) -> f64 {
 }
 
 fn path_label(state: &State) -> &'static str {
+    if state.cfg.target.is_none() && !state.vantages.is_empty() {
+        // Only agents probe: their paths are in their banners.
+        return "remote vantage points";
+    }
     match db_path(&state.cfg) {
         DbPath::Socket => "Cloud SQL · unix socket",
         DbPath::Connector => "Cloud SQL · VPC connector",
