@@ -431,6 +431,13 @@ pub struct StartupLog {
     pub ended: bool,
 }
 
+impl StartupLog {
+    /// Lines read with none of them a phase or an exit: from here on (or at the log's end)
+    /// the log is taken to be in the wrong format, without waiting for it to end. The probe's
+    /// warning and the verdict's reason use the same number.
+    pub const NOTHING_MATCHED_AFTER: u64 = 200;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoteLevel {

@@ -271,7 +271,7 @@ async fn tls_required_against_a_server_without_it_is_a_tls_failure() {
 async fn tls_is_negotiated_and_timed_and_verification_follows_sslmode() {
     init();
     let pg = TempPg::start_with(PgOptions {
-        ssl: true,
+        tls: Some(common::pg::self_signed_tls()),
         ..PgOptions::default()
     });
     let url = format!("postgres://app@127.0.0.1:{}/app?sslmode=require", pg.port);

@@ -230,7 +230,7 @@ impl Tally {
     /// A log none of whose lines gave an event is almost always the wrong format or patterns;
     /// say so once, with the first reason, instead of showing an empty startup panel.
     async fn warn_if_nothing_matched(&mut self, ctx: &Ctx, at_end: bool) -> bool {
-        let enough = at_end || self.lines >= 200;
+        let enough = at_end || self.lines >= crate::event::StartupLog::NOTHING_MATCHED_AFTER;
         if self.warned_no_events || self.events > 0 || self.lines == 0 || !enough {
             return true;
         }
