@@ -132,14 +132,14 @@ async fn session(
     let commands = tokio::spawn(commands(out_rx, running, lab));
     let opts = UiOptions::from_config(&config.settings.ui, mode);
     let shutdown = CancellationToken::new();
-    let ui_result = ui::run(
+    let dashboard = ui::run(
         opts,
         State::new(state_cfg),
         feed_rx,
         out_tx,
         shutdown.clone(),
-    )
-    .await;
+    );
+    let ui_result = super::panic_drill::around(dashboard).await;
     shutdown.cancel();
     let recording_incomplete = finish(commands, forward).await?;
     ui_result.map_err(|e| AppError::software(format!("dashboard: {e:#}")))?;

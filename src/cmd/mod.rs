@@ -4,6 +4,7 @@ mod check;
 mod config_cmd;
 mod lab;
 mod live;
+mod panic_drill;
 mod replay;
 mod report;
 

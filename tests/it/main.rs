@@ -21,6 +21,7 @@ mod rehearsal;
 mod replay_view;
 mod review;
 mod secrets;
+mod terminal;
 mod tls_pg;
 mod tui;
 mod url_fuzz;

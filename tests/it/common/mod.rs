@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod dashboard;
 pub mod fault_bin;
 pub mod fault_net;
 pub mod http_servers;
