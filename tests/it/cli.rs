@@ -255,18 +255,30 @@ fn a_password_never_appears_in_output_errors_or_recordings() {
         "postgres://app:{secret}@127.0.0.1:{}/nope?sslmode=disable",
         pg.port
     );
-    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+    // Each case with what must come of it: the password was really read and used (the
+    // attempt connected, exit 0), or the server refused the database (3D000, exit 2) — a
+    // password ignored would fail authentication instead, and pass the leak check unseen.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, Option<&'a str>);
     let cases: Vec<Case> = vec![
-        (vec!["--db-url", &url_with_pw], vec![]),
-        (vec!["--db-url", &url_without], vec![("PGPASSWORD", secret)]),
+        (vec!["--db-url", &url_with_pw], vec![], None),
+        (
+            vec!["--db-url", &url_without],
+            vec![("PGPASSWORD", secret)],
+            None,
+        ),
         (
             vec!["--db-url", &url_without],
             vec![("PGPASSFILE", pgpass.to_str().expect("utf8"))],
+            None,
         ),
-        (vec!["--db-url", &wrong_db], vec![]),
-        (vec![], vec![("DATABASE_URL", &url_with_pw)]),
+        (
+            vec!["--db-url", &wrong_db],
+            vec![],
+            Some("database_missing"),
+        ),
+        (vec![], vec![("DATABASE_URL", &url_with_pw)], None),
     ];
-    for (i, (args, env)) in cases.iter().enumerate() {
+    for (i, (args, env, failure)) in cases.iter().enumerate() {
         for format in ["text", "json"] {
             let mut a = vec![
                 "check",
@@ -293,8 +305,15 @@ fn a_password_never_appears_in_output_errors_or_recordings() {
                 !all.contains(secret),
                 "case {i} {format} leaked the password:\n{all}"
             );
-            if i < 3 {
-                assert_eq!(o.status.code(), Some(0), "case {i}: {all}");
+            let code = if failure.is_some() { 2 } else { 0 };
+            assert_eq!(o.status.code(), Some(code), "case {i} {format}: {all}");
+            if format == "json" {
+                let attempt = &json(&o)["database"]["attempts"][0];
+                assert_eq!(
+                    attempt["error"]["class"].as_str(),
+                    *failure,
+                    "case {i}: {attempt}"
+                );
             }
         }
         let show = run(

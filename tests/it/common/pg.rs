@@ -128,6 +128,31 @@ impl TempPg {
         self.sessions(app)
     }
 
+    /// Reloads the configuration (pg_hba.conf, settings) and waits (bounded) until new
+    /// sessions run with it: their `pg_conf_load_time()` is the postmaster's reload time.
+    pub fn reload(&self) {
+        let before = self.psql("SELECT pg_conf_load_time()");
+        self.psql("SELECT pg_reload_conf()");
+        let reloaded = (0..250).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            self.psql("SELECT pg_conf_load_time()") != before
+        });
+        assert!(reloaded, "the server did not reload its configuration");
+    }
+
+    /// Waits (bounded, 10 s) until exactly `n` sessions of `app` are open; the count seen.
+    pub fn wait_sessions(&self, app: &str, n: u32) -> u32 {
+        let mut seen = self.sessions(app);
+        for _ in 0..100 {
+            if seen == n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            seen = self.sessions(app);
+        }
+        seen
+    }
+
     /// Stops the server at once (a crash), keeping its data for `start_again`.
     pub fn stop(&self) {
         ok(self.cluster.stop_immediately(), "pg_ctl stop");
