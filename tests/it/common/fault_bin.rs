@@ -66,13 +66,18 @@ impl Drop for Reaper {
 
 pub fn command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_connscope"));
+    clean_env(&mut c);
+    c
+}
+
+/// Nothing of this machine's environment but what a process needs to run.
+pub fn clean_env(c: &mut Command) {
     c.env_clear();
     for keep in ["PATH", "LANG", "TMPDIR", "LLVM_PROFILE_FILE"] {
         if let Ok(v) = std::env::var(keep) {
             c.env(keep, v);
         }
     }
-    c
 }
 
 /// Runs `connscope ARGS` with only `env` (and PATH) in its environment; panics when it runs

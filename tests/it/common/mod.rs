@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod dashboard;
+pub mod dns;
 pub mod fault_bin;
 pub mod fault_net;
 pub mod http_servers;
