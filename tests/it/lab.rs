@@ -271,9 +271,17 @@ async fn proxy_black_hole_times_out_and_releases_when_lifted() {
     );
 
     // A connection caught in the black hole goes through once it lifts (TCP retransmits).
+    let accepted = proxy.stats().accepted;
     let pending = tokio::spawn(pg_within(proxy.addr(), Duration::from_secs(5)));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!pending.is_finished());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while proxy.stats().accepted == accepted && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        proxy.stats().accepted > accepted,
+        "the proxy took the connection"
+    );
+    assert!(!pending.is_finished(), "caught in the black hole");
     proxy.set_faults(Faults::default());
     let c = pending
         .await
