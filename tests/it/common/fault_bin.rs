@@ -1,7 +1,12 @@
 //! Running the real binary for the fault suite: a clean environment (no PG*, DATABASE_URL,
 //! CONNSCOPE_* or HOME from this machine leaks in), a hard time limit, the wall time, and the
-//! child's own peak memory (from `wait4`, so other processes never blur it). A child still
-//! running when the guard drops — a failed assertion, a panic — is killed and reaped.
+//! binary's own peak memory. A child still running when the guard drops — a failed assertion,
+//! a panic — is killed and reaped.
+//!
+//! Peak memory is the high-water mark of the connscope process's own address space (`VmHWM`,
+//! read from /proc while it runs), not `wait4`'s `ru_maxrss`: Linux carries the spawning
+//! process's resident set into the child's `ru_maxrss` at exec, so a test binary holding
+//! 300 MB would make every child look that big.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -17,7 +22,10 @@ pub struct Run {
     pub took: Duration,
     /// When the child was started (to compare with the `at` of its events).
     pub started_at: SystemTime,
-    /// Peak resident set size of the child, in KiB.
+    /// Peak resident set size of the connscope process, in KiB: its `VmHWM`, sampled every
+    /// 2 ms while it runs (growth in its last 2 ms is missed). When it ended before a sample
+    /// could be taken, `wait4`'s `ru_maxrss` — which counts this test process's memory too,
+    /// so it can only overstate.
     pub max_rss_kib: i64,
 }
 
@@ -131,7 +139,12 @@ pub fn run_prepared(mut c: Command, limit: Duration) -> Run {
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid value; wait4 fills it in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut hwm: Option<i64> = None;
+    let ours = std::fs::canonicalize(env!("CARGO_BIN_EXE_connscope")).ok();
     loop {
+        if let Some(k) = ours.as_deref().and_then(|exe| hwm_kib(pid, exe)) {
+            hwm = Some(hwm.map_or(k, |h| h.max(k)));
+        }
         // SAFETY: waits for our own child without blocking; status and usage are ours.
         let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if r == pid {
@@ -153,6 +166,19 @@ pub fn run_prepared(mut c: Command, limit: Duration) -> Run {
         stderr: err.join().unwrap_or_default(),
         took,
         started_at,
-        max_rss_kib: usage.ru_maxrss,
+        max_rss_kib: hwm.unwrap_or(usage.ru_maxrss),
     }
+}
+
+/// `VmHWM` of `pid` once it runs `exe` (before its exec, or while a wrapper such as
+/// `unshare` runs, the address space is someone else's).
+fn hwm_kib(pid: libc::pid_t, exe: &std::path::Path) -> Option<i64> {
+    if std::fs::read_link(format!("/proc/{pid}/exe")).ok()? != exe {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
