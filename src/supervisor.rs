@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::sync::mpsc;
@@ -272,14 +271,7 @@ impl Running {
         let started = std::time::Instant::now();
         let running = self.tasks.len();
         let all = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(5), all)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                left = self.tasks.len(),
-                "probe tasks still running after 5 s: aborted"
-            );
+        if !crate::shutdown::within_grace("probe tasks", all).await {
             self.tasks.abort_all();
             while self.tasks.join_next().await.is_some() {}
         }
@@ -320,7 +312,7 @@ mod tests {
                 }
             }
         };
-        tokio::time::timeout(Duration::from_secs(10), collect)
+        tokio::time::timeout(std::time::Duration::from_secs(10), collect)
             .await
             .expect("every task ends and the channel closes");
         ends.sort_by(|a, b| a.probe.cmp(&b.probe));

@@ -35,13 +35,16 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
         state.apply(&ev);
         Ok(())
     };
+    // One listener for the whole run: a signal between two events must not be missed.
+    let signal = crate::signal::shutdown();
+    tokio::pin!(signal);
     let interrupted = loop {
         tokio::select! {
             ev = rx.recv() => match ev {
                 Some(ev) => consume(ev)?,
                 None => break false,
             },
-            () = crate::signal::shutdown() => break true,
+            () = &mut signal => break true,
         }
     };
     // Every probe is awaited first: how each ended (cancelled, crashed) is evidence too.

@@ -3,7 +3,6 @@
 //! cancelled and awaited (closing its connections), then the lab is stopped.
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -26,7 +25,7 @@ use crate::ui::{self, Outbound, UiOptions, ViewMode};
 const FEED: usize = 4096;
 
 fn require_terminal() -> AppResult<()> {
-    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+    if crate::tty::can_run_dashboard() {
         Ok(())
     } else {
         Err(AppError::usage(
@@ -139,22 +138,32 @@ async fn session(
         params.planned(params.cap).0
     });
     let shutdown = CancellationToken::new();
-    let ui_result = ui::run(
+    let dashboard = ui::run(
         opts,
         State::new(state_cfg),
         feed_rx,
         out_tx,
         shutdown.clone(),
-    )
-    .await;
+    );
+    let ui_result = super::panic_drill::around(dashboard).await;
     shutdown.cancel();
     let recording_incomplete = finish(commands, forward).await?;
     ui_result.map_err(|e| AppError::software(format!("dashboard: {e:#}")))?;
+    let code = ended_by();
     Ok(if recording_incomplete {
-        exit::with_incomplete_recording(exit::PASS)
+        exit::with_incomplete_recording(code)
+    } else {
+        code
+    })
+}
+
+/// `q` is the dashboard's normal end; a signal interrupts it (the README's exit codes).
+pub(super) fn ended_by() -> i32 {
+    if crate::signal::received() {
+        exit::INTERRUPTED
     } else {
         exit::PASS
-    })
+    }
 }
 
 /// Events from the probes: recorded (if asked), then to the dashboard. Ends when every probe

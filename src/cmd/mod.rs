@@ -4,6 +4,7 @@ mod check;
 mod config_cmd;
 mod lab;
 mod live;
+mod panic_drill;
 mod progress;
 mod replay;
 mod report;
@@ -42,8 +43,10 @@ pub fn main() -> i32 {
     let result = runtime.block_on(dispatch(cli));
     crate::output::terminal_owned(false);
     crate::output::say_deferred();
-    // Probe tasks have been awaited by their commands; don't wait on stray blocking reads.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    // Probe tasks have been awaited by their commands; what is left is blocking work nobody
+    // waits for (a name lookup the resolver never answers, a read of stdin): don't hold the
+    // exit for it once the results are out.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
         Ok(code) => code,
         Err(e) => fail(&e),

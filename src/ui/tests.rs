@@ -11,7 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Color;
 
 use super::app::App;
-use super::draw::draw;
+use super::draw::{MIN_HEIGHT, MIN_WIDTH, draw};
 use super::fixtures::busy;
 use super::options::{UiOptions, ViewMode};
 use super::panels;
@@ -152,8 +152,17 @@ fn no_panic_at_any_size() {
         let mut a = app(s);
         for w in widths {
             for h in heights {
-                let buf = frame_of(&mut a, w, h);
-                assert_eq!(buf.area, Rect::new(0, 0, w, h), "{name} {w}x{h}");
+                let text = buffer_text(&frame_of(&mut a, w, h));
+                // Whatever fits is drawn: the dashboard, or the too-small message once its
+                // first line (31 cells) fits.
+                let says = if w >= MIN_WIDTH && h >= MIN_HEIGHT {
+                    "connscope"
+                } else if w >= 31 && h >= 1 {
+                    "terminal too small"
+                } else {
+                    continue;
+                };
+                assert!(text.contains(says), "{name} {w}x{h}: no `{says}`:\n{text}");
             }
         }
         for overlay in [
@@ -163,11 +172,22 @@ fn no_panic_at_any_size() {
             Overlay::ConfirmCapacity,
         ] {
             a.view.overlay = overlay;
+            // An overlay is drawn over a zoomed panel; the zoom shows when there is none.
+            let shown = match overlay {
+                Overlay::None => "Esc back",
+                Overlay::Help => "Keys",
+                Overlay::Log => "Event log",
+                Overlay::ConfirmCapacity => "confirm",
+            };
             for p in Panel::ORDER {
                 a.view.zoom = true;
                 a.view.focus = p;
                 for (w, h) in few {
-                    frame_of(&mut a, w, h);
+                    let text = buffer_text(&frame_of(&mut a, w, h));
+                    assert!(
+                        w < MIN_WIDTH || h < MIN_HEIGHT || text.contains(shown),
+                        "{name} {p:?} {w}x{h}: no `{shown}`:\n{text}"
+                    );
                 }
             }
         }

@@ -24,6 +24,7 @@ mod replay_view;
 mod review;
 mod screens;
 mod secrets;
+mod terminal;
 mod tls_pg;
 mod tui;
 mod url_fuzz;
