@@ -215,7 +215,7 @@ fn no_color_draws_no_colour_and_keeps_every_word_and_symbol() {
         "✓ 200",
         "WebSocket ✓ up",
         "success",
-        "VPC connection attempts",
+        "Database attempts",
     ] {
         assert!(plain.contains(meaning), "{meaning}:\n{plain}");
         assert!(mono.contains(meaning), "NO_COLOR lost `{meaning}`:\n{mono}");
