@@ -1,4 +1,4 @@
-//! Repeated, step-timed connection attempts to the database (the dashboard's "Database attempts" panel).
+//! Repeated, step-timed connection attempts to the database (the "Database attempts" panel).
 //! One connection per attempt, closed right after `SELECT 1`; never a pool, which would hide
 //! 53300 / 57P03 behind its own retries. After failures the interval grows with jitter so the
 //! probe never adds to a struggling server's load.
