@@ -254,8 +254,28 @@ fn key_hint(state: &State, width: usize, view: &View) -> Option<Line<'static>> {
     Some(Line::from(text::pack(pieces, width)))
 }
 
+/// The capacity test's rows and the pool probe's below them, once there is a pool run: the
+/// pool gets half (all but one row while there is no capacity test to show).
+fn split(state: &State, rows: usize) -> (usize, usize) {
+    if state.pool.last.is_none() {
+        return (rows, 0);
+    }
+    let cap = if state.capacity.last.is_some() {
+        rows / 2
+    } else {
+        1
+    };
+    let cap = cap.clamp(1, rows.saturating_sub(1).max(1));
+    (cap, rows.saturating_sub(cap))
+}
+
 pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
-    let b = block("Capacity", Panel::Capacity, view);
+    let title = if state.pool.last.is_some() {
+        "Capacity · Pool"
+    } else {
+        "Capacity"
+    };
+    let b = block(title, Panel::Capacity, view);
     let Some(area_in) = inner(&b, area) else {
         frame.render_widget(b, area);
         return;
@@ -264,10 +284,21 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let w = usize::from(area_in.width);
     let hint = key_hint(state, w, view);
     let rows = usize::from(area_in.height).saturating_sub(usize::from(hint.is_some()));
+    let (cap_rows, pool_rows) = split(state, rows);
     let mut lines = match &state.capacity.last {
-        Some(run) => result_lines(run, w, rows.max(1), view),
+        Some(run) => result_lines(run, w, cap_rows.max(1), view),
         None => vec![super::hint("no capacity test yet", view)],
     };
+    let pool = state
+        .pool
+        .last
+        .as_ref()
+        .zip(view.derived.judgement.pool.as_ref());
+    if let Some((run, j)) = pool.filter(|_| pool_rows > 0) {
+        lines.truncate(cap_rows);
+        lines.resize(cap_rows, Line::default());
+        lines.extend(super::pool::lines(run, j, w, pool_rows, view));
+    }
     if let Some(hint) = hint {
         // The hint goes on the last row so it stays in the same place whatever the result.
         lines.truncate(rows);
