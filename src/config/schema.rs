@@ -181,6 +181,10 @@ pub struct PoolProbe {
     /// How long borrowers start new acquisitions (those in flight then finish).
     #[serde(with = "dur")]
     pub duration: Duration,
+    /// Each borrower's pause between a release and its next acquire (±50 % jitter), so the
+    /// load stays light: 30 borrowers make at most ~600 acquisitions a second.
+    #[serde(with = "dur")]
+    pub pause: Duration,
     /// SQLAlchemy's `pool_recycle` (sqlx `max_lifetime`); none: connections are kept.
     #[serde(default, with = "dur::option")]
     pub recycle: Option<Duration>,
@@ -198,6 +202,7 @@ impl Default for PoolProbe {
             borrowers: None,
             hold: Duration::ZERO,
             duration: Duration::from_secs(10),
+            pause: Duration::from_millis(50),
             recycle: None,
             pre_ping: false,
             warn_wait: None,

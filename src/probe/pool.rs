@@ -15,6 +15,9 @@
 //! | `pool_recycle` | `max_lifetime` | `pool_probe.recycle` (none by default, as SQLAlchemy's −1) |
 //! | `pool_pre_ping` | `test_before_acquire` | `pool_probe.pre_ping` (false by default, as SQLAlchemy) |
 //!
+//! The workload is light on purpose: each borrower pauses `pool_probe.pause` (50 ms ± 50 %)
+//! between a release and its next acquire, so what it measures is the pool, not a load test.
+//!
 //! Not mirrored: SQLAlchemy closes an overflow connection when it is returned and keeps at most
 //! `pool_size` idle; sqlx keeps every connection until `idle_timeout` (off here), so after a
 //! burst this pool holds up to `max_connections` idle ones. sqlx has no connect timeout (a new
@@ -68,6 +71,8 @@ pub struct PoolParams {
     pub borrowers: Option<u32>,
     pub hold: Duration,
     pub duration: Duration,
+    /// Between a release and the next acquire (±50 % jitter).
+    pub pause: Duration,
     pub recycle: Option<Duration>,
     pub pre_ping: bool,
     /// The profile's cap and margin: the capacity test's headroom rule.
@@ -91,6 +96,7 @@ impl PoolParams {
             borrowers: pp.borrowers,
             hold: pp.hold,
             duration: pp.duration,
+            pause: pp.pause,
             recycle: pp.recycle,
             pre_ping: pp.pre_ping,
             cap: c.capacity_cap().cap,
@@ -284,6 +290,7 @@ impl Run<'_> {
                 until,
                 stop: self.stop.clone(),
                 hold: self.p.hold,
+                pause: self.p.pause,
                 acquire_timeout: self.p.acquire_timeout,
                 statement_timeout: self.p.statement_timeout,
             };
@@ -309,7 +316,7 @@ impl Run<'_> {
         let reason = if self.ctx.cancel.is_cancelled() {
             Some("cancelled".to_string())
         } else if self.stop.is_cancelled() {
-            Some("stopped".to_string())
+            Some("stopped from the dashboard".to_string())
         } else {
             None
         };
@@ -325,6 +332,7 @@ struct Borrower {
     until: Instant,
     stop: CancellationToken,
     hold: Duration,
+    pause: Duration,
     acquire_timeout: Duration,
     statement_timeout: Duration,
 }
@@ -348,6 +356,10 @@ impl Borrower {
                     self.tally.acquire(self.index, wait, Outcome::Acquired);
                     pause.success();
                     if !self.use_connection(conn).await {
+                        return;
+                    }
+                    let jittered = self.pause.mul_f64(0.5 + fastrand::f64());
+                    if !self.pause.is_zero() && !self.sleep(jittered).await {
                         return;
                     }
                 }
@@ -423,6 +435,7 @@ mod tests {
             borrowers: None,
             hold: Duration::ZERO,
             duration: Duration::from_secs(10),
+            pause: Duration::from_millis(50),
             recycle: None,
             pre_ping: false,
             cap: 35,

@@ -1441,6 +1441,7 @@ async fn mid_wait(kind: Kind) -> Mid {
                 borrowers: Some(4),
                 hold: long,
                 duration: long,
+                pause: Duration::ZERO,
                 recycle: None,
                 pre_ping: false,
                 cap: 35,

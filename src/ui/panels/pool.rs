@@ -113,7 +113,7 @@ fn headline(run: &PoolRun, width: usize, view: &View) -> Line<'static> {
     if let Some(why) = run.stopped_early() {
         pieces.push(Piece::one(
             1,
-            format!(" · stopped: {}", view.text(why)),
+            format!(" · ended early: {}", view.text(why)),
             p.warn,
         ));
     }

@@ -81,19 +81,24 @@ pub fn pg_bin() -> PathBuf {
     dirs.pop().unwrap_or_else(|| PathBuf::from("/usr/bin"))
 }
 
-/// Runs a PostgreSQL tool, as `postgres` when we are root.
-fn tool(bin: &Path, name: &str, args: &[&str]) -> Output {
+/// A PostgreSQL tool's command, run as `postgres` when we are root.
+fn tool_command(bin: &Path, name: &str) -> Command {
     let exe = bin.join(name);
-    let mut cmd = if is_root() {
+    if is_root() {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(&exe);
         c
     } else {
         Command::new(&exe)
-    };
-    cmd.args(args)
+    }
+}
+
+/// Runs a PostgreSQL tool, as `postgres` when we are root.
+fn tool(bin: &Path, name: &str, args: &[&str]) -> Output {
+    tool_command(bin, name)
+        .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
+        .unwrap_or_else(|e| panic!("cannot run {name}: {e}"))
 }
 
 fn check(out: Output, what: &str) -> Output {
@@ -411,6 +416,41 @@ impl TempPg {
             ),
             "pg_ctl start (again)",
         );
+    }
+
+    /// Starts a smart shutdown and returns at once: new connections are refused with 57P03
+    /// ("the database system is shutting down") until every session has ended.
+    pub fn begin_smart_shutdown(&self) {
+        let data = self.dir.path().join("data");
+        check(
+            tool(
+                &self.bin,
+                "pg_ctl",
+                &[
+                    "-D",
+                    data.to_str().expect("utf-8"),
+                    "-m",
+                    "smart",
+                    "-W",
+                    "stop",
+                ],
+            ),
+            "pg_ctl stop -m smart -W",
+        );
+    }
+
+    /// A superuser session held open over the unix socket (psql sleeping `secs`), until the
+    /// child is killed: it keeps a smart shutdown from completing.
+    pub fn hold_session(&self, secs: u32) -> std::process::Child {
+        let mut cmd = tool_command(&self.bin, "psql");
+        let host = self.socket_dir().to_str().expect("utf-8").to_string();
+        cmd.args(["-h", &host, "-p", &self.port.to_string(), "-U", "postgres"])
+            .args(["-d", "postgres", "-XAtq", "-c"])
+            .arg(format!("SELECT pg_sleep({secs})"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run psql: {e}"))
     }
 
     pub fn restart(&self) {
