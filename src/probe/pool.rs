@@ -245,6 +245,9 @@ fn build(p: &PoolParams, max: u32, opts: PgConnectOptions, opened: Arc<AtomicU32
         .max_lifetime(p.recycle)
         .idle_timeout(None)
         .test_before_acquire(p.pre_ping)
+        // Slow acquires are what this probe measures, not warnings for connscope's own log.
+        .acquire_slow_level(log::LevelFilter::Off)
+        .acquire_time_level(log::LevelFilter::Off)
         .after_connect(move |_conn, _meta| {
             opened.fetch_add(1, Ordering::Relaxed);
             Box::pin(async { Ok(()) })
@@ -310,8 +313,13 @@ impl Run<'_> {
                 }
             }
         }
-        let (o, size, idle) = counts(&pool, &opened);
-        let totals = tally.totals(o, size, idle);
+        // The last interval (the acquires that ended after the newest sample: often the
+        // timeouts themselves), so the chart shows them.
+        let last = tally.sample(self.run, ms(self.start), counts(&pool, &opened));
+        let totals = last.totals.clone();
+        if last.acquired + last.timeouts + last.errors > 0 && !self.ctx.cancel.is_cancelled() {
+            self.ctx.send(EventBody::PoolSample(last)).await;
+        }
         close(pool).await;
         let reason = if self.ctx.cancel.is_cancelled() {
             Some("cancelled".to_string())

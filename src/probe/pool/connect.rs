@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use crate::config::target::{HostSpec, RootCert};
@@ -105,7 +106,10 @@ pub(crate) fn options(
         .username(&t.user)
         .database(&t.dbname)
         .ssl_mode(ssl_mode(t.sslmode))
-        .application_name(APPLICATION_NAME);
+        .application_name(APPLICATION_NAME)
+        // Statement times are measured here; sqlx's own statement logs would only be noise.
+        .log_statements(log::LevelFilter::Off)
+        .log_slow_statements(log::LevelFilter::Off, Duration::MAX);
     o = with_host(o, t, first);
     if let Some(pw) = first.password.as_ref().or(t.password.as_ref()) {
         o = o.password(pw.expose());

@@ -108,12 +108,6 @@ impl Tally {
         self.lock().failed(f);
     }
 
-    /// Everything since the start; `opened`, `size` and `idle` from the pool.
-    pub fn totals(&self, opened: u32, size: u32, idle: u32) -> PoolFigures {
-        let g = self.lock();
-        g.totals(opened, size, idle)
-    }
-
     /// The interval's figures (then started afresh) and the totals so far.
     pub fn sample(&self, run: u64, elapsed_ms: f64, pool: (u32, u32, u32)) -> PoolSample {
         let mut g = self.lock();

@@ -42,18 +42,18 @@ pub(crate) fn wait_warn_ms(s: &State, run: &PoolRun) -> f64 {
     )
 }
 
+/// It could not run at all (no room, a connection sqlx cannot make): why.
+fn could_not_run(run: &PoolRun) -> Option<&str> {
+    let t = &run.totals;
+    let measured = t.acquisitions + t.timeouts + t.errors_total() > 0;
+    run.stopped_early()
+        .filter(|_| !measured && !run.cancelled())
+}
+
 /// The figures' part of the line and its weight.
 fn figures(run: &PoolRun, warn_ms: f64) -> (Verdict, String) {
     let t = &run.totals;
     let st = &run.started;
-    let measured = t.acquisitions + t.timeouts + t.errors_total() > 0;
-    // It could not run at all (no room, a connection sqlx cannot make): said, not a pass.
-    if let Some(why) = run
-        .stopped_early()
-        .filter(|_| !measured && !run.cancelled())
-    {
-        return (Verdict::Warn, why.to_string());
-    }
     let mut bad = Vec::new();
     if t.timeouts > 0 {
         bad.push(format!(
@@ -73,6 +73,18 @@ fn figures(run: &PoolRun, warn_ms: f64) -> (Verdict, String) {
         return (Verdict::Fail, bad.join(", "));
     }
     let p95 = units::opt_ms(t.wait_p95_ms);
+    // Now, not only what finished: borrowers stuck in acquire past the threshold.
+    if run.running() && run.waiting > 0 && run.longest_wait_ms > warn_ms {
+        return (
+            Verdict::Warn,
+            format!(
+                "{} waiting for a connection, the longest {} (over {})",
+                units::count(run.waiting, "borrower"),
+                units::ms(run.longest_wait_ms),
+                units::ms(warn_ms)
+            ),
+        );
+    }
     match t.wait_p95_ms {
         Some(w) if w > warn_ms => (
             Verdict::Warn,
@@ -96,14 +108,24 @@ fn figures(run: &PoolRun, warn_ms: f64) -> (Verdict, String) {
 pub fn judge(s: &State) -> Option<PoolJudgement> {
     let run = s.pool.last.as_ref()?;
     let warn = wait_warn_ms(s, run);
-    let (verdict, what) = figures(run, warn);
-    let running = if run.running() { " (running)" } else { "" };
-    let beneath = run.beneath.text();
+    let (verdict, line) = match could_not_run(run) {
+        // Said, not a pass; nothing ran, so nothing lay beneath it.
+        Some(why) => (Verdict::Warn, format!("pool: {why}")),
+        None => {
+            let (verdict, what) = figures(run, warn);
+            let running = if run.running() { " (running)" } else { "" };
+            let beneath = run.beneath.text();
+            (
+                verdict,
+                format!("pool: {what}{running} — beneath: {beneath}"),
+            )
+        }
+    };
     let past_because = run.superseded.as_ref().map(|(_, why)| why.clone());
     Some(PoolJudgement {
         at: run.until(),
         verdict,
-        line: format!("pool: {what}{running} — beneath: {beneath}"),
+        line,
         wait_warn_ms: warn,
         past: past_because.is_some(),
         past_because,
@@ -135,11 +157,17 @@ fn cause(run: &PoolRun) -> (String, Confidence) {
     }
     let slow = b.ok_avg_ms.is_some_and(|avg| avg >= p95 * LATENCY_SHARE);
     if b.has(ErrorClass::Timeout) || (b.classes.is_empty() && slow && b.ok > 0) {
+        let raw = match b.ok_avg_ms {
+            Some(avg) => format!(
+                "each new connection takes {} on the raw path",
+                units::ms(avg)
+            ),
+            None => format!("raw connects time out ({})", b.text()),
+        };
         return (
             format!(
-                "The pool's waits are connection latency: each new connection takes {} on the raw path \
-                 (connector or server slow to accept), and borrowers wait for it",
-                units::opt_ms(b.ok_avg_ms)
+                "The pool's waits are connection latency: {raw} (connector or server slow to accept), \
+                 and borrowers wait for the pool's new connections as long"
             ),
             if b.ok >= 2 || b.has(ErrorClass::Timeout) {
                 Confidence::High

@@ -215,3 +215,22 @@ fn a_pool_run_is_evidence_once_finished() {
     ev.push((5.0, pool_finished(1, pool_figures(10, 0, (1.0, 2.0, 3.0)))));
     assert_eq!(status(&ev), EvidenceStatus::Seen);
 }
+
+#[test]
+fn borrowers_stuck_in_acquire_warn_while_it_runs() {
+    let mut ev = vec![(0.0, pool_started(1))];
+    // 5 borrowers waiting, the longest 45 s: over a tenth of the acquire timeout.
+    ev.push((
+        5.0,
+        pool_sample(1, 5000.0, 0, 45_000.0, pool_figures(40, 0, (1.0, 2.0, 3.0))),
+    ));
+    let p = judged(&ev).pool.expect("judged");
+    assert_eq!(p.verdict, Verdict::Warn);
+    assert!(
+        p.line.starts_with(
+            "pool: 5 borrowers waiting for a connection, the longest 45.0 s (over 4.50 s) (running)"
+        ),
+        "{}",
+        p.line
+    );
+}

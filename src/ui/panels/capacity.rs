@@ -251,22 +251,36 @@ fn key_hint(state: &State, width: usize, view: &View) -> Option<Line<'static>> {
     if needs_confirmation(&state.cfg.environment) {
         pieces.push(Piece::one(2, " · asks first", p.muted));
     }
+    // Once the pool probe has been used, the key that stops or reruns it.
+    if let Some(run) = &state.pool.last {
+        let what = if run.running() {
+            " stop the pool"
+        } else {
+            " pool again"
+        };
+        pieces.push(Piece::new(
+            3,
+            vec![
+                Span::styled(" · ", p.muted),
+                Span::styled("o", p.key),
+                Span::styled(what, p.muted),
+            ],
+        ));
+    }
     Some(Line::from(text::pack(pieces, width)))
 }
 
 /// The capacity test's rows and the pool probe's below them, once there is a pool run: the
-/// pool gets half (all but one row while there is no capacity test to show).
+/// pool gets half, or every row while there is no capacity test to show.
 fn split(state: &State, rows: usize) -> (usize, usize) {
-    if state.pool.last.is_none() {
-        return (rows, 0);
+    match (&state.capacity.last, &state.pool.last) {
+        (_, None) => (rows, 0),
+        (None, Some(_)) => (0, rows),
+        (Some(_), Some(_)) => {
+            let cap = (rows / 2).clamp(1, rows.saturating_sub(1).max(1));
+            (cap, rows.saturating_sub(cap))
+        }
     }
-    let cap = if state.capacity.last.is_some() {
-        rows / 2
-    } else {
-        1
-    };
-    let cap = cap.clamp(1, rows.saturating_sub(1).max(1));
-    (cap, rows.saturating_sub(cap))
 }
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
@@ -287,7 +301,8 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let (cap_rows, pool_rows) = split(state, rows);
     let mut lines = match &state.capacity.last {
         Some(run) => result_lines(run, w, cap_rows.max(1), view),
-        None => vec![super::hint("no capacity test yet", view)],
+        None if cap_rows > 0 => vec![super::hint("no capacity test yet", view)],
+        None => Vec::new(),
     };
     let pool = state
         .pool
