@@ -143,8 +143,11 @@ fn fewer_slots_than_the_pool_means_acquire_timeouts_with_53300_beneath() {
     assert_eq!(pg.wait_sessions_gone(APP), 0);
 
     // Forced to the service's 15 on an 8-slot server: sqlx retries 53300 until it times out.
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = dir.path().join("pool.jsonl");
+    let rec_s = rec.to_str().expect("utf-8");
     let mut forced = flags.to_vec();
-    forced.push("--force");
+    forced.extend(["--force", "--record", rec_s]);
     let (r, v) = check(&url, &forced, &env);
     let p = &v["pool"];
     assert_eq!(
@@ -178,6 +181,19 @@ fn fewer_slots_than_the_pool_means_acquire_timeouts_with_53300_beneath() {
             .as_str()
             .is_some_and(|c| c.contains("database's capacity")),
         "{f:#}"
+    );
+    // The recording judges alike in the incident review.
+    let rep = fault_bin::run(&["report", rec_s, "--format", "json"], &[], LIMIT);
+    let again = rep.json();
+    assert_eq!(
+        (&again["pool"]["line"], &again["verdict"]),
+        (&p["line"], &v["verdict"])
+    );
+    let md = fault_bin::run(&["report", rec_s, "--format", "markdown"], &[], LIMIT);
+    assert!(
+        md.stdout.contains("## Application pool (sqlx)"),
+        "{}",
+        md.stdout
     );
     assert_eq!(pg.wait_sessions_gone(APP), 0);
 }
