@@ -370,6 +370,60 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 mod tests {
     use super::*;
 
+    fn config(flags: &[(&'static str, toml::Value)]) -> Config {
+        let flags = flags
+            .iter()
+            .map(|(key, value)| crate::config::FlagOverride {
+                key,
+                value: value.clone(),
+                flag: "test",
+            })
+            .collect();
+        let opts = crate::config::LoadOptions {
+            flags,
+            ..crate::config::LoadOptions::default()
+        };
+        Config::load(&opts).expect("loads")
+    }
+
+    #[test]
+    fn the_pool_probe_runs_only_when_asked_and_brings_the_raw_attempts() {
+        let url = (
+            "database.url",
+            toml::Value::String("postgres://a@h/d".into()),
+        );
+        let c = config(std::slice::from_ref(&url));
+        let all = select(None, &c, false).expect("selects");
+        assert!(
+            all.contains(&Kind::Db) && !all.contains(&Kind::Pool),
+            "{all:?}"
+        );
+        let only = select(Some(&[Kind::Pool]), &c, false).expect("selects");
+        assert_eq!(only.into_iter().collect::<Vec<_>>(), [Kind::Db, Kind::Pool]);
+        let c = config(&[url, ("pool_probe.enabled", toml::Value::Boolean(true))]);
+        assert!(
+            select(None, &c, false)
+                .expect("selects")
+                .contains(&Kind::Pool)
+        );
+        let none = config(&[]);
+        assert!(
+            select(Some(&[Kind::Pool]), &none, false).is_err(),
+            "needs a database"
+        );
+    }
+
+    #[test]
+    fn production_needs_force_for_the_pool_probe() {
+        let prod = config(&[("environment", toml::Value::String("production".into()))]);
+        let pool: BTreeSet<Kind> = [Kind::Db, Kind::Pool].into_iter().collect();
+        let e = pool_allowed(&pool, &prod, false).expect_err("refused");
+        assert_eq!(e.code, crate::exit::USAGE, "{e:?}");
+        assert!(pool_allowed(&pool, &prod, true).is_ok());
+        let db: BTreeSet<Kind> = [Kind::Db].into_iter().collect();
+        assert!(pool_allowed(&db, &prod, false).is_ok());
+    }
+
     #[tokio::test]
     async fn a_panicking_probe_is_reported_not_lost() {
         let config = Config::load(&crate::config::LoadOptions::default()).expect("defaults load");

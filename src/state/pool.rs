@@ -28,16 +28,6 @@ pub(crate) fn after_authentication(f: &Failure) -> bool {
     f.message.contains("reserved") || f.message.contains("for role")
 }
 
-/// Failures by class as they read in a sentence, most frequent first: `auth ×3, refused ×1`.
-pub(crate) fn classes_text(errors: &BTreeMap<ErrorClass, u64>) -> String {
-    let mut v: Vec<(&ErrorClass, &u64)> = errors.iter().collect();
-    v.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
-    v.iter()
-        .map(|(c, n)| format!("{c} ×{n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// One class of raw failures beneath a pool run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BeneathClass {

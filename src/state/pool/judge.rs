@@ -66,7 +66,7 @@ fn figures(run: &PoolRun, warn_ms: f64) -> (Verdict, String) {
         bad.push(format!(
             "{} ({})",
             units::count(t.errors_total(), "error"),
-            super::classes_text(&t.errors)
+            crate::state::db::classes_text(&t.errors)
         ));
     }
     if !bad.is_empty() {
