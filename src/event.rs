@@ -440,6 +440,13 @@ pub struct PoolFinished {
     pub reason: Option<String>,
 }
 
+impl PoolFinished {
+    /// The reason of a run ended by quitting or a signal.
+    pub const CANCELLED: &'static str = "cancelled";
+    /// The reason of a run stopped from the dashboard (`o`).
+    pub const STOPPED: &'static str = "stopped from the dashboard";
+}
+
 /// HTTP step times, all measured on the request's own connection (see `probe::http`): `dns`,
 /// `connect` (TCP) and `tls` are durations of those steps; `first_byte` (until the response
 /// headers) and `total` (until the bounded body was read) are counted from the request's start.

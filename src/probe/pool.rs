@@ -183,14 +183,18 @@ async fn finish(ctx: &Ctx, f: PoolFinished) {
 /// dashboard's `o`, or the run's cancellation, of which it is a child).
 pub async fn run(ctx: Ctx, stop: CancellationToken, run: u64, p: PoolParams) {
     let start = Instant::now();
-    let m = headroom::read(
+    let check = headroom::read(
         &p.target,
         p.connect_timeout,
         p.statement_timeout,
         p.cap,
         p.margin,
-    )
-    .await;
+    );
+    // Stopped before anything was opened: its own connection is dropped with the future.
+    let m = tokio::select! {
+        m = check => m,
+        () = stop.cancelled() => return,
+    };
     let mut room = m.headroom;
     let (max, capped) = p.planned(room.cap);
     room.left = room.free_ordinary.map(|f| f.saturating_sub(max));
@@ -322,9 +326,9 @@ impl Run<'_> {
         }
         close(pool).await;
         let reason = if self.ctx.cancel.is_cancelled() {
-            Some("cancelled".to_string())
+            Some(PoolFinished::CANCELLED.to_string())
         } else if self.stop.is_cancelled() {
-            Some("stopped from the dashboard".to_string())
+            Some(PoolFinished::STOPPED.to_string())
         } else {
             None
         };

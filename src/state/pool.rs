@@ -167,7 +167,12 @@ impl PoolRun {
 
     /// Ended by quitting or a signal: it measured what it measured, not all it was asked to.
     pub fn cancelled(&self) -> bool {
-        self.stopped_early() == Some("cancelled")
+        self.stopped_early() == Some(PoolFinished::CANCELLED)
+    }
+
+    /// Ended by someone (quit, a signal, `o`), not by what it found.
+    pub fn interrupted(&self) -> bool {
+        self.cancelled() || self.stopped_early() == Some(PoolFinished::STOPPED)
     }
 
     /// When its newest evidence was seen.

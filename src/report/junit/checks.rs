@@ -172,7 +172,7 @@ fn pool(r: &Report) -> Case {
         skipped(format!("history: {why}"))
     } else if p.running {
         skipped("the pool probe had not finished when the data ends")
-    } else if p.abort_reason.as_deref() == Some("cancelled") {
+    } else if p.abort_reason.as_deref() == Some(crate::event::PoolFinished::CANCELLED) {
         skipped("the pool probe was cancelled before it finished")
     } else if j.verdict != crate::state::verdict::Verdict::Pass {
         failed(j.line.clone(), format!("beneath: {}", p.beneath.text))

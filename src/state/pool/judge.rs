@@ -47,7 +47,7 @@ fn could_not_run(run: &PoolRun) -> Option<&str> {
     let t = &run.totals;
     let measured = t.acquisitions + t.timeouts + t.errors_total() > 0;
     run.stopped_early()
-        .filter(|_| !measured && !run.cancelled())
+        .filter(|_| !measured && !run.interrupted())
 }
 
 /// The figures' part of the line and its weight.
