@@ -202,7 +202,8 @@ pub struct Global {
     /// (timeouts.health_check; staging 20s).
     #[arg(long = "health-timeout", global = true, value_parser = parse_duration, value_name = "D")]
     pub health_timeout: Option<Duration>,
-    /// Run only these probes: db, init, capacity, http, ws, startup, rehearsal (comma-separated).
+    /// Run only these probes: db, init, capacity, http, ws, startup, rehearsal, pool
+    /// (comma-separated). `pool` brings the raw database attempts beside it.
     #[arg(long, global = true, value_delimiter = ',', value_parser = parse_kind, value_name = "LIST")]
     pub only: Option<Vec<Kind>>,
     /// Capacity test: this many connections at once.
@@ -211,9 +212,19 @@ pub struct Global {
     /// Capacity test: how long each connection is held.
     #[arg(long, global = true, value_parser = parse_duration, value_name = "D")]
     pub hold: Option<Duration>,
-    /// Capacity test: allow more connections than the profile's safety cap.
+    /// Capacity test and pool probe: allow more connections than the safety cap (and run the
+    /// pool probe in production from `check`).
     #[arg(long, global = true)]
     pub force: bool,
+    /// Pool probe: concurrent borrowers (default: the pool's size + overflow, plus 20 %).
+    #[arg(long = "pool-borrowers", global = true, value_name = "N")]
+    pub pool_borrowers: Option<u32>,
+    /// Pool probe: how long each borrower holds its connection before SELECT 1.
+    #[arg(long = "pool-hold", global = true, value_parser = parse_duration, value_name = "D")]
+    pub pool_hold: Option<Duration>,
+    /// Pool probe: how long borrowers keep acquiring (default 10s).
+    #[arg(long = "pool-duration", global = true, value_parser = parse_duration, value_name = "D")]
+    pub pool_duration: Option<Duration>,
     /// A health endpoint as NAME=BASE_URL (repeatable).
     #[arg(long, global = true, value_parser = parse_endpoint, value_name = "NAME=URL")]
     pub endpoint: Vec<(String, String)>,
@@ -282,6 +293,17 @@ impl Global {
         );
         add("capacity.connections", "--capacity", self.capacity.map(int));
         add("capacity.hold", "--hold", self.hold.map(dur));
+        add(
+            "pool_probe.borrowers",
+            "--pool-borrowers",
+            self.pool_borrowers.map(int),
+        );
+        add("pool_probe.hold", "--pool-hold", self.pool_hold.map(dur));
+        add(
+            "pool_probe.duration",
+            "--pool-duration",
+            self.pool_duration.map(dur),
+        );
         add(
             "startup.log",
             "--startup-log",

@@ -12,6 +12,7 @@ use crate::supervisor::{self, Running};
 pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
     let config = super::load_config(g)?;
     let kinds = supervisor::select(g.only.as_deref(), &config, g.capacity.is_some())?;
+    supervisor::pool_allowed(&kinds, &config, g.force)?;
     let state_cfg = StateConfig::from_config(&config);
     let mut recorder = match &g.record {
         Some(path) => Some(Recorder::create(

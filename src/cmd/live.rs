@@ -90,10 +90,14 @@ pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
 }
 
 /// Everything configured, except the capacity test (started from the keyboard); the rehearsal
-/// once at start when there is no startup log to follow.
+/// once at start when there is no startup log to follow. The pool probe starts at once when
+/// asked for (`--only pool`, `pool_probe.enabled`) — in production only from `o`, which asks.
 fn live_kinds(g: &Global, c: &Config) -> AppResult<BTreeSet<Kind>> {
     let mut kinds = supervisor::select(g.only.as_deref(), c, false)?;
     kinds.remove(&Kind::Capacity);
+    if crate::ui::app::needs_confirmation(&c.settings.environment) {
+        kinds.remove(&Kind::Pool);
+    }
     let has_log = c.settings.startup.log.is_some() || c.settings.startup.command.is_some();
     if g.only.is_none() && !has_log && (c.database.is_some() || !c.settings.endpoints.is_empty()) {
         kinds.insert(Kind::Rehearsal);
@@ -137,6 +141,10 @@ async fn session(
         let params = CapacityParams::from_config(&config, t, g.force);
         params.planned(params.cap).0
     });
+    opts.pool_connections = config
+        .database
+        .as_ref()
+        .map(|t| crate::probe::pool::PoolParams::from_config(&config, t, g.force).requested());
     let shutdown = CancellationToken::new();
     let dashboard = ui::run(
         opts,

@@ -259,6 +259,30 @@ impl PgCluster {
         run(self.pg_ctl_start(), "pg_ctl start (again)").map(drop)
     }
 
+    /// Starts a smart shutdown and returns at once: new connections are refused with 57P03
+    /// ("the database system is shutting down") until every session has ended.
+    pub fn begin_smart_shutdown(&self) -> Result<()> {
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "smart", "-W", "stop"]);
+        run(cmd, "pg_ctl stop -m smart -W").map(drop)
+    }
+
+    /// A superuser session held open over the unix socket (psql sleeping `secs`) until the
+    /// child is killed: it keeps a smart shutdown from completing.
+    pub fn hold_session(&self, secs: u32) -> Result<std::process::Child> {
+        let mut cmd = self.command("psql");
+        cmd.arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", "postgres"])
+            .args(["-d", "postgres", "-XAtq", "-c"])
+            .arg(format!("SELECT pg_sleep({secs})"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd.spawn().context("starting psql")
+    }
+
     /// pg_ctl restart: a fast shutdown and a start with the same settings.
     pub fn restart(&self) -> Result<()> {
         let mut cmd = self.command("pg_ctl");

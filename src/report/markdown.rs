@@ -34,6 +34,9 @@ pub fn render(r: &Report, ctx: &Context) -> String {
     if let Some(c) = &r.capacity {
         tables::capacity(&mut o, c);
     }
+    if let Some(p) = &r.pool {
+        tables::pool(&mut o, p);
+    }
     diagnosis(&mut o, r);
     targets(&mut o, r);
     o.truncate(o.trim_end().len());

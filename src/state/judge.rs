@@ -10,6 +10,7 @@ use super::capacity::CapacityRun;
 use super::diagnosis::{self, Finding};
 use super::endpoints::{Consistency, Health, health};
 use super::evidence::{self, ProbeEvidence};
+use super::pool::judge::PoolJudgement;
 use super::startup::StartupView;
 use super::stats::Summary;
 use super::targets::{self, TargetCheck};
@@ -36,6 +37,8 @@ pub struct Judgement {
     pub endpoints: Vec<PathJudgement>,
     pub startup: Option<StartupView>,
     pub capacity: Option<CapacityJudgement>,
+    /// The newest pool probe run (the application's-eye view) and what lay beneath it.
+    pub pool: Option<PoolJudgement>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,6 +118,7 @@ impl State {
             endpoints: endpoints(self),
             startup,
             capacity: capacity(self),
+            pool: super::pool::judge::judge(self),
         };
         let (v, reasons) = verdict::reasons(self, &j);
         j.verdict = v;

@@ -28,6 +28,8 @@
 //! - `startup`: the primary track's newest run as of `now` (phases age with the clock:
 //!   `running` → `over_budget` → `stalled`), earlier runs, and the `restart_loop`.
 //! - `capacity`: when the newest test ran and whether it is history (`past`, why).
+//! - `pool`: the newest pool probe run — its line with what lay beneath it, its weight
+//!   (timeouts and errors fail, waits over the threshold warn) and whether it is history.
 
 pub mod alerts;
 pub mod capacity;
@@ -37,6 +39,7 @@ pub mod endpoints;
 pub mod evidence;
 pub mod judge;
 pub mod log;
+pub mod pool;
 pub mod startup;
 pub mod stats;
 pub mod targets;
@@ -78,6 +81,13 @@ pub struct StateConfig {
     pub websockets: Vec<String>,
     #[serde(default)]
     pub tries: u32,
+    /// Pool probe: an acquire wait (p95) above this warns; none: a tenth of its acquire timeout.
+    #[serde(
+        default,
+        with = "config::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pool_wait_warn: Option<std::time::Duration>,
 }
 
 impl StateConfig {
@@ -110,6 +120,7 @@ impl StateConfig {
                 .collect(),
             websockets,
             tries: s.health.tries,
+            pool_wait_warn: s.pool_probe.warn_wait,
         }
     }
 }
@@ -123,6 +134,7 @@ pub struct State {
     pub db: db::DbState,
     pub init: Option<(DateTime<Utc>, InitResult)>,
     pub capacity: capacity::CapacityState,
+    pub pool: pool::PoolState,
     pub endpoints: endpoints::EndpointsState,
     pub startup: startup::StartupState,
     pub alerts: alerts::AlertBook,
@@ -137,6 +149,7 @@ impl State {
         Self {
             db: db::DbState::new(h, cfg.alerts.down_after),
             capacity: capacity::CapacityState::default(),
+            pool: pool::PoolState::default(),
             endpoints: endpoints::EndpointsState::new(&cfg),
             startup: startup::StartupState::new(&cfg.phases),
             alerts: alerts::AlertBook::default(),
@@ -156,11 +169,17 @@ impl State {
         self.first_at.get_or_insert(ev.at);
         self.last_at = Some(self.last_at.map_or(ev.at, |l| l.max(ev.at)));
         match &ev.body {
-            EventBody::DbAttempt(a) => self.db.apply(ev.at, a, &mut self.log),
+            EventBody::DbAttempt(a) => {
+                self.db.apply(ev.at, a, &mut self.log);
+                self.pool.db_attempt(a);
+            }
             EventBody::Init(r) => self.init(ev.at, r),
             EventBody::CapacityStarted(s) => self.capacity.started(ev.at, s, &mut self.log),
             EventBody::CapacityConn(c) => self.capacity.conn(c),
             EventBody::CapacityFinished(f) => self.capacity.finished(ev.at, f, &mut self.log),
+            EventBody::PoolStarted(p) => self.pool.started(ev.at, p, &mut self.log),
+            EventBody::PoolSample(p) => self.pool.sample(ev.at, p),
+            EventBody::PoolFinished(f) => self.pool.finished(ev.at, f, &mut self.log),
             EventBody::HttpCheck(c) => self.endpoints.http(ev.at, c, &mut self.log),
             EventBody::WsCheck(c) => self.endpoints.ws(ev.at, c, &mut self.log),
             EventBody::StartupPhase(p) => self.startup.phase(p, &mut self.log),
@@ -217,12 +236,14 @@ impl State {
     /// judged on its own attempts and checks, not on the last one's for the next 20 attempts.
     /// The log, the alert history (alerts that no longer hold clear on this very event) and
     /// the startup runs (the service's own restarts tell them apart) are kept; the newest
-    /// capacity test is kept as history.
+    /// capacity test and pool run are kept as history.
     fn start_scenario_over(&mut self, at: DateTime<Utc>, name: &str) {
         self.db = db::DbState::new(&self.cfg.history, self.cfg.alerts.down_after);
         self.init = None;
         self.endpoints = endpoints::EndpointsState::new(&self.cfg);
         self.capacity
+            .supersede(at, format!("the lab scenario changed to {name}"));
+        self.pool
             .supersede(at, format!("the lab scenario changed to {name}"));
     }
 

@@ -51,6 +51,8 @@ pub enum Overlay {
     Log,
     /// Waiting for `y` before starting a capacity test.
     ConfirmCapacity,
+    /// Waiting for `y` before starting the pool probe.
+    ConfirmPool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +101,8 @@ pub struct View {
     pub derived: Derived,
     /// Connections the next capacity test opens, when known.
     pub capacity_connections: Option<u32>,
+    /// Connections the pool probe's pool may open (size + overflow), when there is a database.
+    pub pool_connections: Option<u32>,
 }
 
 impl View {
@@ -125,6 +129,7 @@ impl View {
             help: Vec::new(),
             derived: Derived::of(state, None),
             capacity_connections: opts.capacity_connections,
+            pool_connections: opts.pool_connections,
         }
     }
 

@@ -38,6 +38,7 @@ use connscope::probe::capacity::{self, CapacityParams};
 use connscope::probe::conn::connect::ConnectParams;
 use connscope::probe::http::{self as http_probe, HttpEndpoint, HttpParams};
 use connscope::probe::init::{self, InitParams};
+use connscope::probe::pool::{self, PoolParams};
 use connscope::probe::rehearsal::{self, RehearsalParams};
 use connscope::probe::startup::{self, Input, Matcher, Pacing, StartupParams};
 use connscope::probe::ws::{self, WsParams};
@@ -1577,6 +1578,8 @@ struct Mid {
     _rx: mpsc::Receiver<Event>,
     hole: Option<BlackHole>,
     pg: Option<TempPg>,
+    /// The application_name its sessions carry in `pg`.
+    app: &'static str,
     /// Servers and files that must outlive the wait.
     _keep: Vec<Box<dyn std::any::Any + Send>>,
 }
@@ -1622,6 +1625,7 @@ async fn mid_wait(kind: Kind) -> Mid {
         _rx: rx,
         hole,
         pg,
+        app: "connscope",
         _keep: keep,
     };
     match kind {
@@ -1696,6 +1700,46 @@ async fn mid_wait(kind: Kind) -> Mid {
                 Some(pg),
                 Vec::new(),
             )
+        }
+        Kind::Pool => {
+            let pg = blocking(TempPg::start).await;
+            // A pool of 3 with every connection held and a 4th borrower waiting in acquire.
+            let p = PoolParams {
+                target: common::target(&pg.url("app", "app")),
+                size: 2,
+                max_overflow: 1,
+                acquire_timeout: long,
+                borrowers: Some(4),
+                hold: long,
+                duration: long,
+                pause: Duration::ZERO,
+                recycle: None,
+                pre_ping: false,
+                cap: 35,
+                margin: 0.8,
+                force: false,
+                connect_timeout: Duration::from_secs(5),
+                statement_timeout: Duration::from_secs(5),
+            };
+            let stop = cancel.child_token();
+            let task = tokio::spawn(pool::run(ctx, stop, 1, p));
+            let (held, pg) = blocking(move || {
+                let ok = fault_net::wait_until(SETUP, || pg.sessions(pool::APPLICATION_NAME) == 3);
+                (ok, pg)
+            })
+            .await;
+            assert!(held, "the pool never held its 3 connections");
+            Mid {
+                app: pool::APPLICATION_NAME,
+                ..mid(
+                    "pool holding 3, a borrower waiting",
+                    task,
+                    rx,
+                    None,
+                    Some(pg),
+                    Vec::new(),
+                )
+            }
         }
         Kind::Http => {
             let hole = BlackHole::start();
@@ -1842,7 +1886,8 @@ async fn every_probe_kind_ends_promptly_when_cancelled_mid_wait() {
             }
         }
         if let Some(pg) = m.pg {
-            let left = blocking(move || pg.wait_sessions_gone("connscope")).await;
+            let app = m.app;
+            let left = blocking(move || pg.wait_sessions_gone(app)).await;
             if left != 0 {
                 problems.push(format!("{}: {left} sessions left", m.what));
             }

@@ -968,6 +968,7 @@ async fn the_lab_scaled_config_matches_what_the_lab_applies_to_itself() {
         "vpc_connector",
         "alerts",
         "targets",
+        "pool_probe",
     ] {
         assert_eq!(lab_v[key], file_v[key], "{key}");
     }

@@ -16,6 +16,7 @@ mod lab_check;
 mod lab_group_kill;
 mod libpq;
 mod outputs;
+mod pool;
 mod probe_http;
 mod probe_startup;
 mod probe_ws;

@@ -211,12 +211,7 @@ fn no_color_draws_no_colour_and_keeps_every_word_and_symbol() {
     let ((coloured, plain), (colourless, mono)) = (&screens[0], &screens[1]);
     assert!(*coloured > 0, "the default theme uses colour:\n{plain}");
     assert_eq!(*colourless, 0, "NO_COLOR drew coloured cells:\n{mono}");
-    for meaning in [
-        "✓ 200",
-        "WebSocket ✓ up",
-        "success",
-        "Database attempts",
-    ] {
+    for meaning in ["✓ 200", "WebSocket ✓ up", "success", "Database attempts"] {
         assert!(plain.contains(meaning), "{meaning}:\n{plain}");
         assert!(mono.contains(meaning), "NO_COLOR lost `{meaning}`:\n{mono}");
     }

@@ -11,7 +11,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 pub struct Run {
@@ -70,6 +70,35 @@ impl Drop for Reaper {
             }
         }
     }
+}
+
+/// A started child, killed and reaped if the test ends before it does.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits (at most `limit`) for the child to end; its exit code, stdout and stderr.
+pub fn wait_output(mut g: Guard, limit: Duration) -> (Option<i32>, String, String) {
+    let start = Instant::now();
+    while g.0.try_wait().ok().flatten().is_none() {
+        assert!(start.elapsed() < limit, "still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut o) = g.0.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    if let Some(mut e) = g.0.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let code = g.0.try_wait().ok().flatten().and_then(|s| s.code());
+    (code, out, err)
 }
 
 pub fn command() -> Command {

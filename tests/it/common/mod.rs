@@ -46,6 +46,7 @@ pub fn db_params(url: &str, timeout: Duration) -> DbParams {
         attempts: 1,
         interval: Duration::from_millis(100),
         max_backoff: Duration::from_secs(1),
+        until: None,
     }
 }
 

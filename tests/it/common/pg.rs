@@ -167,4 +167,17 @@ impl TempPg {
     pub fn restart(&self) {
         ok(self.cluster.restart(), "pg_ctl restart");
     }
+
+    /// See `PgCluster::begin_smart_shutdown`.
+    pub fn begin_smart_shutdown(&self) {
+        ok(
+            self.cluster.begin_smart_shutdown(),
+            "pg_ctl stop -m smart -W",
+        );
+    }
+
+    /// See `PgCluster::hold_session`.
+    pub fn hold_session(&self, secs: u32) -> std::process::Child {
+        ok(self.cluster.hold_session(secs), "psql holding a session")
+    }
 }
