@@ -61,6 +61,9 @@ pub struct Report {
     /// What the post-mortem formats show beyond the JSON.
     #[serde(skip)]
     pub review: Review,
+    /// What the charts draw over time (HTML, markdown's chart files).
+    #[serde(skip)]
+    pub charts: super::series::ChartData,
 }
 
 /// Not in the JSON (it would repeat the events): the timeline, the configuration the state
@@ -193,6 +196,7 @@ impl Report {
     }
 
     pub fn build(s: &State, j: Judgement) -> Report {
+        let charts = super::series::build(s, &j);
         Report {
             connscope: env!("CARGO_PKG_VERSION"),
             verdict: j.verdict,
@@ -220,6 +224,7 @@ impl Report {
             targets: j.targets,
             findings: j.findings,
             review: review(s),
+            charts,
         }
     }
 }

@@ -40,6 +40,7 @@ pub mod log;
 pub mod startup;
 pub mod stats;
 pub mod targets;
+pub mod timeline;
 pub mod verdict;
 
 pub use judge::Judgement;
@@ -129,6 +130,8 @@ pub struct State {
     pub log: log::EventLog,
     pub lab: Option<LabScenario>,
     pub evidence: evidence::Evidence,
+    /// What the report's charts draw: the whole recording over time, bounded.
+    pub timeline: timeline::Timeline,
 }
 
 impl State {
@@ -147,6 +150,7 @@ impl State {
             init: None,
             lab: None,
             evidence: evidence::Evidence::default(),
+            timeline: timeline::Timeline::default(),
             cfg,
         }
     }
@@ -156,13 +160,25 @@ impl State {
         self.first_at.get_or_insert(ev.at);
         self.last_at = Some(self.last_at.map_or(ev.at, |l| l.max(ev.at)));
         match &ev.body {
-            EventBody::DbAttempt(a) => self.db.apply(ev.at, a, &mut self.log),
+            EventBody::DbAttempt(a) => {
+                self.db.apply(ev.at, a, &mut self.log);
+                self.timeline.db_attempt(ev.at, a, &self.db);
+            }
             EventBody::Init(r) => self.init(ev.at, r),
             EventBody::CapacityStarted(s) => self.capacity.started(ev.at, s, &mut self.log),
             EventBody::CapacityConn(c) => self.capacity.conn(c),
-            EventBody::CapacityFinished(f) => self.capacity.finished(ev.at, f, &mut self.log),
-            EventBody::HttpCheck(c) => self.endpoints.http(ev.at, c, &mut self.log),
-            EventBody::WsCheck(c) => self.endpoints.ws(ev.at, c, &mut self.log),
+            EventBody::CapacityFinished(f) => {
+                self.capacity.finished(ev.at, f, &mut self.log);
+                self.timeline.capacity_finished(&self.capacity);
+            }
+            EventBody::HttpCheck(c) => {
+                self.endpoints.http(ev.at, c, &mut self.log);
+                self.timeline.http(ev.at, c);
+            }
+            EventBody::WsCheck(c) => {
+                self.endpoints.ws(ev.at, c, &mut self.log);
+                self.timeline.ws(ev.at, c);
+            }
             EventBody::StartupPhase(p) => self.startup.phase(p, &mut self.log),
             EventBody::StartupExit(x) => self.startup.exit(x, &mut self.log),
             EventBody::StartupLog(l) => self.startup.log_stats(l),
@@ -220,6 +236,7 @@ impl State {
     /// capacity test is kept as history.
     fn start_scenario_over(&mut self, at: DateTime<Utc>, name: &str) {
         self.db = db::DbState::new(&self.cfg.history, self.cfg.alerts.down_after);
+        self.timeline.scenario_switch(at);
         self.init = None;
         self.endpoints = endpoints::EndpointsState::new(&self.cfg);
         self.capacity
