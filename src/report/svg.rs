@@ -17,7 +17,12 @@ use crate::units::{self, secs_between};
 /// Text from a recording fit for a document: registered secrets scrubbed, credentials known
 /// by shape masked (URLs, `password=…`, `--token …`), then escaped for HTML and XML.
 pub(crate) fn esc(text: &str) -> String {
-    escape_markup(&crate::secret::redact_command(text))
+    escape_markup(&masked(text))
+}
+
+/// Text with its secrets masked (before it is cut: a cut URL no longer looks like one).
+pub(crate) fn masked(text: &str) -> String {
+    crate::secret::redact_command(text)
 }
 
 /// `&`, `<`, `>`, quotes escaped; characters XML cannot carry dropped.

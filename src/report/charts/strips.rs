@@ -60,7 +60,7 @@ pub(super) fn chart(r: &Report) -> Option<(Chart, Svg)> {
         svg.line(x, top, x, top + rows_h, "grid");
         svg.text(x, top + rows_h + 14.0, "axis mid", &l);
     }
-    svg.text(GUTTER - 8.0, top + rows_h + 14.0, "axis end", "UTC");
+    svg.text(GUTTER - 34.0, top + rows_h + 14.0, "axis end", "UTC");
     legend(&mut svg, h - 8.0);
     let caption = "Each health path and WebSocket as its answers were judged over time; a colour holds until the next different answer, and the strip is empty after the last one. Times UTC.".to_string();
     Some((
@@ -111,9 +111,10 @@ fn draw(svg: &mut Svg, ts: &TimeScale, y: f64, kind: &str, s: &StatusStrip) {
     svg.end_group();
 }
 
-/// Labels keep their end (the path) when long: `…example.com/ws`.
+/// Labels keep their end (the path) when long: `…example.com/ws` — masked first.
 fn short(label: &str) -> String {
     const MAX: usize = 28;
+    let label = &crate::report::svg::masked(label);
     let n = label.chars().count();
     if n <= MAX {
         return label.to_string();
@@ -147,5 +148,7 @@ mod tests {
         let s = short("ws://backend.staging.example.com:8443/ws");
         assert!(s.starts_with('…') && s.ends_with(":8443/ws"), "{s}");
         assert_eq!(s.chars().count(), 28);
+        let s = short("wss://ops:Ne7yR4tKj1Bz@backend.staging.example.com/ws");
+        assert!(!s.contains("R4tK"), "masked before it is cut: {s}");
     }
 }

@@ -442,13 +442,10 @@ fn band(svg: &mut Svg, ts: &TimeScale, y: f64, o: &OutageSpan, open: bool) {
 
 fn fail_lane(svg: &mut Svg, ts: &TimeScale, y: f64, class: ErrorClass, cols: &[Col]) {
     let fam = family(class);
-    let label = match class {
-        ErrorClass::TooManyConnections => "too_many_connections (53300)".to_string(),
-        c => c.as_str().to_string(),
-    };
+    let label = class.as_str();
     svg.group(&format!("fail-lane f-{}", class.as_str()));
     svg.line(ts.x0, y + ROW / 2.0, ts.x1, y + ROW / 2.0, "grid");
-    svg.text(GUTTER - 8.0, y + 11.5, "end", &label);
+    svg.text(GUTTER - 8.0, y + 11.5, "end", label);
     let cw = (ts.x1 - ts.x0) / cols.len() as f64;
     for (i, c) in cols.iter().enumerate() {
         let Some(f) = c.fails.get(&class) else {
@@ -517,7 +514,7 @@ fn axis(svg: &mut Svg, ts: &TimeScale, y: f64, plots_top: f64) {
         svg.line(x, plots_top, x, y, "grid");
         svg.text(x, y + 14.0, "axis mid", &label);
     }
-    svg.text(GUTTER - 8.0, y + 14.0, "axis end", "UTC");
+    svg.text(GUTTER - 34.0, y + 14.0, "axis end", "UTC");
     svg.end_group();
 }
 
