@@ -227,3 +227,40 @@ fn check_writes_html_too() {
     assert!(s.contains("exit 3"), "{s}");
     assert!(r.stdout.contains("No database attempt was recorded."));
 }
+
+#[test]
+fn a_ten_minute_recording_at_50_per_second_marks_every_failure_in_under_2_mb() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = dir.path().join("busy.jsonl");
+    let busy = crate::common::recordings::busy(&rec, 600, 50);
+    assert_eq!(busy.attempts, 30_000);
+    let (code, page) = html_of(&rec, &[]);
+    assert!(code.is_some_and(|c| c <= 2), "{code:?}");
+    assert!(page.len() < 2_000_000, "{} bytes", page.len());
+    assert_eq!(
+        crate::common::recordings::marked_failures(&page),
+        busy.failed,
+        "every failed attempt is in a mark"
+    );
+    let ids: Vec<String> = inline_svgs(&page)
+        .iter()
+        .map(|s| structure::id(s))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "db-timeline",
+            "startup-phases",
+            "status-strips",
+            "capacity-tests"
+        ]
+    );
+    for words in [
+        "down 10:01:00",
+        "recovered 10:05:00",
+        "too_many_connections",
+        "refused",
+    ] {
+        assert!(page.contains(words), "{words}");
+    }
+}

@@ -113,7 +113,7 @@ fn draw(svg: &mut Svg, ts: &TimeScale, y: f64, kind: &str, s: &StatusStrip) {
 
 /// Labels keep their end (the path) when long: `…example.com/ws` — masked first.
 fn short(label: &str) -> String {
-    const MAX: usize = 28;
+    const MAX: usize = 25;
     let label = &crate::report::svg::masked(label);
     let n = label.chars().count();
     if n <= MAX {
@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(short("api /health"), "api /health");
         let s = short("ws://backend.staging.example.com:8443/ws");
         assert!(s.starts_with('…') && s.ends_with(":8443/ws"), "{s}");
-        assert_eq!(s.chars().count(), 28);
+        assert_eq!(s.chars().count(), 25);
         let s = short("wss://ops:Ne7yR4tKj1Bz@backend.staging.example.com/ws");
         assert!(!s.contains("R4tK"), "masked before it is cut: {s}");
     }

@@ -277,19 +277,12 @@ fn draw_lane(
     if lane.timeout_ms <= top {
         let yy = vs.y(lane.timeout_ms);
         svg.line(ts.x0, yy, ts.x1, yy, "limit");
-        svg.text(
-            ts.x1 - 4.0,
-            yy - 4.0,
-            "axis end",
-            &format!("timeout {}", units::ms(lane.timeout_ms)),
-        );
+        let words = format!("timeout {}", units::ms(lane.timeout_ms));
+        svg.text(ts.x1 - 4.0, yy - 4.0, "axis end", &words);
     } else {
-        svg.text(
-            ts.x1 - 4.0,
-            y + 12.0,
-            "axis end",
-            &format!("timeout {} (above the scale)", units::ms(lane.timeout_ms)),
-        );
+        // In the gutter: inside the plot it would cover an outage's words.
+        let words = format!("timeout {}: off scale", units::ms(lane.timeout_ms));
+        svg.text(GUTTER - 8.0, y + 60.0, "axis end small", &words);
     }
     let mut yy = y + PLOT_H + 8.0;
     if classes.is_empty() {
@@ -430,10 +423,11 @@ fn band(svg: &mut Svg, ts: &TimeScale, y: f64, o: &OutageSpan, open: bool) {
     };
     svg.text(x0 + dx, y + 14.0, cls, &down);
     if let Some(w) = end_word {
-        let (dx, cls) = if x1 < ts.x0 + 140.0 {
-            (4.0, "bold")
-        } else {
+        // Where the database is back, reading on; near the right edge, before it.
+        let (dx, cls) = if x1 > ts.x1 - 140.0 {
             (-4.0, "bold end")
+        } else {
+            (4.0, "bold")
         };
         svg.line(x1, y, x1, y + PLOT_H, "grid");
         svg.text(x1 + dx, y + 30.0, cls, &w);
