@@ -22,7 +22,7 @@ ul.reasons li{margin:.15em 0}\
 .tag{font-size:.8em;padding:0 .4em;border:1px solid var(--grid);border-radius:3px;margin-left:.4em;color:var(--muted)}\
 table{border-collapse:collapse;width:100%;font-size:.92em;margin:.4em 0}\
 th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid var(--grid);vertical-align:top;overflow-wrap:anywhere}\
-th{color:var(--muted);font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+th{color:var(--muted);font-weight:600;overflow-wrap:normal}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
 .ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--fail);font-weight:600}\
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}\
 details summary{cursor:default;color:var(--muted)}\
@@ -44,7 +44,7 @@ h2{break-after:avoid}\
 
 pub(super) fn page(theme: ThemeName) -> String {
     format!(
-        ":root{{{}}}{PAGE}{CHARTS}{PRINT}@media print{{:root{{{}}}}}",
+        ":root{{{}}}{PAGE}{CHARTS}{PRINT}@media print{{:root{{color-scheme:light;{}}}}}",
         variables(theme),
         variables(ThemeName::Light)
     )
