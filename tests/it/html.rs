@@ -264,3 +264,30 @@ fn a_ten_minute_recording_at_50_per_second_marks_every_failure_in_under_2_mb() {
         assert!(page.contains(words), "{words}");
     }
 }
+
+#[test]
+fn the_readme_charts_are_the_sample_outage_as_drawn_now() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = fault_bin::run(
+        &[
+            "report",
+            path_str(&sample()),
+            "--format",
+            "markdown",
+            "--assets",
+            path_str(dir.path()),
+        ],
+        &[],
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/report");
+    for name in ["db-timeline.svg", "startup-phases.svg", "status-strips.svg"] {
+        let now = std::fs::read_to_string(dir.path().join(name)).expect("drawn");
+        let kept = std::fs::read_to_string(committed.join(name)).unwrap_or_default();
+        assert!(
+            now == kept,
+            "assets/report/{name} is stale: connscope report assets/outage.jsonl --format markdown --assets assets/report > /dev/null"
+        );
+    }
+}
