@@ -2,7 +2,7 @@
 //! capacity (53300) and those that failed otherwise, against the number planned and the
 //! safety cap.
 
-use super::{Chart, GUTTER, RIGHT, WIDTH, swatch};
+use super::{Drawn, GUTTER, RIGHT, WIDTH, swatch};
 use crate::report::model::Report;
 use crate::report::series::CapacityTest;
 use crate::report::svg::{LinearScale, Svg};
@@ -12,7 +12,7 @@ const ROW: f64 = 28.0;
 /// Room on the right of the bars for their numbers.
 const NUMBERS: f64 = 300.0;
 
-pub(super) fn chart(r: &Report) -> Option<(Chart, Svg)> {
+pub(super) fn chart(r: &Report) -> Option<Drawn> {
     let tests = &r.charts.capacity;
     if tests.is_empty() {
         return None;
@@ -53,15 +53,12 @@ pub(super) fn chart(r: &Report) -> Option<(Chart, Svg)> {
     }
     legend(&mut svg, h - 8.0);
     let caption = "Each capacity test: connections that succeeded, were refused for capacity (53300) or failed otherwise, out of those planned; a faded bar is history (a newer test or newer evidence replaced it).".to_string();
-    Some((
-        Chart {
-            id: "capacity-tests",
-            title: "Capacity tests",
-            caption,
-            svg: String::new(),
-        },
+    Some(Drawn {
+        id: "capacity-tests",
+        title: "Capacity tests",
+        caption,
         svg,
-    ))
+    })
 }
 
 fn row(svg: &mut Svg, sx: &LinearScale, y: f64, t: &CapacityTest) {

@@ -41,11 +41,21 @@ pub fn all(r: &Report, theme: ThemeName, standalone: bool) -> Vec<Chart> {
     ]
     .into_iter()
     .flatten()
-    .map(|(mut c, svg)| {
-        c.svg = svg.finish(style);
-        c
+    .map(|d| Chart {
+        id: d.id,
+        title: d.title,
+        caption: d.caption,
+        svg: d.svg.finish(style),
     })
     .collect()
+}
+
+/// A chart drawn but not yet closed: whether it carries a stylesheet is the caller's choice.
+pub(crate) struct Drawn {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub caption: String,
+    pub svg: crate::report::svg::Svg,
 }
 
 /// The colours of a theme, as hex, by what they mean.

@@ -4,16 +4,16 @@
 //! share one axis — seconds since each run began — so runs compare at a glance; the label
 //! says when each began and how soon after the previous run's exit (a restart).
 
-use super::{Chart, GUTTER, RIGHT, WIDTH, swatch};
+use super::{Drawn, GUTTER, RIGHT, WIDTH, swatch};
 use crate::report::model::Report;
 use crate::report::series::RunBars;
 use crate::report::svg::{LinearScale, Svg};
-use crate::state::startup::PhaseVerdict;
+use crate::state::startup::{PhaseSpan, PhaseVerdict};
 use crate::units::{self, clock, secs_between};
 
 const ROW: f64 = 40.0;
 
-pub(super) fn chart(r: &Report) -> Option<(Chart, Svg)> {
+pub(super) fn chart(r: &Report) -> Option<Drawn> {
     let st = r.charts.startup.as_ref()?;
     if st.runs.is_empty() {
         return None;
@@ -35,45 +35,42 @@ pub(super) fn chart(r: &Report) -> Option<(Chart, Svg)> {
     let mut svg = Svg::new("startup-phases", WIDTH, h, &label);
     svg.rect(0.0, 0.0, WIDTH, h, "page", None);
     let top = 10.0;
+    axis(&mut svg, &sx, top, rows_h);
+    let mut prev: Option<&RunBars> = None;
+    for (i, run) in st.runs.iter().enumerate() {
+        row(&mut svg, &sx, top + i as f64 * ROW, run, prev);
+        prev = Some(run);
+    }
+    whole_budget(&mut svg, &sx, top, rows_h, st.total_budget_s);
+    legend(&mut svg, h - 8.0);
+    let caption = format!(
+        "Each row is one run of the service's startup ({}), oldest first; bars are phases from their start, dashed boxes their budgets; ✗ marks the failed phase and the exit code. Seconds since each run began.",
+        crate::report::model::startup_source(st.source)
+    );
+    Some(Drawn {
+        id: "startup-phases",
+        title: "Startup runs and phases",
+        caption,
+        svg,
+    })
+}
+
+fn axis(svg: &mut Svg, sx: &LinearScale, top: f64, rows_h: f64) {
     svg.rect(sx.x0, top, sx.x1 - sx.x0, rows_h, "plot", None);
     for v in sx.ticks(10) {
         let x = sx.x(v);
         svg.line(x, top, x, top + rows_h, "grid");
         svg.text(x, top + rows_h + 14.0, "axis mid", &units::secs_exact(v));
     }
-    svg.text(
-        GUTTER - 20.0,
-        top + rows_h + 14.0,
-        "axis end",
-        "since the run began",
-    );
-    let mut prev: Option<&RunBars> = None;
-    for (i, run) in st.runs.iter().enumerate() {
-        row(&mut svg, &sx, top + i as f64 * ROW, run, prev);
-        prev = Some(run);
-    }
-    let bx = sx.x(st.total_budget_s);
-    svg.line(bx, top - 4.0, bx, top + rows_h, "budget-line");
-    svg.text(
-        bx - 4.0,
-        top + rows_h - 4.0,
-        "axis end",
-        &format!("whole startup {}", units::secs_exact(st.total_budget_s)),
-    );
-    legend(&mut svg, h - 8.0);
-    let caption = format!(
-        "Each row is one run of the service's startup ({}), oldest first; bars are phases from their start, dashed boxes their budgets; ✗ marks the failed phase and the exit code. Seconds since each run began.",
-        crate::report::model::startup_source(st.source)
-    );
-    Some((
-        Chart {
-            id: "startup-phases",
-            title: "Startup runs and phases",
-            caption,
-            svg: String::new(),
-        },
-        svg,
-    ))
+    let y = top + rows_h + 14.0;
+    svg.text(GUTTER - 20.0, y, "axis end", "since the run began");
+}
+
+fn whole_budget(svg: &mut Svg, sx: &LinearScale, top: f64, rows_h: f64, budget_s: f64) {
+    let x = sx.x(budget_s);
+    svg.line(x, top - 4.0, x, top + rows_h, "budget-line");
+    let words = format!("whole startup {}", units::secs_exact(budget_s));
+    svg.text(x - 4.0, top + rows_h - 4.0, "axis end", &words);
 }
 
 /// Seconds from the run's first phase start to its exit or the end of its last phase.
@@ -108,43 +105,50 @@ fn row(svg: &mut Svg, sx: &LinearScale, y: f64, run: &RunBars, prev: Option<&Run
         return;
     };
     for (i, p) in run.phases.iter().enumerate() {
-        let Some(ps) = p.started else { continue };
-        let off = secs_between(start, ps).max(0.0);
-        let x = sx.x(off);
-        let bx = sx.x(off + p.budget_s);
-        svg.rect(x, y + 6.0, bx - x, ROW - 16.0, "budget", None);
-        let dur = p.duration_s.unwrap_or(0.0);
-        let w = (sx.x(off + dur) - x).max(1.5);
-        let tip = format!(
-            "run {} phase {} {}: {} after {} (budget {}){}",
-            run.number,
-            i + 1,
-            p.name,
-            p.verdict.as_str().replace('_', " "),
-            units::elapsed(dur),
-            units::secs_exact(p.budget_s),
-            p.message
-                .as_deref()
-                .map_or_else(String::new, |m| format!(" — {m}"))
-        );
-        svg.rect(
-            x,
-            y + 10.0,
-            w,
-            ROW - 24.0,
-            &format!("phase p-{}", p.verdict.as_str()),
-            Some(&tip),
-        );
-        if w > 16.0 {
-            svg.text(x + w / 2.0, y + 21.5, "on-bar mid", &(i + 1).to_string());
-        }
-        if p.verdict.is_failure() {
-            let words = format!("✗ {} {} {}", i + 1, p.name, units::elapsed(dur));
-            svg.text(x + w + 5.0, y + 21.5, "bad", &words);
+        if let Some(ps) = p.started {
+            phase_bar(
+                svg,
+                sx,
+                y,
+                run.number,
+                i + 1,
+                p,
+                secs_between(start, ps).max(0.0),
+            );
         }
     }
     exit_mark(svg, sx, y, run, start);
     svg.end_group();
+}
+
+/// Phase `n` of a run, `off` seconds after the run began: its budget box, its bar, and for a
+/// failure its name and time.
+fn phase_bar(svg: &mut Svg, sx: &LinearScale, y: f64, run: u32, n: usize, p: &PhaseSpan, off: f64) {
+    let x = sx.x(off);
+    let bx = sx.x(off + p.budget_s);
+    svg.rect(x, y + 6.0, bx - x, ROW - 16.0, "budget", None);
+    let dur = p.duration_s.unwrap_or(0.0);
+    let w = (sx.x(off + dur) - x).max(1.5);
+    let message = p
+        .message
+        .as_deref()
+        .map_or_else(String::new, |m| format!(" — {m}"));
+    let tip = format!(
+        "run {run} phase {n} {}: {} after {} (budget {}){message}",
+        p.name,
+        p.verdict.as_str().replace('_', " "),
+        units::elapsed(dur),
+        units::secs_exact(p.budget_s),
+    );
+    let class = format!("phase p-{}", p.verdict.as_str());
+    svg.rect(x, y + 10.0, w, ROW - 24.0, &class, Some(&tip));
+    if w > 16.0 {
+        svg.text(x + w / 2.0, y + 21.5, "on-bar mid", &n.to_string());
+    }
+    if p.verdict.is_failure() {
+        let words = format!("✗ {n} {} {}", p.name, units::elapsed(dur));
+        svg.text(x + w + 5.0, y + 21.5, "bad", &words);
+    }
 }
 
 fn exit_mark(

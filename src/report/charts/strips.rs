@@ -4,7 +4,7 @@
 //! answer the strip stays empty — no evidence is drawn as none. Same time axis as the
 //! database timeline.
 
-use super::{Chart, GUTTER, RIGHT, WIDTH, swatch};
+use super::{Drawn, GUTTER, RIGHT, WIDTH, swatch};
 use crate::report::model::Report;
 use crate::report::series::StatusStrip;
 use crate::report::svg::{Svg, TimeScale};
@@ -25,7 +25,7 @@ fn health_class(h: Health) -> &'static str {
     }
 }
 
-pub(super) fn chart(r: &Report) -> Option<(Chart, Svg)> {
+pub(super) fn chart(r: &Report) -> Option<Drawn> {
     let c = &r.charts;
     let (t0, t1) = c.span?;
     let rows: Vec<(&str, &StatusStrip)> = c
@@ -63,15 +63,12 @@ pub(super) fn chart(r: &Report) -> Option<(Chart, Svg)> {
     svg.text(GUTTER - 34.0, top + rows_h + 14.0, "axis end", "UTC");
     legend(&mut svg, h - 8.0);
     let caption = "Each health path and WebSocket as its answers were judged over time; a colour holds until the next different answer, and the strip is empty after the last one. Times UTC.".to_string();
-    Some((
-        Chart {
-            id: "status-strips",
-            title: "Health endpoints and WebSockets",
-            caption,
-            svg: String::new(),
-        },
+    Some(Drawn {
+        id: "status-strips",
+        title: "Health endpoints and WebSockets",
+        caption,
         svg,
-    ))
+    })
 }
 
 fn draw(svg: &mut Svg, ts: &TimeScale, y: f64, kind: &str, s: &StatusStrip) {

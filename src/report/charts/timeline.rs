@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Chart, GUTTER, RIGHT, WIDTH, swatch};
+use super::{Drawn, GUTTER, RIGHT, WIDTH, swatch};
 use crate::event::{ErrorClass, Step};
 use crate::report::model::Report;
 use crate::report::series::{AlertSpan, DbLane};
@@ -108,7 +108,45 @@ fn family(c: ErrorClass) -> &'static str {
     }
 }
 
-pub(super) fn chart(r: &Report) -> Option<(Chart, Svg)> {
+/// A lane laid out: its columns and the failure classes that get a row under the plot.
+struct Laid<'a> {
+    lane: &'a DbLane,
+    cols: Vec<Col>,
+    classes: Vec<ErrorClass>,
+}
+
+impl<'a> Laid<'a> {
+    fn new(lane: &'a DbLane, ts: &TimeScale) -> Self {
+        let cols = columns(&lane.buckets, ts);
+        let mut classes: Vec<ErrorClass> =
+            cols.iter().flat_map(|c| c.fails.keys().copied()).collect();
+        classes.sort();
+        classes.dedup();
+        Self {
+            lane,
+            cols,
+            classes,
+        }
+    }
+
+    fn height(&self) -> f64 {
+        PLOT_H + 8.0 + self.classes.len().max(1) as f64 * ROW + 6.0
+    }
+
+    fn failed(&self) -> u32 {
+        self.cols
+            .iter()
+            .flat_map(|c| c.fails.values())
+            .map(|f| f.count)
+            .sum()
+    }
+
+    fn outages(&self) -> usize {
+        self.lane.outages.len() + usize::from(self.lane.open_outage.is_some())
+    }
+}
+
+pub(super) fn chart(r: &Report) -> Option<Drawn> {
     let c = &r.charts;
     let (t0, t1) = c.span?;
     if c.lanes.is_empty() {
@@ -116,35 +154,15 @@ pub(super) fn chart(r: &Report) -> Option<(Chart, Svg)> {
     }
     let ts = TimeScale::new(t0, t1, GUTTER, WIDTH - RIGHT);
     let alerts = alert_rows(&c.alerts);
-    let lanes: Vec<(&DbLane, Vec<Col>, Vec<ErrorClass>)> = c
-        .lanes
-        .iter()
-        .map(|l| {
-            let cols = columns(&l.buckets, &ts);
-            let mut classes: Vec<ErrorClass> =
-                cols.iter().flat_map(|c| c.fails.keys().copied()).collect();
-            classes.sort();
-            classes.dedup();
-            (l, cols, classes)
-        })
-        .collect();
+    let lanes: Vec<Laid> = c.lanes.iter().map(|l| Laid::new(l, &ts)).collect();
     let alerts_h = if alerts.is_empty() {
         0.0
     } else {
         alerts.len() as f64 * ROW + 6.0
     };
-    let lanes_h: f64 = lanes
-        .iter()
-        .map(|(_, _, classes)| PLOT_H + 8.0 + classes.len().max(1) as f64 * ROW + 6.0)
-        .sum();
+    let lanes_h: f64 = lanes.iter().map(Laid::height).sum();
     let h = 8.0 + alerts_h + lanes_h + 24.0 + 24.0;
-    let attempts: u64 = c.lanes.iter().map(|l| l.attempts).sum();
-    let label = format!(
-        "Database attempts over time: {}, {}",
-        units::count(attempts, "attempt"),
-        summary_words(&lanes)
-    );
-    let mut svg = Svg::new("db-timeline", WIDTH, h, &label);
+    let mut svg = Svg::new("db-timeline", WIDTH, h, &label(&lanes));
     svg.rect(0.0, 0.0, WIDTH, h, "page", None);
     let mut y = 8.0;
     if !alerts.is_empty() {
@@ -155,36 +173,27 @@ pub(super) fn chart(r: &Report) -> Option<(Chart, Svg)> {
         svg.end_group();
         y += alerts_h;
     }
-    for (lane, cols, classes) in &lanes {
-        y = draw_lane(&mut svg, &ts, y, lane, cols, classes);
+    for l in &lanes {
+        y = draw_lane(&mut svg, &ts, y, l);
     }
     axis(&mut svg, &ts, y, y - lanes_h);
     legend(&mut svg, y + 40.0);
     let caption = "Connection time of successful attempts stacked by step; failures as marks in the lane of their class (T timeout ■, 53300 ◆, other ✕); shaded bands are outages, with when the database went down and came back; alert bands run from raised to cleared. Times UTC.".to_string();
-    Some((
-        Chart {
-            id: "db-timeline",
-            title: "Database attempts",
-            caption,
-            svg: String::new(),
-        },
+    Some(Drawn {
+        id: "db-timeline",
+        title: "Database attempts",
+        caption,
         svg,
-    ))
+    })
 }
 
-fn summary_words(lanes: &[(&DbLane, Vec<Col>, Vec<ErrorClass>)]) -> String {
-    let failed: u32 = lanes
-        .iter()
-        .flat_map(|(_, cols, _)| cols.iter().flat_map(|c| c.fails.values()))
-        .map(|f| f.count)
-        .sum();
-    let outages: usize = lanes
-        .iter()
-        .map(|(l, _, _)| l.outages.len() + usize::from(l.open_outage.is_some()))
-        .sum();
+fn label(lanes: &[Laid]) -> String {
+    let attempts: u64 = lanes.iter().map(|l| l.lane.attempts).sum();
+    let failed: u32 = lanes.iter().map(Laid::failed).sum();
+    let outages: usize = lanes.iter().map(Laid::outages).sum();
     format!(
-        "{} failed, {}",
-        failed,
+        "Database attempts over time: {}, {failed} failed, {}",
+        units::count(attempts, "attempt"),
         units::count(outages as u64, "outage")
     )
 }
@@ -239,63 +248,71 @@ fn alert_row(svg: &mut Svg, ts: &TimeScale, y: f64, level: AlertLevel, spans: &[
 }
 
 /// The plot, its outage bands and its failure lanes; returns the y below them.
-fn draw_lane(
-    svg: &mut Svg,
-    ts: &TimeScale,
-    y: f64,
-    lane: &DbLane,
-    cols: &[Col],
-    classes: &[ErrorClass],
-) -> f64 {
-    let mut means: Vec<f64> = cols.iter().filter_map(Col::ok_mean).collect();
-    let top = if means.is_empty() {
-        crate::ui::panels::chart::scale_top(&mut [lane.timeout_ms], crate::ui::view::Scale::Full)
-    } else {
-        crate::ui::panels::chart::scale_top(&mut means, crate::ui::view::Scale::Robust)
-    };
+fn draw_lane(svg: &mut Svg, ts: &TimeScale, y: f64, laid: &Laid) -> f64 {
     let vs = ValueScale {
-        top,
+        top: scale_top(laid),
         y0: y + PLOT_H,
         y1: y,
     };
     svg.group("lane");
     svg.rect(ts.x0, y, ts.x1 - ts.x0, PLOT_H, "plot", None);
-    for v in [top, top / 2.0, 0.0] {
-        let yy = vs.y(v);
-        svg.line(ts.x0, yy, ts.x1, yy, "grid");
+    value_axis(svg, ts, &vs, &laid.lane.vantage);
+    outages(svg, ts, y, laid.lane);
+    bars(svg, ts, &vs, &laid.cols);
+    timeout_line(svg, ts, &vs, laid.lane.timeout_ms);
+    let mut yy = y + PLOT_H + 8.0;
+    if laid.classes.is_empty() {
+        svg.text(GUTTER - 8.0, yy + 11.0, "axis end", "failures");
+        svg.text(ts.x0 + 4.0, yy + 11.0, "axis", "no failed attempt");
+        yy += ROW;
+    }
+    for class in &laid.classes {
+        fail_lane(svg, ts, yy, *class, &laid.cols);
+        yy += ROW;
+    }
+    svg.end_group();
+    yy + 6.0
+}
+
+/// The dashboard's scale: near p95 of the columns' successes (slower ones are `▲` marks); with
+/// no success at all, the timeout.
+fn scale_top(laid: &Laid) -> f64 {
+    use crate::ui::panels::chart::scale_top;
+    use crate::ui::view::Scale;
+    let mut means: Vec<f64> = laid.cols.iter().filter_map(Col::ok_mean).collect();
+    if means.is_empty() {
+        scale_top(&mut [laid.lane.timeout_ms], Scale::Full)
+    } else {
+        scale_top(&mut means, Scale::Robust)
+    }
+}
+
+fn value_axis(svg: &mut Svg, ts: &TimeScale, vs: &ValueScale, vantage: &str) {
+    for v in [vs.top, vs.top / 2.0, 0.0] {
+        let y = vs.y(v);
+        svg.line(ts.x0, y, ts.x1, y, "grid");
         let label = if v == 0.0 {
             "0".to_string()
         } else {
             units::ms(v)
         };
-        svg.text(GUTTER - 8.0, yy + 4.0, "axis end", &label);
+        svg.text(GUTTER - 8.0, y + 4.0, "axis end", &label);
     }
-    svg.text(GUTTER - 8.0, y + 30.0, "end bold", &lane.vantage);
-    svg.text(GUTTER - 8.0, y + 44.0, "axis end", "connection time");
-    outages(svg, ts, y, lane);
-    bars(svg, ts, &vs, cols);
-    if lane.timeout_ms <= top {
-        let yy = vs.y(lane.timeout_ms);
-        svg.line(ts.x0, yy, ts.x1, yy, "limit");
-        let words = format!("timeout {}", units::ms(lane.timeout_ms));
-        svg.text(ts.x1 - 4.0, yy - 4.0, "axis end", &words);
+    svg.text(GUTTER - 8.0, vs.y1 + 30.0, "end bold", vantage);
+    svg.text(GUTTER - 8.0, vs.y1 + 44.0, "axis end", "connection time");
+}
+
+fn timeout_line(svg: &mut Svg, ts: &TimeScale, vs: &ValueScale, timeout_ms: f64) {
+    if timeout_ms <= vs.top {
+        let y = vs.y(timeout_ms);
+        svg.line(ts.x0, y, ts.x1, y, "limit");
+        let words = format!("timeout {}", units::ms(timeout_ms));
+        svg.text(ts.x1 - 4.0, y - 4.0, "axis end", &words);
     } else {
         // In the gutter: inside the plot it would cover an outage's words.
-        let words = format!("timeout {}: off scale", units::ms(lane.timeout_ms));
-        svg.text(GUTTER - 8.0, y + 60.0, "axis end small", &words);
+        let words = format!("timeout {}: off scale", units::ms(timeout_ms));
+        svg.text(GUTTER - 8.0, vs.y1 + 60.0, "axis end small", &words);
     }
-    let mut yy = y + PLOT_H + 8.0;
-    if classes.is_empty() {
-        svg.text(GUTTER - 8.0, yy + 11.0, "axis end", "failures");
-        svg.text(ts.x0 + 4.0, yy + 11.0, "axis", "no failed attempt");
-        yy += ROW;
-    }
-    for class in classes {
-        fail_lane(svg, ts, yy, *class, cols);
-        yy += ROW;
-    }
-    svg.end_group();
-    yy + 6.0
 }
 
 fn bars(svg: &mut Svg, ts: &TimeScale, vs: &ValueScale, cols: &[Col]) {

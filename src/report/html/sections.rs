@@ -239,47 +239,11 @@ pub(super) fn numbers(o: &mut String, r: &Report) {
         r#"<section id="numbers"><h2>At the end</h2><table><tr><th>What</th><th>Result</th></tr>"#,
     );
     if let Some(i) = &r.init {
-        let result = match &i.result.error {
-            None => format!(
-                r#"<span class="ok">ok</span> in {}"#,
-                units::ms(i.result.elapsed_ms)
-            ),
-            Some(e) => format!(
-                r#"<span class="bad">{}</span> after {} (timeout {}){}"#,
-                esc(&e.to_string()),
-                units::ms(i.result.elapsed_ms),
-                units::ms(i.result.timeout_ms),
-                match i.near_configured_timeout {
-                    Some(false) => " — far from the configured timeout",
-                    _ => "",
-                }
-            ),
-        };
-        let _ = write!(o, "<tr><td>initialization</td><td>{result}</td></tr>");
+        row(o, "initialization", &init(i));
     }
     for e in &r.endpoints {
         for p in &e.paths {
-            let health = p.health.map_or(NONE, |h| h.as_str());
-            let class = if p.health.is_some_and(|h| h.is_failure()) {
-                "bad"
-            } else {
-                ""
-            };
-            let _ = write!(
-                o,
-                r#"<tr><td>{} {}</td><td><span class="{class}">{health}</span> — {} of {} tries failed{}</td></tr>"#,
-                esc(&e.name),
-                esc(&p.path),
-                p.consistency.failed,
-                p.consistency.of,
-                if p.consistency.consistent {
-                    ", consistently"
-                } else if p.consistency.intermittent {
-                    ", intermittently"
-                } else {
-                    ""
-                }
-            );
+            row(o, &esc(&format!("{} {}", e.name, p.path)), &path(p));
         }
     }
     for w in &r.websockets {
@@ -291,13 +255,52 @@ pub(super) fn numbers(o: &mut String, r: &Report) {
             (_, Some(e)) => format!(r#"<span class="bad">{}</span>"#, esc(&e.to_string())),
             _ => NONE.into(),
         };
-        let _ = write!(
-            o,
-            "<tr><td>WebSocket {}</td><td>{result}</td></tr>",
-            esc(&w.url)
-        );
+        row(o, &esc(&format!("WebSocket {}", w.url)), &result);
     }
     o.push_str("</table></section>");
+}
+
+fn row(o: &mut String, what: &str, result: &str) {
+    let _ = write!(o, "<tr><td>{what}</td><td>{result}</td></tr>");
+}
+
+fn init(i: &crate::report::model::Init) -> String {
+    let Some(e) = &i.result.error else {
+        return format!(
+            r#"<span class="ok">ok</span> in {}"#,
+            units::ms(i.result.elapsed_ms)
+        );
+    };
+    let far = match i.near_configured_timeout {
+        Some(false) => " — far from the configured timeout",
+        _ => "",
+    };
+    format!(
+        r#"<span class="bad">{}</span> after {} (timeout {}){far}"#,
+        esc(&e.to_string()),
+        units::ms(i.result.elapsed_ms),
+        units::ms(i.result.timeout_ms),
+    )
+}
+
+fn path(p: &crate::report::model::PathSummary) -> String {
+    let health = p.health.map_or(NONE, |h| h.as_str());
+    let class = if p.health.is_some_and(|h| h.is_failure()) {
+        "bad"
+    } else {
+        ""
+    };
+    let how = if p.consistency.consistent {
+        ", consistently"
+    } else if p.consistency.intermittent {
+        ", intermittently"
+    } else {
+        ""
+    };
+    format!(
+        r#"<span class="{class}">{health}</span> — {} of {} tries failed{how}"#,
+        p.consistency.failed, p.consistency.of
+    )
 }
 
 pub(super) fn events(o: &mut String, r: &Report) {

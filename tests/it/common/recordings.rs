@@ -49,6 +49,8 @@ pub struct Busy {
     pub failed: u64,
 }
 
+type Timed = Vec<(f64, connscope::event::EventBody)>;
+
 /// A generated recording of a long, busy watch on staging: `secs` seconds of database
 /// attempts at `per_sec` (fast successes with a rare spike; an outage of timeouts from 60 s
 /// to 300 s, a burst of 53300 from 420 s to 440 s, a refused attempt now and then), health
@@ -56,174 +58,177 @@ pub struct Busy {
 /// start), the service's startup failing at phase 3 in a restart loop until the database is
 /// back, and a capacity test at 425 s. Deterministic.
 pub fn busy(path: &Path, secs: u32, per_sec: u32) -> Busy {
-    use connscope::event::{
-        CapacityConn, CapacityFinished, CapacityStarted, DbSteps, ErrorClass, Event, EventBody,
-        PhaseStatus, StartupExit, StartupSource, Step,
-    };
-    use connscope::state::fixtures::{failed_attempt, failure, http, ok_attempt, phase, t, ws};
-    use std::io::Write as _;
-
     let mut rng = fastrand::Rng::with_seed(18);
-    let mut ev: Vec<(f64, EventBody)> = Vec::new();
-    let (mut attempts, mut failed) = (0u64, 0u64);
+    let mut ev = Timed::new();
+    let failed = db_attempts(&mut ev, &mut rng, secs, per_sec);
+    health_checks(&mut ev, &mut rng, secs);
+    startup_runs(&mut ev, secs);
+    capacity_test(&mut ev, 425.0);
+    ev.sort_by(|a, b| a.0.total_cmp(&b.0));
+    write_recording(path, &ev);
+    Busy {
+        events: ev.len() as u64,
+        attempts: u64::from(secs * per_sec),
+        failed,
+    }
+}
+
+fn too_many() -> connscope::event::Failure {
+    use connscope::event::{ErrorClass, Step};
+    connscope::state::fixtures::failure(
+        ErrorClass::TooManyConnections,
+        Step::Handshake,
+        Some("53300"),
+        "sorry, too many clients already",
+    )
+}
+
+/// Returns how many failed.
+fn db_attempts(ev: &mut Timed, rng: &mut fastrand::Rng, secs: u32, per_sec: u32) -> u64 {
+    use connscope::event::{DbSteps, ErrorClass, Step};
+    use connscope::state::fixtures::{failed_attempt, failure, ok_attempt};
+    let tcp_only = DbSteps {
+        tcp: Some(0.4),
+        ..DbSteps::default()
+    };
+    let mut failed = 0;
     for i in 0..u64::from(secs * per_sec) {
         let at = i as f64 / f64::from(per_sec);
-        attempts += 1;
-        let body = if (60.0..300.0).contains(&at) {
-            failed += 1;
-            let steps = DbSteps {
-                tcp: Some(0.4),
-                ..DbSteps::default()
-            };
+        let failure = if (60.0..300.0).contains(&at) {
             let f = failure(
                 ErrorClass::Timeout,
                 Step::Tls,
                 None,
                 "no TLS handshake within 35s",
             );
-            failed_attempt(i, 35_000.0, steps, f)
+            Some((35_000.0, tcp_only, f))
         } else if (420.0..440.0).contains(&at) {
-            failed += 1;
-            let steps = DbSteps {
-                tcp: Some(0.4),
-                ..DbSteps::default()
-            };
-            let f = failure(
-                ErrorClass::TooManyConnections,
-                Step::Handshake,
-                Some("53300"),
-                "sorry, too many clients already",
-            );
-            failed_attempt(i, 2.1, steps, f)
+            Some((2.1, tcp_only, too_many()))
         } else if rng.u32(0..2000) == 0 {
-            failed += 1;
             let f = failure(ErrorClass::Refused, Step::Tcp, None, "connection refused");
-            failed_attempt(i, 0.3, DbSteps::default(), f)
+            Some((0.3, DbSteps::default(), f))
         } else {
-            let spike = if rng.u32(0..500) == 0 { 200.0 } else { 0.0 };
-            ok_attempt(
-                i,
-                0.0,
-                rng.f64() + 0.3,
-                6.0 + 4.0 * rng.f64() + spike,
-                0.3 + rng.f64(),
-            )
+            None
+        };
+        let body = match failure {
+            Some((ms, steps, f)) => {
+                failed += 1;
+                failed_attempt(i, ms, steps, f)
+            }
+            None => {
+                let spike = if rng.u32(0..500) == 0 { 200.0 } else { 0.0 };
+                let handshake = 6.0 + 4.0 * rng.f64() + spike;
+                ok_attempt(i, 0.0, rng.f64() + 0.3, handshake, 0.3 + rng.f64())
+            }
         };
         ev.push((at, body));
     }
+    failed
+}
+
+fn health_checks(ev: &mut Timed, rng: &mut fastrand::Rng, secs: u32) {
+    use connscope::state::fixtures::{http, ws};
+    let failed =
+        r#"{"status":"unavailable","error":"startup failed: database initialization timeout"}"#;
     for k in 0..secs / 10 {
         let at = f64::from(k * 10) + 1.0;
         let down = (60.0..310.0).contains(&at);
+        let (status, body) = if down {
+            (503, failed)
+        } else {
+            (200, r#"{"status":"ok"}"#)
+        };
         for (j, name) in ["backend", "api", "auth"].into_iter().enumerate() {
             for path in ["/health", "/health/database"] {
-                let (status, body) = if down {
-                    (
-                        503,
-                        r#"{"status":"unavailable","error":"startup failed: database initialization timeout"}"#,
-                    )
-                } else {
-                    (200, r#"{"status":"ok"}"#)
-                };
+                let latency = 12.0 + rng.f64() * 5.0;
                 ev.push((
                     at + j as f64 * 0.01,
-                    http(name, path, status, 12.0 + rng.f64() * 5.0, body),
+                    http(name, path, status, latency, body),
                 ));
             }
         }
         ev.push((at + 0.5, ws(!down)));
     }
-    // Runs of the service's startup: phase 3 times out at 75 s while the database is down.
-    let mut run_at = 0.0;
-    while run_at < f64::from(secs) {
-        ev.push((run_at, phase(1, PhaseStatus::Started, run_at, None)));
-        ev.push((
-            run_at + 0.4,
-            phase(1, PhaseStatus::Completed, run_at + 0.4, None),
-        ));
-        ev.push((
-            run_at + 0.4,
-            phase(2, PhaseStatus::Started, run_at + 0.4, None),
-        ));
-        ev.push((
-            run_at + 2.4,
-            phase(2, PhaseStatus::Completed, run_at + 2.4, None),
-        ));
-        ev.push((
-            run_at + 2.4,
-            phase(3, PhaseStatus::Started, run_at + 2.4, None),
-        ));
-        if run_at + 2.4 < 300.0 {
-            let end = run_at + 77.4;
-            let msg = Some("database initialization timeout after 75.0s");
-            ev.push((end, phase(3, PhaseStatus::Failed, end, msg)));
-            let exit = StartupExit {
-                source: StartupSource::Log,
-                code: 3,
-                ts: t(end + 0.1),
-            };
-            ev.push((end + 0.1, EventBody::StartupExit(exit)));
-            run_at = end + 1.1;
-            continue;
-        }
-        let mut at = run_at + 2.9;
-        ev.push((at, phase(3, PhaseStatus::Completed, at, None)));
-        for n in 4..=7u8 {
+}
+
+/// Phase 3 times out at 75 s (and the service exits with 3) while the database is down; the
+/// first run after it completes every phase.
+fn startup_runs(ev: &mut Timed, secs: u32) {
+    use connscope::event::{EventBody, PhaseStatus, StartupExit, StartupSource};
+    use connscope::state::fixtures::{phase, t};
+    let mut at = 0.0;
+    while at < f64::from(secs) {
+        for (n, len) in [(1u8, 0.4), (2, 2.0)] {
             ev.push((at, phase(n, PhaseStatus::Started, at, None)));
-            at += 0.8;
+            at += len;
             ev.push((at, phase(n, PhaseStatus::Completed, at, None)));
         }
-        break;
+        ev.push((at, phase(3, PhaseStatus::Started, at, None)));
+        if at >= 300.0 {
+            at += 0.5;
+            ev.push((at, phase(3, PhaseStatus::Completed, at, None)));
+            for n in 4..=7u8 {
+                ev.push((at, phase(n, PhaseStatus::Started, at, None)));
+                at += 0.8;
+                ev.push((at, phase(n, PhaseStatus::Completed, at, None)));
+            }
+            return;
+        }
+        at += 75.0;
+        let msg = Some("database initialization timeout after 75.0s");
+        ev.push((at, phase(3, PhaseStatus::Failed, at, msg)));
+        let exit = StartupExit {
+            source: StartupSource::Log,
+            code: 3,
+            ts: t(at + 0.1),
+        };
+        ev.push((at + 0.1, EventBody::StartupExit(exit)));
+        at += 1.1;
     }
-    let cap = 425.0;
-    ev.push((
-        cap,
-        EventBody::CapacityStarted(CapacityStarted {
-            run: 1,
-            requested: 10,
-            planned: 10,
-            cap: 35,
-            capped: false,
-            forced: false,
-            hold_ms: 1000.0,
-            server_max_connections: Some(20),
-            server_connections_in_use: Some(19),
-            server_reserved_connections: Some(3),
-            headroom: None,
-        }),
-    ));
-    for i in 0..10u32 {
-        let ok = i < 3;
-        let error = (!ok).then(|| {
-            failure(
-                ErrorClass::TooManyConnections,
-                Step::Handshake,
-                Some("53300"),
-                "sorry, too many clients already",
-            )
-        });
-        ev.push((
-            cap + 0.1,
-            EventBody::CapacityConn(CapacityConn {
-                run: 1,
-                index: i,
-                ok,
-                connect_ms: 3.0,
-                error,
-            }),
-        ));
-    }
-    ev.push((
-        cap + 1.3,
-        EventBody::CapacityFinished(CapacityFinished {
-            run: 1,
-            elapsed_ms: 1300.0,
-            aborted: false,
-            reason: None,
-        }),
-    ));
-    ev.sort_by(|a, b| a.0.total_cmp(&b.0));
+}
 
-    let state = connscope::state::fixtures::staging_config();
+/// Ten connections, seven refused with 53300.
+fn capacity_test(ev: &mut Timed, at: f64) {
+    use connscope::event::{CapacityConn, CapacityFinished, CapacityStarted, EventBody};
+    let started = CapacityStarted {
+        run: 1,
+        requested: 10,
+        planned: 10,
+        cap: 35,
+        capped: false,
+        forced: false,
+        hold_ms: 1000.0,
+        server_max_connections: Some(20),
+        server_connections_in_use: Some(19),
+        server_reserved_connections: Some(3),
+        headroom: None,
+    };
+    ev.push((at, EventBody::CapacityStarted(started)));
+    for index in 0..10u32 {
+        let ok = index < 3;
+        let conn = CapacityConn {
+            run: 1,
+            index,
+            ok,
+            connect_ms: 3.0,
+            error: (!ok).then(too_many),
+        };
+        ev.push((at + 0.1, EventBody::CapacityConn(conn)));
+    }
+    let finished = CapacityFinished {
+        run: 1,
+        elapsed_ms: 1300.0,
+        aborted: false,
+        reason: None,
+    };
+    ev.push((at + 1.3, EventBody::CapacityFinished(finished)));
+}
+
+/// A `watch` recording on the staging state configuration, starting at the fixtures' clock.
+fn write_recording(path: &Path, ev: &Timed) {
+    use connscope::event::Event;
+    use connscope::state::fixtures::t;
+    use std::io::Write as _;
     let header = connscope::record::Header {
         format: connscope::record::FORMAT.into(),
         version: connscope::record::VERSION,
@@ -232,20 +237,15 @@ pub fn busy(path: &Path, secs: u32, per_sec: u32) -> Busy {
         started_at: t(0.0),
         environment: "staging".into(),
         config: serde_json::json!({"environment": "staging", "cloud_sql": true}),
-        state,
+        state: connscope::state::fixtures::staging_config(),
     };
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     writeln!(out, "{}", serde_json::to_string(&header).expect("header")).expect("write");
-    for (at, body) in &ev {
+    for (at, body) in ev {
         let line = serde_json::to_string(&Event::at(t(*at), body.clone())).expect("event");
         writeln!(out, "{line}").expect("write");
     }
     out.flush().expect("flush");
-    Busy {
-        events: ev.len() as u64,
-        attempts,
-        failed,
-    }
 }
 
 /// Failed attempts the page's database timeline marks: the sum of its marks' counts (each
