@@ -28,6 +28,9 @@
 //! - `startup`: the primary track's newest run as of `now` (phases age with the clock:
 //!   `running` → `over_budget` → `stalled`), earlier runs, and the `restart_loop`.
 //! - `capacity`: when the newest test ran and whether it is history (`past`, why).
+//!
+//! Beside the judge, `timeline` keeps what the report's charts draw over the whole recording
+//! (attempt buckets that widen as it grows, outages, status runs, capacity tests), bounded.
 
 pub mod alerts;
 pub mod capacity;

@@ -497,4 +497,36 @@ mod tests {
             .collect();
         assert_eq!(segs, vec![(2, "200"), (2, "503"), (1, "200")]);
     }
+
+    #[test]
+    fn outages_are_recovered_or_cut_by_a_scenario_switch() {
+        use crate::event::LabScenario;
+        let lab = |name: &str| {
+            EventBody::LabScenario(LabScenario {
+                name: name.into(),
+                description: String::new(),
+            })
+        };
+        let mut ev = vec![(0.0, lab("healthy"))];
+        ev.extend((1..=3u32).map(|i| (f64::from(i), tcp_timeout(u64::from(i)))));
+        ev.push((4.0, lab("flapping")));
+        ev.extend((5..=7u32).map(|i| (f64::from(i), tcp_timeout(u64::from(i)))));
+        let s = build(staging_config(), &ev);
+        let tl = &s.timeline;
+        assert_eq!(tl.outages.len(), 1);
+        assert_eq!(tl.outages[0].cut_at, Some(t(4.0)), "cut by the switch");
+        assert_eq!(tl.outages[0].outage.recovered_at, None);
+        assert_eq!(tl.open_outage.as_ref().map(|o| o.from), Some(t(5.0)));
+        let mut more = ev.clone();
+        more.extend(
+            (8..=10u32).map(|i| (f64::from(i), ok_attempt(u64::from(i), 1.0, 1.0, 1.0, 1.0))),
+        );
+        let s = build(staging_config(), &more);
+        let tl = &s.timeline;
+        assert!(tl.open_outage.is_none());
+        assert_eq!(tl.outages.len(), 2);
+        assert_eq!(tl.outages[1].outage.recovered_at, Some(t(8.0)));
+        assert_eq!(tl.outages[1].cut_at, None);
+        assert_eq!(tl.db.attempts(), 9, "the timeline is not started over");
+    }
 }
