@@ -89,11 +89,14 @@ fn the_sample_outage_page_is_self_contained_and_tells_the_story() {
 #[test]
 fn svg_structure_of_the_sample_outage() {
     let (_, page) = html_of(&sample(), &[]);
-    for svg in inline_svgs(&page) {
-        let summary = structure::summary(svg);
-        let id = structure::id(svg);
-        insta::assert_snapshot!(format!("html_structure_{id}"), summary);
-    }
+    // Apart from the screens' snapshots: these are drawings' structure, not terminal text.
+    insta::with_settings!({ snapshot_path => "html/snapshots", prepend_module_to_snapshot => false }, {
+        for svg in inline_svgs(&page) {
+            let summary = structure::summary(svg);
+            let id = structure::id(svg);
+            insta::assert_snapshot!(format!("structure_{id}"), summary);
+        }
+    });
 }
 
 #[test]
