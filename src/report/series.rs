@@ -111,8 +111,8 @@ fn lanes(s: &State) -> Vec<DbLane> {
         buckets: tl.db.buckets().to_vec(),
         bucket_ms: tl.db.width_ms(),
         outages: tl.outages.clone(),
-        open_outage: tl.open_outage.clone().map(|outage| OutageSpan {
-            outage,
+        open_outage: s.db.current_outage().map(|o| OutageSpan {
+            outage: o.clone(),
             cut_at: None,
         }),
     }]

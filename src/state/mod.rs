@@ -238,8 +238,11 @@ impl State {
     /// the startup runs (the service's own restarts tell them apart) are kept; the newest
     /// capacity test is kept as history.
     fn start_scenario_over(&mut self, at: DateTime<Utc>, name: &str) {
-        self.db = db::DbState::new(&self.cfg.history, self.cfg.alerts.down_after);
-        self.timeline.scenario_switch(at);
+        let old = std::mem::replace(
+            &mut self.db,
+            db::DbState::new(&self.cfg.history, self.cfg.alerts.down_after),
+        );
+        self.timeline.scenario_switch(at, &old);
         self.init = None;
         self.endpoints = endpoints::EndpointsState::new(&self.cfg);
         self.capacity

@@ -93,20 +93,31 @@ impl Bucket {
                 self.ok_total_ms += a.total_ms;
                 self.ok_max_ms = self.ok_max_ms.max(a.total_ms);
             }
-            e => {
-                let (class, step, sqlstate) =
-                    e.as_ref().map_or((ErrorClass::Other, None, None), |e| {
-                        (e.class, e.step, e.sqlstate.clone())
-                    });
-                self.fail(FailMark {
-                    class,
-                    step,
-                    sqlstate,
-                    count: 1,
-                    first: at,
-                    max_ms: a.total_ms,
-                });
+            e => self.failed(at, a.total_ms, e.as_ref()),
+        }
+    }
+
+    /// One failed attempt (no allocation unless its class and step are new to the bucket).
+    fn failed(&mut self, at: DateTime<Utc>, ms: f64, e: Option<&crate::event::Failure>) {
+        let (class, step) = e.map_or((ErrorClass::Other, None), |e| (e.class, e.step));
+        match self
+            .failures
+            .iter_mut()
+            .find(|f| f.class == class && f.step == step)
+        {
+            Some(f) => {
+                f.count += 1;
+                f.first = f.first.min(at);
+                f.max_ms = f.max_ms.max(ms);
             }
+            None => self.failures.push(FailMark {
+                class,
+                step,
+                sqlstate: e.and_then(|e| e.sqlstate.clone()),
+                count: 1,
+                first: at,
+                max_ms: ms,
+            }),
         }
     }
 
@@ -310,38 +321,37 @@ impl CapacityBar {
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
     pub db: AttemptTimeline,
-    /// Ended (recovered or cut) outages, oldest first.
+    /// Ended (recovered or cut) outages, oldest first; the one going on is the database
+    /// state's `current_outage`.
     pub outages: Vec<OutageSpan>,
-    /// The outage going on, as the database state last told it.
-    pub open_outage: Option<Outage>,
     pub outages_dropped: u64,
+    /// The database state was down after the previous attempt.
+    was_down: bool,
     pub health: Vec<Strip>,
     pub websockets: Vec<Strip>,
     pub capacity: Vec<CapacityBar>,
 }
 
 impl Timeline {
-    /// After `db` applied the attempt: the attempt, and an outage that began or ended.
+    /// After `db` applied the attempt: the attempt, and an outage that ended with it.
     pub fn db_attempt(&mut self, at: DateTime<Utc>, a: &DbAttempt, db: &DbState) {
         self.db.add(at, a);
-        match (db.current_outage(), self.open_outage.is_some()) {
-            (Some(o), _) => self.open_outage = Some(o.clone()),
-            (None, true) => {
-                // Recovered: the database state moved it to its ended outages.
-                self.open_outage = None;
-                if let Some(o) = db.outages.last() {
-                    self.end_outage(o.clone(), None);
-                }
-            }
-            (None, false) => {}
+        if self.was_down
+            && !db.down
+            && let Some(o) = db.outages.last()
+        {
+            self.end_outage(o.clone(), None);
         }
+        self.was_down = db.down;
     }
 
-    /// A lab scenario switch starts the database state over: an open outage ends here.
-    pub fn scenario_switch(&mut self, at: DateTime<Utc>) {
-        if let Some(o) = self.open_outage.take() {
-            self.end_outage(o, Some(at));
+    /// A lab scenario switch starts the database state over: the outage `old` was in, if
+    /// any, ends here.
+    pub fn scenario_switch(&mut self, at: DateTime<Utc>, old: &DbState) {
+        if let Some(o) = old.current_outage() {
+            self.end_outage(o.clone(), Some(at));
         }
+        self.was_down = false;
     }
 
     fn end_outage(&mut self, outage: Outage, cut_at: Option<DateTime<Utc>>) {
@@ -516,14 +526,15 @@ mod tests {
         assert_eq!(tl.outages.len(), 1);
         assert_eq!(tl.outages[0].cut_at, Some(t(4.0)), "cut by the switch");
         assert_eq!(tl.outages[0].outage.recovered_at, None);
-        assert_eq!(tl.open_outage.as_ref().map(|o| o.from), Some(t(5.0)));
+        let open = s.db.current_outage().map(|o| o.from);
+        assert_eq!(open, Some(t(5.0)), "going on: the database state's");
         let mut more = ev.clone();
         more.extend(
             (8..=10u32).map(|i| (f64::from(i), ok_attempt(u64::from(i), 1.0, 1.0, 1.0, 1.0))),
         );
         let s = build(staging_config(), &more);
         let tl = &s.timeline;
-        assert!(tl.open_outage.is_none());
+        assert!(s.db.current_outage().is_none());
         assert_eq!(tl.outages.len(), 2);
         assert_eq!(tl.outages[1].outage.recovered_at, Some(t(8.0)));
         assert_eq!(tl.outages[1].cut_at, None);
