@@ -58,6 +58,8 @@ pub enum Format {
     Json,
     Markdown,
     Junit,
+    /// One self-contained HTML file with charts (`check` and `report` only).
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,12 +69,16 @@ pub enum Progress {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Output format: text for people, json for scripts, markdown for a ticket, junit for CI.
+    /// Output format: text for people, json for scripts, markdown for a ticket, junit for CI,
+    /// html for a self-contained page with charts.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Print one JSON line per completed probe step to stderr while running.
     #[arg(long, value_enum)]
     pub progress: Option<Progress>,
+    /// With --format markdown: write the charts as SVG files into DIR and link them.
+    #[arg(long, value_name = "DIR")]
+    pub assets: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,9 +115,13 @@ pub struct ReplayArgs {
 pub struct ReportArgs {
     /// A recording written by --record (JSON lines).
     pub file: PathBuf,
-    /// Output format: markdown for the post-mortem, json, junit or text.
+    /// Output format: markdown for the post-mortem, html (one self-contained page with
+    /// charts), json, junit or text.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
+    /// With --format markdown: write the charts as SVG files into DIR and link them.
+    #[arg(long, value_name = "DIR")]
+    pub assets: Option<PathBuf>,
     /// Only events at or after this time (RFC 3339, or an offset from the start like 5m).
     #[arg(long)]
     pub from: Option<String>,

@@ -11,6 +11,7 @@ use crate::supervisor::{self, Running};
 
 pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
     let config = super::load_config(g)?;
+    let doc = super::document::options(args.format, g.theme.as_deref(), args.assets.as_deref())?;
     let kinds = supervisor::select(g.only.as_deref(), &config, g.capacity.is_some())?;
     supervisor::pool_allowed(&kinds, &config, g.force)?;
     let state_cfg = StateConfig::from_config(&config);
@@ -62,7 +63,8 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
     if recorder.as_ref().is_some_and(Recorder::incomplete) {
         report.recording_incomplete();
     }
-    let ctx = crate::report::Context::live("check", crate::record::redacted_settings(&config));
+    let mut ctx = crate::report::Context::live("check", crate::record::redacted_settings(&config));
+    doc.apply(&report, &mut ctx)?;
     print(&report, args.format, &ctx)?;
     Ok(report.exit_code)
 }

@@ -2,6 +2,7 @@
 
 mod check;
 mod config_cmd;
+mod document;
 mod lab;
 mod live;
 mod panic_drill;
@@ -88,7 +89,7 @@ async fn dispatch(cli: Cli) -> AppResult<i32> {
         Some(Command::Config(c)) => config_cmd::run(&cli.global, c),
         Some(Command::Lab(args)) => lab::run(&cli.global, args).await,
         Some(Command::Replay(args)) => replay::run(&cli.global, args).await,
-        Some(Command::Report(args)) => report::run(args),
+        Some(Command::Report(args)) => report::run(&cli.global, args),
     }
 }
 

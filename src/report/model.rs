@@ -69,6 +69,9 @@ pub struct Report {
     /// What the post-mortem formats show beyond the JSON.
     #[serde(skip)]
     pub review: Review,
+    /// What the charts draw over time (HTML, markdown's chart files).
+    #[serde(skip)]
+    pub charts: super::series::ChartData,
 }
 
 /// Not in the JSON (it would repeat the events): the timeline, the configuration the state
@@ -227,6 +230,7 @@ impl Report {
     }
 
     pub fn build(s: &State, j: Judgement) -> Report {
+        let charts = super::series::build(s, &j);
         Report {
             connscope: env!("CARGO_PKG_VERSION"),
             verdict: j.verdict,
@@ -255,6 +259,7 @@ impl Report {
             targets: j.targets,
             findings: j.findings,
             review: review(s),
+            charts,
         }
     }
 }

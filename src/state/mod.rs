@@ -30,6 +30,9 @@
 //! - `capacity`: when the newest test ran and whether it is history (`past`, why).
 //! - `pool`: the newest pool probe run — its line with what lay beneath it, its weight
 //!   (timeouts and errors fail, waits over the threshold warn) and whether it is history.
+//!
+//! Beside the judge, `timeline` keeps what the report's charts draw over the whole recording
+//! (attempt buckets that widen as it grows, outages, status runs, capacity tests), bounded.
 
 pub mod alerts;
 pub mod capacity;
@@ -43,6 +46,7 @@ pub mod pool;
 pub mod startup;
 pub mod stats;
 pub mod targets;
+pub mod timeline;
 pub mod verdict;
 
 pub use judge::Judgement;
@@ -141,6 +145,8 @@ pub struct State {
     pub log: log::EventLog,
     pub lab: Option<LabScenario>,
     pub evidence: evidence::Evidence,
+    /// What the report's charts draw: the whole recording over time, bounded.
+    pub timeline: timeline::Timeline,
 }
 
 impl State {
@@ -160,6 +166,7 @@ impl State {
             init: None,
             lab: None,
             evidence: evidence::Evidence::default(),
+            timeline: timeline::Timeline::default(),
             cfg,
         }
     }
@@ -172,16 +179,26 @@ impl State {
             EventBody::DbAttempt(a) => {
                 self.db.apply(ev.at, a, &mut self.log);
                 self.pool.db_attempt(a);
+                self.timeline.db_attempt(ev.at, a, &self.db);
             }
             EventBody::Init(r) => self.init(ev.at, r),
             EventBody::CapacityStarted(s) => self.capacity.started(ev.at, s, &mut self.log),
             EventBody::CapacityConn(c) => self.capacity.conn(c),
-            EventBody::CapacityFinished(f) => self.capacity.finished(ev.at, f, &mut self.log),
+            EventBody::CapacityFinished(f) => {
+                self.capacity.finished(ev.at, f, &mut self.log);
+                self.timeline.capacity_finished(&self.capacity);
+            }
             EventBody::PoolStarted(p) => self.pool.started(ev.at, p, &mut self.log),
             EventBody::PoolSample(p) => self.pool.sample(ev.at, p),
             EventBody::PoolFinished(f) => self.pool.finished(ev.at, f, &mut self.log),
-            EventBody::HttpCheck(c) => self.endpoints.http(ev.at, c, &mut self.log),
-            EventBody::WsCheck(c) => self.endpoints.ws(ev.at, c, &mut self.log),
+            EventBody::HttpCheck(c) => {
+                self.endpoints.http(ev.at, c, &mut self.log);
+                self.timeline.http(ev.at, c);
+            }
+            EventBody::WsCheck(c) => {
+                self.endpoints.ws(ev.at, c, &mut self.log);
+                self.timeline.ws(ev.at, c);
+            }
             EventBody::StartupPhase(p) => self.startup.phase(p, &mut self.log),
             EventBody::StartupExit(x) => self.startup.exit(x, &mut self.log),
             EventBody::StartupLog(l) => self.startup.log_stats(l),
@@ -238,7 +255,11 @@ impl State {
     /// the startup runs (the service's own restarts tell them apart) are kept; the newest
     /// capacity test and pool run are kept as history.
     fn start_scenario_over(&mut self, at: DateTime<Utc>, name: &str) {
-        self.db = db::DbState::new(&self.cfg.history, self.cfg.alerts.down_after);
+        let old = std::mem::replace(
+            &mut self.db,
+            db::DbState::new(&self.cfg.history, self.cfg.alerts.down_after),
+        );
+        self.timeline.scenario_switch(at, &old);
         self.init = None;
         self.endpoints = endpoints::EndpointsState::new(&self.cfg);
         self.capacity

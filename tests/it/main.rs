@@ -11,6 +11,7 @@ mod cli;
 mod config_corpus;
 mod db_probe;
 mod faults;
+mod html;
 mod lab;
 mod lab_check;
 mod lab_group_kill;
