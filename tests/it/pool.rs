@@ -369,11 +369,17 @@ fn watch(url: &str, extra: &[&str]) -> Pty {
     )
 }
 
-fn exited(p: &mut Pty, what: &str) {
+/// The dashboard ended by itself with `code`: 0 after `q`, 130 after a signal.
+fn exited(p: &mut Pty, code: u32, what: &str) {
     let status = p
         .wait_exit(Duration::from_secs(20))
         .unwrap_or_else(|| panic!("{what}: still running:\n{}", p.screen()));
-    assert_eq!(status.exit_code(), 0, "{what}: {status:?}\n{}", p.screen());
+    assert_eq!(
+        status.exit_code(),
+        code,
+        "{what}: {status:?}\n{}",
+        p.screen()
+    );
 }
 
 #[test]
@@ -393,7 +399,7 @@ fn o_starts_and_stops_the_pool_and_q_leaves_no_session() {
     p.key('o');
     wait_held(&pg, 15, "after o, a second run");
     p.key('q');
-    exited(&mut p, "q");
+    exited(&mut p, 0, "q");
     assert_eq!(pg.wait_sessions_gone(APP), 0, "after q");
 }
 
@@ -408,7 +414,7 @@ fn sigint_and_sigterm_mid_run_leave_no_session_on_the_dashboard() {
         let mut p = watch(&pg.url("app", "app"), &["--only", "pool"]);
         wait_held(&pg, 15, name);
         p.signal(sig);
-        exited(&mut p, name);
+        exited(&mut p, 130, name);
         assert_eq!(pg.wait_sessions_gone(APP), 0, "{name}");
     }
 }
