@@ -3,12 +3,15 @@
 # local temporary cluster, side by side with `pgbench -C` opening the same number in the same run.
 # The server forks a backend per connection; that fork rate is the physical limit for both.
 # Each client's own CPU time (user + system) is printed beside its wall time: what is left of
-# the wall time is the client waiting on the server.
-# Usage: benches/connection_rate.sh [N=400] [ROUNDS=7]
+# the wall time is the client waiting on the server. A round counts only if both clients
+# connected all N times (connscope: every connection succeeded and exit 0; pgbench: exit 0 and
+# N of N transactions); otherwise the script stops with exit 1 and says which.
+# Usage: benches/connection_rate.sh [N=400, a multiple of 16] [ROUNDS=7]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-400}
 ROUNDS=${2:-7}
+if [ $((N % 16)) != 0 ]; then echo "N must be a multiple of 16 (pgbench's 16 clients), got $N" >&2; exit 64; fi
 PGBIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
@@ -24,19 +27,23 @@ echo 'SELECT 1;' > "$D/select1.sql"
 
 now() { date +%s.%N; }
 cpu() { awk '{printf "%.2f", $1 + $2}' "$1"; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
 run_connscope() {
-  local t0; t0=$(now)
+  local t0 code=0; t0=$(now)
   /usr/bin/time -f '%U %S' -o "$D/cs.cpu" ./target/release/connscope check --db-url "$URL" --only capacity \
-    --capacity "$N" --hold 0s --force --format json > "$D/cs.json" || true
+    --capacity "$N" --hold 0s --force --format json > "$D/cs.json" || code=$?
   cs_s=$(echo "$(now) - $t0" | bc)
-  cs_ok=$(python3 -c "import json; c=json.load(open('$D/cs.json'))['capacity']; print(c['succeeded'], 'of', c['attempted'], 'connected')")
+  cs_ok=$(python3 -c "import json; c=json.load(open('$D/cs.json'))['capacity']; print(c['succeeded'], 'of', c['attempted'], 'connected')") \
+    || fail "connscope wrote no capacity result (exit $code)"
+  [ "$code" = 0 ] && [ "$cs_ok" = "$N of $N connected" ] || fail "connscope: $cs_ok, exit $code (want $N of $N, exit 0)"
 }
 run_pgbench() {
-  local t0; t0=$(now)
+  local t0 code=0; t0=$(now)
   /usr/bin/time -f '%U %S' -o "$D/pgb.cpu" pgbench -h 127.0.0.1 -p "$PORT" -U postgres -n -C -c 16 -j 2 \
-    -t $((N / 16)) -f "$D/select1.sql" postgres > "$D/pgb.txt" 2>&1
+    -t $((N / 16)) -f "$D/select1.sql" postgres > "$D/pgb.txt" 2>&1 || code=$?
   pg_s=$(echo "$(now) - $t0" | bc)
-  pg_ok=$(grep -E 'number of transactions actually processed' "$D/pgb.txt" | sed 's/.*: //')
+  pg_ok=$(grep -E 'number of transactions actually processed' "$D/pgb.txt" | sed 's/.*: //' || true)
+  [ "$code" = 0 ] && [ "$pg_ok" = "$N/$N" ] || fail "pgbench: ${pg_ok:-nothing processed}, exit $code (want $N/$N, exit 0): $(tail -3 "$D/pgb.txt")"
 }
 # A warm-up round (the first connections after a cold start pay for the server's caches),
 # then rounds in alternating order, so neither always follows the other's exiting backends.

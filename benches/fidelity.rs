@@ -10,7 +10,9 @@
 //!   its HTTP `first_byte` against a hand-written HTTP/1.1 GET on a bare socket, interleaved so
 //!   both see the same machine. The difference is what the probe's bookkeeping costs.
 //!
-//! Medians of interleaved rounds, because this 2-core machine is shared with builds.
+//! Medians of interleaved rounds, because this 2-core machine is shared with builds. Every
+//! attempt must succeed: a failed one is counted and reported, and the bench exits 1 — a
+//! median of the attempts that happened to work would describe another run.
 //! Run: `cargo bench --bench fidelity` (needs PostgreSQL's initdb/pg_ctl, like the tests).
 
 #[path = "../tests/it/common/mod.rs"]
@@ -76,7 +78,22 @@ struct DbRound {
     query: f64,
 }
 
-async fn db_rounds(url: &str, n: usize) -> Vec<DbRound> {
+/// What failed during the bench: said at the end, and the bench fails.
+#[derive(Default)]
+struct Failures(std::sync::Mutex<Vec<String>>);
+
+impl Failures {
+    fn add(&self, what: String) {
+        eprintln!("FAILED: {what}");
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(what);
+    }
+
+    fn count(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+async fn db_rounds(url: &str, n: usize, failures: &Failures) -> Vec<DbRound> {
     let p = common::db_params(url, Duration::from_secs(10));
     let mut out = Vec::with_capacity(n);
     for seq in 0..n {
@@ -88,7 +105,7 @@ async fn db_rounds(url: &str, n: usize) -> Vec<DbRound> {
                 handshake,
                 query,
             }),
-            _ => eprintln!("attempt {seq} failed: {:?}", a.error),
+            _ => failures.add(format!("database attempt to {url}: {:?}", a.error)),
         }
     }
     out
@@ -105,7 +122,7 @@ fn summarize(label: &str, r: &[DbRound]) -> (f64, f64, f64) {
     (tcp, hs, q)
 }
 
-async fn postgres(pg: &TempPg) {
+async fn postgres(pg: &TempPg, failures: &Failures) {
     println!("Postgres: first server byte held back by a loopback proxy");
     let hold = Arc::new(AtomicU64::new(0));
     let proxy = holding_proxy(format!("127.0.0.1:{}", pg.port), hold.clone()).await;
@@ -115,9 +132,9 @@ async fn postgres(pg: &TempPg) {
     // Interleaved: each held attempt next to an unheld one, so drift hits both alike.
     for _ in 0..ROUNDS {
         hold.store(0, Ordering::Relaxed);
-        base.extend(db_rounds(&url(proxy.port()), 1).await);
+        base.extend(db_rounds(&url(proxy.port()), 1, failures).await);
         hold.store(200, Ordering::Relaxed);
-        held.extend(db_rounds(&url(proxy.port()), 1).await);
+        held.extend(db_rounds(&url(proxy.port()), 1, failures).await);
     }
     let (t0, h0, q0) = summarize("through proxy, +0 ms", &base);
     let (t1, h1, q1) = summarize("through proxy, +200 ms", &held);
@@ -147,7 +164,12 @@ async fn postgres(pg: &TempPg) {
         let s = TcpStream::connect(addr).await.expect("bare connect");
         bare.push(ms(t.elapsed()));
         drop(s);
-        ours.extend(db_rounds(&url(pg.port), 1).await.into_iter().map(|r| r.tcp));
+        ours.extend(
+            db_rounds(&url(pg.port), 1, failures)
+                .await
+                .into_iter()
+                .map(|r| r.tcp),
+        );
     }
     let (b, o) = (median(bare), median(ours));
     println!(
@@ -168,7 +190,7 @@ async fn bare_first_byte(addr: std::net::SocketAddr) -> f64 {
     ms(t.elapsed())
 }
 
-async fn http() {
+async fn http(failures: &Failures) {
     println!("HTTP: a server answering after 300 ms");
     let app = Router::new().route(
         "/slow",
@@ -205,7 +227,7 @@ async fn http() {
                 fb.push(v);
                 total.push(f.latency_ms);
             }
-            _ => eprintln!("request failed: {:?}", f.error),
+            _ => failures.add(format!("HTTP request: {:?} {:?}", f.status, f.error)),
         }
         bare.push(bare_first_byte(addr).await);
     }
@@ -235,8 +257,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let failures = Failures::default();
     rt.block_on(async {
-        postgres(&pg).await;
-        http().await;
+        postgres(&pg, &failures).await;
+        http(&failures).await;
     });
+    let failed = failures.count();
+    println!("failed attempts: {failed}");
+    if failed > 0 {
+        eprintln!("{failed} attempt(s) failed: these figures are not this machine's; run again");
+        std::process::exit(1);
+    }
 }

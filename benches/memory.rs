@@ -1,6 +1,7 @@
 //! Peak memory of reading big inputs: `report` of an 80 MB recording (from a file and from
 //! standard input) and `config check` of a 1 MiB configuration. Each is the real binary's own
-//! peak resident set (`wait4`'s `ru_maxrss`), the median of the rounds.
+//! peak resident set (its `VmHWM`, see `fault_bin::Run::max_rss_kib`), the median of the
+//! rounds.
 //!
 //! Run: `cargo bench --bench memory` (CONNSCOPE_BENCH_MB=200 for a bigger recording). Target:
 //! under 64 MB for the 80 MB recording — memory is the state's, not the file's. Fails loudly

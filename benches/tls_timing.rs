@@ -336,7 +336,7 @@ async fn compare(port: u16, traces: &Arc<Mutex<Vec<Trace>>>) -> (f64, f64) {
 async fn main() {
     common::init();
     let pg = TempPg::start_with(PgOptions {
-        ssl: true,
+        tls: Some(common::pg::self_signed_tls()),
         ..PgOptions::default()
     });
     let proxy = Proxy::start(([127, 0, 0, 1], pg.port).into(), Faults::default())

@@ -1,8 +1,10 @@
-//! The real `watch` dashboard in a pseudo-terminal, against a throwaway PostgreSQL:
+//! The real `watch` dashboard in a pseudo-terminal — every probe a user gets by default: the
+//! database against a throwaway PostgreSQL, a health endpoint and a WebSocket on loopback
+//! servers (checked every 10 s, the default), and the rehearsal at start:
 //!
 //! - start-up: process start to the first frame with the panels drawn (median of 7);
-//! - CPU while idle (one attempt a minute, the dashboard only ticking) and at ~50 attempts/s,
-//!   from the process's own utime + stime in /proc over a 10 s window;
+//! - CPU while idle (one attempt a minute; endpoint and WebSocket every 10 s; the dashboard
+//!   ticking) and at ~50 attempts/s, from the process's own utime + stime in /proc over 10 s;
 //! - resident memory every 30 s at ~50 attempts/s, to show it stays flat.
 //!
 //! Targets: first frame < 100 ms; idle < 1 % of a core; 50 attempts/s < 10 %; memory flat.
@@ -17,12 +19,9 @@ use common::pty;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::dashboard::{Services, spawn};
 use common::pg::{PgOptions, TempPg};
 use pty::Pty;
-
-const BIN: &str = env!("CARGO_BIN_EXE_connscope");
-const COLS: u16 = 160;
-const ROWS: u16 = 50;
 
 fn clock_ticks() -> f64 {
     // SAFETY: sysconf has no preconditions.
@@ -41,13 +40,16 @@ fn cpu_s(pid: i32) -> f64 {
     (ticks(11) + ticks(12)) / clock_ticks()
 }
 
-fn watch(url: &str, interval: &str, record: Option<&Path>) -> Pty {
+fn watch(url: &str, svc: &Services, interval: &str, record: Option<&Path>) -> Pty {
+    let (endpoint, ws) = (svc.endpoint(), svc.ws());
     let mut args = vec![
         "watch",
         "--db-url",
         url,
-        "--only",
-        "db",
+        "--endpoint",
+        &endpoint,
+        "--ws",
+        &ws,
         "--interval",
         interval,
     ];
@@ -56,7 +58,7 @@ fn watch(url: &str, interval: &str, record: Option<&Path>) -> Pty {
         rec = p.display().to_string();
         args.extend(["--record", &rec]);
     }
-    pty::spawn(Path::new(BIN), &args, &[], COLS, ROWS)
+    spawn(&args, &[])
 }
 
 fn quit(mut p: Pty) {
@@ -66,12 +68,13 @@ fn quit(mut p: Pty) {
     }
 }
 
-/// Process start to the first frame showing the attempts panel.
-fn first_frame(url: &str) -> Duration {
+/// Process start to the first frame with the panels drawn.
+fn first_frame(url: &str, svc: &Services) -> Duration {
     let t0 = Instant::now();
-    let p = watch(url, "60s", None);
+    let p = watch(url, svc, "60s", None);
     let deadline = t0 + Duration::from_secs(20);
-    while !p.screen().contains("connection attempts") && Instant::now() < deadline {
+    let drawn = |s: &str| s.contains("connection attempts") && s.contains("Endpoints");
+    while !drawn(&p.screen()) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(1));
     }
     let took = t0.elapsed();
@@ -130,15 +133,16 @@ fn main() {
         "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
         pg.port
     );
+    let svc = Services::start();
 
-    let mut starts: Vec<Duration> = (0..7).map(|_| first_frame(&url)).collect();
+    let mut starts: Vec<Duration> = (0..7).map(|_| first_frame(&url, &svc)).collect();
     starts.sort();
     println!(
         "start to first frame: median {:.1?} (min {:.1?}, max {:.1?}, 7 runs)",
         starts[3], starts[0], starts[6]
     );
 
-    let idle = watch(&url, "60s", None);
+    let idle = watch(&url, &svc, "60s", None);
     std::thread::sleep(Duration::from_secs(3));
     println!(
         "CPU idle: {:.2} % of one core (10 s)",
@@ -150,8 +154,18 @@ fn main() {
     let rec = dir.path().join("soak.jsonl");
     // The probe waits `interval` after each attempt ends; an attempt takes ~5–8 ms here.
     let interval = std::env::var("CONNSCOPE_BUSY_INTERVAL").unwrap_or_else(|_| "13ms".into());
-    let mut busy = watch(&url, &interval, Some(&rec));
+    let mut busy = watch(&url, &svc, &interval, Some(&rec));
     let t0 = Instant::now();
+    // A figure for a dashboard whose probes fail would not be this one's: fail loudly.
+    for up in ["✓ 200", "WebSocket ✓ up"] {
+        if busy
+            .wait_for(Duration::from_secs(20), |s| s.contains(up))
+            .is_err()
+        {
+            eprintln!("`{up}` never on screen:\n{}", busy.screen());
+            std::process::exit(1);
+        }
+    }
     std::thread::sleep(Duration::from_secs(5));
     let a0 = attempts_in(&rec);
     let w = Instant::now();

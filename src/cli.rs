@@ -79,6 +79,8 @@ pub enum Format {
     Json,
     Markdown,
     Junit,
+    /// One self-contained HTML file with charts (`check` and `report` only).
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,12 +90,16 @@ pub enum Progress {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Output format: text for people, json for scripts, markdown for a ticket, junit for CI.
+    /// Output format: text for people, json for scripts, markdown for a ticket, junit for CI,
+    /// html for a self-contained page with charts.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Print one JSON line per completed probe step to stderr while running.
     #[arg(long, value_enum)]
     pub progress: Option<Progress>,
+    /// With --format markdown: write the charts as SVG files into DIR and link them.
+    #[arg(long, value_name = "DIR")]
+    pub assets: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -130,9 +136,13 @@ pub struct ReplayArgs {
 pub struct ReportArgs {
     /// A recording written by --record (JSON lines).
     pub file: PathBuf,
-    /// Output format: markdown for the post-mortem, json, junit or text.
+    /// Output format: markdown for the post-mortem, html (one self-contained page with
+    /// charts), json, junit or text.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
+    /// With --format markdown: write the charts as SVG files into DIR and link them.
+    #[arg(long, value_name = "DIR")]
+    pub assets: Option<PathBuf>,
     /// Only events at or after this time (RFC 3339, or an offset from the start like 5m).
     #[arg(long)]
     pub from: Option<String>,
@@ -223,7 +233,8 @@ pub struct Global {
     /// (timeouts.health_check; staging 20s).
     #[arg(long = "health-timeout", global = true, value_parser = parse_duration, value_name = "D")]
     pub health_timeout: Option<Duration>,
-    /// Run only these probes: db, init, capacity, http, ws, startup, rehearsal (comma-separated).
+    /// Run only these probes: db, init, capacity, http, ws, startup, rehearsal, pool
+    /// (comma-separated). `pool` brings the raw database attempts beside it.
     #[arg(long, global = true, value_delimiter = ',', value_parser = parse_kind, value_name = "LIST")]
     pub only: Option<Vec<Kind>>,
     /// Capacity test: this many connections at once.
@@ -232,9 +243,19 @@ pub struct Global {
     /// Capacity test: how long each connection is held.
     #[arg(long, global = true, value_parser = parse_duration, value_name = "D")]
     pub hold: Option<Duration>,
-    /// Capacity test: allow more connections than the profile's safety cap.
+    /// Capacity test and pool probe: allow more connections than the safety cap (and run the
+    /// pool probe in production from `check`).
     #[arg(long, global = true)]
     pub force: bool,
+    /// Pool probe: concurrent borrowers (default: the pool's size + overflow, plus 20 %).
+    #[arg(long = "pool-borrowers", global = true, value_name = "N")]
+    pub pool_borrowers: Option<u32>,
+    /// Pool probe: how long each borrower holds its connection before SELECT 1.
+    #[arg(long = "pool-hold", global = true, value_parser = parse_duration, value_name = "D")]
+    pub pool_hold: Option<Duration>,
+    /// Pool probe: how long borrowers keep acquiring (default 10s).
+    #[arg(long = "pool-duration", global = true, value_parser = parse_duration, value_name = "D")]
+    pub pool_duration: Option<Duration>,
     /// A health endpoint as NAME=BASE_URL (repeatable).
     #[arg(long, global = true, value_parser = parse_endpoint, value_name = "NAME=URL")]
     pub endpoint: Vec<(String, String)>,
@@ -312,6 +333,17 @@ impl Global {
         );
         add("capacity.connections", "--capacity", self.capacity.map(int));
         add("capacity.hold", "--hold", self.hold.map(dur));
+        add(
+            "pool_probe.borrowers",
+            "--pool-borrowers",
+            self.pool_borrowers.map(int),
+        );
+        add("pool_probe.hold", "--pool-hold", self.pool_hold.map(dur));
+        add(
+            "pool_probe.duration",
+            "--pool-duration",
+            self.pool_duration.map(dur),
+        );
         add(
             "startup.log",
             "--startup-log",

@@ -51,6 +51,11 @@ pub enum EventBody {
     /// One connection of a capacity test, when it has succeeded or failed.
     CapacityConn(CapacityConn),
     CapacityFinished(CapacityFinished),
+    /// The pool probe built its sqlx pool and starts borrowing (the application's-eye view).
+    PoolStarted(PoolStarted),
+    /// The pool probe's figures at an interval (bounded in count per run).
+    PoolSample(PoolSample),
+    PoolFinished(PoolFinished),
     HttpCheck(HttpCheck),
     WsCheck(WsCheck),
     /// A startup phase changed status, read from the service's log or timed by the rehearsal.
@@ -89,6 +94,8 @@ pub enum Step {
     FirstByte,
     Body,
     Reply,
+    /// Waiting for a connection from a pool (the pool probe's `acquire`).
+    Acquire,
 }
 
 impl Step {
@@ -103,6 +110,7 @@ impl Step {
             Step::FirstByte => "first_byte",
             Step::Body => "body",
             Step::Reply => "reply",
+            Step::Acquire => "acquire",
         }
     }
 }
@@ -362,6 +370,95 @@ pub struct CapacityFinished {
     /// Stopped early (quit, cancel, or too many refusals and the test backed off).
     pub aborted: bool,
     pub reason: Option<String>,
+}
+
+/// A pool probe run: a sqlx `PgPool` built like the service's pool (see `probe::pool`), and
+/// the headroom that bounded its size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolStarted {
+    pub run: u64,
+    /// `pool.size + pool.max_overflow`: what the service's pool may open.
+    pub requested: u32,
+    /// sqlx `max_connections`: the request, within the headroom's cap unless forced.
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub capped: bool,
+    pub forced: bool,
+    /// sqlx `acquire_timeout` (`timeouts.pool`).
+    pub acquire_timeout_ms: f64,
+    /// Concurrent borrowers, each acquire → `SELECT 1` (after `hold_ms`) → release.
+    pub borrowers: u32,
+    pub hold_ms: f64,
+    /// How long borrowers start new acquisitions; those in flight then finish.
+    pub duration_ms: f64,
+    /// sqlx `max_lifetime` (SQLAlchemy's `pool_recycle`); none: kept for the run.
+    pub max_lifetime_ms: Option<f64>,
+    /// sqlx `test_before_acquire` (SQLAlchemy's `pool_pre_ping`).
+    pub test_before_acquire: bool,
+    pub headroom: Option<Headroom>,
+}
+
+/// The pool probe's figures since its start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolFigures {
+    /// Acquires that returned a connection.
+    pub acquisitions: u64,
+    /// Acquires that gave up after the acquire timeout (sqlx `PoolTimedOut`).
+    pub timeouts: u64,
+    /// Other failures, of an acquire or of the `SELECT 1` on a borrowed connection, by class.
+    pub errors: std::collections::BTreeMap<ErrorClass, u64>,
+    /// The newest of those failures.
+    pub last_error: Option<Failure>,
+    /// From calling acquire until it returned a connection or gave up (timeouts count in full).
+    pub wait_p50_ms: Option<f64>,
+    pub wait_p95_ms: Option<f64>,
+    pub wait_max_ms: Option<f64>,
+    /// Connections the pool opened (it may open more than its size when it replaces some).
+    pub opened: u32,
+    /// Open connections and idle ones when counted.
+    pub size: u32,
+    pub idle: u32,
+}
+
+impl PoolFigures {
+    pub fn errors_total(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolSample {
+    pub run: u64,
+    /// Since the run started.
+    pub elapsed_ms: f64,
+    /// Acquires that finished within this interval (for the waits chart).
+    pub acquired: u64,
+    pub timeouts: u64,
+    pub errors: u64,
+    pub wait_p95_ms: Option<f64>,
+    pub wait_max_ms: Option<f64>,
+    /// Borrowers waiting in acquire at the sample, and the longest of their waits so far.
+    pub waiting: u32,
+    pub longest_wait_ms: f64,
+    pub totals: PoolFigures,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolFinished {
+    pub run: u64,
+    pub elapsed_ms: f64,
+    pub totals: PoolFigures,
+    /// Stopped before its duration (cancelled, stopped from the dashboard, or it could not
+    /// run: nothing opened, a connection string sqlx cannot take).
+    pub aborted: bool,
+    pub reason: Option<String>,
+}
+
+impl PoolFinished {
+    /// The reason of a run ended by quitting or a signal.
+    pub const CANCELLED: &'static str = "cancelled";
+    /// The reason of a run stopped from the dashboard (`o`).
+    pub const STOPPED: &'static str = "stopped from the dashboard";
 }
 
 /// HTTP step times, all measured on the request's own connection (see `probe::http`): `dns`,

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::sync::mpsc;
@@ -20,7 +19,9 @@ use crate::probe::{self, Command, Control, ControlHandle, Ctx, Kind, Mode};
 const CHANNEL: usize = 4096;
 
 /// Which probes run. Without `--only`: everything the configuration makes possible, except the
-/// capacity test (it opens many connections, so it runs only when asked for) and the rehearsal.
+/// capacity test and the pool probe (they open many connections, so they run only when asked
+/// for: `--capacity N`, `--only pool`, `pool_probe.enabled`) and the rehearsal. The pool probe
+/// brings the raw database attempts with it: they tell what lies beneath its waits.
 pub fn select(
     only: Option<&[Kind]>,
     c: &Config,
@@ -39,13 +40,13 @@ pub fn select_beside_agents(
 ) -> AppResult<BTreeSet<Kind>> {
     let s = &c.settings;
     let has = |k: Kind| match k {
-        Kind::Db | Kind::Init | Kind::Capacity => c.database.is_some(),
+        Kind::Db | Kind::Init | Kind::Capacity | Kind::Pool => c.database.is_some(),
         Kind::Http => !s.endpoints.is_empty(),
         Kind::Ws => s.endpoints.iter().any(|e| e.websocket.is_some()) || !s.websockets.is_empty(),
         Kind::Startup => s.startup.log.is_some() || s.startup.command.is_some(),
         Kind::Rehearsal => c.database.is_some() || !s.endpoints.is_empty(),
     };
-    let kinds: BTreeSet<Kind> = match only {
+    let mut kinds: BTreeSet<Kind> = match only {
         Some(list) => {
             if let Some(k) = list.iter().find(|k| !has(**k)) {
                 return Err(AppError::config(missing(*k)));
@@ -60,9 +61,15 @@ pub fn select_beside_agents(
             if capacity_asked && has(Kind::Capacity) {
                 k.insert(Kind::Capacity);
             }
+            if s.pool_probe.enabled && has(Kind::Pool) {
+                k.insert(Kind::Pool);
+            }
             k
         }
     };
+    if kinds.contains(&Kind::Pool) {
+        kinds.insert(Kind::Db);
+    }
     if kinds.is_empty() && !agents {
         return Err(AppError::config(
             "nothing to check: give a database (--db-url, DATABASE_URL or PGHOST), --endpoint NAME=URL, --ws URL or --startup-log FILE",
@@ -71,9 +78,25 @@ pub fn select_beside_agents(
     Ok(kinds)
 }
 
+/// In production the pool probe opens its connections only when told to: `--force` in
+/// `check` (the dashboard asks instead), as a `y` confirms the capacity test there.
+pub fn pool_allowed(kinds: &BTreeSet<Kind>, c: &Config, force: bool) -> AppResult<()> {
+    let env = &c.settings.environment;
+    if kinds.contains(&Kind::Pool) && crate::ui::app::needs_confirmation(env) && !force {
+        return Err(AppError::usage(format!(
+            "the pool probe would open up to {} connections to {env}: add --force to run it there",
+            c.settings
+                .pool
+                .size
+                .saturating_add(c.settings.pool.max_overflow)
+        )));
+    }
+    Ok(())
+}
+
 fn missing(k: Kind) -> String {
     let need = match k {
-        Kind::Db | Kind::Init | Kind::Capacity => {
+        Kind::Db | Kind::Init | Kind::Capacity | Kind::Pool => {
             "a database (--db-url, DATABASE_URL, PGHOST or database.url)"
         }
         Kind::Http => "endpoints (--endpoint NAME=URL or [[endpoints]])",
@@ -94,6 +117,12 @@ pub struct Running {
     capacity: Option<CancellationToken>,
     rehearsal: Option<CancellationToken>,
     capacity_runs: u64,
+    /// The running pool probe's stop token, and how many runs there were.
+    pool: Option<CancellationToken>,
+    pool_runs: u64,
+    /// `check` with the pool probe: cancelled when its run ends, so the database attempts
+    /// beneath it go on until then.
+    pool_done: Option<CancellationToken>,
     force: bool,
 }
 
@@ -117,6 +146,10 @@ impl Running {
             capacity: None,
             rehearsal: None,
             capacity_runs: 0,
+            pool: None,
+            pool_runs: 0,
+            pool_done: (mode == Mode::Once && kinds.contains(&Kind::Pool))
+                .then(CancellationToken::new),
             force,
         };
         // First in the stream: each of these must produce evidence before the verdict passes.
@@ -146,7 +179,8 @@ impl Running {
         let target = c.database.clone();
         match (kind, target) {
             (Kind::Db, Some(t)) => {
-                let p = probe::db::DbParams::from_config(c, &t).map_err(AppError::config)?;
+                let mut p = probe::db::DbParams::from_config(c, &t).map_err(AppError::config)?;
+                p.until = self.pool_done.clone();
                 self.watched(kind, token, probe::db::run(ctx, ctl.clone(), mode, p));
             }
             (Kind::Init, Some(t)) => {
@@ -170,6 +204,7 @@ impl Running {
                 }
             }
             (Kind::Rehearsal, _) => self.start_rehearsal(),
+            (Kind::Pool, Some(_)) => self.start_pool(self.force),
             _ => {}
         }
         Ok(())
@@ -268,7 +303,40 @@ impl Running {
                 }
             }
             Command::StartRehearsal => self.start_rehearsal(),
+            Command::StartPool { force } => self.start_pool(force || self.force),
+            Command::StopPool => {
+                if let Some(p) = &self.pool {
+                    p.cancel();
+                }
+            }
         }
+    }
+
+    /// Starts a pool probe run unless one is running. Its `stop` token ends it early (`o`);
+    /// when it ends, the database attempts kept going for it (`check`) may stop too.
+    pub fn start_pool(&mut self, force: bool) {
+        if self.pool.as_ref().is_some_and(|c| !c.is_cancelled()) {
+            return;
+        }
+        let (Some(t), Some(tx)) = (self.config.database.clone(), self.tx.clone()) else {
+            return;
+        };
+        self.pool_runs += 1;
+        tracing::debug!(run = self.pool_runs, force, "pool probe started");
+        let ctx = Ctx::new(tx, self.cancel.child_token());
+        let stop = ctx.cancel.child_token();
+        let p = probe::pool::PoolParams::from_config(&self.config, &t, force);
+        let run = self.pool_runs;
+        let (done, finished) = (stop.clone(), self.pool_done.clone());
+        let interrupted = self.cancel.clone();
+        self.watched(Kind::Pool, interrupted, async move {
+            // Dropped on every way out, a panic included.
+            let _beneath = finished.map(CancellationToken::drop_guard);
+            probe::pool::run(ctx, done.clone(), run, p).await;
+            // Marks the run finished so the next `o` can start another.
+            done.cancel();
+        });
+        self.pool = Some(stop);
     }
 
     /// Runs the startup rehearsal unless one is running.
@@ -312,14 +380,7 @@ impl Running {
         let started = std::time::Instant::now();
         let running = self.tasks.len();
         let all = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(5), all)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                left = self.tasks.len(),
-                "probe tasks still running after 5 s: aborted"
-            );
+        if !crate::shutdown::within_grace("probe tasks", all).await {
             self.tasks.abort_all();
             while self.tasks.join_next().await.is_some() {}
         }
@@ -341,6 +402,60 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 mod tests {
     use super::*;
 
+    fn config(flags: &[(&'static str, toml::Value)]) -> Config {
+        let flags = flags
+            .iter()
+            .map(|(key, value)| crate::config::FlagOverride {
+                key,
+                value: value.clone(),
+                flag: "test",
+            })
+            .collect();
+        let opts = crate::config::LoadOptions {
+            flags,
+            ..crate::config::LoadOptions::default()
+        };
+        Config::load(&opts).expect("loads")
+    }
+
+    #[test]
+    fn the_pool_probe_runs_only_when_asked_and_brings_the_raw_attempts() {
+        let url = (
+            "database.url",
+            toml::Value::String("postgres://a@h/d".into()),
+        );
+        let c = config(std::slice::from_ref(&url));
+        let all = select(None, &c, false).expect("selects");
+        assert!(
+            all.contains(&Kind::Db) && !all.contains(&Kind::Pool),
+            "{all:?}"
+        );
+        let only = select(Some(&[Kind::Pool]), &c, false).expect("selects");
+        assert_eq!(only.into_iter().collect::<Vec<_>>(), [Kind::Db, Kind::Pool]);
+        let c = config(&[url, ("pool_probe.enabled", toml::Value::Boolean(true))]);
+        assert!(
+            select(None, &c, false)
+                .expect("selects")
+                .contains(&Kind::Pool)
+        );
+        let none = config(&[]);
+        assert!(
+            select(Some(&[Kind::Pool]), &none, false).is_err(),
+            "needs a database"
+        );
+    }
+
+    #[test]
+    fn production_needs_force_for_the_pool_probe() {
+        let prod = config(&[("environment", toml::Value::String("production".into()))]);
+        let pool: BTreeSet<Kind> = [Kind::Db, Kind::Pool].into_iter().collect();
+        let e = pool_allowed(&pool, &prod, false).expect_err("refused");
+        assert_eq!(e.code, crate::exit::USAGE, "{e:?}");
+        assert!(pool_allowed(&pool, &prod, true).is_ok());
+        let db: BTreeSet<Kind> = [Kind::Db].into_iter().collect();
+        assert!(pool_allowed(&db, &prod, false).is_ok());
+    }
+
     #[tokio::test]
     async fn a_panicking_probe_is_reported_not_lost() {
         let config = Config::load(&crate::config::LoadOptions::default()).expect("defaults load");
@@ -360,7 +475,7 @@ mod tests {
                 }
             }
         };
-        tokio::time::timeout(Duration::from_secs(10), collect)
+        tokio::time::timeout(std::time::Duration::from_secs(10), collect)
             .await
             .expect("every task ends and the channel closes");
         ends.sort_by(|a, b| a.probe.cmp(&b.probe));

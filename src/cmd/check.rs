@@ -12,12 +12,14 @@ use crate::supervisor::{self, Running};
 pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
     let agents = super::attach::targets(g)?;
     let config = super::load_config(g)?;
+    let doc = super::document::options(args.format, g.theme.as_deref(), args.assets.as_deref())?;
     let kinds = supervisor::select_beside_agents(
         g.only.as_deref(),
         &config,
         g.capacity.is_some(),
         !agents.is_empty(),
     )?;
+    supervisor::pool_allowed(&kinds, &config, g.force)?;
     let state_cfg = StateConfig::from_config(&config);
     let mut recorder = match &g.record {
         Some(path) => Some(Recorder::create(
@@ -43,13 +45,16 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
         state.apply(&ev);
         Ok(())
     };
+    // One listener for the whole run: a signal between two events must not be missed.
+    let signal = crate::signal::shutdown();
+    tokio::pin!(signal);
     let interrupted = loop {
         tokio::select! {
             ev = rx.recv() => match ev {
                 Some(ev) => consume(ev)?,
                 None => break false,
             },
-            () = crate::signal::shutdown() => break true,
+            () = &mut signal => break true,
         }
     };
     // Every probe is awaited first: how each ended (cancelled, crashed) is evidence too.
@@ -66,7 +71,8 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
     if recorder.as_ref().is_some_and(Recorder::incomplete) {
         report.recording_incomplete();
     }
-    let ctx = crate::report::Context::live("check", crate::record::redacted_settings(&config));
+    let mut ctx = crate::report::Context::live("check", crate::record::redacted_settings(&config));
+    doc.apply(&report, &mut ctx)?;
     print(&report, args.format, &ctx)?;
     Ok(report.exit_code)
 }

@@ -138,7 +138,7 @@ fn show(c: &Config, format: Format) -> AppResult<i32> {
             crate::output::stdout(&format!("{json}\n"))?;
         }
         Format::Text => crate::output::stdout(&show_text(c, &entries))?,
-        Format::Markdown | Format::Junit => {
+        Format::Markdown | Format::Junit | Format::Html => {
             return Err(AppError::usage(
                 "config show supports --format text or json",
             ));
@@ -220,7 +220,7 @@ fn check(c: &Config, format: Format) -> AppResult<i32> {
             }
             crate::output::stdout(&o)?;
         }
-        Format::Markdown | Format::Junit => {
+        Format::Markdown | Format::Junit | Format::Html => {
             return Err(AppError::usage(
                 "config check supports --format text or json",
             ));

@@ -3,7 +3,6 @@
 //! cancelled and awaited (closing its connections), then the lab is stopped.
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -27,7 +26,7 @@ use crate::ui::{self, Outbound, UiOptions, ViewMode};
 const FEED: usize = 4096;
 
 fn require_terminal() -> AppResult<()> {
-    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+    if crate::tty::can_run_dashboard() {
         Ok(())
     } else {
         Err(AppError::usage(
@@ -94,11 +93,15 @@ pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
 }
 
 /// Everything configured, except the capacity test (started from the keyboard); the rehearsal
-/// once at start when there is no startup log to follow.
+/// once at start when there is no startup log to follow. The pool probe starts at once when
+/// asked for (`--only pool`, `pool_probe.enabled`) — in production only from `o`, which asks.
 /// With agents attached (`agents`), nothing configured locally means no local probe.
 pub(super) fn live_kinds(g: &Global, c: &Config, agents: bool) -> AppResult<BTreeSet<Kind>> {
     let mut kinds = supervisor::select_beside_agents(g.only.as_deref(), c, false, agents)?;
     kinds.remove(&Kind::Capacity);
+    if crate::ui::app::needs_confirmation(&c.settings.environment) {
+        kinds.remove(&Kind::Pool);
+    }
     let has_log = c.settings.startup.log.is_some() || c.settings.startup.command.is_some();
     if g.only.is_none() && !has_log && (c.database.is_some() || !c.settings.endpoints.is_empty()) {
         kinds.insert(Kind::Rehearsal);
@@ -144,23 +147,37 @@ async fn session(
         let params = CapacityParams::from_config(&config, t, g.force);
         params.planned(params.cap).0
     });
+    opts.pool_connections = config
+        .database
+        .as_ref()
+        .map(|t| crate::probe::pool::PoolParams::from_config(&config, t, g.force).requested());
     let shutdown = CancellationToken::new();
-    let ui_result = ui::run(
+    let dashboard = ui::run(
         opts,
         State::new(state_cfg),
         feed_rx,
         out_tx,
         shutdown.clone(),
-    )
-    .await;
+    );
+    let ui_result = super::panic_drill::around(dashboard).await;
     shutdown.cancel();
     let recording_incomplete = finish(commands, forward).await?;
     ui_result.map_err(|e| AppError::software(format!("dashboard: {e:#}")))?;
+    let code = ended_by();
     Ok(if recording_incomplete {
-        exit::with_incomplete_recording(exit::PASS)
+        exit::with_incomplete_recording(code)
+    } else {
+        code
+    })
+}
+
+/// `q` is the dashboard's normal end; a signal interrupts it (the README's exit codes).
+pub(super) fn ended_by() -> i32 {
+    if crate::signal::received() {
+        exit::INTERRUPTED
     } else {
         exit::PASS
-    })
+    }
 }
 
 /// Events from the probes: recorded (if asked), then to the dashboard. Ends when every probe

@@ -4,8 +4,10 @@ mod agent;
 mod attach;
 mod check;
 mod config_cmd;
+mod document;
 mod lab;
 mod live;
+mod panic_drill;
 mod progress;
 mod replay;
 mod report;
@@ -44,8 +46,10 @@ pub fn main() -> i32 {
     let result = runtime.block_on(dispatch(cli));
     crate::output::terminal_owned(false);
     crate::output::say_deferred();
-    // Probe tasks have been awaited by their commands; don't wait on stray blocking reads.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    // Probe tasks have been awaited by their commands; what is left is blocking work nobody
+    // waits for (a name lookup the resolver never answers, a read of stdin): don't hold the
+    // exit for it once the results are out.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
         Ok(code) => code,
         Err(e) => fail(&e),
@@ -87,7 +91,7 @@ async fn dispatch(cli: Cli) -> AppResult<i32> {
         Some(Command::Config(c)) => config_cmd::run(&cli.global, c),
         Some(Command::Lab(args)) => lab::run(&cli.global, args).await,
         Some(Command::Replay(args)) => replay::run(&cli.global, args).await,
-        Some(Command::Report(args)) => report::run(args),
+        Some(Command::Report(args)) => report::run(&cli.global, args),
         Some(Command::Agent(args)) => agent::run(&cli.global, args).await,
     }
 }

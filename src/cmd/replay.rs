@@ -4,8 +4,6 @@
 //! terminal is required (exit 64 without one, never a crash), then the replay driver feeds
 //! the dashboard. No probe runs.
 
-use std::io::IsTerminal;
-
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -31,9 +29,9 @@ pub async fn run(g: &Global, args: &ReplayArgs) -> AppResult<i32> {
     let (header, events) = record::open(&args.file)?;
     let (timeline, notes) = replay::Timeline::from_reader(&header, events);
     super::report::say_notes(&args.file, &notes);
-    if !std::io::stdout().is_terminal() {
+    if !crate::tty::can_run_dashboard() {
         return Err(AppError::usage(
-            "replay needs a terminal (stdout is not a TTY); for a summary use `connscope report FILE`",
+            "replay needs a terminal; for a summary use `connscope report FILE`",
         ));
     }
     let state = State::new(header.state.clone());
@@ -77,5 +75,5 @@ async fn attach_ui(
     let r = ui::run(opts, state, feed, out_tx, shutdown).await;
     let _ = forward.await;
     r.map_err(|e| AppError::software(format!("dashboard: {e:#}")))?;
-    Ok(crate::exit::PASS)
+    Ok(super::live::ended_by())
 }

@@ -22,7 +22,8 @@ use crate::record::{self, EventReader, Header, Span};
 use crate::report::Context;
 use crate::state::State;
 
-pub fn run(args: &ReportArgs) -> AppResult<i32> {
+pub fn run(g: &crate::cli::Global, args: &ReportArgs) -> AppResult<i32> {
+    let doc = super::document::options(args.format, g.theme.as_deref(), args.assets.as_deref())?;
     let from = args
         .from
         .as_deref()
@@ -63,7 +64,7 @@ pub fn run(args: &ReportArgs) -> AppResult<i32> {
             args.file.display()
         ));
     }
-    let ctx = context(args, &header, &rebuilt, events.skipped(), from, to);
+    let mut ctx = context(args, &header, &rebuilt, events.skipped(), from, to);
     // The recording's clock: the window's end, or its newest event. Judged once.
     let state = &rebuilt.state;
     let end = (rebuilt.read > 0).then(|| rebuilt.span.end());
@@ -72,6 +73,7 @@ pub fn run(args: &ReportArgs) -> AppResult<i32> {
         (t, e) => t.or(e),
     };
     let report = crate::report::Report::build(state, state.judge(now));
+    doc.apply(&report, &mut ctx)?;
     let text = crate::report::render(args.format, &report, &ctx);
     crate::output::stdout(&format!("{text}\n"))?;
     // Like the run it reports: an interrupted run's report says (and exits) 130.
@@ -136,6 +138,7 @@ fn context(
         to,
         skipped_lines: skipped,
         settings: Some(header.config.clone()),
+        ..Context::default()
     }
 }
 

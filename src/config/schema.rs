@@ -28,6 +28,9 @@ pub struct Settings {
     pub database: Database,
     #[serde(default)]
     pub capacity: Capacity,
+    /// The application's-eye view: a sqlx pool sized like the service's, under a light load.
+    #[serde(default)]
+    pub pool_probe: PoolProbe,
     #[serde(default)]
     pub health: Health,
     #[serde(default)]
@@ -158,6 +161,51 @@ impl Default for Capacity {
             connections: 10,
             hold: Duration::from_secs(1),
             concurrent_limit: None,
+        }
+    }
+}
+
+/// The pool probe (`--only pool`, `o` in the dashboard): a sqlx pool of `pool.size +
+/// pool.max_overflow` connections with `timeouts.pool` as its acquire timeout, borrowed from by
+/// `borrowers` tasks for `duration`. Never part of "every probe": it opens many connections.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolProbe {
+    /// Run it in `check` and at the dashboard's start without `--only pool`.
+    pub enabled: bool,
+    /// Concurrent borrowers; none: the pool's size + overflow, plus 20 % (rounded up).
+    pub borrowers: Option<u32>,
+    /// How long each borrower holds its connection before `SELECT 1`.
+    #[serde(with = "dur")]
+    pub hold: Duration,
+    /// How long borrowers start new acquisitions (those in flight then finish).
+    #[serde(with = "dur")]
+    pub duration: Duration,
+    /// Each borrower's pause between a release and its next acquire (±50 % jitter), so the
+    /// load stays light: 30 borrowers make at most ~600 acquisitions a second.
+    #[serde(with = "dur")]
+    pub pause: Duration,
+    /// SQLAlchemy's `pool_recycle` (sqlx `max_lifetime`); none: connections are kept.
+    #[serde(default, with = "dur::option")]
+    pub recycle: Option<Duration>,
+    /// SQLAlchemy's `pool_pre_ping` (sqlx `test_before_acquire`).
+    pub pre_ping: bool,
+    /// An acquire wait (p95) above this warns; none: a tenth of the acquire timeout.
+    #[serde(default, with = "dur::option")]
+    pub warn_wait: Option<Duration>,
+}
+
+impl Default for PoolProbe {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            borrowers: None,
+            hold: Duration::ZERO,
+            duration: Duration::from_secs(10),
+            pause: Duration::from_millis(50),
+            recycle: None,
+            pre_ping: false,
+            warn_wait: None,
         }
     }
 }

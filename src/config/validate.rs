@@ -96,7 +96,15 @@ fn timeouts(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
     positive(at, "health.interval", s.health.interval)?;
     positive(at, "websocket.connect_timeout", s.websocket.connect_timeout)?;
     positive(at, "websocket.reply_timeout", s.websocket.reply_timeout)?;
-    positive(at, "history.window", s.history.window)
+    positive(at, "history.window", s.history.window)?;
+    positive(at, "pool_probe.duration", s.pool_probe.duration)?;
+    if let Some(w) = s.pool_probe.warn_wait {
+        positive(at, "pool_probe.warn_wait", w)?;
+    }
+    if let Some(r) = s.pool_probe.recycle {
+        positive(at, "pool_probe.recycle", r)?;
+    }
+    Ok(())
 }
 
 fn rates(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
@@ -156,6 +164,9 @@ fn counts(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
         10_000,
     )?;
     within(at, "health.tries", s.health.tries.into(), 1, 100)?;
+    if let Some(n) = s.pool_probe.borrowers {
+        within(at, "pool_probe.borrowers", n.into(), 1, 10_000)?;
+    }
     within(at, "alerts.window", s.alerts.window.into(), 1, 100_000)?;
     within(
         at,

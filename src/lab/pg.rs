@@ -1,28 +1,37 @@
-//! A real, temporary PostgreSQL cluster: initdb + pg_ctl on a free loopback port, socket
-//! directory and data inside a temporary directory, fsync off, trust authentication (the lab
-//! is loopback only). initdb and postgres refuse to run as root, so as root every server
-//! command runs as the `postgres` user through `runuser`. Stopping (`pg_ctl stop -m fast`) and
-//! removing the directory happen in `stop` and, if that was never reached, in `Drop` — also
-//! when a test panics. If the process dies without either (SIGKILL), a watchdog child stops
-//! the cluster and removes the directory (`guard.rs`).
+//! A real, temporary PostgreSQL cluster — the one type the lab and the tests both use:
+//! initdb + pg_ctl on a free loopback port, socket directory and data inside a temporary
+//! directory, fsync off, trust authentication unless told otherwise, settings, TLS files,
+//! pg_hba.conf and standbys (pg_basebackup) on request. initdb and postgres refuse to run as
+//! root, so as root every server command runs as the `postgres` user through `runuser`.
+//!
+//! Every command is bounded in time. Stopping and removing the directory happen in `stop`
+//! and, if that was never reached, in `Drop` — also when a test panics. If the process dies
+//! without either (SIGKILL), a watchdog child stops the cluster and removes the directory
+//! (`guard.rs`).
 
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use super::guard::ClusterStop;
-use super::pgconn;
 use super::tmp::TempDir;
 
+/// Any one server command (initdb, pg_ctl, psql, pg_basebackup) on a loaded machine.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// What pg_ctl itself waits for a start or a stop, in whole seconds (`-t`).
+const PG_CTL_WAIT: &str = "30";
 /// Tries with a fresh port when another process took the one picked.
 const START_TRIES: usize = 3;
+/// Settings every cluster runs with: loopback only, and durability traded for speed (the
+/// data is thrown away).
+const BASE_SETTINGS: &str = "-c listen_addresses=127.0.0.1 -c fsync=off \
+                             -c full_page_writes=off -c synchronous_commit=off";
 
-/// The directory holding `initdb`, `pg_ctl` and `postgres`: the highest version under
+/// The directory holding `initdb`, `pg_ctl`, `postgres` and `psql`: the highest version under
 /// `/usr/lib/postgresql/*/bin` (Debian / Ubuntu layout), else the first on `PATH`.
 pub fn find_binaries() -> Option<PathBuf> {
     let mut versions: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
@@ -45,7 +54,7 @@ pub fn find_binaries() -> Option<PathBuf> {
 }
 
 fn has_server_binaries(dir: &Path) -> bool {
-    ["initdb", "pg_ctl", "postgres"]
+    ["initdb", "pg_ctl", "postgres", "psql"]
         .iter()
         .all(|b| dir.join(b).is_file())
 }
@@ -61,106 +70,285 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// How a cluster is made. `Default` is what most tests want: 20 connections, none reserved
+/// for superusers (so the limit bites for everyone), role and database `app`, trust.
+#[derive(Debug, Clone)]
+pub struct PgOptions<'a> {
+    pub max_connections: u32,
+    pub superuser_reserved: u32,
+    /// Host connections for role `app` require SCRAM with this password.
+    pub app_password: Option<&'a str>,
+    /// The server's certificate and key (and a CA for client certificates): `ssl=on`.
+    pub tls: Option<ServerTls>,
+    /// pg_hba.conf as written (replaces the rules above).
+    pub hba: Option<String>,
+    /// More server settings, `name=value`.
+    pub settings: Vec<String>,
+    /// More login roles, without a password.
+    pub roles: Vec<String>,
+}
+
+impl Default for PgOptions<'_> {
+    fn default() -> Self {
+        Self {
+            max_connections: 20,
+            superuser_reserved: 0,
+            app_password: None,
+            tls: None,
+            hba: None,
+            settings: Vec::new(),
+            roles: Vec::new(),
+        }
+    }
+}
+
+impl PgOptions<'static> {
+    /// The lab's database: `max_connections` slots, none reserved, and the role `hog` that
+    /// takes every slot in the db-capacity scenario.
+    pub fn lab(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            roles: vec!["hog".into()],
+            ..Self::default()
+        }
+    }
+}
+
+/// PEM text of the server's certificate and key, and of the CA it accepts client
+/// certificates from.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert: String,
+    pub key: String,
+    pub ca: Option<String>,
+}
+
 pub struct PgCluster {
     bin: PathBuf,
     dir: TempDir,
     port: u16,
     as_postgres: bool,
-    running: bool,
+    /// The server options after the port, to start it (or a standby of it) the same way.
+    options: String,
 }
 
 impl PgCluster {
-    /// Creates, starts and prepares a cluster (roles `app` and `hog`, database `app`) with
-    /// `max_connections` slots and none reserved for superusers, so the limit bites for all.
+    /// The lab's cluster (`PgOptions::lab`), made on a blocking thread.
     pub async fn start(bin: &Path, max_connections: u32) -> Result<PgCluster> {
-        let mut dir = TempDir::new("pg").context("creating the database directory")?;
+        let bin = bin.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            PgCluster::create(&bin, &PgOptions::lab(max_connections))
+        })
+        .await
+        .context("starting the database")?
+    }
+
+    /// Creates, starts and prepares a cluster (roles `app` and `o.roles`, database `app`).
+    /// Blocks for about a second.
+    pub fn create(bin: &Path, o: &PgOptions) -> Result<PgCluster> {
         let as_postgres = running_as_root();
-        // From here on a killed lab does not leave the cluster running (see `guard.rs`).
+        let mut dir = TempDir::new("pg").context("creating the database directory")?;
+        // From here on a killed process does not leave the cluster running (see `guard.rs`).
         dir.guard(Some(&ClusterStop {
             pg_ctl: bin.join("pg_ctl"),
             as_postgres,
         }));
         let mut cluster = PgCluster {
             bin: bin.to_path_buf(),
+            options: String::new(),
             dir,
             port: 0,
             as_postgres,
-            running: false,
         };
-        cluster.prepare_dir().await?;
-        cluster.initdb().await?;
-        cluster.start_server(max_connections).await?;
-        cluster.create_roles().await?;
+        cluster.prepare_dir()?;
+        cluster.initdb()?;
+        let extra = cluster.write_config(o)?;
+        cluster.options = format!(
+            "{BASE_SETTINGS} -c max_connections={} -c superuser_reserved_connections={} \
+             -c unix_socket_directories={}{extra}",
+            o.max_connections,
+            o.superuser_reserved,
+            cluster.dir().display()
+        );
+        cluster.launch()?;
+        cluster.create_roles(o)?;
         Ok(cluster)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
     }
 
-    /// The temporary directory (data, socket, server log).
+    /// The temporary directory: data in `data/`, the unix socket, the server log `server.log`.
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
 
-    fn data(&self) -> PathBuf {
+    /// Where the socket is: a `host` for libpq-style URLs.
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
-    fn command(&self, program: &str) -> tokio::process::Command {
+    /// Runs each statement of `sql` on its own (`-c` each) as the superuser over the unix
+    /// socket; what the last one printed, unaligned and trimmed.
+    pub fn psql(&self, sql: &[&str]) -> Result<String> {
+        let port = self.port.to_string();
+        let mut cmd = self.command("psql");
+        cmd.arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &port, "-U", "postgres", "-d", "postgres", "-XAtq"])
+            .env("PGCONNECT_TIMEOUT", "10");
+        for s in sql {
+            cmd.args(["-c", s]);
+        }
+        let out = run(cmd, "psql")?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// A physical standby of this cluster (pg_basebackup -R) with the same settings plus
+    /// `extra` (e.g. `-c hot_standby=off`), started on a port of its own.
+    pub fn standby(&self, extra: &str) -> Result<PgCluster> {
+        let mut dir = TempDir::new("pg").context("creating the standby's directory")?;
+        dir.guard(Some(&ClusterStop {
+            pg_ctl: self.bin.join("pg_ctl"),
+            as_postgres: self.as_postgres,
+        }));
+        let mut standby = PgCluster {
+            bin: self.bin.clone(),
+            options: String::new(),
+            dir,
+            port: 0,
+            as_postgres: self.as_postgres,
+        };
+        standby.prepare_dir()?;
+        let port = self.port.to_string();
+        let mut cmd = self.command("pg_basebackup");
+        cmd.arg("-D")
+            .arg(standby.data_dir())
+            .args(["-R", "-X", "stream", "-c", "fast", "-h"])
+            .arg(self.socket_dir())
+            .args(["-p", &port, "-U", "postgres", "--no-sync"]);
+        run(cmd, "pg_basebackup")?;
+        let own = standby.dir().display().to_string();
+        standby.options = format!(
+            "{} {extra}",
+            self.options
+                .replace(&self.dir().display().to_string(), &own)
+        );
+        standby.launch()?;
+        Ok(standby)
+    }
+
+    /// Stops the server at once, as a crash would (`-m immediate`), keeping its data: an
+    /// outage that `start_again` ends.
+    pub fn stop_immediately(&self) -> Result<()> {
+        run(self.pg_ctl_stop("immediate"), "pg_ctl stop").map(drop)
+    }
+
+    /// Starts the server again after `stop_immediately`, on the same port with the same
+    /// settings, and waits until it accepts connections.
+    pub fn start_again(&self) -> Result<()> {
+        run(self.pg_ctl_start(), "pg_ctl start (again)").map(drop)
+    }
+
+    /// Starts a smart shutdown and returns at once: new connections are refused with 57P03
+    /// ("the database system is shutting down") until every session has ended.
+    pub fn begin_smart_shutdown(&self) -> Result<()> {
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "smart", "-W", "stop"]);
+        run(cmd, "pg_ctl stop -m smart -W").map(drop)
+    }
+
+    /// A superuser session held open over the unix socket (psql sleeping `secs`) until the
+    /// child is killed: it keeps a smart shutdown from completing.
+    pub fn hold_session(&self, secs: u32) -> Result<std::process::Child> {
+        let mut cmd = self.command("psql");
+        cmd.arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", "postgres"])
+            .args(["-d", "postgres", "-XAtq", "-c"])
+            .arg(format!("SELECT pg_sleep({secs})"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd.spawn().context("starting psql")
+    }
+
+    /// pg_ctl restart: a fast shutdown and a start with the same settings.
+    pub fn restart(&self) -> Result<()> {
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "fast", "-w", "-t", PG_CTL_WAIT, "restart"]);
+        run(cmd, "pg_ctl restart").map(drop)
+    }
+
+    /// Stops the server and starts it again with `extra` settings added for good.
+    pub fn restart_with(&mut self, extra: &str) -> Result<()> {
+        run(self.pg_ctl_stop("fast"), "pg_ctl stop")?;
+        self.options = format!("{} {extra}", self.options);
+        self.start_again()
+    }
+
+    /// Stops the server (fast shutdown, on a blocking thread) and removes the directory.
+    pub async fn stop(&mut self) -> Result<()> {
+        if self.is_running() {
+            let cmd = self.pg_ctl_stop("fast");
+            let stopped = tokio::task::spawn_blocking(move || run(cmd, "pg_ctl stop"))
+                .await
+                .context("pg_ctl stop")
+                .and_then(|r| r);
+            if let Err(e) = &stopped {
+                tracing::warn!("{e:#}; signalling the postmaster");
+                self.kill_postmaster();
+            }
+        }
+        self.dir.remove().context("removing the database directory")
+    }
+
+    // ---- making it ----------------------------------------------------------------------
+
+    /// A PostgreSQL program, as the `postgres` user when we are root.
+    fn command(&self, program: &str) -> Command {
         let exe = self.bin.join(program);
-        let mut cmd = if self.as_postgres {
-            let mut c = tokio::process::Command::new("runuser");
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(exe);
             c
         } else {
-            tokio::process::Command::new(exe)
-        };
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    async fn run(&self, mut cmd: tokio::process::Command, what: &str) -> Result<()> {
-        let out = tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
-            .await
-            .with_context(|| format!("{what}: no result after {COMMAND_TIMEOUT:?}"))?
-            .with_context(|| format!("{what}: cannot run"))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            bail!(
-                "{what} failed ({}): {}{}",
-                out.status,
-                stderr.trim(),
-                stdout.trim()
-            );
+            Command::new(exe)
         }
-        Ok(())
     }
 
-    async fn prepare_dir(&self) -> Result<()> {
+    fn prepare_dir(&self) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o700))?;
-        if self.as_postgres {
-            let mut chown = tokio::process::Command::new("chown");
-            chown
-                .arg("postgres:postgres")
-                .arg(self.dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true);
-            self.run(chown, "chown to the postgres user").await?;
-        }
-        Ok(())
+        std::fs::set_permissions(self.dir(), std::fs::Permissions::from_mode(0o700))?;
+        self.chown()
     }
 
-    async fn initdb(&self) -> Result<()> {
+    /// Hands the whole directory to the `postgres` user (when we are root), after every file
+    /// written for the server.
+    fn chown(&self) -> Result<()> {
+        if !self.as_postgres {
+            return Ok(());
+        }
+        let mut cmd = Command::new("chown");
+        cmd.args(["-R", "postgres:postgres"]).arg(self.dir());
+        run(cmd, "chown to the postgres user").map(drop)
+    }
+
+    fn initdb(&self) -> Result<()> {
         let mut cmd = self.command("initdb");
-        cmd.arg("-D").arg(self.data()).args([
+        cmd.arg("-D").arg(self.data_dir()).args([
             "-U",
             "postgres",
             "-A",
@@ -170,31 +358,62 @@ impl PgCluster {
             "--no-locale",
             "--no-sync",
         ]);
-        self.run(cmd, "initdb").await
+        run(cmd, "initdb").map(drop)
     }
 
-    async fn start_server(&mut self, max_connections: u32) -> Result<()> {
+    /// Writes TLS files and pg_hba.conf into the data directory; the settings they need.
+    fn write_config(&self, o: &PgOptions) -> Result<String> {
+        let data = self.data_dir();
+        let mut extra = String::new();
+        if let Some(t) = &o.tls {
+            extra.push_str(&write_tls(&data, t)?);
+        }
+        for setting in &o.settings {
+            extra.push_str(&format!(" -c {setting}"));
+        }
+        let hba = match (&o.hba, o.app_password) {
+            (Some(h), _) => Some(h.clone()),
+            (None, Some(_)) => Some(
+                "local all all trust\nhost all postgres 127.0.0.1/32 trust\n\
+                 host all all 127.0.0.1/32 scram-sha-256\n"
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        if let Some(h) = hba {
+            std::fs::write(data.join("pg_hba.conf"), h).context("writing pg_hba.conf")?;
+        }
+        self.chown()?;
+        Ok(extra)
+    }
+
+    fn pg_ctl_start(&self) -> Command {
+        let options = format!("-p {} {}", self.port, self.options);
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(self.dir().join("server.log"))
+            .args(["-w", "-t", PG_CTL_WAIT, "-o", &options, "start"]);
+        cmd
+    }
+
+    fn pg_ctl_stop(&self, mode: &str) -> Command {
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", mode, "-w", "-t", PG_CTL_WAIT, "stop"]);
+        cmd
+    }
+
+    /// Starts the server on a free port (a few tries: a port can be taken between choosing
+    /// and binding it).
+    fn launch(&mut self) -> Result<()> {
         let mut last = None;
         for _ in 0..START_TRIES {
             self.port = free_port()?;
-            let options = format!(
-                "-c listen_addresses=127.0.0.1 -p {} -c max_connections={max_connections} \
-                 -c superuser_reserved_connections=0 -c unix_socket_directories={} \
-                 -c fsync=off -c full_page_writes=off -c synchronous_commit=off",
-                self.port,
-                self.dir.path().display()
-            );
-            let mut cmd = self.command("pg_ctl");
-            cmd.arg("-D")
-                .arg(self.data())
-                .arg("-l")
-                .arg(self.dir.path().join("server.log"))
-                .args(["-w", "-t", "30", "-o", &options, "start"]);
-            match self.run(cmd, "pg_ctl start").await {
-                Ok(()) => {
-                    self.running = true;
-                    return Ok(());
-                }
+            match run(self.pg_ctl_start(), "pg_ctl start") {
+                Ok(_) => return Ok(()),
                 Err(e) => {
                     // A start that timed out may have left a postmaster behind.
                     self.kill_postmaster();
@@ -202,55 +421,36 @@ impl PgCluster {
                 }
             }
         }
-        let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir().join("server.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(5).collect();
         Err(last.unwrap_or_else(|| anyhow::anyhow!("pg_ctl start failed")))
             .with_context(|| format!("server log: {}", tail.join(" | ")))
     }
 
-    async fn create_roles(&self) -> Result<()> {
-        let setup = async {
-            let config = pgconn::config("postgres", "postgres", "connscope-lab-setup");
-            let (client, conn) = pgconn::connect(&config, self.addr()).await?;
-            let conn = tokio::spawn(conn);
-            client
-                .batch_execute("CREATE ROLE app LOGIN; CREATE ROLE hog LOGIN")
-                .await?;
-            // CREATE DATABASE cannot run inside the implicit transaction of a multi-statement
-            // query, so it goes alone.
-            client
-                .batch_execute("CREATE DATABASE app OWNER app")
-                .await?;
-            drop(client);
-            let _ = conn.await;
-            Ok::<(), anyhow::Error>(())
-        };
-        tokio::time::timeout(SETUP_TIMEOUT, setup)
-            .await
-            .context("creating roles: no answer")?
+    fn create_roles(&self, o: &PgOptions) -> Result<()> {
+        let password = o
+            .app_password
+            .map(|p| format!(" PASSWORD '{}'", p.replace('\'', "''")))
+            .unwrap_or_default();
+        let mut sql = vec![format!("CREATE ROLE app LOGIN{password}")];
+        sql.extend(o.roles.iter().map(|r| format!("CREATE ROLE \"{r}\" LOGIN")));
+        // CREATE DATABASE cannot run inside a transaction: each statement goes on its own.
+        sql.push("CREATE DATABASE app OWNER app".into());
+        let sql: Vec<&str> = sql.iter().map(String::as_str).collect();
+        self.psql(&sql)
             .context("creating roles and database")
+            .map(drop)
     }
 
-    /// Stops the server (fast shutdown) and removes the directory.
-    pub async fn stop(&mut self) -> Result<()> {
-        if self.running {
-            let mut cmd = self.command("pg_ctl");
-            cmd.arg("-D")
-                .arg(self.data())
-                .args(["-m", "fast", "-w", "-t", "20", "stop"]);
-            let stopped = self.run(cmd, "pg_ctl stop").await;
-            if let Err(e) = &stopped {
-                tracing::warn!("{e:#}; signalling the postmaster");
-                self.kill_postmaster();
-            }
-            self.running = false;
-        }
-        self.dir.remove().context("removing the database directory")
+    // ---- ending it ----------------------------------------------------------------------
+
+    fn is_running(&self) -> bool {
+        self.data_dir().join("postmaster.pid").exists()
     }
 
     /// Last resort: SIGQUIT to the postmaster (immediate shutdown; its children follow).
     fn kill_postmaster(&self) {
-        let pid_file = self.data().join("postmaster.pid");
+        let pid_file = self.data_dir().join("postmaster.pid");
         let Some(pid) = std::fs::read_to_string(pid_file)
             .ok()
             .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
@@ -259,45 +459,86 @@ impl PgCluster {
         };
         // Only if that pid is still our postmaster: a stale file must not hit another process.
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let data = self.data().display().to_string();
+        let data = self.data_dir().display().to_string();
         if !String::from_utf8_lossy(&cmdline).contains(&data) {
             return;
         }
-        let _ = std::process::Command::new("kill")
+        let _ = Command::new("kill")
             .args(["-QUIT", &pid.to_string()])
             .status();
-    }
-
-    fn stop_blocking(&mut self) {
-        let exe = self.bin.join("pg_ctl");
-        let mut cmd = if self.as_postgres {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(exe);
-            c
-        } else {
-            std::process::Command::new(exe)
-        };
-        let ok = cmd
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "fast", "-w", "-t", "20", "stop"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            self.kill_postmaster();
-        }
-        self.running = false;
     }
 }
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        if self.running {
-            self.stop_blocking();
+        // Not stopped by `stop` (an error path, a failed test): the data is thrown away, so
+        // the fastest shutdown will do.
+        if self.is_running() && run(self.pg_ctl_stop("immediate"), "pg_ctl stop").is_err() {
+            self.kill_postmaster();
         }
         // The TempDir field removes the directory after this.
     }
+}
+
+/// Writes the server's certificate files into the data directory; the settings that use them.
+fn write_tls(data: &Path, t: &ServerTls) -> Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(data.join("server.crt"), &t.cert).context("writing server.crt")?;
+    let key = data.join("server.key");
+    std::fs::write(&key, &t.key).context("writing server.key")?;
+    // PostgreSQL refuses a key that others can read.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+    let mut s = " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key".to_string();
+    if let Some(ca) = &t.ca {
+        std::fs::write(data.join("ca.crt"), ca).context("writing ca.crt")?;
+        s.push_str(" -c ssl_ca_file=ca.crt");
+    }
+    Ok(s)
+}
+
+/// Runs `cmd` to its end, at most `COMMAND_TIMEOUT` (then it is killed); its output, or an
+/// error with what it said when it failed.
+fn run(mut cmd: Command, what: &str) -> Result<Output> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().with_context(|| format!("{what}: cannot run"))?;
+    // Read both pipes while waiting: a child blocked on a full pipe would never exit.
+    let drain = |p: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = p {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().with_context(|| format!("{what}: wait"))? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{what}: no result after {COMMAND_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let out = Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+    }
+    Ok(out)
 }

@@ -158,14 +158,12 @@ impl Proxy {
 
     /// Stops accepting, ends every connection and waits (bounded) for their tasks.
     pub async fn shutdown(&self) {
-        self.shared.cancel.cancel();
-        self.tasks.close();
-        if tokio::time::timeout(Duration::from_secs(5), self.tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("lab proxy: connection tasks still running after 5 s");
-        }
+        crate::shutdown::stop_tracked(
+            &self.shared.cancel,
+            &self.tasks,
+            "lab proxy: connection tasks",
+        )
+        .await;
     }
 }
 

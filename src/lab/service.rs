@@ -184,13 +184,8 @@ impl Service {
     pub async fn shutdown(&self) {
         self.ctx.cancel.cancel();
         self.ctx.db.lock().await.take();
-        self.ctx.tasks.close();
-        if tokio::time::timeout(Duration::from_secs(5), self.ctx.tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("lab service: tasks still running after 5 s");
-        }
+        crate::shutdown::stop_tracked(&self.ctx.cancel, &self.ctx.tasks, "lab service: tasks")
+            .await;
     }
 }
 

@@ -16,6 +16,8 @@ use crate::config::{self, Config, FlagOverride, LoadOptions, Settings};
 const MIN_INTERVAL: Duration = Duration::from_millis(200);
 /// One database attempt a second keeps the chart readable and the lab calm; faster says nothing more.
 const MIN_DB_INTERVAL: Duration = Duration::from_secs(1);
+/// The pool probe's run, scaled, but long enough for its waits chart to show something.
+const MIN_POOL_DURATION: Duration = Duration::from_secs(3);
 
 fn dur(d: Duration) -> Value {
     Value::String(config::duration::format(d))
@@ -55,6 +57,10 @@ pub fn suggested(
             scale(s.timeouts.health_check),
         ),
         ("pool.timeout".into(), scale(s.pool.timeout)),
+        (
+            "pool_probe.duration".into(),
+            dur(scenario.scale(s.pool_probe.duration).max(MIN_POOL_DURATION)),
+        ),
         (
             "database.interval".into(),
             dur(scenario.scale(s.database.interval).max(MIN_DB_INTERVAL)),

@@ -80,14 +80,12 @@ impl SimDb {
     }
 
     pub async fn shutdown(&self) {
-        self.shared.cancel.cancel();
-        self.tasks.close();
-        if tokio::time::timeout(Duration::from_secs(5), self.tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("lab sim database: sessions still running after 5 s");
-        }
+        crate::shutdown::stop_tracked(
+            &self.shared.cancel,
+            &self.tasks,
+            "lab sim database: sessions",
+        )
+        .await;
     }
 }
 

@@ -74,19 +74,6 @@ impl CapacityParams {
     }
 }
 
-/// The headroom, read on a connection of its own before the test (so it never needs a slot
-/// the test took).
-async fn read_headroom(p: &CapacityParams) -> headroom::Measured {
-    match ConnectParams::new(&p.target, p.connect_timeout, p.statement_timeout) {
-        Ok(cp) => headroom::measure(&p.target, &cp, p.cap, p.margin).await,
-        Err(e) => headroom::Measured {
-            headroom: headroom::plan(None, p.cap, p.margin, &e),
-            limits: None,
-            refused: None,
-        },
-    }
-}
-
 /// Refusals (53300, 57P03) are judged among the most recent finished connects, so the
 /// successes from before the server filled up do not dilute them: opening stops once at least
 /// 3 of the last 10 (30 %) were refused.
@@ -219,7 +206,14 @@ fn started(
 
 pub async fn run(ctx: Ctx, run: u64, p: CapacityParams) {
     let start = Instant::now();
-    let m = read_headroom(&p).await;
+    let m = headroom::read(
+        &p.target,
+        p.connect_timeout,
+        p.statement_timeout,
+        p.cap,
+        p.margin,
+    )
+    .await;
     let mut room = m.headroom;
     let (planned, capped) = p.planned(room.cap);
     room.left = room.free_ordinary.map(|f| f.saturating_sub(planned));

@@ -1,9 +1,11 @@
-//! Repeated, step-timed connection attempts to the database (the "VPC connection attempts").
+//! Repeated, step-timed connection attempts to the database (the "Database attempts" panel).
 //! One connection per attempt, closed right after `SELECT 1`; never a pool, which would hide
 //! 53300 / 57P03 behind its own retries. After failures the interval grows with jitter so the
 //! probe never adds to a struggling server's load.
 
 use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use super::conn::connect::{self, ConnectParams};
 use super::conn::schedule::harmful;
@@ -18,6 +20,9 @@ pub struct DbParams {
     pub attempts: u32,
     pub interval: Duration,
     pub max_backoff: Duration,
+    /// `check` with the pool probe: after its attempts, keep attempting until this is
+    /// cancelled (the pool run ended), so what lies beneath the pool is seen all through it.
+    pub until: Option<CancellationToken>,
 }
 
 impl DbParams {
@@ -33,6 +38,7 @@ impl DbParams {
             attempts: s.database.attempts,
             interval: s.database.interval,
             max_backoff: s.database.max_backoff,
+            until: None,
         })
     }
 }
@@ -83,10 +89,17 @@ pub async fn run(ctx: Ctx, mut ctl: Control, mode: Mode, p: DbParams) {
         if !ctx.send(EventBody::DbAttempt(a)).await {
             return;
         }
-        if mode == Mode::Once && seq >= u64::from(p.attempts) {
-            return;
-        }
-        if !ctl.wait(backoff.next_delay(), &ctx.cancel).await {
+        let done = mode == Mode::Once && seq >= u64::from(p.attempts);
+        let wait = ctl.wait(backoff.next_delay(), &ctx.cancel);
+        let go_on = match (&p.until, done) {
+            (_, false) => wait.await,
+            (None, true) => false,
+            (Some(until), true) => tokio::select! {
+                w = wait => w && !until.is_cancelled(),
+                () = until.cancelled() => false,
+            },
+        };
+        if !go_on {
             return;
         }
     }

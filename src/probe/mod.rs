@@ -8,6 +8,7 @@ pub mod conn;
 pub mod db;
 pub mod http;
 pub mod init;
+pub mod pool;
 pub mod rehearsal;
 pub mod remote;
 pub mod startup;
@@ -81,10 +82,12 @@ pub enum Kind {
     Ws,
     Startup,
     Rehearsal,
+    /// The pool probe: never in "every probe", only when asked for.
+    Pool,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Db,
         Kind::Init,
         Kind::Capacity,
@@ -92,6 +95,7 @@ impl Kind {
         Kind::Ws,
         Kind::Startup,
         Kind::Rehearsal,
+        Kind::Pool,
     ];
 
     pub fn name(self) -> &'static str {
@@ -103,6 +107,7 @@ impl Kind {
             Kind::Ws => "ws",
             Kind::Startup => "startup",
             Kind::Rehearsal => "rehearsal",
+            Kind::Pool => "pool",
         }
     }
 
@@ -123,6 +128,12 @@ pub enum Command {
     },
     AbortCapacity,
     StartRehearsal,
+    /// Start the pool probe (`o`), unless one runs; `force` as for the capacity test.
+    StartPool {
+        force: bool,
+    },
+    /// Stop the running pool probe (`o` again); its pool is closed.
+    StopPool,
 }
 
 /// A watch channel of "run now" generations that periodic probes listen to.

@@ -118,15 +118,15 @@ pub async fn check(url: &str, p: &WsParams, cancel: &CancellationToken) -> Optio
         error: None,
     };
     let start = Instant::now();
-    let mut tcp_connected = false;
+    let mut reached = Reached::Nothing;
     let connected = tokio::select! {
-        r = tokio::time::timeout(p.connect_timeout, open(url, p.tls.as_ref(), &mut tcp_connected)) => r,
+        r = tokio::time::timeout(p.connect_timeout, open(url, p.tls.as_ref(), &mut reached)) => r,
         () = cancel.cancelled() => return None,
     };
     let mut ws = match connected {
         Ok(Ok(ws)) => ws,
         Ok(Err(f)) => return Some(failed(out, f)),
-        Err(_) => return Some(failed(out, connect_timeout(p, tcp_connected))),
+        Err(_) => return Some(failed(out, connect_timeout(p, reached))),
     };
     out.connect_ms = Some(ms(start.elapsed()));
     let replied = tokio::select! {
@@ -152,12 +152,22 @@ pub async fn check(url: &str, p: &WsParams, cancel: &CancellationToken) -> Optio
     Some(out)
 }
 
-/// The opening handshake's deadline. Its step is `connect` either way (the whole opening
-/// handshake); the message says how far it got, so a server that accepts and never upgrades
-/// is not mistaken for an unreachable one.
-fn connect_timeout(p: &WsParams, tcp_connected: bool) -> Failure {
-    if !tcp_connected {
-        return timeout(Step::Connect, p.connect_timeout);
+/// How far the opening handshake got when its deadline fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reached {
+    Nothing,
+    Resolved,
+    TcpConnected,
+}
+
+/// The opening handshake's deadline. A name that never resolved is a `dns` timeout; past it,
+/// the step is `connect` (the whole opening handshake) and the message says how far it got,
+/// so a server that accepts and never upgrades is not mistaken for an unreachable one.
+fn connect_timeout(p: &WsParams, reached: Reached) -> Failure {
+    match reached {
+        Reached::Nothing => return timeout(Step::Dns, p.connect_timeout),
+        Reached::Resolved => return timeout(Step::Connect, p.connect_timeout),
+        Reached::TcpConnected => {}
     }
     failure(
         ErrorClass::Timeout,
@@ -184,7 +194,7 @@ fn ms(d: Duration) -> f64 {
 async fn open(
     raw: &str,
     tls_config: Option<&Arc<ClientConfig>>,
-    tcp_connected: &mut bool,
+    reached: &mut Reached,
 ) -> Result<Ws, Failure> {
     let url = Url::parse(raw).map_err(|e| bad_url(raw, e.to_string()))?;
     let tls = match url.scheme() {
@@ -201,8 +211,9 @@ async fn open(
     let addrs = net::lookup(host, port)
         .await
         .map_err(|e| failure(ErrorClass::Dns, Step::Dns, None, e.to_string()))?;
+    *reached = Reached::Resolved;
     let tcp = connect_any(&addrs).await?;
-    *tcp_connected = true;
+    *reached = Reached::TcpConnected;
     let stream = if tls {
         MaybeTlsStream::Rustls(tls_handshake(&url, tcp, tls_config).await?)
     } else {

@@ -18,6 +18,26 @@ pub struct Context {
     /// The effective configuration, redacted (a recording's header `config`), for the
     /// configuration checks; `Value::Null` or absent when not known.
     pub settings: Option<serde_json::Value>,
+    /// Colours of a document (HTML, chart files): `None` is light — `--theme` picks another.
+    pub theme: Option<crate::ui::theme::ThemeName>,
+    /// Chart files written beside the markdown (`--assets DIR`), which the markdown links.
+    pub assets: Option<Assets>,
+}
+
+/// Charts written as SVG files for the markdown to show.
+#[derive(Debug, Clone, Default)]
+pub struct Assets {
+    /// The directory as given, the links' prefix (relative to where the markdown is read).
+    pub dir: String,
+    /// Each file's title, name and caption, in reading order.
+    pub files: Vec<AssetFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AssetFile {
+    pub title: String,
+    pub name: String,
+    pub caption: String,
 }
 
 impl Context {

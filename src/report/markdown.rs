@@ -19,6 +19,7 @@ pub fn render(r: &Report, ctx: &Context) -> String {
     let mut o = String::new();
     title(&mut o, r, ctx);
     verdict(&mut o, r);
+    charts(&mut o, ctx);
     timeline::render(&mut o, r, ctx);
     if let Some(d) = &r.database {
         tables::database(&mut o, r, d);
@@ -33,6 +34,9 @@ pub fn render(r: &Report, ctx: &Context) -> String {
     }
     if let Some(c) = &r.capacity {
         tables::capacity(&mut o, c);
+    }
+    if let Some(p) = &r.pool {
+        tables::pool(&mut o, p);
     }
     vantages(&mut o, r);
     diagnosis(&mut o, r);
@@ -149,6 +153,18 @@ fn vantages(o: &mut String, r: &Report) {
         );
     }
     o.push('\n');
+}
+
+/// The chart files `--assets` wrote, shown where the markdown is read (paths relative to it).
+fn charts(o: &mut String, ctx: &Context) {
+    let Some(a) = ctx.assets.as_ref().filter(|a| !a.files.is_empty()) else {
+        return;
+    };
+    let _ = writeln!(o, "## Charts\n");
+    for f in &a.files {
+        let _ = writeln!(o, "![{}]({}/{})\n", cell(&f.title), a.dir, f.name);
+        let _ = writeln!(o, "*{}*\n", cell(&f.caption));
+    }
 }
 
 fn diagnosis(o: &mut String, r: &Report) {

@@ -1,10 +1,14 @@
 //! Outputs rendered from the report model (`model::Report`), built once from the state and
 //! its judgement — the same for `check`, `report` and the recording of a run.
 
+pub mod charts;
 pub mod context;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod series;
+pub(crate) mod svg;
 pub mod text;
 
 use crate::cli::Format;
@@ -41,6 +45,12 @@ pub fn to_junit(r: &Report, ctx: &Context) -> String {
     crate::secret::scrub(&junit::render(r, ctx)).into_owned()
 }
 
+/// One self-contained HTML file with the charts; every string masked and escaped, the whole
+/// scrubbed once more.
+pub fn to_html(r: &Report, ctx: &Context) -> String {
+    crate::secret::scrub(&html::render(r, ctx)).into_owned()
+}
+
 /// Any format, for `check` and `report` alike.
 pub fn render(format: Format, r: &Report, ctx: &Context) -> String {
     match format {
@@ -48,5 +58,6 @@ pub fn render(format: Format, r: &Report, ctx: &Context) -> String {
         Format::Json => to_json(r),
         Format::Markdown => to_markdown(r, ctx),
         Format::Junit => to_junit(r, ctx),
+        Format::Html => to_html(r, ctx),
     }
 }

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::event::{CapacityStarted, DbAttempt, Failure, HttpCheck, InitResult, StartupSource};
+use crate::event::{
+    CapacityStarted, DbAttempt, Failure, HttpCheck, InitResult, PoolFigures, PoolStarted,
+    StartupSource,
+};
 use crate::state::alerts::{Alert, AlertChange};
 use crate::state::db::{Outage, StepAverages};
 use crate::state::diagnosis::{Finding, near_timeout};
@@ -17,6 +20,8 @@ use crate::state::endpoints::{Consistency, Health, health};
 use crate::state::evidence::ProbeEvidence;
 use crate::state::judge::{DbJudgement, Judgement};
 use crate::state::log::LogEntry;
+use crate::state::pool::Beneath;
+use crate::state::pool::judge::PoolJudgement;
 use crate::state::startup::StartupView;
 use crate::state::targets::TargetCheck;
 use crate::state::vantage::VantageJudgement;
@@ -51,6 +56,9 @@ pub struct Report {
     pub database: Option<Database>,
     pub init: Option<Init>,
     pub capacity: Option<Capacity>,
+    /// The pool probe's newest run (the application's-eye view), with what lay beneath it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Pool>,
     pub endpoints: Vec<Endpoint>,
     pub websockets: Vec<WebSocket>,
     pub startup: Option<Startup>,
@@ -66,6 +74,9 @@ pub struct Report {
     /// What the post-mortem formats show beyond the JSON.
     #[serde(skip)]
     pub review: Review,
+    /// What the charts draw over time (HTML, markdown's chart files).
+    #[serde(skip)]
+    pub charts: super::series::ChartData,
 }
 
 /// Not in the JSON (it would repeat the events): the timeline, the configuration the state
@@ -144,6 +155,32 @@ pub struct Capacity {
     pub past_because: Option<String>,
 }
 
+/// The pool probe's run as built (`PoolStarted`), its figures (`PoolFigures`), its judgement
+/// (`verdict`, `line`, `wait_warn_ms`, `past`), and `beneath`: the raw attempts during it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pool {
+    #[serde(flatten)]
+    pub started: PoolStarted,
+    #[serde(flatten)]
+    pub totals: PoolFigures,
+    #[serde(flatten)]
+    pub judged: PoolJudgement,
+    pub started_at: DateTime<Utc>,
+    pub elapsed_ms: Option<f64>,
+    pub running: bool,
+    pub aborted: bool,
+    pub abort_reason: Option<String>,
+    pub beneath: PoolBeneath,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolBeneath {
+    #[serde(flatten)]
+    pub beneath: Beneath,
+    /// The same in words: `too_many_connections (53300) ×12, before authentication`.
+    pub text: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     pub at: DateTime<Utc>,
@@ -207,6 +244,7 @@ impl Report {
     }
 
     pub fn build(s: &State, j: Judgement) -> Report {
+        let charts = super::series::build(s, &j);
         Report {
             connscope: env!("CARGO_PKG_VERSION"),
             verdict: j.verdict,
@@ -226,6 +264,7 @@ impl Report {
             database: database(s, j.db),
             init: init(s),
             capacity: capacity(s, j.capacity),
+            pool: pool(s, j.pool),
             endpoints: endpoints(s, &j.endpoints),
             websockets: websockets(s),
             startup: j.startup,
@@ -235,6 +274,7 @@ impl Report {
             findings: j.findings,
             vantages: vantages(s, j.vantages),
             review: review(s),
+            charts,
         }
     }
 }
@@ -339,6 +379,25 @@ fn capacity(s: &State, judged: Option<crate::state::judge::CapacityJudgement>) -
     })
 }
 
+fn pool(s: &State, judged: Option<PoolJudgement>) -> Option<Pool> {
+    let r = s.pool.last.as_ref()?;
+    let fin = r.finished.as_ref().map(|(_, f)| f);
+    Some(Pool {
+        started: r.started.clone(),
+        totals: r.totals.clone(),
+        judged: judged?,
+        started_at: r.started_at,
+        elapsed_ms: fin.map(|f| f.elapsed_ms),
+        running: r.running(),
+        aborted: fin.is_some_and(|f| f.aborted),
+        abort_reason: fin.and_then(|f| f.reason.clone()),
+        beneath: PoolBeneath {
+            beneath: r.beneath.clone(),
+            text: r.beneath.text(),
+        },
+    })
+}
+
 fn endpoints(s: &State, judged: &[crate::state::judge::PathJudgement]) -> Vec<Endpoint> {
     s.endpoints
         .endpoints
@@ -415,6 +474,32 @@ fn startup_log(s: &State) -> Option<StartupLogRead> {
         ended: t.ended,
         format: t.format.clone(),
     })
+}
+
+/// The pool as built, in words: `25 connections (pool.size + max_overflow), 30 borrowers,
+/// acquire timeout 45 s, for 10 s` — with the headroom's cap when it bound the size.
+pub fn pool_shape(p: &Pool) -> String {
+    let st = &p.started;
+    let cap = st.headroom.as_ref().map_or(0, |h| h.cap);
+    let size = if st.capped {
+        format!("capped from {} to the headroom's cap {cap}", st.requested)
+    } else if st.forced {
+        format!("forced past the headroom's cap {cap}")
+    } else {
+        "pool.size + max_overflow".to_string()
+    };
+    let hold = if st.hold_ms > 0.0 {
+        format!(", each held {}", crate::units::ms(st.hold_ms))
+    } else {
+        String::new()
+    };
+    format!(
+        "{} ({size}), {} borrowers{hold}, acquire timeout {}, for {}",
+        crate::units::count(st.max_connections, "connection"),
+        st.borrowers,
+        crate::units::ms(st.acquire_timeout_ms),
+        crate::units::ms(st.duration_ms)
+    )
 }
 
 /// Which track the startup part is from, in words.

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::model::{
-    Attempt, Capacity, Check, Database, Endpoint, Init, Report, Startup, WebSocket, startup_source,
+    Attempt, Capacity, Check, Database, Endpoint, Init, Pool, Report, Startup, WebSocket,
+    startup_source,
 };
 use crate::state::endpoints::Health;
 use crate::state::judge::DbStatus;
@@ -66,6 +67,9 @@ fn measured(o: &mut String, r: &Report) {
     }
     if let Some(c) = &r.capacity {
         capacity(o, c);
+    }
+    if let Some(p) = &r.pool {
+        pool(o, p);
     }
     endpoints(o, &r.endpoints, &r.websockets);
     if let Some(s) = &r.startup {
@@ -238,6 +242,42 @@ fn capacity(o: &mut String, c: &Capacity) {
     if let Some(r) = &c.abort_reason {
         let _ = writeln!(o, "  stopped early: {r}");
     } else if c.running {
+        let _ = writeln!(o, "  had not finished when the data ends");
+    }
+}
+
+fn pool(o: &mut String, p: &Pool) {
+    let _ = writeln!(
+        o,
+        "\nPool probe (sqlx, sized like the service's pool): {}",
+        super::model::pool_shape(p)
+    );
+    if let Some(why) = &p.judged.past_because {
+        let _ = writeln!(
+            o,
+            "  (at {} UTC — history now: {why})",
+            units::clock(p.judged.at)
+        );
+    }
+    let t = &p.totals;
+    let _ = writeln!(
+        o,
+        "  {} acquired, {} timed out, {} errors; waits p50 {}, p95 {}, max {}; {} opened",
+        t.acquisitions,
+        t.timeouts,
+        t.errors_total(),
+        opt_ms(t.wait_p50_ms),
+        opt_ms(t.wait_p95_ms),
+        opt_ms(t.wait_max_ms),
+        units::count(t.opened, "connection")
+    );
+    let _ = writeln!(o, "  {}", p.judged.line);
+    if let Some(e) = &t.last_error {
+        let _ = writeln!(o, "  last error: {e}");
+    }
+    if let Some(r) = &p.abort_reason {
+        let _ = writeln!(o, "  stopped early: {r}");
+    } else if p.running {
         let _ = writeln!(o, "  had not finished when the data ends");
     }
 }

@@ -75,16 +75,23 @@ impl Outage {
 
     /// `refused ×16, timeout ×2`, most frequent first.
     pub fn classes_text(&self) -> String {
-        let mut v: Vec<(&ErrorClass, &u32)> = self.classes.iter().collect();
-        v.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
-        let parts: Vec<String> = v.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
-        parts.join(", ")
+        classes_text(&self.classes)
     }
 
     /// Was `at` part of this outage (its failures and the successes that ended it)?
     fn covers(&self, at: DateTime<Utc>) -> bool {
         at >= self.from && self.recovered_at.is_none_or(|r| at < r)
     }
+}
+
+/// Failures by class in a sentence, most frequent first: `refused ×16, timeout ×2`.
+pub(crate) fn classes_text<N: Copy + Ord + std::fmt::Display>(
+    classes: &BTreeMap<ErrorClass, N>,
+) -> String {
+    let mut v: Vec<(&ErrorClass, &N)> = classes.iter().collect();
+    v.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+    let parts: Vec<String> = v.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+    parts.join(", ")
 }
 
 const OUTAGES_KEPT: usize = 50;

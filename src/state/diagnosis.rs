@@ -64,7 +64,7 @@ impl Finding {
         self
     }
 
-    fn past(mut self) -> Self {
+    pub(crate) fn past(mut self) -> Self {
         self.past = true;
         self
     }
@@ -155,6 +155,7 @@ pub fn diagnose(s: &State, now: Option<DateTime<Utc>>) -> Vec<Finding> {
     network_path(s, &attempts, &mut out);
     server_side(&attempts, &mut out);
     capacity_test(s, &mut out);
+    out.extend(super::pool::judge::finding(s));
     service_path(s, &attempts, &mut out);
     startup_signature(s, now, &mut out);
     init_timing(s, &mut out);
@@ -287,7 +288,7 @@ fn server_side(a: &Recent<'_>, out: &mut Vec<Finding>) {
         let post_auth = cap
             .example
             .and_then(|x| x.error.as_ref())
-            .is_some_and(|e| e.message.contains("reserved") || e.message.contains("for role"));
+            .is_some_and(super::pool::after_authentication);
         let when = if post_auth {
             "refused after authentication: the slots left are reserved (or the role's limit is reached)"
         } else {

@@ -106,6 +106,11 @@ fn seen(s: &State, probe: &str) -> bool {
             .last
             .as_ref()
             .is_some_and(|r| r.finished.is_some() && !r.cancelled()),
+        "pool" => s
+            .pool
+            .last
+            .as_ref()
+            .is_some_and(|r| r.finished.is_some() && !r.cancelled()),
         "http" => all_checked(
             s.endpoints
                 .endpoints

@@ -39,6 +39,7 @@ pub fn staging_config() -> StateConfig {
         ],
         websockets: vec!["wss://backend.staging.example.com/ws".into()],
         tries: 3,
+        pool_wait_warn: None,
     }
 }
 
@@ -286,6 +287,101 @@ pub fn capacity_exhausted() -> Vec<(f64, EventBody)> {
             aborted: false,
             reason: None,
         }),
+    ));
+    ev
+}
+
+/// A pool probe run's first event: the staging pool (10 + 15), 30 borrowers, 45 s acquire.
+pub fn pool_started(run: u64) -> EventBody {
+    EventBody::PoolStarted(PoolStarted {
+        run,
+        requested: 25,
+        max_connections: 25,
+        min_connections: 0,
+        capped: false,
+        forced: false,
+        acquire_timeout_ms: 45_000.0,
+        borrowers: 30,
+        hold_ms: 0.0,
+        duration_ms: 10_000.0,
+        max_lifetime_ms: None,
+        test_before_acquire: false,
+        headroom: None,
+    })
+}
+
+/// Pool figures: acquisitions, timeouts, and waits p50 / p95 / max.
+pub fn pool_figures(acquisitions: u64, timeouts: u64, waits: (f64, f64, f64)) -> PoolFigures {
+    PoolFigures {
+        acquisitions,
+        timeouts,
+        wait_p50_ms: Some(waits.0),
+        wait_p95_ms: Some(waits.1),
+        wait_max_ms: Some(waits.2),
+        opened: 25,
+        size: 25,
+        idle: 25,
+        ..PoolFigures::default()
+    }
+}
+
+pub fn pool_sample(
+    run: u64,
+    elapsed_ms: f64,
+    timeouts: u64,
+    wait_ms: f64,
+    totals: PoolFigures,
+) -> EventBody {
+    EventBody::PoolSample(PoolSample {
+        run,
+        elapsed_ms,
+        acquired: 40,
+        timeouts,
+        errors: 0,
+        wait_p95_ms: Some(wait_ms),
+        wait_max_ms: Some(wait_ms),
+        waiting: 5,
+        longest_wait_ms: wait_ms,
+        totals,
+    })
+}
+
+pub fn pool_finished(run: u64, totals: PoolFigures) -> EventBody {
+    EventBody::PoolFinished(PoolFinished {
+        run,
+        elapsed_ms: 55_000.0,
+        totals,
+        aborted: false,
+        reason: None,
+    })
+}
+
+/// The line: a pool run whose acquires time out while every raw attempt beneath it
+/// is refused with 53300 before authentication (12 of them).
+pub fn pool_timeouts_beneath_capacity() -> Vec<(f64, EventBody)> {
+    let mut ev = vec![
+        (0.0, ok_attempt(1, 1.0, 2.0, 20.0, 1.0)),
+        (1.0, pool_started(1)),
+    ];
+    let full = failure(
+        ErrorClass::TooManyConnections,
+        Step::Handshake,
+        Some("53300"),
+        "sorry, too many clients already",
+    );
+    for i in 0..12u32 {
+        let at = 2.0 + f64::from(i) * 4.0;
+        let d = DbSteps::default();
+        ev.push((at, failed_attempt(u64::from(i) + 2, 3.0, d, full.clone())));
+        let totals = pool_figures(40, u64::from(i / 2), (2.0, 45_000.0, 45_000.0));
+        ev.push((
+            at + 0.5,
+            pool_sample(1, at * 1000.0, u64::from(i % 2), 45_000.0, totals),
+        ));
+    }
+    ev.push((
+        56.0,
+        pool_finished(1, pool_figures(40, 7, (2.0, 45_000.0, 45_003.0))),
     ));
     ev
 }

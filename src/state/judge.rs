@@ -10,6 +10,7 @@ use super::capacity::CapacityRun;
 use super::diagnosis::{self, Finding};
 use super::endpoints::{Consistency, Health, health};
 use super::evidence::{self, ProbeEvidence};
+use super::pool::judge::PoolJudgement;
 use super::startup::StartupView;
 use super::stats::Summary;
 use super::targets::{self, TargetCheck};
@@ -43,6 +44,8 @@ pub struct Judgement {
     /// reasons, alerts and findings above are those of every vantage together.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vantages: Vec<super::vantage::VantageJudgement>,
+    /// The newest pool probe run (the application's-eye view) and what lay beneath it.
+    pub pool: Option<PoolJudgement>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -124,6 +127,7 @@ impl State {
             capacity: capacity(self),
             failing: 0,
             vantages: Vec::new(),
+            pool: super::pool::judge::judge(self),
         };
         let (v, reasons, failing) = verdict::reasons(self, &j);
         j.verdict = v;

@@ -32,6 +32,11 @@
 //!   judge from a `State` of its own (`state.vantages`; every other field is this host's);
 //!   the verdict, reasons, alerts and findings above are then every vantage's together, the
 //!   cross-vantage findings first (`vantage::cross`). A lost agent is judged as of its loss.
+//! - `pool`: the newest pool probe run — its line with what lay beneath it, its weight
+//!   (timeouts and errors fail, waits over the threshold warn) and whether it is history.
+//!
+//! Beside the judge, `timeline` keeps what the report's charts draw over the whole recording
+//! (attempt buckets that widen as it grows, outages, status runs, capacity tests), bounded.
 
 pub mod alerts;
 pub mod capacity;
@@ -41,9 +46,11 @@ pub mod endpoints;
 pub mod evidence;
 pub mod judge;
 pub mod log;
+pub mod pool;
 pub mod startup;
 pub mod stats;
 pub mod targets;
+pub mod timeline;
 pub mod vantage;
 pub mod verdict;
 
@@ -83,6 +90,13 @@ pub struct StateConfig {
     pub websockets: Vec<String>,
     #[serde(default)]
     pub tries: u32,
+    /// Pool probe: an acquire wait (p95) above this warns; none: a tenth of its acquire timeout.
+    #[serde(
+        default,
+        with = "config::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pool_wait_warn: Option<std::time::Duration>,
 }
 
 impl StateConfig {
@@ -115,6 +129,7 @@ impl StateConfig {
                 .collect(),
             websockets,
             tries: s.health.tries,
+            pool_wait_warn: s.pool_probe.warn_wait,
         }
     }
 }
@@ -128,6 +143,7 @@ pub struct State {
     pub db: db::DbState,
     pub init: Option<(DateTime<Utc>, InitResult)>,
     pub capacity: capacity::CapacityState,
+    pub pool: pool::PoolState,
     pub endpoints: endpoints::EndpointsState,
     pub startup: startup::StartupState,
     pub alerts: alerts::AlertBook,
@@ -137,6 +153,8 @@ pub struct State {
     /// Remote vantage points (agents), each with a state of its own; every field above is
     /// this host's ("local") vantage.
     pub vantages: vantage::Vantages,
+    /// What the report's charts draw: the whole recording over time, bounded.
+    pub timeline: timeline::Timeline,
 }
 
 impl State {
@@ -145,6 +163,7 @@ impl State {
         Self {
             db: db::DbState::new(h, cfg.alerts.down_after),
             capacity: capacity::CapacityState::default(),
+            pool: pool::PoolState::default(),
             endpoints: endpoints::EndpointsState::new(&cfg),
             startup: startup::StartupState::new(&cfg.phases),
             alerts: alerts::AlertBook::default(),
@@ -156,6 +175,7 @@ impl State {
             lab: None,
             evidence: evidence::Evidence::default(),
             vantages: vantage::Vantages::default(),
+            timeline: timeline::Timeline::default(),
             cfg,
         }
     }
@@ -180,13 +200,29 @@ impl State {
     pub(crate) fn apply_at(&mut self, at: DateTime<Utc>, body: &EventBody) {
         self.count(at);
         match body {
-            EventBody::DbAttempt(a) => self.db.apply(at, a, &mut self.log),
+            EventBody::DbAttempt(a) => {
+                self.db.apply(at, a, &mut self.log);
+                self.pool.db_attempt(a);
+                self.timeline.db_attempt(at, a, &self.db);
+            }
             EventBody::Init(r) => self.init(at, r),
             EventBody::CapacityStarted(s) => self.capacity.started(at, s, &mut self.log),
             EventBody::CapacityConn(c) => self.capacity.conn(c),
-            EventBody::CapacityFinished(f) => self.capacity.finished(at, f, &mut self.log),
-            EventBody::HttpCheck(c) => self.endpoints.http(at, c, &mut self.log),
-            EventBody::WsCheck(c) => self.endpoints.ws(at, c, &mut self.log),
+            EventBody::CapacityFinished(f) => {
+                self.capacity.finished(at, f, &mut self.log);
+                self.timeline.capacity_finished(&self.capacity);
+            }
+            EventBody::PoolStarted(p) => self.pool.started(at, p, &mut self.log),
+            EventBody::PoolSample(p) => self.pool.sample(at, p),
+            EventBody::PoolFinished(f) => self.pool.finished(at, f, &mut self.log),
+            EventBody::HttpCheck(c) => {
+                self.endpoints.http(at, c, &mut self.log);
+                self.timeline.http(at, c);
+            }
+            EventBody::WsCheck(c) => {
+                self.endpoints.ws(at, c, &mut self.log);
+                self.timeline.ws(at, c);
+            }
             EventBody::StartupPhase(p) => self.startup.phase(p, &mut self.log),
             EventBody::StartupExit(x) => self.startup.exit(x, &mut self.log),
             EventBody::StartupLog(l) => self.startup.log_stats(l),
@@ -243,12 +279,18 @@ impl State {
     /// judged on its own attempts and checks, not on the last one's for the next 20 attempts.
     /// The log, the alert history (alerts that no longer hold clear on this very event) and
     /// the startup runs (the service's own restarts tell them apart) are kept; the newest
-    /// capacity test is kept as history.
+    /// capacity test and pool run are kept as history.
     fn start_scenario_over(&mut self, at: DateTime<Utc>, name: &str) {
-        self.db = db::DbState::new(&self.cfg.history, self.cfg.alerts.down_after);
+        let old = std::mem::replace(
+            &mut self.db,
+            db::DbState::new(&self.cfg.history, self.cfg.alerts.down_after),
+        );
+        self.timeline.scenario_switch(at, &old);
         self.init = None;
         self.endpoints = endpoints::EndpointsState::new(&self.cfg);
         self.capacity
+            .supersede(at, format!("the lab scenario changed to {name}"));
+        self.pool
             .supersede(at, format!("the lab scenario changed to {name}"));
     }
 

@@ -61,7 +61,30 @@ pub struct PhaseRun {
     pub message: Option<String>,
 }
 
+/// A phase of a run as the phase chart draws it: when it started, for how long, its verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseSpan {
+    pub name: String,
+    pub budget_s: f64,
+    pub started: Option<DateTime<Utc>>,
+    pub duration_s: Option<f64>,
+    pub verdict: PhaseVerdict,
+    pub message: Option<String>,
+}
+
 impl PhaseRun {
+    /// This phase as drawn, with a verdict and duration the judge gave it.
+    pub fn span(&self, verdict: PhaseVerdict, duration_s: Option<f64>) -> PhaseSpan {
+        PhaseSpan {
+            name: self.name.clone(),
+            budget_s: self.budget.as_secs_f64(),
+            started: self.started,
+            duration_s,
+            verdict,
+            message: self.message.clone(),
+        }
+    }
+
     /// Seconds from start to end, or to `now` while it runs.
     pub fn duration_s(&self, now: Option<DateTime<Utc>>) -> Option<f64> {
         let start = self.started?;
@@ -217,6 +240,12 @@ impl StartupRun {
             total_s: self.total_s(None),
             complete: self.complete(),
             failed: failed.is_some() || self.exit.is_some_and(|(c, _)| c != 0),
+            phases: self
+                .phases
+                .iter()
+                .zip(&verdicts)
+                .map(|(p, v)| p.span(*v, p.duration_s(self.clock(None))))
+                .collect(),
         }
     }
 }
@@ -237,6 +266,9 @@ pub struct RunSummary {
     pub complete: bool,
     /// A phase failed or the process exited non-zero.
     pub failed: bool,
+    /// Each phase as it ended with the run (for the report's phase chart).
+    #[serde(skip)]
+    pub phases: Vec<PhaseSpan>,
 }
 
 /// A process says its end more than once (the app's "exiting with code 3", then uvicorn's

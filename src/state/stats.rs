@@ -182,6 +182,10 @@ impl<T> Ring<T> {
         self.items.back()
     }
 
+    pub fn last_mut(&mut self) -> Option<&mut T> {
+        self.items.back_mut()
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }

@@ -82,6 +82,7 @@ pub(super) fn reasons(s: &State, j: &Judgement) -> (Verdict, Vec<String>, usize)
     }
     init(s, &mut r);
     capacity(s, &mut r);
+    pool(j, &mut r);
     endpoints(s, j, &mut r);
     websockets(s, &mut r);
     for track in [&s.startup.log, &s.startup.rehearsal] {
@@ -147,6 +148,14 @@ fn capacity(s: &State, r: &mut Reasons) {
             classes.join(", ")
         ),
     );
+}
+
+/// The pool probe's own line (timeouts and errors fail, waits over the threshold warn),
+/// unless newer evidence made it history.
+fn pool(j: &Judgement, r: &mut Reasons) {
+    if let Some(p) = j.pool.as_ref().filter(|p| !p.past) {
+        r.add(p.verdict, p.line.clone());
+    }
 }
 
 fn endpoints(s: &State, j: &Judgement, r: &mut Reasons) {
@@ -408,6 +417,7 @@ pub(super) fn measured(s: &State) -> bool {
     s.db.series.count() > 0
         || s.init.is_some()
         || s.capacity.last.is_some()
+        || s.pool.last.is_some()
         || s.endpoints
             .endpoints
             .iter()

@@ -165,7 +165,7 @@ impl App {
 
     fn layer(&self) -> Layer {
         match self.view.overlay {
-            Overlay::ConfirmCapacity => Layer::Confirm,
+            Overlay::ConfirmCapacity | Overlay::ConfirmPool => Layer::Confirm,
             Overlay::Log => Layer::Log,
             Overlay::None | Overlay::Help => Layer::Dashboard,
         }
@@ -175,7 +175,7 @@ impl App {
         match self.keymap.lookup(key, self.layer()) {
             Some(a) => self.act(a),
             // Any key that is not `y` cancels a pending confirmation.
-            None if self.view.overlay == Overlay::ConfirmCapacity => self.act(Action::Close),
+            None if self.layer() == Layer::Confirm => self.act(Action::Close),
             None => Reaction::default(),
         }
     }
@@ -249,12 +249,20 @@ impl App {
             }
             Action::RunNow => self.probe(Command::RunNow, "running every probe now"),
             Action::CapacityTest => self.capacity(),
+            Action::PoolProbe => self.pool(),
             Action::Confirm => {
-                v.overlay = Overlay::None;
-                self.probe(
-                    Command::StartCapacity { force: false },
-                    "capacity test requested (confirmed)",
-                )
+                let was = std::mem::replace(&mut v.overlay, Overlay::None);
+                if was == Overlay::ConfirmPool {
+                    self.probe(
+                        Command::StartPool { force: false },
+                        "pool probe requested (confirmed)",
+                    )
+                } else {
+                    self.probe(
+                        Command::StartCapacity { force: false },
+                        "capacity test requested (confirmed)",
+                    )
+                }
             }
             Action::Scenario(i) => self.scenario(usize::from(i)),
             Action::NextScenario => {
@@ -340,6 +348,18 @@ impl App {
             Command::StartCapacity { force: false },
             "capacity test requested",
         )
+    }
+
+    /// `o`: stops the running pool probe, or starts one (asking first in production).
+    fn pool(&mut self) -> Reaction {
+        if self.live.pool.running() {
+            return self.probe(Command::StopPool, "stopping the pool probe");
+        }
+        if needs_confirmation(&self.live.cfg.environment) {
+            self.view.overlay = Overlay::ConfirmPool;
+            return Reaction::redraw();
+        }
+        self.probe(Command::StartPool { force: false }, "pool probe requested")
     }
 
     fn scenario(&mut self, i: usize) -> Reaction {
@@ -443,6 +463,35 @@ mod tests {
         );
         assert_eq!(a.view.overlay, Overlay::None);
         assert!(!a.on_key(&key('q')).quit || a.view.overlay == Overlay::None);
+    }
+
+    #[test]
+    fn o_starts_the_pool_probe_asks_in_production_and_stops_a_running_one() {
+        let mut a = app(ViewMode::Live);
+        let r = a.on_key(&key('o'));
+        assert_eq!(
+            r.out,
+            vec![Outbound::Probe(Command::StartPool { force: false })]
+        );
+        let mut cfg = staging_config();
+        cfg.environment = "production".into();
+        let mut a = App::new(&UiOptions::default(), build(cfg, &healthy()));
+        assert!(a.on_key(&key('o')).out.is_empty());
+        assert_eq!(a.view.overlay, Overlay::ConfirmPool);
+        assert!(a.on_key(&key('x')).out.is_empty(), "any other key cancels");
+        assert_eq!(a.view.overlay, Overlay::None);
+        a.on_key(&key('o'));
+        assert_eq!(
+            a.on_key(&key('y')).out,
+            vec![Outbound::Probe(Command::StartPool { force: false })]
+        );
+        let mut ev = fixtures::pool_timeouts_beneath_capacity();
+        ev.pop(); // drop PoolFinished: still running
+        let mut a = App::new(&UiOptions::default(), build(staging_config(), &ev));
+        assert_eq!(
+            a.on_key(&key('o')).out,
+            vec![Outbound::Probe(Command::StopPool)]
+        );
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, view: &View) {
         Overlay::Help => overlays::help(frame, body, view),
         Overlay::Log => overlays::log(frame, body, state, view),
         Overlay::ConfirmCapacity => overlays::confirm_capacity(frame, body, state, view),
+        Overlay::ConfirmPool => overlays::confirm_pool(frame, body, state, view),
     }
 }
 

@@ -4,7 +4,7 @@
 //! `FEED_FRAME` for probe results — and on the tick, never in a busy loop.
 
 use std::future::Future;
-use std::io::{self, IsTerminal};
+use std::io;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -43,10 +43,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     // crossterm's EventStream panics without a terminal to read ("reader source not set"):
     // refuse clearly instead, before raw mode.
-    if !io::stdout().is_terminal() || !has_tty() {
+    if !crate::tty::can_run_dashboard() {
         anyhow::bail!("the dashboard needs a terminal; use `connscope check` for headless runs");
     }
-    let stop = stop_signals()?;
+    let stop = crate::signal::shutdown();
     let _guard = TerminalGuard::enter().context("cannot switch the terminal to raw mode")?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))
         .context("cannot start the terminal backend")?;
@@ -85,40 +85,6 @@ pub async fn run(
 fn repaint<B: Backend>(t: &mut Terminal<B>) -> Result<(), B::Error> {
     let s = t.size()?;
     t.resize(ratatui::layout::Rect::new(0, 0, s.width, s.height))
-}
-
-#[cfg(unix)]
-fn has_tty() -> bool {
-    io::stdin().is_terminal() || std::fs::File::open("/dev/tty").is_ok()
-}
-
-#[cfg(not(unix))]
-fn has_tty() -> bool {
-    io::stdin().is_terminal()
-}
-
-/// Completes on SIGINT, SIGTERM or SIGHUP (the terminal closed: nobody is watching, so end).
-/// In raw mode Ctrl-C is a key, so SIGINT only comes from `kill`.
-#[cfg(unix)]
-fn stop_signals() -> anyhow::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
-    Ok(async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn stop_signals() -> anyhow::Result<impl Future<Output = ()>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -16,6 +16,8 @@ pub enum Action {
     /// Freeze the drawn snapshot; events keep being applied behind it.
     TogglePause,
     CapacityTest,
+    /// Start the pool probe, or stop the running one.
+    PoolProbe,
     RunNow,
     FocusNext,
     FocusPrev,
@@ -271,6 +273,12 @@ fn defaults() -> Vec<Binding> {
             S::Probing,
             A::CapacityTest,
             "start a capacity test",
+        ),
+        b(
+            Key::ch('o'),
+            S::Probing,
+            A::PoolProbe,
+            "start / stop the pool probe",
         ),
         b(Key::ch('r'), S::Probing, A::RunNow, "run every probe now"),
         b(Key::ch('s'), S::Lab, A::NextScenario, "next lab scenario"),

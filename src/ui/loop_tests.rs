@@ -1,5 +1,6 @@
 //! The loop driven end to end on a `TestBackend`: keys in through a channel, feed items in,
-//! commands out, the final frame read back.
+//! commands out, the final frame read back. Time is paused (tokio's test clock): it moves only
+//! when every task waits, so "after the loop has handled that" is exact, never a race.
 
 use std::io;
 use std::time::Duration;
@@ -74,11 +75,14 @@ fn start(feed_cap: usize) -> Rig {
     }
 }
 
+/// A readiness wait, not a guess: time is paused, so this sleep ends only once every task is
+/// idle — the loop has taken everything sent, applied it and drawn — and the clock has moved
+/// on through a few of its ticks.
 async fn settle() {
     tokio::time::sleep(Duration::from_millis(120)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn feed_is_drained_commands_go_out_and_q_quits() {
     let mut rig = start(64);
     for (at, body) in outage() {
@@ -104,7 +108,7 @@ async fn feed_is_drained_commands_go_out_and_q_quits() {
     assert!(screen.contains("exit 3"), "{screen}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_closed_feed_keeps_the_final_state_until_q() {
     let rig = start(64);
     for (at, body) in outage() {
@@ -129,7 +133,7 @@ async fn a_closed_feed_keeps_the_final_state_until_q() {
     assert!(screen.contains("✗ FAIL"), "{screen}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn probes_never_wait_on_the_ui() {
     // A small channel and a burst far larger than it: every send must complete quickly
     // because the UI drains the whole queue on each wakeup.
@@ -152,7 +156,7 @@ async fn probes_never_wait_on_the_ui() {
     assert!(screen.contains("(2000/2000)"), "{screen}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_and_closed_input_end_the_loop() {
     let rig = start(4);
     rig.shutdown.cancel();
@@ -171,7 +175,7 @@ async fn shutdown_and_closed_input_end_the_loop() {
     r.expect("ok");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_full_command_channel_is_reported_not_waited_on() {
     let rig = start(4);
     // The out channel holds 8; nobody reads it.

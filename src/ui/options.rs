@@ -46,6 +46,9 @@ pub struct UiOptions {
     /// Connections a capacity test started from the keyboard opens (the request, within the
     /// safety cap unless forced); `None` when there is no database to test.
     pub capacity_connections: Option<u32>,
+    /// The most the pool probe's pool opens (the headroom read when it starts may lower it);
+    /// `None` when there is no database.
+    pub pool_connections: Option<u32>,
 }
 
 impl Default for UiOptions {
@@ -57,6 +60,7 @@ impl Default for UiOptions {
             no_color: false,
             mode: ViewMode::Live,
             capacity_connections: None,
+            pool_connections: None,
         }
     }
 }
@@ -73,6 +77,7 @@ impl UiOptions {
             no_color: no_color_env(std::env::var_os("NO_COLOR").as_deref()),
             mode,
             capacity_connections: None,
+            pool_connections: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Color;
 
 use super::app::App;
-use super::draw::draw;
+use super::draw::{MIN_HEIGHT, MIN_WIDTH, draw};
 use super::fixtures::busy;
 use super::options::{UiOptions, ViewMode};
 use super::panels;
@@ -19,7 +19,7 @@ use super::theme::ThemeName;
 use super::view::{Overlay, Panel, View};
 use crate::feed::ReplayClock;
 use crate::state::State;
-use crate::state::fixtures::{build, capacity_exhausted, healthy, outage, staging_config, t};
+use crate::state::fixtures::{self, build, capacity_exhausted, healthy, outage, staging_config, t};
 
 pub(crate) fn buffer_text(buf: &Buffer) -> String {
     let a = buf.area;
@@ -152,8 +152,17 @@ fn no_panic_at_any_size() {
         let mut a = app(s);
         for w in widths {
             for h in heights {
-                let buf = frame_of(&mut a, w, h);
-                assert_eq!(buf.area, Rect::new(0, 0, w, h), "{name} {w}x{h}");
+                let text = buffer_text(&frame_of(&mut a, w, h));
+                // Whatever fits is drawn: the dashboard, or the too-small message once its
+                // first line (31 cells) fits.
+                let says = if w >= MIN_WIDTH && h >= MIN_HEIGHT {
+                    "connscope"
+                } else if w >= 31 && h >= 1 {
+                    "terminal too small"
+                } else {
+                    continue;
+                };
+                assert!(text.contains(says), "{name} {w}x{h}: no `{says}`:\n{text}");
             }
         }
         for overlay in [
@@ -161,13 +170,25 @@ fn no_panic_at_any_size() {
             Overlay::Help,
             Overlay::Log,
             Overlay::ConfirmCapacity,
+            Overlay::ConfirmPool,
         ] {
             a.view.overlay = overlay;
+            // An overlay is drawn over a zoomed panel; the zoom shows when there is none.
+            let shown = match overlay {
+                Overlay::None => "Esc back",
+                Overlay::Help => "Keys",
+                Overlay::Log => "Event log",
+                Overlay::ConfirmCapacity | Overlay::ConfirmPool => "confirm",
+            };
             for p in Panel::ORDER {
                 a.view.zoom = true;
                 a.view.focus = p;
                 for (w, h) in few {
-                    frame_of(&mut a, w, h);
+                    let text = buffer_text(&frame_of(&mut a, w, h));
+                    assert!(
+                        w < MIN_WIDTH || h < MIN_HEIGHT || text.contains(shown),
+                        "{name} {p:?} {w}x{h}: no `{shown}`:\n{text}"
+                    );
                 }
             }
         }
@@ -277,6 +298,58 @@ fn panel_capacity_exhausted() {
 fn panel_capacity_running() {
     let mut a = app(busy(600));
     insta::assert_snapshot!(panel(panels::capacity::render, &mut a, 50, 10));
+}
+
+#[test]
+fn panel_capacity_with_the_pool_probe_beneath() {
+    let mut ev = fixtures::capacity_exhausted();
+    let shift = ev.last().map_or(0.0, |(t, _)| *t) + 1.0;
+    ev.extend(
+        fixtures::pool_timeouts_beneath_capacity()
+            .into_iter()
+            .map(|(t, b)| (t + shift, b)),
+    );
+    let mut a = app(build(staging_config(), &ev));
+    let text = panel(panels::capacity::render, &mut a, 64, 14);
+    // The judge's weight, the figures, the chart with its timeouts marked, what lay beneath.
+    assert!(text.contains("Capacity · Pool"), "{text}");
+    assert!(text.contains("✗ 40 acquired · T 7 timeouts"), "{text}");
+    assert!(text.contains("waits ") && text.contains('T'), "{text}");
+    assert!(
+        text.contains("beneath: too_many_connections (53300) ×12"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn overlay_confirm_pool_in_production() {
+    let mut cfg = staging_config();
+    cfg.environment = "production".into();
+    let opts = UiOptions {
+        pool_connections: Some(25),
+        ..UiOptions::default()
+    };
+    let mut a = app_with(build(cfg, &healthy()), opts);
+    a.act(super::keys::Action::PoolProbe);
+    assert_eq!(a.view.overlay, Overlay::ConfirmPool);
+    let text = snap(&mut a, 100, 30);
+    assert!(
+        text.contains("Start the pool probe against PRODUCTION?"),
+        "{text}"
+    );
+    assert!(text.contains("up to 25 connections"), "{text}");
+}
+
+#[test]
+fn panel_capacity_pool_running_with_borrowers_waiting() {
+    let mut ev = fixtures::pool_timeouts_beneath_capacity();
+    ev.pop(); // still running
+    let mut a = app(build(staging_config(), &ev));
+    let text = panel(panels::capacity::render, &mut a, 56, 9);
+    assert!(text.contains("pool #1 running"), "{text}");
+    assert!(text.contains("5 waiting"), "{text}");
+    insta::assert_snapshot!(text);
 }
 
 #[test]

@@ -197,8 +197,8 @@ impl Palette {
 }
 
 /// RGB of a colour whose value does not depend on the terminal: xterm-256 cube and grey
-/// ramp entries, and true colour. `None` for the 16 ANSI colours and `Reset`.
-#[cfg(test)]
+/// ramp entries, and true colour. `None` for the 16 ANSI colours and `Reset`. (Also how the
+/// HTML report paints the same palettes.)
 pub(crate) fn rgb(c: Color) -> Option<(u8, u8, u8)> {
     const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
     match c {

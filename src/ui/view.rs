@@ -51,6 +51,8 @@ pub enum Overlay {
     Log,
     /// Waiting for `y` before starting a capacity test.
     ConfirmCapacity,
+    /// Waiting for `y` before starting the pool probe.
+    ConfirmPool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,8 @@ pub struct View {
     pub capacity_connections: Option<u32>,
     /// With vantage points attached: the one shown alone (`v`), or all side by side.
     pub vantage: Option<usize>,
+    /// Connections the pool probe's pool may open (size + overflow), when there is a database.
+    pub pool_connections: Option<u32>,
 }
 
 impl View {
@@ -128,6 +132,7 @@ impl View {
             derived: Derived::of(state, None),
             capacity_connections: opts.capacity_connections,
             vantage: None,
+            pool_connections: opts.pool_connections,
         }
     }
 

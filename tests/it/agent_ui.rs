@@ -94,9 +94,15 @@ fn two_agents_side_by_side_name_the_connector_path_and_are_recorded() {
     // And replay shows both vantages again, from the recording alone.
     let mut r = pty::spawn(bin(), &["replay", &rec_s, "--speed", "50"], &[], 170, 50);
     let s = r.expect_text("The path from vpc is at fault", LIMIT);
-    assert!(s.contains("▌vpc") && s.contains("▌bastion") && s.contains("REPLAY"), "{s}");
+    assert!(
+        s.contains("▌vpc") && s.contains("▌bastion") && s.contains("REPLAY"),
+        "{s}"
+    );
     r.key('q');
-    assert!(r.wait_exit(Duration::from_secs(15)).is_some(), "q quits the replay");
+    assert!(
+        r.wait_exit(Duration::from_secs(15)).is_some(),
+        "q quits the replay"
+    );
     rt.block_on(proxy.shutdown());
 }
 

@@ -189,8 +189,11 @@ async fn cancelling_mid_test_closes_every_connection() {
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
     let cancel = CancellationToken::new();
     let task = tokio::spawn(capacity::run(Ctx::new(tx, cancel.clone()), 1, p));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(pg.sessions("connscope"), 12, "all held while the test runs");
+    assert_eq!(
+        pg.wait_sessions("connscope", 12),
+        12,
+        "all held while the test runs"
+    );
     cancel.cancel();
     tokio::time::timeout(Duration::from_secs(10), task)
         .await

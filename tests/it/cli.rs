@@ -255,18 +255,30 @@ fn a_password_never_appears_in_output_errors_or_recordings() {
         "postgres://app:{secret}@127.0.0.1:{}/nope?sslmode=disable",
         pg.port
     );
-    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+    // Each case with what must come of it: the password was really read and used (the
+    // attempt connected, exit 0), or the server refused the database (3D000, exit 2) — a
+    // password ignored would fail authentication instead, and pass the leak check unseen.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, Option<&'a str>);
     let cases: Vec<Case> = vec![
-        (vec!["--db-url", &url_with_pw], vec![]),
-        (vec!["--db-url", &url_without], vec![("PGPASSWORD", secret)]),
+        (vec!["--db-url", &url_with_pw], vec![], None),
+        (
+            vec!["--db-url", &url_without],
+            vec![("PGPASSWORD", secret)],
+            None,
+        ),
         (
             vec!["--db-url", &url_without],
             vec![("PGPASSFILE", pgpass.to_str().expect("utf8"))],
+            None,
         ),
-        (vec!["--db-url", &wrong_db], vec![]),
-        (vec![], vec![("DATABASE_URL", &url_with_pw)]),
+        (
+            vec!["--db-url", &wrong_db],
+            vec![],
+            Some("database_missing"),
+        ),
+        (vec![], vec![("DATABASE_URL", &url_with_pw)], None),
     ];
-    for (i, (args, env)) in cases.iter().enumerate() {
+    for (i, (args, env, failure)) in cases.iter().enumerate() {
         for format in ["text", "json"] {
             let mut a = vec![
                 "check",
@@ -293,8 +305,15 @@ fn a_password_never_appears_in_output_errors_or_recordings() {
                 !all.contains(secret),
                 "case {i} {format} leaked the password:\n{all}"
             );
-            if i < 3 {
-                assert_eq!(o.status.code(), Some(0), "case {i}: {all}");
+            let code = if failure.is_some() { 2 } else { 0 };
+            assert_eq!(o.status.code(), Some(code), "case {i} {format}: {all}");
+            if format == "json" {
+                let attempt = &json(&o)["database"]["attempts"][0];
+                assert_eq!(
+                    attempt["error"]["class"].as_str(),
+                    *failure,
+                    "case {i}: {attempt}"
+                );
             }
         }
         let show = run(
@@ -318,4 +337,95 @@ fn a_password_never_appears_in_output_errors_or_recordings() {
     ] {
         assert!(log.contains(want), "no `{want}` in the debug log:\n{log}");
     }
+}
+
+/// The text report (what `check` prints by default) says what the JSON report says: the same
+/// verdict and exit code, every reason, alert, finding and failure message, every phase.
+#[test]
+fn the_text_report_says_everything_the_json_report_says() {
+    let sample = format!(
+        "{}/tests/fixtures/recordings/outage.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let report = |format: &str| run(&["report", &sample, "--format", format], &[]);
+    let (t, j) = (report("text"), report("json"));
+    assert_eq!(t.status.code(), j.status.code());
+    let v = json(&j);
+    let out = text(&t.stdout);
+    let code = v["exit_code"].as_i64().expect("exit code");
+    let verdict = v["verdict"].as_str().expect("verdict").to_uppercase();
+    assert!(
+        out.contains(&format!("Verdict: {verdict} (exit {code})")),
+        "{out}"
+    );
+    let strings = |path: &[&str], key: &str| -> Vec<String> {
+        let mut node = &v;
+        for p in path {
+            node = &node[*p];
+        }
+        node.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| (if key.is_empty() { x } else { &x[key] }).as_str())
+            .map(str::to_string)
+            .collect()
+    };
+    let said = [
+        strings(&["reasons"], ""),
+        strings(&["alerts"], "message"),
+        strings(&["findings"], "cause"),
+        strings(&["startup", "phases"], "name"),
+    ]
+    .concat();
+    assert!(said.len() > 10, "the sample has plenty to say: {said:?}");
+    for s in &said {
+        assert!(
+            out.contains(s.as_str()),
+            "the text report lacks `{s}`:\n{out}"
+        );
+    }
+    let attempts = v["database"]["attempts"].as_array().expect("attempts");
+    for a in attempts {
+        if let Some(m) = a["error"]["message"].as_str() {
+            assert!(
+                out.contains(m),
+                "attempt {}: `{m}` missing:\n{out}",
+                a["seq"]
+            );
+        }
+    }
+    let s = &v["database"]["summary"];
+    assert!(
+        out.contains(&format!(
+            "{} of {} succeeded",
+            s["successes"], s["attempts"]
+        )),
+        "{out}"
+    );
+}
+
+/// `check` without `--format` prints the text report of the live run.
+#[test]
+fn check_prints_the_text_report_by_default() {
+    let pg = TempPg::start();
+    let o = run(
+        &[
+            "check",
+            "--only",
+            "db",
+            "--db-url",
+            &pg.url("app", "app"),
+            "--attempts",
+            "2",
+            "--interval",
+            "50ms",
+        ],
+        &[],
+    );
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
+    assert!(out.contains("Database connection attempts"), "{out}");
+    assert!(out.contains("2 of 2 succeeded (100 %)"), "{out}");
+    assert!(out.contains("Verdict: PASS (exit 0)"), "{out}");
+    assert!(!out.trim_start().starts_with('{'), "not JSON: {out}");
 }

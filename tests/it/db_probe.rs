@@ -1,5 +1,10 @@
-//! The database probe against a real PostgreSQL and real faults: every class comes from a
-//! real failure, never a hand-built error.
+//! The database probe against a real PostgreSQL and real faults — every class here comes from
+//! a real failure, never a hand-built error: a closed port and a missing socket (refused), a
+//! full accept queue dropping SYNs (timeout at tcp), a server that accepts and says nothing
+//! (timeout at handshake / tls), SCRAM and pg_hba refusals (auth), a missing database, slots
+//! really held (53300), TLS refused or untrusted. A name under `.invalid` is refused by
+//! connscope itself before any query (RFC 6761); the system resolver's own failures — SERVFAIL,
+//! NXDOMAIN, no answer — come from a real DNS server in `faults.rs` (`common::dns`).
 
 use crate::common;
 
@@ -118,8 +123,7 @@ async fn a_silent_server_times_out_in_the_handshake_within_the_bound() {
         );
         assert!(a.steps_ms.tcp.is_some(), "TCP connected before the silence");
         assert!(
-            took >= Duration::from_millis(800)
-                && took < Duration::from_millis(800 * 105 / 100 + 50),
+            common::fired_at(took, Duration::from_millis(800)),
             "{mode}: {took:?}"
         );
     }
@@ -129,7 +133,8 @@ async fn a_silent_server_times_out_in_the_handshake_within_the_bound() {
 #[tokio::test]
 async fn an_unresolvable_name_is_a_dns_failure() {
     init();
-    // RFC 6761: .invalid never resolves; connscope answers that itself, so no query leaves the machine.
+    // RFC 6761: .invalid never resolves; connscope answers that itself, so no query leaves the
+    // machine (the resolver's own failures: `faults.rs`, against a real DNS server).
     let a = attempt_once(
         1,
         &db_params(
@@ -182,8 +187,7 @@ async fn no_pg_hba_entry_is_auth_28000() {
         "local all all trust\nhost all postgres 127.0.0.1/32 trust\n",
     )
     .expect("hba");
-    pg.psql("SELECT pg_reload_conf()");
-    std::thread::sleep(Duration::from_millis(300));
+    pg.reload();
     let a = attempt_once(
         1,
         &db_params(&pg.url("ghost", "app"), Duration::from_secs(5)),
@@ -271,7 +275,7 @@ async fn tls_required_against_a_server_without_it_is_a_tls_failure() {
 async fn tls_is_negotiated_and_timed_and_verification_follows_sslmode() {
     init();
     let pg = TempPg::start_with(PgOptions {
-        ssl: true,
+        tls: Some(common::pg::self_signed_tls()),
         ..PgOptions::default()
     });
     let url = format!("postgres://app@127.0.0.1:{}/app?sslmode=require", pg.port);
@@ -291,4 +295,38 @@ async fn tls_is_negotiated_and_timed_and_verification_follows_sslmode() {
         .error
         .expect("self-signed is not trusted");
     assert_eq!((e.class, e.step), (ErrorClass::Tls, Some(Step::Tls)));
+}
+
+/// SYNs dropped (a full accept queue; see `SynBlackHole`): TCP never connects, and the attempt
+/// is a `timeout` at `tcp` when the connection timeout fires — no hand-built error.
+#[tokio::test]
+async fn dropped_syns_time_out_at_tcp_within_the_bound() {
+    init();
+    let hole = common::fault_net::SynBlackHole::start();
+    let url = format!(
+        "postgres://app@127.0.0.1:{}/app?sslmode=disable",
+        hole.port()
+    );
+    let limit = Duration::from_millis(800);
+    let t = Instant::now();
+    let a = attempt_once(1, &db_params(&url, limit)).await;
+    let took = t.elapsed();
+    let e = a.error.expect("fails");
+    assert_eq!(
+        (e.class, e.step),
+        (ErrorClass::Timeout, Some(Step::Tcp)),
+        "{e:?}"
+    );
+    // The whole wait was in TCP (a failed step carries the time spent in it); nothing after.
+    let in_tcp = a
+        .steps_ms
+        .tcp
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0));
+    assert!(
+        in_tcp.is_some_and(|t| common::fired_at(t, limit)),
+        "{:?}",
+        a.steps_ms
+    );
+    assert_eq!((a.steps_ms.handshake, a.steps_ms.query), (None, None));
+    assert!(common::fired_at(took, limit), "{took:?}");
 }

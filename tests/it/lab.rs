@@ -191,10 +191,10 @@ async fn proxy_adds_the_configured_latency_in_each_direction() {
     let proxied = median_echo(proxy.addr()).await;
     let added = proxied.saturating_sub(direct);
     eprintln!("echo round trip: direct {direct:?}, proxied {proxied:?}, added {added:?}");
-    // One chunk each way: 2 × 100 ms, plus scheduling slack (latency applied twice per
-    // chunk would be 400 ms).
+    // One chunk each way: 2 × 100 ms. Latency applied twice per chunk would be 400 ms; the
+    // median of the rounds gets everything in between as scheduling slack.
     assert!(added >= Duration::from_millis(195), "added {added:?}");
-    assert!(added <= Duration::from_millis(320), "added {added:?}");
+    assert!(added < Duration::from_millis(400), "added {added:?}");
 
     // Through the proxy to a database: SELECT 1 is one round trip more than direct.
     let sim = SimDb::start(5).await.expect("sim");
@@ -271,9 +271,17 @@ async fn proxy_black_hole_times_out_and_releases_when_lifted() {
     );
 
     // A connection caught in the black hole goes through once it lifts (TCP retransmits).
+    let accepted = proxy.stats().accepted;
     let pending = tokio::spawn(pg_within(proxy.addr(), Duration::from_secs(5)));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!pending.is_finished());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while proxy.stats().accepted == accepted && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        proxy.stats().accepted > accepted,
+        "the proxy took the connection"
+    );
+    assert!(!pending.is_finished(), "caught in the black hole");
     proxy.set_faults(Faults::default());
     let c = pending
         .await
@@ -438,7 +446,8 @@ async fn proxy_connect_delay_postpones_the_first_byte() {
     let first = echo(&mut s, b"first").await.expect("echo");
     let second = echo(&mut s, b"second").await.expect("echo");
     assert!(first >= delay, "first {first:?}");
-    assert!(second < Duration::from_millis(100), "second {second:?}");
+    // Only the first byte waits: the second echo does not pay the delay again.
+    assert!(second < delay, "second {second:?}");
     proxy.shutdown().await;
 }
 

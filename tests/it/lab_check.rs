@@ -513,17 +513,19 @@ fn median_step(v: &Value, name: &str) -> f64 {
 
 /// Added latency: every chunk waits L each way, so each round trip of the protocol gains 2 L.
 /// `SELECT 1` is one round trip (query step +2 L); the handshake is two without TLS
-/// (SSLRequest answered `N`, then startup → ReadyForQuery: +4 L).
+/// (SSLRequest answered `N`, then startup → ReadyForQuery: +4 L). Each bound leaves L of
+/// slack above the right figure — half a round trip short of a wrong one; how close the
+/// figures really are is measured in `benches/fidelity.rs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn added_latency_shows_in_the_handshake_and_query_steps() {
-    let latency = Duration::from_millis(100);
+    let latency = Duration::from_millis(200);
     let l = latency.as_secs_f64() * 1000.0;
     let bench = FaultBench::start(Faults {
         latency,
         ..Faults::default()
     })
     .await;
-    let args = ["--attempts", "5", "--interval", "50ms"];
+    let args = ["--attempts", "3", "--interval", "50ms"];
     let direct = check_db(bench.url(false), &args).await;
     let proxied = check_db(bench.url(true), &args).await;
     for v in [&direct, &proxied] {
@@ -539,11 +541,11 @@ async fn added_latency_shows_in_the_handshake_and_query_steps() {
         median_step(&direct, "query"),
     );
     assert!(
-        (2.0 * l * 0.95..2.0 * l + 100.0).contains(&q_added),
+        (2.0 * l * 0.95..3.0 * l).contains(&q_added),
         "query +{q_added}"
     );
     assert!(
-        (4.0 * l * 0.95..4.0 * l + 150.0).contains(&hs_added),
+        (4.0 * l * 0.95..5.0 * l).contains(&hs_added),
         "handshake +{hs_added}"
     );
     bench.stop().await;
@@ -576,8 +578,9 @@ async fn connect_delay_shows_in_the_first_step_after_tcp() {
             .collect(),
     );
     eprintln!("connect delay {d} ms: TLS step +{added:.1} ms, total +{total_added:.1} ms");
-    assert!((d * 0.98..d + 150.0).contains(&added), "tls +{added}");
-    assert!(median_step(&proxied, "tcp") < 100.0, "{proxied:#}");
+    // The delay once, in `tls`, and not in `tcp` (half the delay of slack each way).
+    assert!((d * 0.98..d * 1.5).contains(&added), "tls +{added}");
+    assert!(median_step(&proxied, "tcp") < d / 2.0, "{proxied:#}");
     assert!(attempts(&proxied).iter().all(|a| a["ok"] == true));
     bench.stop().await;
 }
@@ -598,7 +601,8 @@ async fn black_hole_is_a_timeout_after_tcp() {
         let a = &attempts(&v)[0];
         assert_eq!(a["error"]["class"], "timeout", "{a:#}");
         assert_eq!(a["error"]["step"], expected_step, "{a:#}");
-        assert!(step(a, "tcp").is_some_and(|t| t < 100.0), "{a:#}");
+        // TCP connects at once (the kernel accepts); the second is all in the later step.
+        assert!(step(a, "tcp").is_some_and(|t| t < 500.0), "{a:#}");
         let total = ms(&a["total_ms"]);
         assert!((1000.0..1500.0).contains(&total), "{total}");
         assert!(
@@ -780,8 +784,16 @@ fn stops_cleanly(sig: libc::c_int, database: &str) {
             "the lab's postmaster runs"
         );
     }
-    // Stop it mid-outage: phase 3 waiting in the black hole, probes' connections held.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Stop it mid-outage: phase 3 waiting in the black hole, its connection held.
+    let log = lab.banner.startup_log.clone();
+    let in_phase_3 = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::read_to_string(&log).is_ok_and(|t| {
+            t.lines()
+                .any(|l| l.contains(r#""phase":3"#) && l.contains(r#""status":"started""#))
+        })
+    });
+    assert!(in_phase_3, "phase 3 never started: {}", log.display());
     let listening = lab.listening();
     let (status, took) = lab.stop(sig);
     eprintln!("lab --headless ({database}) stopped by signal {sig} in {took:?}: {status}");
@@ -956,6 +968,7 @@ async fn the_lab_scaled_config_matches_what_the_lab_applies_to_itself() {
         "vpc_connector",
         "alerts",
         "targets",
+        "pool_probe",
     ] {
         assert_eq!(lab_v[key], file_v[key], "{key}");
     }

@@ -1,5 +1,6 @@
 //! The HTTP health probe against real loopback servers, asserting on the events it sends.
 
+use crate::common;
 use crate::common::http_servers;
 use crate::common::http_tls;
 
@@ -20,7 +21,7 @@ use futures::stream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use http_servers::{DropFlag, StreamTrace, closed_port, eventually, init, serve, serve_on, silent};
+use http_servers::{DropFlag, StreamTrace, eventually, init, serve, serve_on, silent};
 
 fn params(url: &str, paths: &[&str], timeout: Duration) -> HttpParams {
     HttpParams {
@@ -185,18 +186,23 @@ async fn a_server_that_never_answers_times_out_on_time() {
     })
     .await;
     assert!(hung_up, "the probe left its socket open after the timeout");
-    assert!(took >= limit, "returned before the timeout: {took:?}");
     assert!(
-        took <= limit.mul_f64(1.05),
+        common::fired_at(took, limit),
         "took {took:?} for a {limit:?} timeout"
     );
-    assert!(c.latency_ms >= 1000.0 && c.latency_ms <= 1050.0, "{c:?}");
+    let latency = Duration::from_secs_f64(c.latency_ms / 1000.0);
+    assert!(common::fired_at(latency, limit), "{c:?}");
 }
 
 #[tokio::test]
 async fn a_closed_port_is_refused() {
-    let addr = closed_port().await;
-    let c = one(params(&format!("http://{addr}"), &["/health"], T)).await;
+    let closed = common::ClosedPort::new();
+    let c = one(params(
+        &format!("http://127.0.0.1:{}", closed.port()),
+        &["/health"],
+        T,
+    ))
+    .await;
     assert_eq!(class(&c), Some((ErrorClass::Refused, Some(Step::Connect))));
     assert_eq!(
         c.steps_ms.connect, None,
@@ -221,7 +227,9 @@ async fn a_slow_server_shows_in_first_byte_and_latency() {
     assert!(c.ok, "{c:?}");
     let fb = c.steps_ms.first_byte.expect("headers arrived");
     assert!(fb >= 300.0, "first byte after {fb} ms");
-    assert!(c.latency_ms >= fb && c.latency_ms <= 400.0, "{c:?}");
+    // A few bytes of body after the headers: latency is the first byte and next to nothing.
+    let slack = common::DEADLINE_SLACK.as_secs_f64() * 1000.0;
+    assert!(c.latency_ms >= fb && c.latency_ms <= fb + slack, "{c:?}");
     eprintln!(
         "300 ms server: first_byte {fb:.1} ms, latency {:.1} ms",
         c.latency_ms
@@ -301,7 +309,7 @@ async fn a_trickling_body_times_out_in_the_body_step() {
         (3..=6).contains(&excerpt.len()),
         "bytes read before the deadline: {excerpt:?}"
     );
-    assert!(took >= limit && took <= limit.mul_f64(1.1), "{took:?}");
+    assert!(common::fired_at(took, limit), "{took:?}");
 }
 
 #[tokio::test]
@@ -455,9 +463,12 @@ async fn https_steps_split_tcp_connect_from_a_slow_tls_handshake() {
         st.connect.expect("connect"),
         st.tls.expect("tls"),
     );
-    // The server accepts TCP at once and holds the handshake for 200 ms: all of it is TLS.
-    assert!(connect < 100.0, "connect {connect} ms");
-    assert!((200.0..400.0).contains(&tls), "tls {tls} ms");
+    // The server accepts TCP at once and holds the handshake for 200 ms: all of it is TLS,
+    // none of it the connect (the exact figures are measured in benches/fidelity.rs).
+    let held = delay.as_secs_f64() * 1000.0;
+    let slack = common::DEADLINE_SLACK.as_secs_f64() * 1000.0;
+    assert!(connect < held, "connect {connect} ms");
+    assert!((held..held + slack).contains(&tls), "tls {tls} ms");
     let fb = st.first_byte.expect("first byte");
     assert!(fb >= dns + connect + tls, "{st:?}");
     eprintln!(
@@ -505,8 +516,9 @@ async fn cancelling_stops_a_check_in_flight_without_an_event() {
     cancel.cancel();
     let ended = tokio::time::timeout(Duration::from_secs(2), task).await;
     assert!(matches!(ended, Ok(Ok(()))), "the probe did not stop");
+    // At once, not at the check's 20 s timeout; a second is scheduling on a loaded machine.
     assert!(
-        start.elapsed() < Duration::from_millis(200),
+        start.elapsed() < Duration::from_secs(1),
         "{:?}",
         start.elapsed()
     );

@@ -201,7 +201,7 @@ fn junit_of_the_outage_has_the_plan_categories_and_the_expected_failures() {
         suites,
         [
             ("configuration", Some(3), Some(0), Some(0)),
-            ("integration", Some(5), Some(5), Some(0)),
+            ("integration", Some(6), Some(5), Some(1)),
             ("e2e", Some(17), Some(10), Some(4)),
         ]
     );

@@ -108,7 +108,7 @@ fn outputs(base: &str, token: &str, body_limit: &str, reports: bool) -> String {
     }
     let mut all = format!("{}{recording}", check.all_output());
     if reports {
-        for format in ["json", "junit", "markdown", "text"] {
+        for format in ["json", "junit", "markdown", "text", "html"] {
             let r = fault_bin::run(&["report", rec_s, "--format", format], &[], LIMIT);
             assert!(r.code.is_some_and(|c| c <= 2), "{format}: {}", r.stderr);
             all.push_str(&r.all_output());
@@ -174,7 +174,7 @@ fn a_startup_message_cut_across_a_password_keeps_none_of_it() {
         assert_eq!(check.code, Some(2), "phase failed: {}", check.stderr);
         let mut all = format!("{}{}", check.all_output(), read(&rec));
         if o == 1024 - len / 2 {
-            for format in ["junit", "markdown", "text"] {
+            for format in ["junit", "markdown", "text", "html"] {
                 let r = fault_bin::run(
                     &["report", rec.to_str().expect("utf8"), "--format", format],
                     &[],

@@ -3,170 +3,15 @@
 
 use crate::common;
 use crate::common::pty;
-use common::http_servers;
 
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::routing::get;
+use common::dashboard::{
+    FIRST, Services, assert_exited_and_restored, assert_no_session, attempts, wait_attempts, watch,
+};
 use common::pg::{PgOptions, TempPg};
 use connscope::lab::SimDb;
-use http_servers::Server;
 use pty::Pty;
-
-const COLS: u16 = 160;
-const ROWS: u16 = 50;
-/// How long the first frame with probe results may take on a loaded 2-core machine.
-const FIRST: Duration = Duration::from_secs(20);
-
-/// The loopback health endpoint and WebSocket the dashboard probes; dropped with the test.
-struct Services {
-    http: Server,
-    // Declared last: dropped after the server, whose task it runs.
-    rt: tokio::runtime::Runtime,
-}
-
-async fn echo(mut socket: WebSocket) {
-    while let Some(Ok(m)) = socket.recv().await {
-        if let Message::Text(_) = m
-            && socket
-                .send(Message::text(r#"{"type":"pong"}"#))
-                .await
-                .is_err()
-        {
-            break;
-        }
-    }
-}
-
-impl Services {
-    fn start() -> Self {
-        http_servers::init();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let router = Router::new()
-            .route("/health", get(|| async { r#"{"status":"ok"}"# }))
-            .route("/health/database", get(|| async { r#"{"database":"ok"}"# }))
-            .route(
-                "/ws",
-                get(|up: WebSocketUpgrade| async move { up.on_upgrade(echo) }),
-            );
-        let http = rt.block_on(http_servers::serve(router));
-        Services { http, rt }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("api={}", self.http.url())
-    }
-
-    fn ws(&self) -> String {
-        format!("ws://{}/ws", self.http.addr)
-    }
-}
-
-/// `watch` on `url` with the loopback services, probing every 200 ms.
-fn watch(url: &str, svc: &Services, extra: &[&str], env: &[(&str, &str)]) -> Pty {
-    let endpoint = svc.endpoint();
-    let ws = svc.ws();
-    let mut args = vec![
-        "watch",
-        "--db-url",
-        url,
-        "--endpoint",
-        &endpoint,
-        "--ws",
-        &ws,
-        "--interval",
-        "200ms",
-        "--tries",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    let mut all_env = vec![("CONNSCOPE_HEALTH__INTERVAL", "500ms")];
-    all_env.extend_from_slice(env);
-    pty::spawn(
-        std::path::Path::new(env!("CARGO_BIN_EXE_connscope")),
-        &args,
-        &all_env,
-        COLS,
-        ROWS,
-    )
-}
-
-// ---- reading the screen -----------------------------------------------------------------
-
-/// `(successes, attempts)` from the attempts panel's "success … 100 % (19/19)" line.
-fn attempts(screen: &str) -> Option<(u64, u64)> {
-    let re = regex::Regex::new(r"success\b.*\((\d+)/(\d+)\)").expect("valid regex");
-    let c = screen.lines().find_map(|l| re.captures(l))?;
-    Some((c[1].parse().ok()?, c[2].parse().ok()?))
-}
-
-/// Waits until at least `n` attempts are on screen, all of them successful.
-fn wait_attempts(p: &Pty, n: u64, limit: Duration) -> (u64, u64) {
-    let s = p
-        .wait_for(limit, |s| {
-            attempts(s).is_some_and(|(ok, all)| all >= n && ok == all)
-        })
-        .unwrap_or_else(|s| panic!("no {n} successful attempts on screen:\n{s}"));
-    attempts(&s).unwrap_or_default()
-}
-
-/// The process ended by itself with `code`, the main screen is back, the line discipline is
-/// cooked again, and the last thing written left the alternate screen.
-fn assert_exited_and_restored(p: &mut Pty, code: u32, what: &str) {
-    let status = p
-        .wait_exit(Duration::from_secs(15))
-        .unwrap_or_else(|| panic!("{what}: still running 15 s later:\n{}", p.screen()));
-    assert_eq!(
-        status.signal(),
-        None,
-        "{what}: killed by a signal: {status:?}"
-    );
-    assert_eq!(
-        status.exit_code(),
-        code,
-        "{what}: {status:?}\n{}",
-        p.screen()
-    );
-    assert!(
-        p.wait_eof(Duration::from_secs(5)),
-        "{what}: terminal still held open"
-    );
-    let raw = p.raw();
-    let entered =
-        pty::rfind(&raw, pty::ENTER_ALT).expect("the dashboard used the alternate screen");
-    let left = pty::rfind(&raw, pty::LEAVE_ALT)
-        .unwrap_or_else(|| panic!("{what}: never left the alternate screen"));
-    assert!(
-        left > entered,
-        "{what}: entered the alternate screen again after leaving it"
-    );
-    // After leaving: at most the cursor being shown again, nothing drawn on the main screen.
-    let tail = &raw[left + pty::LEAVE_ALT.len()..];
-    assert!(
-        tail.is_empty() || tail == b"\x1b[?25h",
-        "{what}: output after leaving the alternate screen: {:?}",
-        String::from_utf8_lossy(tail)
-    );
-    assert!(
-        !p.with_screen(vt100::Screen::alternate_screen),
-        "{what}: still on the alternate screen"
-    );
-    assert!(p.is_cooked(), "{what}: the terminal was left in raw mode");
-}
-
-fn assert_no_session(pg: &TempPg, what: &str) {
-    assert_eq!(
-        pg.wait_sessions_gone("connscope"),
-        0,
-        "{what}: connections left behind"
-    );
-}
 
 // ---- the live dashboard ------------------------------------------------------------------
 
@@ -257,7 +102,8 @@ fn sigterm_sighup_and_sigint_end_the_dashboard_and_restore_the_terminal() {
         let mut p = watch(&pg.url("app", "app"), &svc, &[], &[]);
         wait_attempts(&p, 2, FIRST);
         p.signal(sig);
-        assert_exited_and_restored(&mut p, 0, name);
+        // Interrupted, not finished: the README's exit code for a signal.
+        assert_exited_and_restored(&mut p, 130, name);
         assert_no_session(&pg, name);
     }
 }
@@ -289,7 +135,7 @@ fn sigterm_in_the_middle_of_a_capacity_test_leaves_no_connection_behind() {
         "capacity test holds its 8 connections, saw {held}"
     );
     p.signal(libc::SIGTERM);
-    assert_exited_and_restored(&mut p, 0, "SIGTERM mid-test");
+    assert_exited_and_restored(&mut p, 130, "SIGTERM mid-test");
     assert_no_session(&pg, "SIGTERM mid-test");
 }
 
@@ -487,9 +333,9 @@ fn a_storm_of_1000_connections_keeps_the_dashboard_responsive_and_bounded() {
         })
         .unwrap_or_else(|s| panic!("the capacity test did not finish:\n{s}"));
     let (ok, failed) = capacity_counts(&done).unwrap_or_else(|| panic!("no counts:\n{done}"));
-    assert_eq!(ok + failed, N, "every connection counted once:\n{done}");
     assert!(done.contains(&format!("opened {N} of {N}")), "{done}");
-    assert!(ok > 0, "{done}");
+    // The simulated server has a slot for every one of them: each must have connected.
+    assert_eq!((ok, failed), (N, 0), "{done}");
     assert!(
         peak < RSS_LIMIT_KB,
         "resident memory {peak} kB (was {before} kB before the storm)"

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::Value;
 
-use crate::common::fault_bin::{self, Run};
+use crate::common::fault_bin::{self, Guard, Run, wait_output};
 use crate::common::http_servers::{Server, init, serve};
 use crate::common::pg::TempPg;
 use crate::common::pty;
@@ -233,33 +233,6 @@ fn a_startup_log_that_does_not_exist_is_no_evidence() {
 }
 
 /// A child that is killed if the test ends before it does.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_output(mut g: Guard) -> (Option<i32>, String, String) {
-    let start = Instant::now();
-    while g.0.try_wait().ok().flatten().is_none() {
-        assert!(start.elapsed() < LIMIT, "still running after {LIMIT:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut out = String::new();
-    let mut err = String::new();
-    if let Some(mut o) = g.0.stdout.take() {
-        let _ = std::io::Read::read_to_string(&mut o, &mut out);
-    }
-    if let Some(mut e) = g.0.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut err);
-    }
-    let code = g.0.try_wait().ok().flatten().and_then(|s| s.code());
-    (code, out, err)
-}
-
 #[test]
 fn standard_input_that_never_ends_is_no_evidence() {
     let child = fault_bin::command()
@@ -282,7 +255,7 @@ fn standard_input_that_never_ends_is_no_evidence() {
     let mut g = Guard(child);
     // Held open, never written: the stream neither ends nor teaches anything.
     let stdin = g.0.stdin.take();
-    let (code, out, err) = wait_output(g);
+    let (code, out, err) = wait_output(g, LIMIT);
     drop(stdin);
     assert_eq!(code, Some(1), "{out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
@@ -394,7 +367,7 @@ fn sigint_during_a_capacity_hold_is_exit_130_and_says_so() {
         let pid = libc::pid_t::try_from(g.0.id()).expect("a pid");
         // SAFETY: signalling our own child, which the guard has not reaped yet.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-        let (code, out, err) = wait_output(g);
+        let (code, out, err) = wait_output(g, LIMIT);
         assert_eq!(code, Some(130), "{format}: {out}{err}");
         if format == "json" {
             let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));

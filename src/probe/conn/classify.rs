@@ -79,6 +79,7 @@ pub fn timeout(step: Step, limit: std::time::Duration) -> Failure {
         Step::FirstByte => "response headers",
         Step::Body => "response body",
         Step::Reply => "reply",
+        Step::Acquire => "connection from the pool",
     };
     failure(
         ErrorClass::Timeout,
@@ -89,6 +90,35 @@ pub fn timeout(step: Step, limit: std::time::Duration) -> Failure {
             crate::config::duration::format(limit)
         ),
     )
+}
+
+/// A sqlx error (the pool probe) as a `Failure` at `step`: the pool giving up is a timeout at
+/// `acquire` — sqlx retried 53300 / 57P03 / refused connects quietly until then, so the cause
+/// is not in it; a server error by SQLSTATE (57P03 by its words, as above), an OS error by its
+/// kind, TLS and protocol failures as such.
+pub fn sqlx_failure(step: Step, e: &sqlx::Error, acquire_timeout: std::time::Duration) -> Failure {
+    use sqlx::Error as E;
+    match e {
+        E::PoolTimedOut => timeout(Step::Acquire, acquire_timeout),
+        E::Database(db) => {
+            let code = db.code().map(|c| c.into_owned());
+            let detail = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|pg| pg.detail());
+            let class = code.as_deref().map_or(ErrorClass::Other, |c| {
+                sqlstate_class(c, db.message(), detail)
+            });
+            let message = match detail {
+                Some(d) => format!("{} — DETAIL: {d}", db.message()),
+                None => db.message().to_string(),
+            };
+            failure(class, step, code, message)
+        }
+        E::Io(io) => io_failure(step, io),
+        E::Tls(t) => failure(ErrorClass::Tls, Step::Tls, None, t.to_string()),
+        E::Protocol(m) => failure(ErrorClass::Protocol, step, None, m),
+        other => failure(ErrorClass::Other, step, None, other.to_string()),
+    }
 }
 
 pub fn failure(
@@ -170,6 +200,31 @@ mod tests {
         assert_eq!(
             c("the database system is shutting down", None),
             ErrorClass::ShuttingDown
+        );
+    }
+
+    #[test]
+    fn sqlx_errors_map_to_the_same_classes() {
+        let t = std::time::Duration::from_secs(45);
+        let f = sqlx_failure(Step::Acquire, &sqlx::Error::PoolTimedOut, t);
+        assert_eq!(
+            (f.class, f.step),
+            (ErrorClass::Timeout, Some(Step::Acquire))
+        );
+        assert_eq!(f.message, "no connection from the pool within 45s");
+        let io = sqlx::Error::Io(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            sqlx_failure(Step::Acquire, &io, t).class,
+            ErrorClass::Refused
+        );
+        let tls = sqlx::Error::Tls("unknown issuer".into());
+        let f = sqlx_failure(Step::Acquire, &tls, t);
+        assert_eq!((f.class, f.step), (ErrorClass::Tls, Some(Step::Tls)));
+        let p = sqlx::Error::Protocol("unexpected message".into());
+        assert_eq!(sqlx_failure(Step::Query, &p, t).class, ErrorClass::Protocol);
+        assert_eq!(
+            sqlx_failure(Step::Acquire, &sqlx::Error::PoolClosed, t).class,
+            ErrorClass::Other
         );
     }
 

@@ -197,6 +197,26 @@ pub struct Measured {
     pub refused: Option<(f64, Failure)>,
 }
 
+/// `measure` for a probe about to open many connections (capacity test, pool probe): the
+/// headroom read on a session of its own (so it never needs a slot the probe takes), or the
+/// profile's cap, said so, when the connection parameters cannot be used.
+pub async fn read(
+    target: &DbTarget,
+    connect_timeout: Duration,
+    statement_timeout: Duration,
+    profile_cap: u32,
+    margin: f64,
+) -> Measured {
+    match ConnectParams::new(target, connect_timeout, statement_timeout) {
+        Ok(cp) => measure(target, &cp, profile_cap, margin).await,
+        Err(e) => Measured {
+            headroom: plan(None, profile_cap, margin, &e),
+            limits: None,
+            refused: None,
+        },
+    }
+}
+
 /// Connects (a session of its own, closed before returning), reads the limits and plans the
 /// cap. A server that refuses even this one connection for capacity gets a cap of 0.
 pub async fn measure(

@@ -156,7 +156,32 @@ pub(super) fn integration(r: &Report) -> Vec<Case> {
         timeout_violations(r),
         init(r),
         capacity(r),
+        pool(r),
     ]
+}
+
+/// The pool probe as the judge weighed it: its line is the message, what lay beneath the
+/// details.
+fn pool(r: &Report) -> Case {
+    let name = "application pool (sqlx) acquires";
+    let Some(p) = &r.pool else {
+        return Case::new(name, skipped("no pool probe was run"));
+    };
+    let j = &p.judged;
+    let outcome = if let Some(why) = &j.past_because {
+        skipped(format!("history: {why}"))
+    } else if p.running {
+        skipped("the pool probe had not finished when the data ends")
+    } else if p.abort_reason.as_deref() == Some(crate::event::PoolFinished::CANCELLED) {
+        skipped("the pool probe was cancelled before it finished")
+    } else if j.verdict != crate::state::verdict::Verdict::Pass {
+        failed(j.line.clone(), format!("beneath: {}", p.beneath.text))
+    } else {
+        Outcome::Passed
+    };
+    Case::new(name, outcome)
+        .time(p.elapsed_ms.map(|v| v / 1000.0))
+        .actual(Some(j.line.clone()))
 }
 
 /// The infrastructure alert as the judge raised it (the same attempts it judges), not a

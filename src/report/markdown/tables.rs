@@ -6,7 +6,8 @@ use std::fmt::Write;
 use super::{cell, code};
 use crate::event::Failure;
 use crate::report::model::{
-    Capacity, Database, Endpoint, Init, PathSummary, Report, Startup, WebSocket, startup_source,
+    Capacity, Database, Endpoint, Init, PathSummary, Pool, Report, Startup, WebSocket, pool_shape,
+    startup_source,
 };
 use crate::state::endpoints::Health;
 use crate::state::judge::DbStatus;
@@ -464,6 +465,39 @@ pub(super) fn capacity(o: &mut String, c: &Capacity) {
         let _ = writeln!(o, "Errors: {}.\n", classes.join(", "));
     }
     if let Some(r) = &c.abort_reason {
+        let _ = writeln!(o, "Stopped early: {}.\n", cell(r));
+    }
+}
+
+pub(super) fn pool(o: &mut String, p: &Pool) {
+    let _ = writeln!(o, "## Application pool (sqlx)\n");
+    if let Some(why) = &p.judged.past_because {
+        let _ = writeln!(
+            o,
+            "History: this run ({} UTC) no longer speaks for now — {}.\n",
+            units::clock(p.judged.at),
+            cell(why)
+        );
+    }
+    let _ = writeln!(o, "{}.\n", cell(&pool_shape(p)));
+    let t = &p.totals;
+    let _ = writeln!(
+        o,
+        "| Acquired | Timed out | Errors | Wait p50 | Wait p95 | Wait max | Opened |\n|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} | {} |\n",
+        t.acquisitions,
+        t.timeouts,
+        t.errors_total(),
+        opt_ms(t.wait_p50_ms),
+        opt_ms(t.wait_p95_ms),
+        opt_ms(t.wait_max_ms),
+        t.opened
+    );
+    let _ = writeln!(o, "{}\n", cell(&p.judged.line));
+    if let Some(r) = &p.abort_reason {
         let _ = writeln!(o, "Stopped early: {}.\n", cell(r));
     }
 }

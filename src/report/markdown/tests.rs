@@ -122,6 +122,7 @@ fn the_context_names_the_source_window_and_skipped_lines() {
         to: None,
         skipped_lines: 3,
         settings: None,
+        ..Context::default()
     };
     let md = to_markdown(
         &Report::of(&build(staging_config(), &fixtures::outage())),

@@ -251,11 +251,45 @@ fn key_hint(state: &State, width: usize, view: &View) -> Option<Line<'static>> {
     if needs_confirmation(&state.cfg.environment) {
         pieces.push(Piece::one(2, " · asks first", p.muted));
     }
+    // Once the pool probe has been used, the key that stops or reruns it.
+    if let Some(run) = &state.pool.last {
+        let what = if run.running() {
+            " stop the pool"
+        } else {
+            " pool again"
+        };
+        pieces.push(Piece::new(
+            3,
+            vec![
+                Span::styled(" · ", p.muted),
+                Span::styled("o", p.key),
+                Span::styled(what, p.muted),
+            ],
+        ));
+    }
     Some(Line::from(text::pack(pieces, width)))
 }
 
+/// The capacity test's rows and the pool probe's below them, once there is a pool run: the
+/// pool gets half, or every row while there is no capacity test to show.
+fn split(state: &State, rows: usize) -> (usize, usize) {
+    match (&state.capacity.last, &state.pool.last) {
+        (_, None) => (rows, 0),
+        (None, Some(_)) => (0, rows),
+        (Some(_), Some(_)) => {
+            let cap = (rows / 2).clamp(1, rows.saturating_sub(1).max(1));
+            (cap, rows.saturating_sub(cap))
+        }
+    }
+}
+
 pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
-    let b = block("Capacity", Panel::Capacity, view);
+    let title = if state.pool.last.is_some() {
+        "Capacity · Pool"
+    } else {
+        "Capacity"
+    };
+    let b = block(title, Panel::Capacity, view);
     let Some(area_in) = inner(&b, area) else {
         frame.render_widget(b, area);
         return;
@@ -264,10 +298,22 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let w = usize::from(area_in.width);
     let hint = key_hint(state, w, view);
     let rows = usize::from(area_in.height).saturating_sub(usize::from(hint.is_some()));
+    let (cap_rows, pool_rows) = split(state, rows);
     let mut lines = match &state.capacity.last {
-        Some(run) => result_lines(run, w, rows.max(1), view),
-        None => vec![super::hint("no capacity test yet", view)],
+        Some(run) => result_lines(run, w, cap_rows.max(1), view),
+        None if cap_rows > 0 => vec![super::hint("no capacity test yet", view)],
+        None => Vec::new(),
     };
+    let pool = state
+        .pool
+        .last
+        .as_ref()
+        .zip(view.derived.judgement.pool.as_ref());
+    if let Some((run, j)) = pool.filter(|_| pool_rows > 0) {
+        lines.truncate(cap_rows);
+        lines.resize(cap_rows, Line::default());
+        lines.extend(super::pool::lines(run, j, w, pool_rows, view));
+    }
     if let Some(hint) = hint {
         // The hint goes on the last row so it stays in the same place whatever the result.
         lines.truncate(rows);

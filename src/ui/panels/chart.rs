@@ -15,7 +15,7 @@ use crate::state::stats::Ring;
 use crate::ui::view::{Scale, View};
 use crate::units::{self, secs_between};
 
-const EIGHTHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+pub(crate) const EIGHTHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// Y-axis labels and the axis line.
 const LABEL_W: u16 = 9;
 

@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod footer;
 pub mod header;
 pub mod overlays;
+pub mod pool;
 pub mod startup;
 
 use ratatui::layout::Rect;

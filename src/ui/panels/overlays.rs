@@ -214,21 +214,47 @@ fn capacity_size(state: &State, view: &View) -> String {
 /// Asked before a capacity test in production: it opens many connections at once to a
 /// database that may already be struggling.
 pub fn confirm_capacity(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+    let question = format!(
+        "Start a capacity test against {}?",
+        state.cfg.environment.to_uppercase()
+    );
+    let size = capacity_size(state, view);
+    confirm(frame, area, view, "Capacity test — confirm", question, size);
+}
+
+/// Asked before the pool probe in production: it opens up to the service's whole pool.
+pub fn confirm_pool(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+    let question = format!(
+        "Start the pool probe against {}?",
+        state.cfg.environment.to_uppercase()
+    );
+    let size = match view.pool_connections {
+        Some(n) => format!(
+            "It builds the service's pool (up to {n} connections, fewer if the server has less headroom) and borrows from it for a while."
+        ),
+        None => "It builds the service's pool and borrows from it for a while.".to_string(),
+    };
+    confirm(frame, area, view, "Pool probe — confirm", question, size);
+}
+
+/// A `y`-or-anything-else question in a box.
+fn confirm(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    view: &View,
+    title: &str,
+    question: String,
+    size: String,
+) {
     let p = &view.palette;
     let r = centered(area, 64, 8);
-    let b = frame_block("Capacity test — confirm".into(), view);
+    let b = frame_block(title.into(), view);
     frame.render_widget(Clear, r);
     let Some(i) = inner(&b, r) else { return };
     frame.render_widget(b, r);
     let lines = vec![
-        Line::from(Span::styled(
-            format!(
-                "Start a capacity test against {}?",
-                state.cfg.environment.to_uppercase()
-            ),
-            p.warn,
-        )),
-        Line::from(Span::styled(capacity_size(state, view), p.text)),
+        Line::from(Span::styled(question, p.warn)),
+        Line::from(Span::styled(size, p.text)),
         Line::default(),
         Line::from(vec![
             Span::styled("y", p.key),

@@ -1,12 +1,17 @@
 //! Running the real binary for the fault suite: a clean environment (no PG*, DATABASE_URL,
 //! CONNSCOPE_* or HOME from this machine leaks in), a hard time limit, the wall time, and the
-//! child's own peak memory (from `wait4`, so other processes never blur it). A child still
-//! running when the guard drops — a failed assertion, a panic — is killed and reaped.
+//! binary's own peak memory. A child still running when the guard drops — a failed assertion,
+//! a panic — is killed and reaped.
+//!
+//! Peak memory is the high-water mark of the connscope process's own address space (`VmHWM`,
+//! read from /proc while it runs), not `wait4`'s `ru_maxrss`: Linux carries the spawning
+//! process's resident set into the child's `ru_maxrss` at exec, so a test binary holding
+//! 300 MB would make every child look that big.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 pub struct Run {
@@ -17,7 +22,10 @@ pub struct Run {
     pub took: Duration,
     /// When the child was started (to compare with the `at` of its events).
     pub started_at: SystemTime,
-    /// Peak resident set size of the child, in KiB.
+    /// Peak resident set size of the connscope process, in KiB: its `VmHWM`, sampled every
+    /// 2 ms while it runs (growth in its last 2 ms is missed). When it ended before a sample
+    /// could be taken, `wait4`'s `ru_maxrss` — which counts this test process's memory too,
+    /// so it can only overstate.
     pub max_rss_kib: i64,
 }
 
@@ -64,15 +72,49 @@ impl Drop for Reaper {
     }
 }
 
+/// A started child, killed and reaped if the test ends before it does.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits (at most `limit`) for the child to end; its exit code, stdout and stderr.
+pub fn wait_output(mut g: Guard, limit: Duration) -> (Option<i32>, String, String) {
+    let start = Instant::now();
+    while g.0.try_wait().ok().flatten().is_none() {
+        assert!(start.elapsed() < limit, "still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut o) = g.0.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    if let Some(mut e) = g.0.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let code = g.0.try_wait().ok().flatten().and_then(|s| s.code());
+    (code, out, err)
+}
+
 pub fn command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_connscope"));
+    clean_env(&mut c);
+    c
+}
+
+/// Nothing of this machine's environment but what a process needs to run.
+pub fn clean_env(c: &mut Command) {
     c.env_clear();
     for keep in ["PATH", "LANG", "TMPDIR", "LLVM_PROFILE_FILE"] {
         if let Ok(v) = std::env::var(keep) {
             c.env(keep, v);
         }
     }
-    c
 }
 
 /// Runs `connscope ARGS` with only `env` (and PATH) in its environment; panics when it runs
@@ -124,10 +166,14 @@ pub fn run_prepared(mut c: Command, limit: Duration) -> Run {
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
     let mut status = 0;
-    let mut peak_kib = 0;
     // SAFETY: zeroed rusage is a valid value; wait4 fills it in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut hwm: Option<i64> = None;
+    let ours = std::fs::canonicalize(env!("CARGO_BIN_EXE_connscope")).ok();
     loop {
+        if let Some(k) = ours.as_deref().and_then(|exe| hwm_kib(pid, exe)) {
+            hwm = Some(hwm.map_or(k, |h| h.max(k)));
+        }
         // SAFETY: waits for our own child without blocking; status and usage are ours.
         let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if r == pid {
@@ -135,7 +181,6 @@ pub fn run_prepared(mut c: Command, limit: Duration) -> Run {
             break;
         }
         assert!(r == 0, "wait4 failed: {}", std::io::Error::last_os_error());
-        peak_kib = peak_kib.max(exec_peak_kib(pid));
         assert!(
             start.elapsed() < limit,
             "connscope {args:?} still running after {limit:?}"
@@ -150,27 +195,19 @@ pub fn run_prepared(mut c: Command, limit: Duration) -> Run {
         stderr: err.join().unwrap_or_default(),
         took,
         started_at,
-        max_rss_kib: peak_kib,
+        max_rss_kib: hwm.unwrap_or(usage.ru_maxrss),
     }
 }
 
-/// The child's peak resident set (`VmHWM`) once it runs connscope itself, 0 before. Not
-/// `wait4`'s `ru_maxrss`: a child forked from this (large, many-test) process counts the
-/// parent's pages it shared until `exec`, so it would measure the test binary, not connscope.
-fn exec_peak_kib(pid: libc::pid_t) -> i64 {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return 0;
-    };
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    if field("Name:") != Some("connscope") {
-        return 0;
+/// `VmHWM` of `pid` once it runs `exe` (before its exec, or while a wrapper such as
+/// `unshare` runs, the address space is someone else's).
+fn hwm_kib(pid: libc::pid_t, exe: &std::path::Path) -> Option<i64> {
+    if std::fs::read_link(format!("/proc/{pid}/exe")).ok()? != exe {
+        return None;
     }
-    field("VmHWM:")
-        .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

@@ -143,3 +143,62 @@ pub fn wait_until(limit: Duration, f: impl Fn() -> bool) -> bool {
     }
     f()
 }
+
+/// A port where TCP connects never complete: a listener whose accept queue is full and never
+/// drained, so the kernel drops every further SYN and the client's connect waits (retrying
+/// its SYN) until its own deadline — what a firewall dropping packets, or a connector that
+/// stopped answering, looks like from the client. Checked when made: a connect to it must
+/// still be pending after a while, or this panics rather than let a test pass on a port
+/// that answers.
+pub struct SynBlackHole {
+    listener: socket2::Socket,
+    /// The connections that fill the accept queue; never accepted.
+    _filling: Vec<socket2::Socket>,
+}
+
+impl SynBlackHole {
+    pub fn start() -> Self {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+        listener
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .expect("bind a loopback port");
+        // Backlog 0: Linux lets one connection wait in the accept queue, then drops SYNs.
+        listener.listen(0).expect("listen");
+        let addr = listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .expect("an IPv4 address");
+        let mut filling = Vec::new();
+        for _ in 0..8 {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+            s.set_nonblocking(true).expect("non-blocking");
+            let _ = s.connect(&addr.into());
+            if wait_until(Duration::from_millis(300), || connected(&s)) {
+                filling.push(s);
+                continue;
+            }
+            // This one is left hanging: the queue is full. Verified, so drop it.
+            return Self {
+                listener,
+                _filling: filling,
+            };
+        }
+        panic!("connects to {addr} kept completing: no SYN black hole on this machine");
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port())
+            .expect("bound")
+    }
+}
+
+/// A non-blocking connect has completed (the socket has a peer).
+fn connected(s: &socket2::Socket) -> bool {
+    s.peer_addr().is_ok()
+}

@@ -94,12 +94,6 @@ async fn drain(mut s: tokio::net::TcpStream, trace: Arc<Silence>) {
     trace.closed_by_client.fetch_add(1, Ordering::SeqCst);
 }
 
-/// A port nothing listens on: bound, read, released.
-pub async fn closed_port() -> SocketAddr {
-    let l = listener().await;
-    l.local_addr().expect("local addr")
-}
-
 /// What a streaming body handler saw: bytes it produced and whether the stream was dropped
 /// before its end (the client hung up).
 #[derive(Default)]

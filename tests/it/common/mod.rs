@@ -2,6 +2,8 @@
 
 pub mod agent;
 pub mod certs;
+pub mod dashboard;
+pub mod dns;
 pub mod fault_bin;
 pub mod fault_net;
 pub mod http_servers;
@@ -45,7 +47,19 @@ pub fn db_params(url: &str, timeout: Duration) -> DbParams {
         attempts: 1,
         interval: Duration::from_millis(100),
         max_backoff: Duration::from_secs(1),
+        until: None,
     }
+}
+
+/// How late a deadline may fire on this shared, loaded 2-core machine and still be taken as
+/// firing on time: generous for scheduling, yet well under what a wrong deadline (doubled,
+/// one per step instead of one in all, never set) adds. How precisely connscope times things
+/// is measured in `benches/fidelity.rs`, not asserted here.
+pub const DEADLINE_SLACK: Duration = Duration::from_millis(500);
+
+/// `took` is a deadline of `limit` firing: not before it, nor later than limit + 5 % + slack.
+pub fn fired_at(took: Duration, limit: Duration) -> bool {
+    took >= limit && took <= limit.mul_f64(1.05) + DEADLINE_SLACK
 }
 
 /// The connscope binary built for these tests.
@@ -54,7 +68,7 @@ pub fn bin() -> std::process::Command {
 }
 /// A loopback port that refuses every connection for as long as this lives: bound, so neither
 /// another test's server nor an outgoing connection's source port can take it meanwhile (a
-/// released `free_port()` can be reused, even by the connect itself), but never listening.
+/// released port can be reused, even by the connect itself), but never listening.
 pub struct ClosedPort(tokio::net::TcpSocket);
 
 impl ClosedPort {

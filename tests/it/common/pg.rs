@@ -1,150 +1,64 @@
-//! A throwaway PostgreSQL cluster for one test: initdb + pg_ctl on a free loopback port, socket
-//! directory inside its temp dir, settings chosen per test. As root, the server runs as the
-//! `postgres` user (initdb and postgres refuse root). Dropping the guard stops the server and
+//! A throwaway PostgreSQL cluster for one test: the lab's own `PgCluster` (one type for the
+//! product and the tests), with test conveniences on top — a failure to start panics with the
+//! server's words, URLs for a role, and session counts. Dropping it stops the server and
 //! removes its directory, even when the test fails.
 
 #![allow(dead_code)]
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
-pub struct PgOptions {
-    pub max_connections: u32,
-    pub superuser_reserved: u32,
-    /// Host connections for role `app` require SCRAM with this password.
-    pub app_password: Option<&'static str>,
-    /// A self-signed certificate for localhost / 127.0.0.1.
-    pub ssl: bool,
-    /// The server's own certificate and key (and a CA for client certificates), instead.
-    pub tls: Option<ServerTls>,
-    /// pg_hba.conf as written (replaces the rules above).
-    pub hba: Option<String>,
-    /// More server settings, `name=value`.
-    pub settings: Vec<String>,
-}
-
-/// PEM text of the server's certificate and key, and of the CA it accepts client
-/// certificates from.
-#[derive(Clone)]
-pub struct ServerTls {
-    pub cert: String,
-    pub key: String,
-    pub ca: Option<String>,
-}
-
-impl Default for PgOptions {
-    fn default() -> Self {
-        Self {
-            max_connections: 20,
-            superuser_reserved: 0,
-            app_password: None,
-            ssl: false,
-            tls: None,
-            hba: None,
-            settings: Vec::new(),
-        }
-    }
-}
+pub use connscope::lab::pg::{PgCluster, PgOptions, ServerTls};
 
 pub struct TempPg {
+    /// The TCP port on 127.0.0.1.
     pub port: u16,
-    pub dir: tempfile::TempDir,
-    bin: PathBuf,
-    /// The server options it was started with, to start it again the same way.
-    opts: String,
+    /// The temporary directory: `dir.path()` holds `data/`, the socket and the server log.
+    pub dir: ClusterDir,
+    cluster: PgCluster,
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+/// The cluster's directory, as tests name it (`pg.dir.path()`).
+pub struct ClusterDir(PathBuf);
+
+impl ClusterDir {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
 }
 
+/// The server binaries: `PG_BIN` when set (the benches' scripts honour it too), else the
+/// lab's choice.
 pub fn pg_bin() -> PathBuf {
-    if let Ok(b) = std::env::var("PG_BIN") {
-        return PathBuf::from(b);
-    }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .filter(|p| p.join("initdb").exists())
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-    });
-    dirs.pop().unwrap_or_else(|| PathBuf::from("/usr/bin"))
+    std::env::var_os("PG_BIN")
+        .map(PathBuf::from)
+        .or_else(connscope::lab::pg::find_binaries)
+        .expect("PostgreSQL server binaries (initdb, pg_ctl, postgres, psql) are installed")
 }
 
-/// Runs a PostgreSQL tool, as `postgres` when we are root.
-fn tool(bin: &Path, name: &str, args: &[&str]) -> Output {
-    let exe = bin.join(name);
-    let mut cmd = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(&exe);
-        c
-    } else {
-        Command::new(&exe)
-    };
-    cmd.args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
-}
-
-fn check(out: Output, what: &str) -> Output {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
-fn chown_postgres(path: &Path) {
-    if is_root() {
-        let st = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(path)
-            .status()
-            .expect("chown");
-        assert!(st.success(), "chown {}", path.display());
+/// A self-signed certificate for `localhost` and 127.0.0.1 (CA:TRUE, as `openssl req -x509`
+/// makes it), for `PgOptions::tls`.
+pub fn self_signed_tls() -> ServerTls {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("self-signed cert");
+    ServerTls {
+        cert: cert.cert.pem(),
+        key: cert.signing_key.serialize_pem(),
+        ca: None,
     }
 }
 
-fn temp_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("connscope-pg-")
-        .tempdir()
-        .expect("temp dir");
-    chown_postgres(dir.path());
-    dir
+fn ok<T>(r: anyhow::Result<T>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {e:#}"))
 }
 
-/// Writes the server's certificate files into the data directory; the settings that use them.
-fn server_tls(data: &Path, t: &ServerTls) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(data.join("server.crt"), &t.cert).expect("write cert");
-    let key = data.join("server.key");
-    std::fs::write(&key, &t.key).expect("write key");
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod key");
-    let mut s = " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key".to_string();
-    if let Some(ca) = &t.ca {
-        std::fs::write(data.join("ca.crt"), ca).expect("write CA");
-        s.push_str(" -c ssl_ca_file=ca.crt");
+impl Deref for TempPg {
+    type Target = PgCluster;
+
+    fn deref(&self) -> &PgCluster {
+        &self.cluster
     }
-    chown_postgres(data);
-    s
 }
 
 impl TempPg {
@@ -153,193 +67,36 @@ impl TempPg {
     }
 
     pub fn start_with(o: PgOptions) -> Self {
-        let bin = pg_bin();
-        let dir = temp_dir();
-        let data = dir.path().join("data");
-        let data_s = data.to_str().expect("utf-8 path");
-        check(
-            tool(
-                &bin,
-                "initdb",
-                &[
-                    "-D",
-                    data_s,
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--no-locale",
-                    "--no-sync",
-                ],
-            ),
-            "initdb",
-        );
-        let mut extra = String::new();
-        if o.ssl {
-            write_cert(&data);
-            extra.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
-        }
-        if let Some(t) = &o.tls {
-            extra.push_str(&server_tls(&data, t));
-        }
-        for setting in &o.settings {
-            extra.push_str(&format!(" -c {setting}"));
-        }
-        let hba = match (&o.hba, o.app_password) {
-            (Some(h), _) => Some(h.clone()),
-            (None, Some(_)) => Some(
-                "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
-                    .to_string(),
-            ),
-            (None, None) => None,
-        };
-        if let Some(h) = hba {
-            std::fs::write(data.join("pg_hba.conf"), h).expect("write pg_hba.conf");
-            chown_postgres(&data);
-        }
-        let base = format!(
-            "-c listen_addresses=127.0.0.1 -c max_connections={} -c superuser_reserved_connections={} \
-             -c unix_socket_directories={} -c fsync=off -c full_page_writes=off{extra}",
-            o.max_connections,
-            o.superuser_reserved,
-            dir.path().display()
-        );
-        let pg = Self::launch(bin, dir, &base);
-        pg.setup(o.app_password);
-        pg
+        Self::wrap(ok(
+            PgCluster::create(&pg_bin(), &o),
+            "postgres did not start",
+        ))
     }
 
-    /// Starts the cluster in `dir` on a free port (a few tries: a port can be taken between
-    /// choosing and binding it).
-    fn launch(bin: PathBuf, dir: tempfile::TempDir, base: &str) -> Self {
-        let data = dir.path().join("data");
-        let data_s = data.to_str().expect("utf-8 path");
-        let mut last = String::new();
-        for _ in 0..3 {
-            let port = free_port();
-            let opts = format!("-p {port} {base}");
-            let log = dir.path().join("log");
-            let out = tool(
-                &bin,
-                "pg_ctl",
-                &[
-                    "-D",
-                    data_s,
-                    "-l",
-                    log.to_str().expect("utf-8"),
-                    "-w",
-                    "-t",
-                    "30",
-                    "-o",
-                    &opts,
-                    "start",
-                ],
-            );
-            if out.status.success() {
-                return TempPg {
-                    port,
-                    dir,
-                    bin,
-                    opts,
-                };
-            }
-            last = std::fs::read_to_string(&log).unwrap_or_default();
+    fn wrap(cluster: PgCluster) -> Self {
+        TempPg {
+            port: cluster.port(),
+            dir: ClusterDir(cluster.dir().to_path_buf()),
+            cluster,
         }
-        panic!("postgres did not start: {last}");
     }
 
-    /// A physical standby of this cluster (pg_basebackup -R), with the same settings plus
-    /// `extra` (e.g. `-c hot_standby=off`), started on a port of its own.
+    /// A physical standby of this cluster with the same settings plus `extra`.
     pub fn standby(&self, extra: &str) -> TempPg {
-        let dir = temp_dir();
-        let data = dir.path().join("data");
-        let host = self.socket_dir().to_str().expect("utf-8").to_string();
-        check(
-            tool(
-                &self.bin,
-                "pg_basebackup",
-                &[
-                    "-D",
-                    data.to_str().expect("utf-8"),
-                    "-R",
-                    "-X",
-                    "stream",
-                    "-c",
-                    "fast",
-                    "-h",
-                    &host,
-                    "-p",
-                    &self.port.to_string(),
-                    "-U",
-                    "postgres",
-                    "--no-sync",
-                ],
-            ),
-            "pg_basebackup",
-        );
-        let primary_dir = self.dir.path().display().to_string();
-        let base = self
-            .opts
-            .split_once(' ')
-            .and_then(|(_, rest)| rest.split_once(' '))
-            .map(|(_, rest)| rest.to_string())
-            .unwrap_or_default()
-            .replace(&primary_dir, &dir.path().display().to_string());
-        Self::launch(self.bin.clone(), dir, &format!("{base} {extra}"))
+        Self::wrap(ok(self.cluster.standby(extra), "standby"))
     }
 
     /// Stops the cluster and starts it again with `extra` settings added.
     pub fn restart_with(&mut self, extra: &str) {
-        let data = self.dir.path().join("data");
-        check(
-            tool(
-                &self.bin,
-                "pg_ctl",
-                &[
-                    "-D",
-                    data.to_str().expect("utf-8"),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "stop",
-                ],
-            ),
-            "pg_ctl stop",
+        ok(
+            self.cluster.restart_with(extra),
+            "restart with new settings",
         );
-        self.opts = format!("{} {extra}", self.opts);
-        self.start_again();
     }
 
-    fn setup(&self, password: Option<&str>) {
-        let pw = password
-            .map(|p| format!(" PASSWORD '{p}'"))
-            .unwrap_or_default();
-        self.psql(&format!("CREATE ROLE app LOGIN{pw}"));
-        self.psql("CREATE DATABASE app OWNER app");
-    }
-
-    pub fn socket_dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs SQL as the superuser over the unix socket.
+    /// Runs SQL as the superuser over the unix socket; its output, trimmed.
     pub fn psql(&self, sql: &str) -> String {
-        let port = self.port.to_string();
-        let host = self.socket_dir().to_str().expect("utf-8").to_string();
-        let out = check(
-            tool(
-                &self.bin,
-                "psql",
-                &[
-                    "-h", &host, "-p", &port, "-U", "postgres", "-d", "postgres", "-XAtq", "-c",
-                    sql,
-                ],
-            ),
-            sql,
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        ok(self.cluster.psql(&[sql]), sql)
     }
 
     /// A TCP URL for `user` on database `db`.
@@ -371,78 +128,61 @@ impl TempPg {
         self.sessions(app)
     }
 
+    /// Reloads the configuration (pg_hba.conf, settings) and waits (bounded) until new
+    /// sessions run with it: their `pg_conf_load_time()` is the postmaster's reload time.
+    pub fn reload(&self) {
+        let before = self.psql("SELECT pg_conf_load_time()");
+        self.psql("SELECT pg_reload_conf()");
+        let reloaded = (0..250).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            self.psql("SELECT pg_conf_load_time()") != before
+        });
+        assert!(reloaded, "the server did not reload its configuration");
+    }
+
+    /// Waits (bounded, 10 s) until exactly `n` sessions of `app` are open; the count seen.
+    pub fn wait_sessions(&self, app: &str, n: u32) -> u32 {
+        let mut seen = self.sessions(app);
+        for _ in 0..100 {
+            if seen == n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            seen = self.sessions(app);
+        }
+        seen
+    }
+
+    /// Stops the server at once (a crash), keeping its data for `start_again`.
     pub fn stop(&self) {
-        let data = self.dir.path().join("data");
-        let _ = tool(
-            &self.bin,
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap_or_default(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
+        ok(self.cluster.stop_immediately(), "pg_ctl stop");
     }
 
     /// Starts the cluster again after `stop`, on the same port with the same settings (an
     /// outage that ends), waiting until it accepts connections.
     pub fn start_again(&self) {
-        let data = self.dir.path().join("data");
-        let log = self.dir.path().join("log");
-        check(
-            tool(
-                &self.bin,
-                "pg_ctl",
-                &[
-                    "-D",
-                    data.to_str().expect("utf-8"),
-                    "-l",
-                    log.to_str().expect("utf-8"),
-                    "-w",
-                    "-t",
-                    "30",
-                    "-o",
-                    &self.opts,
-                    "start",
-                ],
-            ),
-            "pg_ctl start (again)",
-        );
+        ok(self.cluster.start_again(), "pg_ctl start (again)");
     }
 
     pub fn restart(&self) {
-        let data = self.dir.path().join("data");
-        let _ = tool(
-            &self.bin,
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap_or_default(),
-                "-m",
-                "fast",
-                "-w",
-                "restart",
-            ],
+        ok(self.cluster.restart(), "pg_ctl restart");
+    }
+
+    /// See `PgCluster::begin_smart_shutdown`.
+    pub fn begin_smart_shutdown(&self) {
+        ok(
+            self.cluster.begin_smart_shutdown(),
+            "pg_ctl stop -m smart -W",
         );
     }
-}
 
-impl Drop for TempPg {
-    fn drop(&mut self) {
-        self.stop();
+    /// See `PgCluster::hold_session`.
+    pub fn hold_session(&self, secs: u32) -> std::process::Child {
+        ok(self.cluster.hold_session(secs), "psql holding a session")
     }
 }
 
-fn write_cert(data: &Path) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-        .expect("self-signed cert");
-    std::fs::write(data.join("server.crt"), cert.cert.pem()).expect("write cert");
-    let key = data.join("server.key");
-    std::fs::write(&key, cert.signing_key.serialize_pem()).expect("write key");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod key");
-    chown_postgres(data);
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    connscope::lab::pg::free_port().expect("a free loopback port")
 }
