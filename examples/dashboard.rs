@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use connscope::event::{Event, EventBody, Note, NoteLevel};
-use connscope::feed::Feed;
+use connscope::ui::feed::Feed;
 use connscope::state::State;
 use connscope::state::fixtures::{capacity_exhausted, healthy, outage, staging_config};
 use connscope::ui::{self, ThemeName, UiOptions, ViewMode};

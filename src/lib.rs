@@ -8,7 +8,6 @@ pub mod cmd;
 pub mod config;
 pub mod event;
 pub mod exit;
-pub mod feed;
 pub mod lab;
 pub mod logging;
 pub mod output;
@@ -24,3 +23,6 @@ pub mod supervisor;
 pub(crate) mod tty;
 pub mod ui;
 pub mod units;
+
+// The feed moved into `ui`; the commands still import it as `crate::feed`.
+pub(crate) use ui::feed;

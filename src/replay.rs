@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::feed::{Feed, ReplayCtl};
+use crate::ui::feed::{Feed, ReplayCtl};
 
 pub use player::{EventSource, MAX_GAP, MAX_SPEED, MIN_SPEED, Player, Timeline, clamp_speed};
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use std::io::{BufRead, Seek};
 
 use crate::event::Event;
-use crate::feed::{Feed, ReplayClock};
+use crate::ui::feed::{Feed, ReplayClock};
 use crate::record::{EventReader, Header, Recording, Span};
 use crate::state::{State, StateConfig};
 use crate::units::secs_between;

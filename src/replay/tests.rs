@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::event::{Event, EventBody};
-use crate::feed::ReplayClock;
+use crate::ui::feed::ReplayClock;
 use crate::record::{FORMAT, Header, Recording, VERSION};
 use crate::state::fixtures::{self, t};
 

@@ -12,7 +12,7 @@ use super::keys::{Action, Keymap, Layer};
 use super::mask::Masker;
 use super::options::{Outbound, UiOptions, ViewMode};
 use super::view::{Overlay, Scale, Tone, View};
-use crate::feed::{Feed, ReplayCtl};
+use crate::ui::feed::{Feed, ReplayCtl};
 use crate::probe::Command;
 use crate::state::State;
 

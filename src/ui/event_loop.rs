@@ -22,7 +22,7 @@ use super::draw::draw;
 use super::options::{Outbound, UiOptions, ViewMode};
 use super::terminal::{TerminalGuard, reclaim};
 use super::view::Tone;
-use crate::feed::Feed;
+use crate::ui::feed::Feed;
 use crate::state::State;
 
 /// After a key or a resize the next frame comes at once, but never more than ~60 a second.

@@ -7,7 +7,7 @@ use std::fmt;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::options::ViewMode;
-use crate::feed::ReplayCtl;
+use crate::ui::feed::ReplayCtl;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Action {

@@ -17,7 +17,7 @@ use super::event_loop::{LoopOptions, run_loop};
 use super::options::{Outbound, UiOptions};
 use super::tests::buffer_text;
 use crate::event::Event;
-use crate::feed::Feed;
+use crate::ui::feed::Feed;
 use crate::probe::Command;
 use crate::state::State;
 use crate::state::fixtures::{outage, staging_config, t};

@@ -12,6 +12,7 @@ pub mod app;
 pub mod derived;
 pub mod draw;
 mod event_loop;
+pub mod feed;
 pub mod fixtures;
 pub mod fmt;
 pub mod keys;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::config::Ui;
-use crate::feed::ReplayCtl;
+use crate::ui::feed::ReplayCtl;
 use crate::probe::Command;
 
 use super::theme::ThemeName;

@@ -17,7 +17,7 @@ use super::options::{UiOptions, ViewMode};
 use super::panels;
 use super::theme::ThemeName;
 use super::view::{Overlay, Panel, View};
-use crate::feed::ReplayClock;
+use crate::ui::feed::ReplayClock;
 use crate::state::State;
 use crate::state::fixtures::{self, build, capacity_exhausted, healthy, outage, staging_config, t};
 
@@ -447,7 +447,7 @@ fn header_markers_paused_lab_and_replay() {
             ..UiOptions::default()
         },
     );
-    r.apply_feed(crate::feed::Feed::Clock(ReplayClock {
+    r.apply_feed(crate::ui::feed::Feed::Clock(ReplayClock {
         at: t(80.0),
         start: t(0.0),
         end: t(185.0),

@@ -9,7 +9,7 @@ use super::derived::Derived;
 use super::mask::Masker;
 use super::options::{UiOptions, ViewMode};
 use super::theme::{Palette, ThemeName};
-use crate::feed::ReplayClock;
+use crate::ui::feed::ReplayClock;
 use crate::state::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

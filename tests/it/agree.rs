@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use connscope::event::Event;
-use connscope::feed::Feed;
+use connscope::ui::feed::Feed;
 use connscope::record;
 use connscope::state::State;
 use connscope::state::fixtures::{healthy, t};

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use connscope::feed::Feed;
+use connscope::ui::feed::Feed;
 use connscope::record;
 use connscope::replay::Player;
 use connscope::state::State;

@@ -515,7 +515,7 @@ mod driver {
     use std::time::Duration;
 
     use connscope::event::Event;
-    use connscope::feed::{Feed, ReplayClock, ReplayCtl};
+    use connscope::ui::feed::{Feed, ReplayClock, ReplayCtl};
     use connscope::record::Recording;
     use connscope::replay::drive;
     use tokio::sync::mpsc;

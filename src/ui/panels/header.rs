@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{DbPath, db_path, fit};
-use crate::feed::ReplayClock;
+use crate::ui::feed::ReplayClock;
 use crate::state::State;
 use crate::state::judge::DbStatus;
 use crate::state::verdict::Verdict;
