@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use connscope::event::{Event, EventBody, Note, NoteLevel};
-use connscope::ui::feed::Feed;
 use connscope::state::State;
 use connscope::state::fixtures::{capacity_exhausted, healthy, outage, staging_config};
+use connscope::ui::feed::Feed;
 use connscope::ui::{self, ThemeName, UiOptions, ViewMode};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use std::io::{BufRead, Seek};
 
 use crate::event::Event;
-use crate::ui::feed::{Feed, ReplayClock};
 use crate::record::{EventReader, Header, Recording, Span};
 use crate::state::{State, StateConfig};
+use crate::ui::feed::{Feed, ReplayClock};
 use crate::units::secs_between;
 
 pub const MIN_SPEED: f64 = 0.25;

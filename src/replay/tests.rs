@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::event::{Event, EventBody};
-use crate::ui::feed::ReplayClock;
 use crate::record::{FORMAT, Header, Recording, VERSION};
 use crate::state::fixtures::{self, t};
+use crate::ui::feed::ReplayClock;
 
 fn recording() -> Recording {
     Recording {

@@ -7,14 +7,14 @@ use crossterm::event::KeyEvent;
 
 use chrono::SubsecRound;
 
-use super::derived::Derived;
+use super::judged::Judged;
 use super::keys::{Action, Keymap, Layer};
 use super::mask::Masker;
 use super::options::{Outbound, UiOptions, ViewMode};
 use super::view::{Overlay, Scale, Tone, View};
-use crate::ui::feed::{Feed, ReplayCtl};
 use crate::probe::Command;
 use crate::state::State;
+use crate::ui::feed::{Feed, ReplayCtl};
 
 /// What a key press asks of the loop.
 #[derive(Debug, Default, PartialEq)]
@@ -57,7 +57,7 @@ pub struct App {
     frozen: Option<State>,
     pub view: View,
     keymap: Keymap,
-    /// The drawn state changed since `view.derived` was computed.
+    /// The drawn state changed since `view.judged` was computed.
     stale: bool,
     /// When the status line's current text was first seen by `expire_status`.
     status_since: Option<Instant>,
@@ -127,14 +127,14 @@ impl App {
         &self.live
     }
 
-    /// What to draw: the state and a view whose derived numbers describe it. Recomputed at
+    /// What to draw: the state and a view whose judgement describes it. Recomputed at
     /// most once per frame, however many events arrived since the last one.
     pub fn frame_parts(&mut self) -> (&State, &View) {
         // The judge ages running phases and "starting" answers with the clock: a new
         // second is a new judgement even without events.
         let now = self.view.now.map(|t| t.trunc_subsecs(0));
-        if self.stale || self.view.derived.now != now {
-            self.view.derived = Derived::of(self.frozen.as_ref().unwrap_or(&self.live), now);
+        if self.stale || self.view.judged.now != now {
+            self.view.judged = Judged::of(self.frozen.as_ref().unwrap_or(&self.live), now);
             self.stale = false;
         }
         (self.frozen.as_ref().unwrap_or(&self.live), &self.view)

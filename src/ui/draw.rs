@@ -15,8 +15,8 @@ pub const MIN_HEIGHT: u16 = 24;
 
 pub fn draw(frame: &mut Frame<'_>, state: &State, view: &View) {
     debug_assert_eq!(
-        view.derived.events, state.events,
-        "view.derived describes another state"
+        view.judged.events, state.events,
+        "view.judged describes another state"
     );
     let area = frame.area();
     frame.render_widget(Block::new().style(view.palette.base), area);

@@ -22,8 +22,8 @@ use super::draw::draw;
 use super::options::{Outbound, UiOptions, ViewMode};
 use super::terminal::{TerminalGuard, reclaim};
 use super::view::Tone;
-use crate::ui::feed::Feed;
 use crate::state::State;
+use crate::ui::feed::Feed;
 
 /// After a key or a resize the next frame comes at once, but never more than ~60 a second.
 const MIN_FRAME: Duration = Duration::from_millis(16);

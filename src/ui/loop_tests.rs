@@ -17,10 +17,10 @@ use super::event_loop::{LoopOptions, run_loop};
 use super::options::{Outbound, UiOptions};
 use super::tests::buffer_text;
 use crate::event::Event;
-use crate::ui::feed::Feed;
 use crate::probe::Command;
 use crate::state::State;
 use crate::state::fixtures::{outage, staging_config, t};
+use crate::ui::feed::Feed;
 
 type Keys = fmpsc::UnboundedSender<io::Result<TermEvent>>;
 

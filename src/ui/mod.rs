@@ -9,12 +9,12 @@
 //! drawn through [`draw::draw`], which tests and benches call on a `TestBackend`.
 
 pub mod app;
-pub mod derived;
 pub mod draw;
 mod event_loop;
 pub mod feed;
 pub mod fixtures;
 pub mod fmt;
+pub mod judged;
 pub mod keys;
 pub(crate) mod layout;
 pub mod mask;

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::config::Ui;
-use crate::ui::feed::ReplayCtl;
 use crate::probe::Command;
+use crate::ui::feed::ReplayCtl;
 
 use super::theme::ThemeName;
 

@@ -17,9 +17,9 @@ use super::options::{UiOptions, ViewMode};
 use super::panels;
 use super::theme::ThemeName;
 use super::view::{Overlay, Panel, View};
-use crate::ui::feed::ReplayClock;
 use crate::state::State;
 use crate::state::fixtures::{self, build, capacity_exhausted, healthy, outage, staging_config, t};
+use crate::ui::feed::ReplayClock;
 
 pub(crate) fn buffer_text(buf: &Buffer) -> String {
     let a = buf.area;

@@ -40,7 +40,7 @@ fn all<'a>(state: &'a State, view: &View) -> Vec<Shown<'a>> {
             banner: banner_local(view, n),
         });
     }
-    for vj in &view.derived.judgement.vantages {
+    for vj in &view.judged.judgement.vantages {
         let sub = state.vantages.get(&vj.name).and_then(|v| v.state.as_ref());
         let (Some(sub), Some(j)) = (sub, vj.judgement.as_ref()) else {
             // Nothing from it yet: its banner says why, its panels wait, empty.
@@ -53,8 +53,8 @@ fn all<'a>(state: &'a State, view: &View) -> Vec<Shown<'a>> {
             continue;
         };
         let mut v = view.clone();
-        v.derived.judgement = j.clone();
-        v.derived.events = sub.events;
+        v.judged.judgement = j.clone();
+        v.judged.events = sub.events;
         if v.mask {
             v.masker = crate::ui::mask::Masker::new(&sub.cfg);
         }
@@ -73,7 +73,7 @@ fn all<'a>(state: &'a State, view: &View) -> Vec<Shown<'a>> {
 /// A vantage not heard from yet: an empty state, judged, in muted colours.
 fn waiting_view(view: &View, empty: &State) -> View {
     let mut v = view.clone();
-    v.derived = crate::ui::derived::Derived::of(empty, None);
+    v.judged = crate::ui::judged::Judged::of(empty, None);
     v.palette = stale(&v);
     v
 }

@@ -5,12 +5,12 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
-use super::derived::Derived;
+use super::judged::Judged;
 use super::mask::Masker;
 use super::options::{UiOptions, ViewMode};
 use super::theme::{Palette, ThemeName};
-use crate::ui::feed::ReplayClock;
 use crate::state::State;
+use crate::ui::feed::ReplayClock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Panel {
@@ -98,7 +98,7 @@ pub struct View {
     /// Help overlay lines, from the keymap in force.
     pub help: Vec<(String, String, String)>,
     /// Summary, verdict, targets and findings of the drawn state.
-    pub derived: Derived,
+    pub judged: Judged,
     /// Connections the next capacity test opens, when known.
     pub capacity_connections: Option<u32>,
     /// With vantage points attached: the one shown alone (`v`), or all side by side.
@@ -129,7 +129,7 @@ impl View {
             status: None,
             requested_scenario: None,
             help: Vec::new(),
-            derived: Derived::of(state, None),
+            judged: Judged::of(state, None),
             capacity_connections: opts.capacity_connections,
             vantage: None,
             pool_connections: opts.pool_connections,

@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use connscope::event::Event;
-use connscope::ui::feed::Feed;
 use connscope::record;
 use connscope::state::State;
 use connscope::state::fixtures::{healthy, t};
 use connscope::ui::draw::draw;
+use connscope::ui::feed::Feed;
 use connscope::ui::{App, UiOptions};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use connscope::ui::feed::Feed;
 use connscope::record;
 use connscope::replay::Player;
 use connscope::state::State;
 use connscope::ui::draw::draw;
+use connscope::ui::feed::Feed;
 use connscope::ui::{App, UiOptions, ViewMode};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

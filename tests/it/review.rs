@@ -515,9 +515,9 @@ mod driver {
     use std::time::Duration;
 
     use connscope::event::Event;
-    use connscope::ui::feed::{Feed, ReplayClock, ReplayCtl};
     use connscope::record::Recording;
     use connscope::replay::drive;
+    use connscope::ui::feed::{Feed, ReplayClock, ReplayCtl};
     use tokio::sync::mpsc;
     use tokio::time::{Instant, timeout};
     use tokio_util::sync::CancellationToken;

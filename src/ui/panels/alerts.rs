@@ -54,7 +54,7 @@ const NARROW: usize = 60;
 fn alert_items(state: &State, width: usize, view: &View) -> Vec<Item> {
     let p = &view.palette;
     // The judge's alerts: with vantages attached, every vantage's.
-    let active = &view.derived.judgement.alerts;
+    let active = &view.judged.judgement.alerts;
     if active.is_empty() {
         let text = if state.events == 0 {
             "no alert (no data yet)"
@@ -101,7 +101,7 @@ fn vantage_prefix(vantage: Option<&str>) -> String {
 /// two rows each (a server's whole 503 body must not push the next finding off the panel).
 fn finding_items(state: &State, width: usize, shown: usize, view: &View) -> Vec<Item> {
     let p = &view.palette;
-    let findings = &view.derived.judgement.findings;
+    let findings = &view.judged.judgement.findings;
     if findings.is_empty() {
         let text = if state.events == 0 {
             "diagnosis: waiting for evidence"
@@ -149,7 +149,7 @@ fn finding_items(state: &State, width: usize, shown: usize, view: &View) -> Vec<
 /// after a blank line when `gap`.
 fn target_items(width: usize, view: &View, gap: bool) -> Vec<Item> {
     let p = &view.palette;
-    view.derived
+    view.judged
         .judgement
         .targets
         .iter()

@@ -308,7 +308,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
         .pool
         .last
         .as_ref()
-        .zip(view.derived.judgement.pool.as_ref());
+        .zip(view.judged.judgement.pool.as_ref());
     if let Some((run, j)) = pool.filter(|_| pool_rows > 0) {
         lines.truncate(cap_rows);
         lines.resize(cap_rows, Line::default());

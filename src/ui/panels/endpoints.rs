@@ -34,7 +34,7 @@ fn status_text(c: &HttpCheck) -> String {
 
 /// The judge's reading of a path's answers.
 fn judged<'a>(view: &'a View, endpoint: &str, path: &PathState) -> Option<&'a PathJudgement> {
-    view.derived
+    view.judged
         .judgement
         .endpoints
         .iter()

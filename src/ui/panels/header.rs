@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{DbPath, db_path, fit};
-use crate::ui::feed::ReplayClock;
 use crate::state::State;
 use crate::state::judge::DbStatus;
 use crate::state::verdict::Verdict;
+use crate::ui::feed::ReplayClock;
 use crate::ui::fmt;
 use crate::ui::options::ViewMode;
 use crate::ui::text::{Piece, pack, words_fit};
@@ -45,7 +45,7 @@ fn badge(state: &State, view: &View) -> (String, Style) {
     if state.events == 0 {
         return (" NO DATA YET ".into(), p.marker);
     }
-    match view.derived.judgement.verdict {
+    match view.judged.judgement.verdict {
         Verdict::Pass => (" ✓ PASS ".into(), p.badge_pass),
         Verdict::Warn => (" ! WARN ".into(), p.badge_warn),
         Verdict::Fail => (" ✗ FAIL ".into(), p.badge_fail),
@@ -95,10 +95,10 @@ fn markers(state: &State, view: &View) -> Vec<Piece> {
     if view.feed_closed && !view.mode.is_replay() {
         marker(2, " PROBES ENDED ".into());
     }
-    if view.derived.judgement.db.status == DbStatus::Down {
+    if view.judged.judgement.db.status == DbStatus::Down {
         marker(0, " DB DOWN ".into());
     }
-    for vj in &view.derived.judgement.vantages {
+    for vj in &view.judged.judgement.vantages {
         marker(1, crate::ui::vantages::marker(vj));
     }
     let (badge_text, badge_style) = badge(state, view);
@@ -190,7 +190,7 @@ fn first_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
 /// after it, as far as it fits (its name is already in the LAB marker above).
 fn second_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
     let p = &view.palette;
-    let j = &view.derived.judgement;
+    let j = &view.judged.judgement;
     let room = width.saturating_sub(1);
     let why = match (state.events, j.reasons.first()) {
         (0, _) => "waiting for the first probe results…".to_string(),

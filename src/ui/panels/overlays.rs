@@ -44,7 +44,7 @@ pub fn too_small(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) 
     let verdict = if state.events == 0 {
         "no data yet".to_string()
     } else {
-        let j = &view.derived.judgement;
+        let j = &view.judged.judgement;
         let db = j.db.now.success_rate.map_or_else(
             || "db —".to_string(),
             |r| format!("db {} ok", units::pct(r)),

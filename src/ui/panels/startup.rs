@@ -32,7 +32,7 @@ fn verdict_word(v: PhaseVerdict, wide: bool) -> (&'static str, &'static str) {
 
 /// The judge's view of the newest run, aged to the dashboard's clock.
 fn judged(view: &View) -> Option<&StartupView> {
-    view.derived.judgement.startup.as_ref()
+    view.judged.judgement.startup.as_ref()
 }
 
 fn verdict_style(v: PhaseVerdict, view: &View) -> Style {

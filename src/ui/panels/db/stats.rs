@@ -15,7 +15,7 @@ use crate::units;
 /// The judge's colour for the success rate of "now" (its thresholds, not the panel's).
 fn rate_style(view: &View) -> Style {
     let p = &view.palette;
-    match view.derived.judgement.db.rate {
+    match view.judged.judgement.db.rate {
         Some(Verdict::Pass) => p.ok,
         Some(Verdict::Warn) => p.warn,
         Some(Verdict::Fail) | None => p.fail,
@@ -26,7 +26,7 @@ fn rate_style(view: &View) -> Style {
 /// two differ.
 fn success_lines(width: usize, view: &View) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let db = &view.derived.judgement.db;
+    let db = &view.judged.judgement.db;
     let (now, total) = (db.now, db.total);
     let Some(rate) = now.success_rate else {
         return vec![Line::from(Span::styled(
@@ -114,7 +114,7 @@ fn ms_grid(
 }
 
 fn percentile_lines(width: usize, view: &View) -> Vec<Line<'static>> {
-    let s = view.derived.judgement.db.total;
+    let s = view.judged.judgement.db.total;
     let items = [
         ("p50", s.p50_ms),
         ("p95", s.p95_ms),
@@ -141,7 +141,7 @@ fn classes_lines(state: &State, width: usize, view: &View) -> Vec<Line<'static>>
     let p = &view.palette;
     let mut classes: Vec<_> = state.db.classes.iter().collect();
     if classes.is_empty() {
-        let text = if view.derived.judgement.db.total.attempts > 0 {
+        let text = if view.judged.judgement.db.total.attempts > 0 {
             "errors none"
         } else {
             "errors —"
@@ -167,7 +167,7 @@ fn classes_lines(state: &State, width: usize, view: &View) -> Vec<Line<'static>>
 /// the latency numbers: on a small screen those are the first to go.
 pub(super) fn lines(state: &State, width: usize, view: &View, stacked: bool) -> Vec<Line<'static>> {
     let p = &view.palette;
-    let s = view.derived.judgement.db.now;
+    let s = view.judged.judgement.db.now;
     let mut out = success_lines(width, view);
     out.extend(streak_lines(state, width, view));
     if stacked {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::state::{Judgement, State};
 
 #[derive(Debug, Clone)]
-pub struct Derived {
+pub struct Judged {
     /// Events in the state this was computed from; `draw` checks it in debug builds.
     pub events: u64,
     /// The clock it was judged at (`View::now`; `None`: the state's newest event).
@@ -14,7 +14,7 @@ pub struct Derived {
     pub judgement: Judgement,
 }
 
-impl Derived {
+impl Judged {
     pub fn of(state: &State, now: Option<DateTime<Utc>>) -> Self {
         Self {
             events: state.events,
