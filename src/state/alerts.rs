@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::State;
-use super::log::{EventLog, Level};
+use super::event_log::{EventLog, Level};
 use super::stats::Ring;
 use crate::units::{self, duration as fmt_d};
 

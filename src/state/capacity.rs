@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::log::{EventLog, Level};
+use super::event_log::{EventLog, Level};
 use crate::event::{CapacityConn, CapacityFinished, CapacityStarted, ErrorClass, Failure};
 
 #[derive(Debug, Clone, PartialEq)]

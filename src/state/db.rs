@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::log::{EventLog, Level};
+use super::event_log::{EventLog, Level};
 use super::stats::{Ring, Sample, Series, Summary, summarize};
 use crate::config::History;
 use crate::event::{DbAttempt, ErrorClass, Failure};

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::StateConfig;
-use super::log::{EventLog, Level};
+use super::event_log::{EventLog, Level};
 use super::stats::{Ring, Sample, Series};
 use crate::config::History;
 use crate::event::{HttpCheck, WsCheck};

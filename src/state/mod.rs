@@ -43,9 +43,9 @@ pub mod capacity;
 pub mod db;
 pub mod diagnosis;
 pub mod endpoints;
+pub mod event_log;
 pub mod evidence;
 pub mod judge;
-pub mod log;
 pub mod pool;
 pub mod startup;
 pub mod stats;
@@ -147,7 +147,7 @@ pub struct State {
     pub endpoints: endpoints::EndpointsState,
     pub startup: startup::StartupState,
     pub alerts: alerts::AlertBook,
-    pub log: log::EventLog,
+    pub log: event_log::EventLog,
     pub lab: Option<LabScenario>,
     pub evidence: evidence::Evidence,
     /// Remote vantage points (agents), each with a state of its own; every field above is
@@ -167,7 +167,7 @@ impl State {
             endpoints: endpoints::EndpointsState::new(&cfg),
             startup: startup::StartupState::new(&cfg.phases),
             alerts: alerts::AlertBook::default(),
-            log: log::EventLog::new(h.log_lines),
+            log: event_log::EventLog::new(h.log_lines),
             first_at: None,
             last_at: None,
             events: 0,
@@ -240,7 +240,7 @@ impl State {
                 if r.interrupted {
                     self.log.push(
                         at,
-                        log::Level::Warn,
+                        event_log::Level::Warn,
                         "run",
                         "interrupted by a signal before it finished".into(),
                     );
@@ -268,7 +268,7 @@ impl State {
         }
         self.log.push(
             at,
-            log::Level::Info,
+            event_log::Level::Info,
             "lab",
             format!("scenario: {} — {}", s.name, s.description),
         );

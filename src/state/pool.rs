@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::log::{EventLog, Level};
+use super::event_log::{EventLog, Level};
 use super::stats::Ring;
 use crate::event::{
     DbAttempt, ErrorClass, Failure, PoolFigures, PoolFinished, PoolSample, PoolStarted, Step,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::log::{EventLog, Level};
+use super::event_log::{EventLog, Level};
 use super::stats::Ring;
 use crate::config::Phase;
 use crate::event::{PhaseStatus, StartupExit, StartupLog, StartupPhase, StartupSource};

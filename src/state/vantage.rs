@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::State;
+use super::event_log::{EventLog, Level};
 use super::judge::Judgement;
-use super::log::{EventLog, Level};
 use crate::event::{EventBody, LinkStatus, VantageLink};
 use crate::units;
 

@@ -9,9 +9,9 @@ use super::verdict_word;
 use crate::report::context::Context;
 use crate::report::model::Report;
 use crate::report::svg::esc;
+use crate::state::event_log::Level;
 use crate::state::evidence::EvidenceStatus;
 use crate::state::judge::DbStatus;
-use crate::state::log::Level;
 use crate::state::verdict::Verdict;
 use crate::units::{self, NONE, clock, opt_ms, opt_pct, secs_between, span};
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{Context, cell};
 use crate::report::model::Report;
 use crate::state::alerts::AlertChange;
-use crate::state::log::{Level, LogEntry};
+use crate::state::event_log::{Level, LogEntry};
 use crate::units::{secs_between, span};
 
 struct Row {

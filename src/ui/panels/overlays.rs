@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
 use super::{fit, inner};
 use crate::state::State;
-use crate::state::log::{Level, LogEntry};
+use crate::state::event_log::{Level, LogEntry};
 use crate::ui::draw::{MIN_HEIGHT, MIN_WIDTH};
 use crate::ui::text::wrap;
 use crate::ui::view::View;

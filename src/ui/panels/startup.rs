@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use super::{FAIL, NOT_REACHED, OK, OVER, RUNNING, block, cell, inner, rcell};
 use crate::event::StartupSource;
 use crate::state::State;
-use crate::state::log::{Level, LogEntry};
+use crate::state::event_log::{Level, LogEntry};
 use crate::state::startup::{PhaseVerdict, StartupView, Track};
 use crate::ui::fmt;
 use crate::ui::text::{Piece, pack, words_fit, wrap_rows};
