@@ -14,9 +14,7 @@
 //! `suggested_settings`, `shutdown`, and `run_headless` for `connscope lab --headless`.
 
 mod db;
-mod guard;
 mod headless;
-mod hog;
 pub mod pg;
 pub mod pgconn;
 pub mod proxy;
@@ -24,7 +22,9 @@ pub mod scenario;
 mod service;
 mod settings;
 pub mod simdb;
-mod tmp;
+mod slot_hog;
+mod tempdir;
+mod watchdog;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,15 +37,15 @@ use tokio_util::sync::CancellationToken;
 
 pub use db::{ActualDatabase, DatabaseKind, LabDatabase};
 pub use headless::{Banner, run_headless};
-pub use hog::HogReport;
 pub use proxy::{Faults, OverCap, Proxy, ProxyStats};
 pub use scenario::{DEFAULT_SCENARIO, Scenario, ScenarioError, ServiceBehaviour};
 pub use service::{Service, ServiceState, ServiceStatus};
 pub use simdb::SimDb;
+pub use slot_hog::HogReport;
 
-use hog::Hog;
 use proxy::Faults as ProxyFaults;
-use tmp::TempDir;
+use slot_hog::Hog;
+use tempdir::TempDir;
 
 /// The lab's database user and database (trust authentication, no password).
 pub const DB_USER: &str = "app";

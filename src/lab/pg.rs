@@ -7,7 +7,7 @@
 //! Every command is bounded in time. Stopping and removing the directory happen in `stop`
 //! and, if that was never reached, in `Drop` — also when a test panics. If the process dies
 //! without either (SIGKILL), a watchdog child stops the cluster and removes the directory
-//! (`guard.rs`).
+//! (`watchdog.rs`).
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::guard::ClusterStop;
-use super::tmp::TempDir;
+use super::tempdir::TempDir;
+use super::watchdog::ClusterStop;
 
 /// Any one server command (initdb, pg_ctl, psql, pg_basebackup) on a loaded machine.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -148,7 +148,7 @@ impl PgCluster {
     pub fn create(bin: &Path, o: &PgOptions) -> Result<PgCluster> {
         let as_postgres = running_as_root();
         let mut dir = TempDir::new("pg").context("creating the database directory")?;
-        // From here on a killed process does not leave the cluster running (see `guard.rs`).
+        // From here on a killed process does not leave the cluster running (see `watchdog.rs`).
         dir.guard(Some(&ClusterStop {
             pg_ctl: bin.join("pg_ctl"),
             as_postgres,

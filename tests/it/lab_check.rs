@@ -905,7 +905,7 @@ fn the_committed_sample_recording_still_reports_the_outage() {
 }
 
 /// SIGKILL: no handler, no `Drop` — the lab itself cannot clean up. Its watchdog children
-/// (`src/lab/guard.rs`) see the lab's pipe close, stop the real cluster (`pg_ctl stop -m
+/// (`src/lab/watchdog.rs`) see the lab's pipe close, stop the real cluster (`pg_ctl stop -m
 /// immediate`) and remove the directories. Without them the postmaster (a daemon started by
 /// `pg_ctl`, not the lab's child) would keep running on its port with its data directory.
 fn sigkill_leaves_nothing_behind(database: &str) {

@@ -1,6 +1,6 @@
 //! The lab killed with its whole process group (`kill -9 -- -PGID`): what a closing terminal
 //! or a CI runner's timeout does. Nothing in the group can clean up; the watchdog runs in a
-//! session of its own (`src/lab/guard.rs`), so it survives the group kill, stops the real
+//! session of its own (`src/lab/watchdog.rs`), so it survives the group kill, stops the real
 //! cluster and removes the temporary directories within seconds.
 
 use crate::common::lab_headless::HeadlessLab;

@@ -3,18 +3,18 @@
 //! cluster started by `pg_ctl` (a daemon, not our child) would keep running with its data
 //! directory in the temporary directory.
 //!
-//! The guard is a tiny `sh` child whose standard input is a pipe only the lab holds. The lab
+//! The watchdog is a tiny `sh` child whose standard input is a pipe only the lab holds. The lab
 //! never writes to it; when the lab exits — however it exits — the kernel closes its end, the
-//! guard reads end-of-file and, if the directory is still there, stops the cluster in it
+//! watchdog reads end-of-file and, if the directory is still there, stops the cluster in it
 //! (`pg_ctl stop -m immediate`) and removes the directory. After a clean shutdown the directory
-//! is already gone and the guard just exits. The guard ignores SIGINT, SIGTERM and SIGHUP, and
-//! it runs in a session (and process group) of its own (`setsid` before `exec`): a signal to
-//! the lab's whole process group — Ctrl-C, a closing terminal's SIGHUP, a CI runner's
-//! `kill -9 -- -PGID` at its timeout — does not reach it, so it is still there to clean up
-//! after the lab that the group kill took down.
+//! is already gone and the watchdog just exits. The watchdog ignores SIGINT, SIGTERM and
+//! SIGHUP, and it runs in a session (and process group) of its own (`setsid` before `exec`): a
+//! signal to the lab's whole process group — Ctrl-C, a closing terminal's SIGHUP, a CI
+//! runner's `kill -9 -- -PGID` at its timeout — does not reach it, so it is still there to
+//! clean up after the lab that the group kill took down.
 //!
-//! Paths go through the environment, not the command line, so the guard's command line never
-//! mentions the directory (process scans for a data directory find only the server).
+//! Paths go through the environment, not the command line, so the watchdog's command line
+//! never mentions the directory (process scans for a data directory find only the server).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,10 +34,10 @@ fi
 rm -rf "$CONNSCOPE_GUARD_DIR"
 "#;
 
-/// How long a disarmed guard gets to notice and exit before it is killed.
+/// How long a disarmed watchdog gets to notice and exit before it is killed.
 const EXIT_WAIT: Duration = Duration::from_secs(2);
 
-/// A cluster the guard must stop before removing the directory (its data is `<dir>/data`).
+/// A cluster the watchdog must stop before removing the directory (its data is `<dir>/data`).
 #[derive(Debug, Clone)]
 pub struct ClusterStop {
     pub pg_ctl: PathBuf,
@@ -45,14 +45,14 @@ pub struct ClusterStop {
     pub as_postgres: bool,
 }
 
-pub struct Guard {
+pub struct Watchdog {
     child: Child,
     stdin: Option<ChildStdin>,
 }
 
-impl Guard {
+impl Watchdog {
     /// Starts watching `dir` (and the cluster in it, when given).
-    pub fn spawn(dir: &Path, cluster: Option<&ClusterStop>) -> io::Result<Guard> {
+    pub fn spawn(dir: &Path, cluster: Option<&ClusterStop>) -> io::Result<Watchdog> {
         use std::os::unix::process::CommandExt as _;
         let mut cmd = Command::new("sh");
         // SAFETY: between fork and exec only setsid(2) runs, which is async-signal-safe and
@@ -79,10 +79,10 @@ impl Guard {
         }
         let mut child = cmd.spawn()?;
         let stdin = child.stdin.take();
-        Ok(Guard { child, stdin })
+        Ok(Watchdog { child, stdin })
     }
 
-    /// The lab cleaned up itself: let the guard go (it finds nothing to do) and reap it.
+    /// The lab cleaned up itself: let the watchdog go (it finds nothing to do) and reap it.
     pub fn disarm(&mut self) {
         self.stdin.take();
         let deadline = Instant::now() + EXIT_WAIT;
@@ -102,7 +102,7 @@ impl Guard {
     }
 }
 
-impl Drop for Guard {
+impl Drop for Watchdog {
     fn drop(&mut self) {
         self.disarm();
     }

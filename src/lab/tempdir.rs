@@ -1,16 +1,16 @@
 //! A temporary directory removed on drop (also when a test panics) and, once `guard`ed, by a
-//! watchdog process when the lab dies without running any drop (see `guard.rs`).
+//! watchdog process when the lab dies without running any drop (see `watchdog.rs`).
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::guard::{ClusterStop, Guard};
+use super::watchdog::{ClusterStop, Watchdog};
 
 pub struct TempDir {
     path: PathBuf,
     removed: bool,
-    guard: Option<Guard>,
+    guard: Option<Watchdog>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -52,7 +52,7 @@ impl TempDir {
     /// Starts a watchdog that removes the directory (after stopping `cluster` in it) if this
     /// process dies without removing it. Best effort: without `sh` there is no watchdog.
     pub fn guard(&mut self, cluster: Option<&ClusterStop>) {
-        match Guard::spawn(&self.path, cluster) {
+        match Watchdog::spawn(&self.path, cluster) {
             Ok(g) => self.guard = Some(g),
             Err(e) => tracing::warn!(
                 "no watchdog for {} (it stays behind if connscope is killed): {e}",
