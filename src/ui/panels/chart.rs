@@ -98,6 +98,38 @@ fn set(buf: &mut Buffer, x: u16, y: u16, c: char, style: Style) {
     }
 }
 
+/// Where the chart's parts sit in the buffer: labels left of `x0`, the plot from `top` down
+/// to the failure lane, the time axis under it.
+#[derive(Debug, Clone, Copy)]
+struct Plot {
+    label_x: u16,
+    x0: u16,
+    top: u16,
+    w: u16,
+    h: u16,
+    lane_y: u16,
+    axis_y: u16,
+}
+
+impl Plot {
+    /// `None` when `area` is too small to draw a readable chart.
+    fn of(area: Rect) -> Option<Self> {
+        if area.height < 4 || area.width <= LABEL_W + 4 {
+            return None;
+        }
+        let h = area.height - 2;
+        Some(Self {
+            label_x: area.x,
+            x0: area.x + LABEL_W,
+            top: area.y,
+            w: area.width - LABEL_W,
+            h,
+            lane_y: area.y + h,
+            axis_y: area.y + h + 1,
+        })
+    }
+}
+
 /// Draws the chart into `area` of `buf`; nothing outside `area` is touched.
 pub fn render(
     buf: &mut Buffer,
@@ -107,7 +139,7 @@ pub fn render(
 ) {
     let p = &view.palette;
     let area = area.intersection(buf.area);
-    if area.height < 4 || area.width <= LABEL_W + 4 {
+    let Some(plot) = Plot::of(area) else {
         buf.set_stringn(
             area.x,
             area.y,
@@ -116,18 +148,17 @@ pub fn render(
             p.muted,
         );
         return;
-    }
-    let plot_h = area.height - 2;
-    let plot_w = area.width - LABEL_W;
-    let x0 = area.x + LABEL_W;
-    let lane_y = area.y + plot_h;
-    let axis_y = lane_y + 1;
-
+    };
     let (Some((first, _)), Some((last, _))) = (attempts.iter().next(), attempts.last()) else {
-        buf.set_stringn(x0, area.y, "no attempts yet", usize::from(plot_w), p.muted);
+        buf.set_stringn(
+            plot.x0,
+            plot.top,
+            "no attempts yet",
+            usize::from(plot.w),
+            p.muted,
+        );
         return;
     };
-    let span = secs_between(*first, *last).max(1.0);
     // The scale first (from every success in view), then the columns against it.
     let mut ok_ms: Vec<f64> = attempts
         .iter()
@@ -136,10 +167,39 @@ pub fn render(
         .collect();
     let no_success = ok_ms.is_empty();
     let top = scale_top(&mut ok_ms, view.scale);
-    let mut cols = vec![Column::default(); usize::from(plot_w)];
+    let cols = columns(attempts, (*first, *last), top, plot.w);
+    let top_label = if no_success {
+        units::NONE.to_string()
+    } else {
+        units::ms(top)
+    };
+    axes(buf, plot, &top_label, (*first, *last), view);
+    for (i, c) in cols.iter().enumerate() {
+        column(buf, plot, plot.x0 + i as u16, c, top, view);
+    }
+    if no_success {
+        // Said in words over the shaded band: an empty chart must not read as "fine".
+        let note = " no successful connection in view ";
+        let w = note.chars().count() as u16;
+        if w <= plot.w {
+            let x = plot.x0 + (plot.w - w) / 2;
+            buf.set_string(x, plot.top + (plot.h - 1) / 2, note, p.fail);
+        }
+    }
+}
+
+/// The attempts binned into `width` columns by time, judged against the scale's `top`.
+fn columns(
+    attempts: &Ring<(DateTime<Utc>, DbAttempt)>,
+    (first, last): (DateTime<Utc>, DateTime<Utc>),
+    top: f64,
+    width: u16,
+) -> Vec<Column> {
+    let span = secs_between(first, last).max(1.0);
+    let mut cols = vec![Column::default(); usize::from(width)];
     for (at, a) in attempts.iter() {
-        let f = (secs_between(*first, *at) / span).clamp(0.0, 1.0);
-        let i = ((f * f64::from(plot_w - 1)).round() as usize).min(cols.len() - 1);
+        let f = (secs_between(first, *at) / span).clamp(0.0, 1.0);
+        let i = ((f * f64::from(width - 1)).round() as usize).min(cols.len() - 1);
         let c = &mut cols[i];
         match Fail::of(a) {
             Fail::None if a.total_ms > top => c.over = true,
@@ -151,81 +211,71 @@ pub fn render(
             }
         }
     }
+    cols
+}
 
-    // Axis labels: top value, zero, the failure lane, and the time range.
+/// Axis labels: top value, zero, the failure lane, and the time range.
+fn axes(
+    buf: &mut Buffer,
+    plot: Plot,
+    top_label: &str,
+    (first, last): (DateTime<Utc>, DateTime<Utc>),
+    view: &View,
+) {
+    let p = &view.palette;
     let label = |s: &str| format!("{s:>w$}", w = usize::from(LABEL_W - 2));
-    let top_label = if no_success {
-        units::NONE.to_string()
-    } else {
-        units::ms(top)
-    };
-    buf.set_string(area.x, area.y, label(&top_label), p.muted);
-    buf.set_string(area.x, lane_y - 1, label("0"), p.muted);
-    buf.set_string(area.x, lane_y, label("fail"), p.muted);
-    for y in area.y..lane_y {
-        set(
-            buf,
-            x0 - 1,
-            y,
-            if y == area.y { '┤' } else { '│' },
-            p.border,
-        );
+    let (x0, lane_y, axis_y) = (plot.x0, plot.lane_y, plot.axis_y);
+    buf.set_string(plot.label_x, plot.top, label(top_label), p.muted);
+    buf.set_string(plot.label_x, lane_y - 1, label("0"), p.muted);
+    buf.set_string(plot.label_x, lane_y, label("fail"), p.muted);
+    for y in plot.top..lane_y {
+        let c = if y == plot.top { '┤' } else { '│' };
+        set(buf, x0 - 1, y, c, p.border);
     }
     set(buf, x0 - 1, lane_y, '┼', p.border);
-    let t0 = units::clock(*first);
-    let t1 = units::clock(*last);
-    buf.set_stringn(x0, axis_y, &t0, usize::from(plot_w), p.muted);
+    let t0 = units::clock(first);
+    let t1 = units::clock(last);
+    buf.set_stringn(x0, axis_y, &t0, usize::from(plot.w), p.muted);
     let right = format!("{t1} UTC");
-    let rx = (x0 + plot_w).saturating_sub(right.chars().count() as u16);
+    let rx = (x0 + plot.w).saturating_sub(right.chars().count() as u16);
     if rx > x0 + t0.len() as u16 + 1 {
         buf.set_string(rx, axis_y, &right, p.muted);
+        let span = secs_between(first, last).max(1.0);
         let mid = format!("← {} →", units::span(span));
-        let mx = (x0 + plot_w / 2).saturating_sub(mid.chars().count() as u16 / 2);
+        let mx = (x0 + plot.w / 2).saturating_sub(mid.chars().count() as u16 / 2);
         if mx > x0 + t0.len() as u16 + 1 && mx + (mid.chars().count() as u16) < rx {
             buf.set_string(mx, axis_y, &mid, p.muted);
         }
     }
+}
 
-    let total_eighths = u32::from(plot_h) * 8;
-    for (i, c) in cols.iter().enumerate() {
-        let x = x0 + i as u16;
-        if c.fail != Fail::None {
-            set(buf, x, lane_y, c.fail.mark(), p.fail);
-        } else {
-            set(buf, x, lane_y, '─', p.border);
+/// One column at `x`: its failure mark in the lane, its bar, and `▲` or the outage shade.
+fn column(buf: &mut Buffer, plot: Plot, x: u16, c: &Column, top: f64, view: &View) {
+    let p = &view.palette;
+    let lane_y = plot.lane_y;
+    if c.fail != Fail::None {
+        set(buf, x, lane_y, c.fail.mark(), p.fail);
+    } else {
+        set(buf, x, lane_y, '─', p.border);
+    }
+    if let Some(v) = c.max_ok {
+        let total_eighths = u32::from(plot.h) * 8;
+        let e = ((v / top * f64::from(total_eighths)).round() as u32).clamp(1, total_eighths);
+        let (full, part) = (e / 8, e % 8);
+        for r in 0..full {
+            set(buf, x, lane_y - 1 - r as u16, '█', p.bar);
         }
-        if let Some(v) = c.max_ok {
-            let e = ((v / top * f64::from(total_eighths)).round() as u32).clamp(1, total_eighths);
-            let (full, part) = (e / 8, e % 8);
-            for r in 0..full {
-                set(buf, x, lane_y - 1 - r as u16, '█', p.bar);
-            }
-            if part > 0 {
-                set(
-                    buf,
-                    x,
-                    lane_y - 1 - full as u16,
-                    EIGHTHS[part as usize - 1],
-                    p.bar,
-                );
-            }
-        }
-        if c.over {
-            set(buf, x, area.y, '▲', p.warn);
-        } else if c.max_ok.is_none() && c.fail != Fail::None {
-            // Only failures here: shade the whole column so an outage reads as a band.
-            for y in area.y..lane_y {
-                set(buf, x, y, '░', p.fail);
-            }
+        if part > 0 {
+            let y = lane_y - 1 - full as u16;
+            set(buf, x, y, EIGHTHS[part as usize - 1], p.bar);
         }
     }
-    if no_success {
-        // Said in words over the shaded band: an empty chart must not read as "fine".
-        let note = " no successful connection in view ";
-        let w = note.chars().count() as u16;
-        if w <= plot_w {
-            let x = x0 + (plot_w - w) / 2;
-            buf.set_string(x, area.y + (plot_h - 1) / 2, note, p.fail);
+    if c.over {
+        set(buf, x, plot.top, '▲', p.warn);
+    } else if c.max_ok.is_none() && c.fail != Fail::None {
+        // Only failures here: shade the whole column so an outage reads as a band.
+        for y in plot.top..lane_y {
+            set(buf, x, y, '░', p.fail);
         }
     }
 }
