@@ -184,58 +184,26 @@ impl App {
         // Every key answers afresh: the old status goes, a new one is timed from now.
         self.view.status = None;
         self.status_since = None;
-        let v = &mut self.view;
         match a {
             Action::Quit => Reaction {
                 quit: true,
                 ..Reaction::default()
             },
-            Action::Help => {
-                v.overlay = toggle(v.overlay, Overlay::Help);
-                Reaction::redraw()
-            }
-            Action::Log => {
-                v.overlay = toggle(v.overlay, Overlay::Log);
-                v.log_scroll = 0;
-                Reaction::redraw()
-            }
-            Action::Close => {
-                if v.overlay != Overlay::None {
-                    v.overlay = Overlay::None;
-                } else {
-                    v.zoom = false;
-                }
+            Action::Help
+            | Action::Log
+            | Action::Close
+            | Action::FocusNext
+            | Action::FocusPrev
+            | Action::Zoom
+            | Action::Mask
+            | Action::Theme
+            | Action::Scale
+            | Action::ScrollBottom => {
+                look(&mut self.view, a);
                 Reaction::redraw()
             }
             Action::TogglePause => {
                 self.toggle_pause();
-                Reaction::redraw()
-            }
-            Action::FocusNext => {
-                v.focus = v.focus.next();
-                Reaction::redraw()
-            }
-            Action::FocusPrev => {
-                v.focus = v.focus.prev();
-                Reaction::redraw()
-            }
-            Action::Zoom => {
-                v.zoom = !v.zoom;
-                Reaction::redraw()
-            }
-            Action::Mask => {
-                v.mask = !v.mask;
-                Reaction::redraw()
-            }
-            Action::Theme => {
-                v.set_theme(v.theme.next());
-                Reaction::redraw()
-            }
-            Action::Scale => {
-                v.scale = match v.scale {
-                    Scale::Robust => Scale::Full,
-                    Scale::Full => Scale::Robust,
-                };
                 Reaction::redraw()
             }
             Action::ScrollUp => self.scroll(1, true),
@@ -243,48 +211,45 @@ impl App {
             Action::PageUp => self.scroll(10, true),
             Action::PageDown => self.scroll(10, false),
             Action::ScrollTop => self.scroll(usize::MAX / 2, true),
-            Action::ScrollBottom => {
-                v.log_scroll = 0;
-                Reaction::redraw()
-            }
             Action::RunNow => self.probe(Command::RunNow, "running every probe now"),
             Action::CapacityTest => self.capacity(),
             Action::PoolProbe => self.pool(),
-            Action::Confirm => {
-                let was = std::mem::replace(&mut v.overlay, Overlay::None);
-                if was == Overlay::ConfirmPool {
-                    self.probe(
-                        Command::StartPool { force: false },
-                        "pool probe requested (confirmed)",
-                    )
-                } else {
-                    self.probe(
-                        Command::StartCapacity { force: false },
-                        "capacity test requested (confirmed)",
-                    )
-                }
-            }
+            Action::Confirm => self.confirm(),
             Action::Scenario(i) => self.scenario(usize::from(i)),
-            Action::NextScenario => {
-                let n = self.view.mode.scenarios().len().max(1);
-                let current = self
-                    .live
-                    .lab
-                    .as_ref()
-                    .map(|l| l.name.as_str())
-                    .or(self.view.requested_scenario.as_deref())
-                    .and_then(|name| {
-                        self.view
-                            .mode
-                            .scenarios()
-                            .iter()
-                            .position(|(s, _)| s == name)
-                    });
-                self.scenario(current.map_or(0, |c| (c + 1) % n))
-            }
+            Action::NextScenario => self.next_scenario(),
             Action::Replay(ctl) => self.replay(ctl),
             Action::Vantage => self.next_vantage(),
         }
+    }
+
+    /// `y` on a confirmation: start what it asked about.
+    fn confirm(&mut self) -> Reaction {
+        let was = std::mem::replace(&mut self.view.overlay, Overlay::None);
+        if was == Overlay::ConfirmPool {
+            self.probe(
+                Command::StartPool { force: false },
+                "pool probe requested (confirmed)",
+            )
+        } else {
+            self.probe(
+                Command::StartCapacity { force: false },
+                "capacity test requested (confirmed)",
+            )
+        }
+    }
+
+    /// The scenario after the running one (or the one already asked for), wrapping round.
+    fn next_scenario(&mut self) -> Reaction {
+        let scenarios = self.view.mode.scenarios();
+        let n = scenarios.len().max(1);
+        let current = self
+            .live
+            .lab
+            .as_ref()
+            .map(|l| l.name.as_str())
+            .or(self.view.requested_scenario.as_deref())
+            .and_then(|name| scenarios.iter().position(|(s, _)| s == name));
+        self.scenario(current.map_or(0, |c| (c + 1) % n))
     }
 
     /// All side by side → the first alone → … → the last alone → all again.
@@ -393,6 +358,33 @@ impl App {
 
 fn toggle(current: Overlay, want: Overlay) -> Overlay {
     if current == want { Overlay::None } else { want }
+}
+
+/// The actions that only change how the dashboard looks.
+fn look(v: &mut View, a: Action) {
+    match a {
+        Action::Help => v.overlay = toggle(v.overlay, Overlay::Help),
+        Action::Log => {
+            v.overlay = toggle(v.overlay, Overlay::Log);
+            v.log_scroll = 0;
+        }
+        Action::Close if v.overlay != Overlay::None => v.overlay = Overlay::None,
+        Action::Close => v.zoom = false,
+        Action::FocusNext => v.focus = v.focus.next(),
+        Action::FocusPrev => v.focus = v.focus.prev(),
+        Action::Zoom => v.zoom = !v.zoom,
+        Action::Mask => v.mask = !v.mask,
+        Action::Theme => v.set_theme(v.theme.next()),
+        Action::Scale => {
+            v.scale = match v.scale {
+                Scale::Robust => Scale::Full,
+                Scale::Full => Scale::Robust,
+            }
+        }
+        Action::ScrollBottom => v.log_scroll = 0,
+        // `App::act` routes only the actions above here.
+        _ => {}
+    }
 }
 
 #[cfg(test)]
