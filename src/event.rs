@@ -174,7 +174,8 @@ impl ErrorClass {
         }
     }
 
-    /// The server refused for lack of room or because it is restarting: back off, don't hammer.
+    /// The server refused for lack of room (53300); a restarting server is `StartingUp` or
+    /// `ShuttingDown`, not this.
     pub fn is_capacity(self) -> bool {
         matches!(self, ErrorClass::TooManyConnections)
     }

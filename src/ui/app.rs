@@ -42,12 +42,12 @@ impl Reaction {
     }
 }
 
-/// Environments where a capacity test needs a `y` first: anything the header shows as
-/// production (`production`, `prod`, `prod-eu`, …).
 /// How long the answer to a key stays in the footer: long enough to read, short enough that
 /// "switching to scenario healthy" is not still there when the next thing happens.
 pub const STATUS_TTL: Duration = Duration::from_secs(4);
 
+/// Environments where a capacity test or a pool probe needs a `y` first: anything the header shows as
+/// production (`production`, `prod`, `prod-eu`, …).
 pub fn needs_confirmation(environment: &str) -> bool {
     environment.to_ascii_lowercase().contains("prod")
 }
@@ -90,8 +90,8 @@ impl App {
         }
     }
 
-    /// Clears the status line once it has been shown for `STATUS_TTL`; true when it did (the
-    /// frame needs redrawing). Called on every tick: a status is timed from the first tick
+    /// Clears the status line once it has been shown for `STATUS_TTL`; true when it did.
+    /// Called on every tick (which redraws anyway): a status is timed from the first tick
     /// that sees it, so it may stay up to one tick longer.
     pub fn expire_status(&mut self, now: Instant) -> bool {
         if self.view.status.is_none() {
