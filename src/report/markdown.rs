@@ -125,15 +125,10 @@ fn vantages(o: &mut String, r: &Report) {
     );
     for v in &r.vantages {
         let l = &v.link;
-        let link = match l.link {
-            crate::event::LinkStatus::Live => "live".to_string(),
-            crate::event::LinkStatus::Connecting => "not reached".to_string(),
-            crate::event::LinkStatus::Lost => {
-                format!(
-                    "lost since {} UTC (as measured then)",
-                    crate::units::clock(l.since)
-                )
-            }
+        let w = v.link_words();
+        let link = match &w.since {
+            None => w.state.to_string(),
+            Some(since) => format!("{} {since} (as measured then)", w.state),
         };
         let (verdict, db) = v.report.as_deref().map_or(("—", "—".to_string()), |x| {
             let db = x.database.as_ref().map_or("—".to_string(), |d| {

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::event::{
-    CapacityStarted, DbAttempt, Failure, HttpCheck, InitResult, PoolFigures, PoolStarted,
-    StartupSource,
+    CapacityStarted, DbAttempt, Failure, HttpCheck, InitResult, LinkStatus, PoolFigures,
+    PoolStarted, StartupSource,
 };
 use crate::state::alerts::{Alert, AlertChange};
 use crate::state::db::{Outage, StepAverages};
@@ -101,6 +101,31 @@ pub struct VantageReport {
     #[serde(flatten)]
     pub link: VantageJudgement,
     pub report: Option<Box<Report>>,
+}
+
+/// A vantage's link in words, for each format to style: `state` is `live`, `not reached` or
+/// `lost`; `since` (`since HH:MM:SS UTC`) only for a lost one, whose figures are as of then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkWords {
+    pub state: &'static str,
+    pub since: Option<String>,
+}
+
+impl VantageReport {
+    pub fn link_words(&self) -> LinkWords {
+        let (state, since) = match self.link.link {
+            LinkStatus::Live => ("live", None),
+            LinkStatus::Connecting => ("not reached", None),
+            LinkStatus::Lost => (
+                "lost",
+                Some(format!(
+                    "since {} UTC",
+                    crate::units::clock(self.link.since)
+                )),
+            ),
+        };
+        LinkWords { state, since }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -37,12 +37,12 @@ pub fn render(r: &Report) -> String {
 /// A remote vantage point (`--agent`): its link, then what it measured.
 fn vantage(o: &mut String, v: &super::model::VantageReport) {
     let l = &v.link;
-    let link = match l.link {
-        crate::event::LinkStatus::Live => "live".to_string(),
-        crate::event::LinkStatus::Connecting => "not reached".to_string(),
-        crate::event::LinkStatus::Lost => format!(
-            "LOST since {} UTC — as measured then, not now",
-            crate::units::clock(l.since)
+    let w = v.link_words();
+    let link = match &w.since {
+        None => w.state.to_string(),
+        Some(since) => format!(
+            "{} {since} — as measured then, not now",
+            w.state.to_uppercase()
         ),
     };
     let why = l

@@ -137,3 +137,35 @@ fn the_context_names_the_source_window_and_skipped_lines() {
         "relative to the origin"
     );
 }
+
+/// One describer (`VantageReport::link_words`) under both formats: each styles the same words.
+#[test]
+fn a_lost_vantage_reads_as_lost_since_its_loss_in_text_and_markdown() {
+    use crate::event::LinkStatus;
+    use crate::state::fixtures::vantages::{at, attached, link};
+    let mut s = attached(5);
+    s.apply(&at(10.0, "vpc", link(LinkStatus::Lost, false)));
+    let r = Report::of(&s);
+    let lost_at = crate::units::clock(fixtures::t(10.0));
+    let text = crate::report::text::render(&r);
+    assert!(
+        text.contains(&format!(
+            "=== Vantage vpc — {} — LOST since {lost_at} UTC — as measured then, not now",
+            r.vantages[0].link.url
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "=== Vantage bastion — {} — live",
+            r.vantages[1].link.url
+        )),
+        "{text}"
+    );
+    let md = to_markdown(&r, &Context::default());
+    assert!(
+        md.contains(&format!("| lost since {lost_at} UTC (as measured then) |")),
+        "{md}"
+    );
+    assert!(md.contains("| live |"), "{md}");
+}
