@@ -92,6 +92,11 @@ pub fn scale_top(ok_ms: &mut [f64], scale: Scale) -> f64 {
     nice_ceiling(top.max(0.01))
 }
 
+/// `text` at the start of `room`, cut to its width.
+fn note(buf: &mut Buffer, room: Rect, text: &str, style: Style) {
+    buf.set_stringn(room.x, room.y, text, usize::from(room.width), style);
+}
+
 fn set(buf: &mut Buffer, x: u16, y: u16, c: char, style: Style) {
     if let Some(cell) = buf.cell_mut((x, y)) {
         cell.set_char(c).set_style(style);
@@ -140,24 +145,12 @@ pub fn render(
     let p = &view.palette;
     let area = area.intersection(buf.area);
     let Some(plot) = Plot::of(area) else {
-        buf.set_stringn(
-            area.x,
-            area.y,
-            "(chart needs more room)",
-            usize::from(area.width),
-            p.muted,
-        );
-        return;
+        let room = Rect::new(area.x, area.y, area.width, 1);
+        return note(buf, room, "(chart needs more room)", p.muted);
     };
     let (Some((first, _)), Some((last, _))) = (attempts.iter().next(), attempts.last()) else {
-        buf.set_stringn(
-            plot.x0,
-            plot.top,
-            "no attempts yet",
-            usize::from(plot.w),
-            p.muted,
-        );
-        return;
+        let room = Rect::new(plot.x0, plot.top, plot.w, 1);
+        return note(buf, room, "no attempts yet", p.muted);
     };
     // The scale first (from every success in view), then the columns against it.
     let mut ok_ms: Vec<f64> = attempts
