@@ -118,6 +118,13 @@ pub fn clock(t: DateTime<Utc>) -> String {
     t.format("%H:%M:%S").to_string()
 }
 
+/// `" since HH:MM:SS UTC"` for a known moment, nothing for an unknown one: the clause
+/// every output puts after "down".
+pub fn since_clause(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| format!(" since {} UTC", clock(t)))
+        .unwrap_or_default()
+}
+
 /// Seconds from `a` to `b` (negative when `b` is earlier), to the microsecond; saturates
 /// instead of overflowing for spans no recording can have.
 pub fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {

@@ -100,10 +100,7 @@ fn database(o: &mut String, d: &Database) {
     }
     let j = &d.judged;
     if j.status == DbStatus::Down {
-        let since = j
-            .since
-            .map(|t| format!(" since {} UTC", units::clock(t)))
-            .unwrap_or_default();
+        let since = units::since_clause(j.since);
         let _ = writeln!(
             o,
             "  DOWN{since}: {} in a row failed",

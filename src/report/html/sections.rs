@@ -183,8 +183,7 @@ pub(super) fn db_summary(o: &mut String, r: &Report) {
     let status = match j.status {
         DbStatus::Down => format!(
             r#"<span class="bad">down</span>{}: {} in a row failed"#,
-            j.since
-                .map_or_else(String::new, |t| format!(" since {} UTC", clock(t))),
+            units::since_clause(j.since),
             units::count(j.failed_in_a_row, "attempt")
         ),
         DbStatus::Up => r#"<span class="ok">up</span>"#.into(),

@@ -67,10 +67,7 @@ pub(super) fn database(o: &mut String, r: &Report, d: &Database) {
 fn status(o: &mut String, d: &Database) {
     let j = &d.judged;
     if j.status == DbStatus::Down {
-        let since = j
-            .since
-            .map(|t| format!(" since {} UTC", units::clock(t)))
-            .unwrap_or_default();
+        let since = units::since_clause(j.since);
         let _ = writeln!(
             o,
             "❌ **Down** at the end{since}: {} in a row failed.\n",
