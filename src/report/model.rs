@@ -239,6 +239,16 @@ pub struct Endpoint {
     pub paths: Vec<PathSummary>,
 }
 
+impl Endpoint {
+    /// The newest check of `path`, the one its row and its case report.
+    pub fn newest_check(&self, path: &str) -> Option<&Check> {
+        self.checks
+            .iter()
+            .rev()
+            .find(|c| c.check.requested_path == path)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct WebSocket {
     pub url: String,

@@ -310,12 +310,7 @@ fn endpoint(out: &mut Vec<Case>, e: &Endpoint) {
 
 fn endpoint_path(e: &Endpoint, p: &PathSummary) -> Case {
     let name = format!("{} GET {} healthy", e.name, p.path);
-    let Some(judged) = e
-        .checks
-        .iter()
-        .rev()
-        .find(|c| c.check.requested_path == p.path)
-    else {
+    let Some(judged) = e.newest_check(&p.path) else {
         return Case::new(name, skipped("not checked"));
     };
     let last = &judged.check;

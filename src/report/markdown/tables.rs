@@ -219,12 +219,7 @@ pub(super) fn endpoints(o: &mut String, eps: &[Endpoint]) {
 }
 
 fn endpoint_path(o: &mut String, e: &Endpoint, p: &PathSummary) {
-    let Some(judged) = e
-        .checks
-        .iter()
-        .rev()
-        .find(|c| c.check.requested_path == p.path)
-    else {
+    let Some(judged) = e.newest_check(&p.path) else {
         return;
     };
     let last = &judged.check;
