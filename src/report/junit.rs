@@ -208,34 +208,33 @@ fn allowed(c: char) -> char {
 
 /// Element text.
 fn text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().map(allowed) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape(s, false)
 }
 
 /// Attribute values: also quotes, and whitespace kept as character references (a parser
 /// would otherwise normalise a newline in an attribute to a space).
 fn attr(s: &str) -> String {
+    escape(s, true)
+}
+
+fn escape(s: &str, in_attr: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars().map(allowed) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
-        }
+        let reference = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' if in_attr => "&quot;",
+            '\'' if in_attr => "&apos;",
+            '\n' if in_attr => "&#10;",
+            '\r' if in_attr => "&#13;",
+            '\t' if in_attr => "&#9;",
+            c => {
+                out.push(c);
+                continue;
+            }
+        };
+        out.push_str(reference);
     }
     out
 }

@@ -206,3 +206,13 @@ fn hostile_server_text_stays_valid_xml_and_round_trips() {
         "a \"quoted\" <b>&amp;</b> 'x'\u{FFFD}\u{FFFD}\u{FFFD} end"
     );
 }
+
+#[test]
+fn element_text_escapes_markup_and_attributes_also_quotes_and_whitespace() {
+    let s = "a<b>&\"c'\nd\te\r";
+    assert_eq!(super::text(s), "a&lt;b&gt;&amp;\"c'\nd\te\r");
+    assert_eq!(
+        super::attr(s),
+        "a&lt;b&gt;&amp;&quot;c&apos;&#10;d&#9;e&#13;"
+    );
+}
