@@ -6,6 +6,7 @@ pub(crate) mod agent;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod error;
 pub mod event;
 pub mod exit;
 pub mod feed;

@@ -2,14 +2,15 @@
 //! exit code a script can act on.
 
 use crate::cli::{CheckArgs, Format, Global};
+use crate::error::AppResult;
 use crate::event::{Event, EventBody, RunEnded};
-use crate::exit::AppResult;
+use crate::exit::ExitCode;
 use crate::probe::Mode;
 use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
 use crate::supervisor::{self, Running};
 
-pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
+pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<ExitCode> {
     let agents = super::attach::targets(g)?;
     let config = super::load_config(g)?;
     let doc = super::document::options(args.format, g.theme.as_deref(), args.assets.as_deref())?;
@@ -89,5 +90,5 @@ fn print(
     ctx: &crate::report::Context,
 ) -> AppResult<()> {
     let text = crate::report::render(format, report, ctx);
-    crate::output::stdout(&format!("{text}\n"))
+    Ok(crate::output::stdout(&format!("{text}\n"))?)
 }

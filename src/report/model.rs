@@ -35,7 +35,7 @@ pub struct Report {
     pub connscope: &'static str,
     pub verdict: Verdict,
     /// 0 / 1 / 2 by the verdict; 130 when the run was interrupted.
-    pub exit_code: i32,
+    pub exit_code: crate::exit::ExitCode,
     /// Why the verdict is not a pass, most severe first.
     pub reasons: Vec<String>,
     pub interrupted: bool,
@@ -240,7 +240,7 @@ impl Report {
     /// exit code (here as in the process) says the evidence kept is incomplete.
     pub fn recording_incomplete(&mut self) {
         self.recording_incomplete = true;
-        self.exit_code = crate::exit::with_incomplete_recording(self.exit_code);
+        self.exit_code = self.exit_code.with_incomplete_recording();
     }
 
     pub fn build(s: &State, j: Judgement) -> Report {
