@@ -140,19 +140,9 @@ async fn session(
     let (out_tx, out_rx) = mpsc::channel(64);
     let forward = tokio::spawn(forward(rx, recorder, feed_tx));
     let commands = tokio::spawn(commands(out_rx, running, lab));
-    let mut opts = UiOptions::from_config(&config.settings.ui, mode);
-    opts.capacity_connections = config.database.as_ref().map(|t| {
-        // The most it can open: the server's headroom, read when it starts, may lower it.
-        let params = CapacityParams::from_config(&config, t, g.force);
-        params.planned(params.cap).0
-    });
-    opts.pool_connections = config
-        .database
-        .as_ref()
-        .map(|t| crate::probe::pool::PoolParams::from_config(&config, t, g.force).requested());
     let shutdown = CancellationToken::new();
     let dashboard = ui::run(
-        opts,
+        ui_options(&config, mode, g.force),
         State::new(state_cfg),
         feed_rx,
         out_tx,
@@ -168,6 +158,22 @@ async fn session(
     } else {
         code
     })
+}
+
+/// The dashboard's options, with the connections its capacity test and pool probe would open
+/// (for the confirmation it asks before either).
+fn ui_options(config: &Config, mode: ViewMode, force: bool) -> UiOptions {
+    let mut opts = UiOptions::from_config(&config.settings.ui, mode);
+    opts.capacity_connections = config.database.as_ref().map(|t| {
+        // The most it can open: the server's headroom, read when it starts, may lower it.
+        let params = CapacityParams::from_config(config, t, force);
+        params.planned(params.cap).0
+    });
+    opts.pool_connections = config
+        .database
+        .as_ref()
+        .map(|t| crate::probe::pool::PoolParams::from_config(config, t, force).requested());
+    opts
 }
 
 /// `q` is the dashboard's normal end; a signal interrupts it (the README's exit codes).
