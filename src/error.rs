@@ -307,6 +307,7 @@ mod tests {
             location: "x".into(),
             message: "y".into(),
             from_flag,
+            cause: None,
         };
         assert_eq!(AppError::from(at(true)).exit_code(), ExitCode::Usage);
         assert_eq!(AppError::from(at(false)).exit_code(), ExitCode::Config);
