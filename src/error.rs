@@ -47,9 +47,8 @@ pub enum AppError {
     AssetWrite { path: PathBuf, source: io::Error },
     #[error("cannot start the async runtime")]
     Runtime(#[source] io::Error),
-    /// The dashboard's own failure (its terminal, its event loop).
     #[error("dashboard")]
-    Dashboard(#[source] anyhow::Error),
+    Dashboard(#[from] DashboardError),
     /// A task of the session that panicked or was cancelled (`probe shutdown`, `recording`).
     #[error("{what}")]
     Task {
@@ -162,6 +161,31 @@ pub enum AgentError {
     /// The bound socket's own address could not be read.
     #[error(transparent)]
     Socket(io::Error),
+}
+
+/// The dashboard's own failure: no terminal, or the terminal failing under it.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    #[error("the dashboard needs a terminal; use `connscope check` for headless runs")]
+    NoTerminal,
+    /// A step of driving the terminal (`cannot switch the terminal to raw mode`, `drawing`).
+    #[error("{step}")]
+    Terminal {
+        step: &'static str,
+        source: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+impl DashboardError {
+    /// The error of `step`, for `map_err`.
+    pub(crate) fn at<E: StdError + Send + Sync + 'static>(
+        step: &'static str,
+    ) -> impl FnOnce(E) -> Self {
+        move |e| Self::Terminal {
+            step,
+            source: Box::new(e),
+        }
+    }
 }
 
 /// The lab could not start, switch or stop.

@@ -151,7 +151,7 @@ async fn session(
     let ui_result = super::panic_drill::around(dashboard).await;
     shutdown.cancel();
     let recording_incomplete = finish(commands, forward).await?;
-    ui_result.map_err(AppError::Dashboard)?;
+    ui_result?;
     let code = ended_by();
     Ok(if recording_incomplete {
         code.with_incomplete_recording()

@@ -75,6 +75,6 @@ async fn attach_ui(
     });
     let r = ui::run(opts, state, feed, out_tx, shutdown).await;
     let _ = forward.await;
-    r.map_err(AppError::Dashboard)?;
+    r?;
     Ok(super::live::ended_by())
 }
