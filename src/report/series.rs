@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 use crate::state::State;
 use crate::state::alerts::{AlertChange, AlertLevel};
 use crate::state::judge::Judgement;
+use crate::state::pool::PoolRun;
 use crate::state::startup::{PhaseSpan, StartupView};
 use crate::state::timeline::{Bucket, CapacityBar, OutageSpan, Segment};
+use crate::state::verdict::Verdict;
 
 /// Everything the charts draw, on one clock: the recording's span.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +24,8 @@ pub struct ChartData {
     pub websockets: Vec<StatusStrip>,
     pub startup: Option<StartupRuns>,
     pub capacity: Vec<CapacityTest>,
+    /// Every pool probe run the state kept, oldest first; the newest as judged.
+    pub pool: Vec<PoolWaits>,
 }
 
 /// Database attempts seen from one vantage point (this host; remote agents get a lane each).
@@ -83,6 +87,19 @@ pub struct CapacityTest {
     pub past: bool,
 }
 
+/// One pool probe run as the waits chart draws it: the run as the state kept it (its interval
+/// samples, figures and what lay beneath it) and the threshold its waits were judged by.
+#[derive(Debug, Clone)]
+pub struct PoolWaits {
+    pub run: PoolRun,
+    /// Acquire waits (p95) over this warn.
+    pub warn_ms: f64,
+    /// The newest run: the judge's verdict (older runs were replaced, not judged).
+    pub verdict: Option<Verdict>,
+    /// History: replaced by a newer run, or newer evidence contradicts it.
+    pub past: bool,
+}
+
 pub fn build(s: &State, j: &Judgement) -> ChartData {
     let span = match (s.first_at, s.last_at) {
         (Some(a), Some(b)) => Some((a, j.at.map_or(b, |at| at.max(b)))),
@@ -96,6 +113,7 @@ pub fn build(s: &State, j: &Judgement) -> ChartData {
         websockets: s.timeline.websockets.iter().map(strip).collect(),
         startup: startup(s, j.startup.as_ref()),
         capacity: capacity(s, j),
+        pool: pool(s, j),
     }
 }
 
@@ -216,6 +234,23 @@ fn capacity(s: &State, j: &Judgement) -> Vec<CapacityTest> {
         last.past = newest_past;
     }
     out
+}
+
+fn pool(s: &State, j: &Judgement) -> Vec<PoolWaits> {
+    use crate::state::pool::judge::wait_warn_ms;
+    let older = s.timeline.pool.iter().map(|run| PoolWaits {
+        run: run.clone(),
+        warn_ms: wait_warn_ms(s, run),
+        verdict: None,
+        past: true,
+    });
+    let newest = s.pool.last.iter().map(|run| PoolWaits {
+        run: run.clone(),
+        warn_ms: wait_warn_ms(s, run),
+        verdict: j.pool.as_ref().map(|p| p.verdict),
+        past: j.pool.as_ref().is_some_and(|p| p.past),
+    });
+    older.chain(newest).collect()
 }
 
 #[cfg(test)]
