@@ -269,6 +269,31 @@ mod tests {
     }
 
     #[test]
+    fn pool_runs_oldest_first_only_the_newest_judged() {
+        use crate::state::fixtures::{
+            build as state, pool_started, pool_timeouts_beneath_capacity, staging_config,
+        };
+        let none = state(staging_config(), &[]);
+        assert!(
+            build(&none, &none.judge(None)).pool.is_empty(),
+            "no run, no chart"
+        );
+        let mut ev = pool_timeouts_beneath_capacity();
+        ev.push((60.0, pool_started(2)));
+        let s = state(staging_config(), &ev);
+        let runs = pool(&s, &s.judge(None));
+        let ids: Vec<u64> = runs.iter().map(|w| w.run.started.run).collect();
+        assert_eq!(ids, vec![1, 2]);
+        assert!(
+            runs[0].past && runs[0].verdict.is_none(),
+            "replaced, not judged"
+        );
+        assert!(runs[1].verdict.is_some());
+        assert_eq!(runs[0].run.totals.timeouts, 7, "the first run as it ended");
+        assert!(runs.iter().all(|w| w.warn_ms > 0.0));
+    }
+
+    #[test]
     fn alert_spans_pair_raises_with_their_clears() {
         let changes = [
             change(1.0, true, "a"),
