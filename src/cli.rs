@@ -29,6 +29,7 @@ impl Cli {
     pub fn owns_terminal(&self) -> bool {
         match &self.command {
             None | Some(Command::Watch) | Some(Command::Replay(_)) => true,
+            Some(Command::Agent(_)) => false,
             Some(Command::Lab(l)) => !l.headless,
             _ => false,
         }
@@ -50,6 +51,26 @@ pub enum Command {
     /// Show or check the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The probes of `watch` with no terminal, where the service runs: serves /metrics
+    /// (Prometheus), /events (attach with `watch --agent`), /state and /healthz until SIGTERM.
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Address and port to serve on; beyond loopback a token is required.
+    #[arg(long, default_value = crate::agent::DEFAULT_LISTEN, value_parser = crate::agent::parse_listen, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Require this bearer token (the file's first line) on every path but /healthz. Also
+    /// CONNSCOPE_AGENT_TOKEN.
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long = "tls-cert", requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long = "tls-key", requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -256,6 +277,15 @@ pub struct Global {
     /// Start with the privacy mask on (screen sharing).
     #[arg(long, global = true)]
     pub mask: bool,
+    /// Attach a remote vantage point: a `connscope agent` as NAME=URL (repeatable; watch, check).
+    #[arg(long = "agent", global = true, value_parser = parse_endpoint, value_name = "NAME=URL")]
+    pub agent: Vec<(String, String)>,
+    /// The attached agents' bearer token, from FILE's first line (also CONNSCOPE_AGENT_TOKEN).
+    #[arg(long = "agent-token-file", global = true, value_name = "FILE")]
+    pub agent_token_file: Option<PathBuf>,
+    /// Trust this CA certificate (PEM) for https agents, beside the built-in web roots.
+    #[arg(long = "agent-ca", global = true, value_name = "FILE")]
+    pub agent_ca: Option<PathBuf>,
     /// Write logs to FILE (the dashboard owns the terminal, so logs never go to it).
     #[arg(long = "log-file", global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,

@@ -12,20 +12,31 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub at: DateTime<Utc>,
+    /// The remote vantage point (`watch --agent NAME=URL`) that measured it; `None` for this
+    /// host's own probes, and absent from their lines so older recordings replay unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<String>,
     #[serde(flatten)]
     pub body: EventBody,
 }
 
 impl Event {
     pub fn now(body: EventBody) -> Self {
+        Self::at(Utc::now(), body)
+    }
+
+    pub fn at(at: DateTime<Utc>, body: EventBody) -> Self {
         Self {
-            at: Utc::now(),
+            at,
+            vantage: None,
             body,
         }
     }
 
-    pub fn at(at: DateTime<Utc>, body: EventBody) -> Self {
-        Self { at, body }
+    /// The same event, as measured from the vantage point `name`.
+    pub fn from_vantage(mut self, name: &str) -> Self {
+        self.vantage = Some(name.to_string());
+        self
     }
 }
 
@@ -64,6 +75,9 @@ pub enum EventBody {
     ProbeEnded(ProbeEnded),
     /// The run as a whole ended (`check`), finished or interrupted by a signal.
     RunEnded(RunEnded),
+    /// The link to a remote vantage point (an agent) changed: connecting, live (with the
+    /// agent's judging configuration: what follows is its backfill, then live events), lost.
+    Vantage(VantageLink),
 }
 
 /// Where a connection attempt failed, in the order a connection goes through them.
@@ -602,6 +616,32 @@ pub struct RunEnded {
     pub interrupted: bool,
 }
 
+/// How the attach client's link to an agent stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkStatus {
+    /// Not connected yet (the first try is under way).
+    Connecting,
+    /// Connected: the agent's events arrive as they happen.
+    Live,
+    /// The connection failed or ended; the client is reconnecting with back-off.
+    Lost,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VantageLink {
+    pub status: LinkStatus,
+    /// The agent's URL, credentials removed.
+    pub url: String,
+    /// Why it was lost (or what it is waiting for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `live`: the agent's recording header's judging configuration. The vantage starts over
+    /// from here: the agent's backfill (its last `history` window) follows, then live events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Box<crate::state::StateConfig>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -623,6 +663,13 @@ mod tests {
         );
         let back: Event = serde_json::from_str(&line).expect("parses");
         assert_eq!(back, ev);
+        let remote = ev.clone().from_vantage("vpc");
+        let line = serde_json::to_string(&remote).expect("serialises");
+        assert!(line.starts_with(r#"{"at":"2026-11-25T10:00:00Z","vantage":"vpc","kind":"note""#));
+        assert_eq!(
+            serde_json::from_str::<Event>(&line).expect("parses"),
+            remote
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! One way through: config → probes → channel of `Event`s → `State::apply` → view or report.
 
+pub(crate) mod agent;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -19,6 +19,7 @@ use crate::secret::{MASK, redact_url, scrub};
 use crate::state::StateConfig;
 
 pub use reader::{EventReader, MAX_LINE, MAX_STDIN, Recording, Span, open, parse, read};
+pub(crate) use reader::{event as parse_event, header as parse_header};
 
 pub const FORMAT: &str = "connscope-recording";
 pub const VERSION: u32 = 1;
@@ -36,6 +37,10 @@ pub struct Header {
     pub config: serde_json::Value,
     /// What the state judged with, so a replay judges the same way.
     pub state: StateConfig,
+    /// An agent's `/events` stream only: how many events of its backfill (its last
+    /// `history` window) follow before its live events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<u64>,
 }
 
 impl Header {
@@ -49,6 +54,7 @@ impl Header {
             environment: config.settings.environment.clone(),
             config: redacted_settings(config),
             state: state.clone(),
+            backfill: None,
         }
     }
 }

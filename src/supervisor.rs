@@ -27,6 +27,17 @@ pub fn select(
     c: &Config,
     capacity_asked: bool,
 ) -> AppResult<BTreeSet<Kind>> {
+    select_beside_agents(only, c, capacity_asked, false)
+}
+
+/// `select`, for a run attached to agents (`--agent`): with nothing configured locally it
+/// probes nothing itself, and the agents are its only vantage points.
+pub fn select_beside_agents(
+    only: Option<&[Kind]>,
+    c: &Config,
+    capacity_asked: bool,
+    agents: bool,
+) -> AppResult<BTreeSet<Kind>> {
     let s = &c.settings;
     let has = |k: Kind| match k {
         Kind::Db | Kind::Init | Kind::Capacity | Kind::Pool => c.database.is_some(),
@@ -59,7 +70,7 @@ pub fn select(
     if kinds.contains(&Kind::Pool) {
         kinds.insert(Kind::Db);
     }
-    if kinds.is_empty() {
+    if kinds.is_empty() && !agents {
         return Err(AppError::config(
             "nothing to check: give a database (--db-url, DATABASE_URL or PGHOST), --endpoint NAME=URL, --ws URL or --startup-log FILE",
         ));
@@ -225,6 +236,35 @@ impl Running {
                 })));
             }
         });
+    }
+
+    /// Attaches to agents: each client's events (tagged with its vantage) enter the same
+    /// stream as the local probes'. A client that panics is told as its agent lost.
+    pub fn attach(&mut self, agents: &[probe::remote::AgentTarget], reach: probe::remote::Reach) {
+        for t in agents {
+            let Some(ctx) = self.ctx() else { return };
+            let _ = ctx.tx.try_send(probe::remote::connecting(t));
+            let (tx, t) = (ctx.tx.clone(), t.clone());
+            self.tasks.spawn(async move {
+                let name = t.name.clone();
+                let shown = t.shown.clone();
+                if let Err(panic) = AssertUnwindSafe(probe::remote::run(ctx, t, reach))
+                    .catch_unwind()
+                    .await
+                {
+                    let body = EventBody::Vantage(crate::event::VantageLink {
+                        status: crate::event::LinkStatus::Lost,
+                        url: shown,
+                        message: Some(format!(
+                            "the attach client crashed: {}",
+                            panic_message(panic.as_ref())
+                        )),
+                        config: None,
+                    });
+                    let _ = tx.try_send(Event::now(body).from_vantage(&name));
+                }
+            });
+        }
     }
 
     /// Starts a capacity test unless one is running.

@@ -10,9 +10,15 @@ use crate::state::{State, StateConfig};
 use crate::supervisor::{self, Running};
 
 pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
+    let agents = super::attach::targets(g)?;
     let config = super::load_config(g)?;
     let doc = super::document::options(args.format, g.theme.as_deref(), args.assets.as_deref())?;
-    let kinds = supervisor::select(g.only.as_deref(), &config, g.capacity.is_some())?;
+    let kinds = supervisor::select_beside_agents(
+        g.only.as_deref(),
+        &config,
+        g.capacity.is_some(),
+        !agents.is_empty(),
+    )?;
     supervisor::pool_allowed(&kinds, &config, g.force)?;
     let state_cfg = StateConfig::from_config(&config);
     let mut recorder = match &g.record {
@@ -23,6 +29,8 @@ pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<i32> {
         None => None,
     };
     let (mut running, mut rx) = Running::start(&config, &kinds, Mode::Once, g.force)?;
+    // An agent's current window (its backfill), judged here by the same state.
+    running.attach(&agents, crate::probe::remote::Reach::Window);
     running.close_intake();
     let mut state = State::new(state_cfg);
     let on_tty = super::progress::Progress::start(&config, &kinds, args.progress.is_some());

@@ -16,6 +16,7 @@ use crate::exit::{self, AppError, AppResult};
 use crate::feed::Feed;
 use crate::lab::{Lab, LabOptions};
 use crate::probe::capacity::CapacityParams;
+use crate::probe::remote::{AgentTarget, Reach};
 use crate::probe::{Kind, Mode};
 use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
@@ -36,9 +37,10 @@ fn require_terminal() -> AppResult<()> {
 
 pub async fn watch(g: &Global) -> AppResult<i32> {
     require_terminal()?;
+    let agents = super::attach::targets(g)?;
     let config = super::load_config(g)?;
-    let kinds = live_kinds(g, &config)?;
-    session(g, config, kinds, ViewMode::Live, None).await
+    let kinds = live_kinds(g, &config, !agents.is_empty())?;
+    session(g, config, kinds, ViewMode::Live, None, &agents).await
 }
 
 pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
@@ -64,7 +66,7 @@ pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
     };
     let scenarios = Lab::scenarios();
     let lab = Arc::new(lab);
-    let result = match live_kinds(g, &config) {
+    let result = match live_kinds(g, &config, false) {
         Ok(kinds) => {
             session(
                 g,
@@ -72,6 +74,7 @@ pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
                 kinds,
                 ViewMode::Lab { scenarios },
                 Some(lab.clone()),
+                &[],
             )
             .await
         }
@@ -92,8 +95,9 @@ pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
 /// Everything configured, except the capacity test (started from the keyboard); the rehearsal
 /// once at start when there is no startup log to follow. The pool probe starts at once when
 /// asked for (`--only pool`, `pool_probe.enabled`) — in production only from `o`, which asks.
-fn live_kinds(g: &Global, c: &Config) -> AppResult<BTreeSet<Kind>> {
-    let mut kinds = supervisor::select(g.only.as_deref(), c, false)?;
+/// With agents attached (`agents`), nothing configured locally means no local probe.
+pub(super) fn live_kinds(g: &Global, c: &Config, agents: bool) -> AppResult<BTreeSet<Kind>> {
+    let mut kinds = supervisor::select_beside_agents(g.only.as_deref(), c, false, agents)?;
     kinds.remove(&Kind::Capacity);
     if crate::ui::app::needs_confirmation(&c.settings.environment) {
         kinds.remove(&Kind::Pool);
@@ -111,6 +115,7 @@ async fn session(
     kinds: BTreeSet<Kind>,
     mode: ViewMode,
     lab: Option<Arc<Lab>>,
+    agents: &[AgentTarget],
 ) -> AppResult<i32> {
     let state_cfg = StateConfig::from_config(&config);
     let command = if lab.is_some() { "lab" } else { "watch" };
@@ -121,7 +126,8 @@ async fn session(
         )?),
         None => None,
     };
-    let (running, rx) = Running::start(&config, &kinds, Mode::Live, g.force)?;
+    let (mut running, rx) = Running::start(&config, &kinds, Mode::Live, g.force)?;
+    running.attach(agents, Reach::Live);
     if let (Some(lab), Some(tx)) = (&lab, running.events()) {
         let info = lab.current();
         let _ = tx

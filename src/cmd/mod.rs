@@ -1,5 +1,7 @@
 //! One function per subcommand. Each returns the process exit code or an `AppError`.
 
+mod agent;
+mod attach;
 mod check;
 mod config_cmd;
 mod document;
@@ -90,6 +92,7 @@ async fn dispatch(cli: Cli) -> AppResult<i32> {
         Some(Command::Lab(args)) => lab::run(&cli.global, args).await,
         Some(Command::Replay(args)) => replay::run(&cli.global, args).await,
         Some(Command::Report(args)) => report::run(&cli.global, args),
+        Some(Command::Agent(args)) => agent::run(&cli.global, args).await,
     }
 }
 

@@ -313,7 +313,13 @@ impl<R: BufRead> Iterator for EventReader<R> {
             }
             match (!line.too_long).then(|| event(&self.buf)).flatten() {
                 Some(ev) => {
-                    self.tally.saw(ev.at);
+                    // A remote vantage's events are on its agent's clock, and its window
+                    // arrives after it was measured: that is not disorder in the file.
+                    if ev.vantage.is_none() {
+                        self.tally.saw(ev.at);
+                    } else {
+                        self.tally.bad.last_cut = false;
+                    }
                     return Some(ev);
                 }
                 None => self.tally.bad.add(self.no, !line.terminated),
@@ -391,7 +397,7 @@ fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
-fn event(line: &[u8]) -> Option<Event> {
+pub(crate) fn event(line: &[u8]) -> Option<Event> {
     let text = std::str::from_utf8(line).ok()?;
     serde_json::from_str(text).ok()
 }
@@ -403,7 +409,7 @@ fn not_a_recording(name: &str, why: &str) -> AppError {
 /// The first line decides whether this is a recording, and whether this build can read it.
 /// The version is checked before the rest of the header so that a newer format (whose header
 /// may look different) is refused for what it is, not reported as damage.
-fn header(line: &[u8], name: &str) -> AppResult<Header> {
+pub(crate) fn header(line: &[u8], name: &str) -> AppResult<Header> {
     let value: Value = std::str::from_utf8(line)
         .ok()
         .and_then(|t| serde_json::from_str(t).ok())

@@ -20,6 +20,7 @@ fn recording() -> Recording {
             environment: "staging".into(),
             config: serde_json::Value::Null,
             state: fixtures::staging_config(),
+            backfill: None,
         },
         events: fixtures::outage()
             .into_iter()

@@ -38,6 +38,7 @@ pub fn render(r: &Report, ctx: &Context) -> String {
     if let Some(p) = &r.pool {
         tables::pool(&mut o, p);
     }
+    vantages(&mut o, r);
     diagnosis(&mut o, r);
     targets(&mut o, r);
     o.truncate(o.trim_end().len());
@@ -112,6 +113,48 @@ fn verdict(o: &mut String, r: &Report) {
     o.push('\n');
 }
 
+/// Remote vantage points (`--agent`): one row each, then each one's database attempts.
+fn vantages(o: &mut String, r: &Report) {
+    if r.vantages.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Vantage points\n");
+    let _ = writeln!(
+        o,
+        "| Vantage | Agent | Link | Verdict there | Database |\n|---|---|---|---|---|"
+    );
+    for v in &r.vantages {
+        let l = &v.link;
+        let link = match l.link {
+            crate::event::LinkStatus::Live => "live".to_string(),
+            crate::event::LinkStatus::Connecting => "not reached".to_string(),
+            crate::event::LinkStatus::Lost => {
+                format!(
+                    "lost since {} UTC (as measured then)",
+                    crate::units::clock(l.since)
+                )
+            }
+        };
+        let (verdict, db) = v.report.as_deref().map_or(("—", "—".to_string()), |x| {
+            let db = x.database.as_ref().map_or("—".to_string(), |d| {
+                format!(
+                    "{:?}, {} attempts",
+                    d.judged.status, d.judged.total.attempts
+                )
+                .to_lowercase()
+            });
+            (x.verdict.as_str(), db)
+        });
+        let _ = writeln!(
+            o,
+            "| {} | {} | {link} | {verdict} | {db} |",
+            cell(&l.name),
+            cell(&l.url)
+        );
+    }
+    o.push('\n');
+}
+
 /// The chart files `--assets` wrote, shown where the markdown is read (paths relative to it).
 fn charts(o: &mut String, ctx: &Context) {
     let Some(a) = ctx.assets.as_ref().filter(|a| !a.files.is_empty()) else {
@@ -139,7 +182,12 @@ fn diagnosis(o: &mut String, r: &Report) {
                 format!("{:?}", f.confidence).to_lowercase()
             )
         };
-        let _ = writeln!(o, "{}. **{}** ({conf})", i + 1, cell(&f.cause));
+        let at = f
+            .vantage
+            .as_deref()
+            .map(|v| format!("{v}: "))
+            .unwrap_or_default();
+        let _ = writeln!(o, "{}. **{at}{}** ({conf})", i + 1, cell(&f.cause));
         for e in &f.evidence {
             let _ = writeln!(o, "   - {}", cell(e));
         }

@@ -24,6 +24,7 @@ use crate::state::pool::Beneath;
 use crate::state::pool::judge::PoolJudgement;
 use crate::state::startup::StartupView;
 use crate::state::targets::TargetCheck;
+use crate::state::vantage::VantageJudgement;
 use crate::state::verdict::Verdict;
 use crate::state::{State, StateConfig};
 
@@ -66,6 +67,10 @@ pub struct Report {
     pub alerts: Vec<Alert>,
     pub targets: Vec<TargetCheck>,
     pub findings: Vec<Finding>,
+    /// Each remote vantage point (`--agent NAME=URL`) with its own report; with any, the
+    /// verdict, reasons, alerts and findings above are those of every vantage together.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<VantageReport>,
     /// What the post-mortem formats show beyond the JSON.
     #[serde(skip)]
     pub review: Review,
@@ -87,6 +92,15 @@ pub struct Review {
     pub step_averages: StepAverages,
     /// The newest failure of each class.
     pub examples: BTreeMap<String, Failure>,
+}
+
+/// A remote vantage point: its link and, once its agent's header arrived, the report of what
+/// it measured (as of the moment it was lost, when it is `stale`).
+#[derive(Debug, Clone, Serialize)]
+pub struct VantageReport {
+    #[serde(flatten)]
+    pub link: VantageJudgement,
+    pub report: Option<Box<Report>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -258,10 +272,25 @@ impl Report {
             alerts: j.alerts,
             targets: j.targets,
             findings: j.findings,
+            vantages: vantages(s, j.vantages),
             review: review(s),
             charts,
         }
     }
+}
+
+fn vantages(s: &State, judged: Vec<VantageJudgement>) -> Vec<VantageReport> {
+    judged
+        .into_iter()
+        .map(|mut link| {
+            let state = s.vantages.get(&link.name).and_then(|v| v.state.as_ref());
+            let report = match (state, link.judgement.take()) {
+                (Some(state), Some(j)) => Some(Box::new(Report::build(state, j))),
+                _ => None,
+            };
+            VantageReport { link, report }
+        })
+        .collect()
 }
 
 fn review(s: &State) -> Review {

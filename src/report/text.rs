@@ -26,22 +26,55 @@ pub fn render(r: &Report) -> String {
     if let Some(l) = &r.lab_scenario {
         let _ = writeln!(o, "lab scenario: {l}");
     }
+    measured(&mut o, r);
+    for v in &r.vantages {
+        vantage(&mut o, v);
+    }
+    judgement(&mut o, r);
+    o
+}
+
+/// A remote vantage point (`--agent`): its link, then what it measured.
+fn vantage(o: &mut String, v: &super::model::VantageReport) {
+    let l = &v.link;
+    let link = match l.link {
+        crate::event::LinkStatus::Live => "live".to_string(),
+        crate::event::LinkStatus::Connecting => "not reached".to_string(),
+        crate::event::LinkStatus::Lost => format!(
+            "LOST since {} UTC — as measured then, not now",
+            crate::units::clock(l.since)
+        ),
+    };
+    let why = l
+        .message
+        .as_deref()
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default();
+    let _ = writeln!(o, "\n=== Vantage {} — {} — {link}{why}", l.name, l.url);
+    if let Some(r) = &v.report {
+        let _ = writeln!(o, "verdict there: {}", r.verdict.as_str().to_uppercase());
+        measured(o, r);
+    }
+}
+
+/// What one vantage measured, section by section.
+fn measured(o: &mut String, r: &Report) {
     if let Some(d) = &r.database {
-        database(&mut o, d);
+        database(o, d);
     }
     if let Some(i) = &r.init {
-        init(&mut o, i);
+        init(o, i);
     }
     if let Some(c) = &r.capacity {
-        capacity(&mut o, c);
+        capacity(o, c);
     }
     if let Some(p) = &r.pool {
-        pool(&mut o, p);
+        pool(o, p);
     }
-    endpoints(&mut o, &r.endpoints, &r.websockets);
+    endpoints(o, &r.endpoints, &r.websockets);
     if let Some(s) = &r.startup {
         let format = r.startup_log.as_ref().and_then(|l| l.format.as_deref());
-        startup(&mut o, s, format);
+        startup(o, s, format);
     } else if let Some(l) = &r.startup_log {
         let _ = writeln!(
             o,
@@ -49,8 +82,6 @@ pub fn render(r: &Report) -> String {
             l.source, l.lines, l.skipped
         );
     }
-    judgement(&mut o, r);
-    o
 }
 
 fn database(o: &mut String, d: &Database) {

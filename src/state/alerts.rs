@@ -42,6 +42,9 @@ pub struct Alert {
     pub rule: String,
     pub message: String,
     pub since: DateTime<Utc>,
+    /// The remote vantage point it holds at (`watch --agent`); absent for this host's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,6 +121,7 @@ impl AlertBook {
                 rule: f.rule.into(),
                 message: f.message,
                 since: at,
+                vantage: None,
             });
         }
         self.active.sort_by_key(|a| a.level);

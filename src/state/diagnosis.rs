@@ -30,6 +30,9 @@ pub struct Finding {
     /// Newer evidence contradicts it (the database answers again, the service started): it
     /// is told in the past tense and judges nothing.
     pub past: bool,
+    /// The remote vantage point it was found at (`watch --agent`); absent for this host's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<String>,
 }
 
 impl Finding {
@@ -42,6 +45,7 @@ impl Finding {
             since: None,
             until: None,
             past: false,
+            vantage: None,
         }
     }
 

@@ -385,3 +385,69 @@ pub fn pool_timeouts_beneath_capacity() -> Vec<(f64, EventBody)> {
     ));
     ev
 }
+
+/// Remote vantage points: two agents, `vpc` whose handshakes time out after TCP and `bastion`
+/// that connects in ~4 ms, no local probe.
+pub mod vantages {
+    use super::*;
+    use crate::event::{Event, LinkStatus, ProbesStarted, VantageLink};
+
+    pub fn link(status: LinkStatus, config: bool) -> EventBody {
+        EventBody::Vantage(VantageLink {
+            status,
+            url: "https://10.8.0.5:9466/".into(),
+            message: (status == LinkStatus::Lost).then(|| "connection reset".into()),
+            config: config.then(|| Box::new(staging_config())),
+        })
+    }
+
+    pub fn handshake_timeout(seq: u64) -> EventBody {
+        failed_attempt(
+            seq,
+            35_000.0,
+            DbSteps {
+                dns: None,
+                tcp: Some(1.2),
+                tls: None,
+                handshake: None,
+                query: None,
+            },
+            failure(
+                ErrorClass::Timeout,
+                Step::Handshake,
+                None,
+                "no handshake within 35s",
+            ),
+        )
+    }
+
+    pub fn at(secs: f64, vantage: &str, body: EventBody) -> Event {
+        Event::at(t(secs), body).from_vantage(vantage)
+    }
+
+    pub fn probes() -> EventBody {
+        EventBody::ProbesStarted(ProbesStarted {
+            probes: vec!["db".into()],
+        })
+    }
+
+    /// Two agents and no local probe: vpc's handshakes time out, bastion connects in ~4 ms.
+    pub fn attached(n: u64) -> State {
+        let mut s = State::new(staging_config());
+        s.apply(&Event::at(
+            t(0.0),
+            EventBody::ProbesStarted(ProbesStarted { probes: vec![] }),
+        ));
+        for v in ["vpc", "bastion"] {
+            s.apply(&at(0.0, v, link(LinkStatus::Connecting, false)));
+            s.apply(&at(0.1, v, link(LinkStatus::Live, true)));
+            s.apply(&at(0.1, v, probes()));
+        }
+        for i in 0..n {
+            let secs = 1.0 + i as f64;
+            s.apply(&at(secs, "vpc", handshake_timeout(i + 1)));
+            s.apply(&at(secs, "bastion", ok_attempt(i + 1, 0.2, 0.5, 3.0, 0.3)));
+        }
+        s
+    }
+}

@@ -37,6 +37,13 @@ pub struct Judgement {
     pub endpoints: Vec<PathJudgement>,
     pub startup: Option<StartupView>,
     pub capacity: Option<CapacityJudgement>,
+    /// How many of `reasons` (the first ones) are failures.
+    #[serde(skip)]
+    pub failing: usize,
+    /// Each remote vantage point (`watch --agent`), judged by itself; with any, the verdict,
+    /// reasons, alerts and findings above are those of every vantage together.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<super::vantage::VantageJudgement>,
     /// The newest pool probe run (the application's-eye view) and what lay beneath it.
     pub pool: Option<PoolJudgement>,
 }
@@ -118,16 +125,22 @@ impl State {
             endpoints: endpoints(self),
             startup,
             capacity: capacity(self),
+            failing: 0,
+            vantages: Vec::new(),
             pool: super::pool::judge::judge(self),
         };
-        let (v, reasons) = verdict::reasons(self, &j);
+        let (v, reasons, failing) = verdict::reasons(self, &j);
         j.verdict = v;
         j.reasons = reasons;
+        j.failing = failing;
         j.exit_code = if j.interrupted {
             crate::exit::INTERRUPTED
         } else {
             v.exit_code()
         };
+        if !self.vantages.is_empty() {
+            super::vantage::combine(self, &mut j, failing);
+        }
         j
     }
 }

@@ -28,6 +28,10 @@
 //! - `startup`: the primary track's newest run as of `now` (phases age with the clock:
 //!   `running` → `over_budget` → `stalled`), earlier runs, and the `restart_loop`.
 //! - `capacity`: when the newest test ran and whether it is history (`past`, why).
+//! - `vantages`: with remote vantage points attached (`--agent`), each judged by the same
+//!   judge from a `State` of its own (`state.vantages`; every other field is this host's);
+//!   the verdict, reasons, alerts and findings above are then every vantage's together, the
+//!   cross-vantage findings first (`vantage::cross`). A lost agent is judged as of its loss.
 //! - `pool`: the newest pool probe run — its line with what lay beneath it, its weight
 //!   (timeouts and errors fail, waits over the threshold warn) and whether it is history.
 //!
@@ -48,6 +52,7 @@ pub mod startup;
 pub mod stats;
 pub mod targets;
 pub mod timeline;
+pub mod vantage;
 pub mod verdict;
 
 pub use judge::Judgement;
@@ -146,6 +151,9 @@ pub struct State {
     pub log: log::EventLog,
     pub lab: Option<LabScenario>,
     pub evidence: evidence::Evidence,
+    /// Remote vantage points (agents), each with a state of its own; every field above is
+    /// this host's ("local") vantage.
+    pub vantages: vantage::Vantages,
     /// What the report's charts draw: the whole recording over time, bounded.
     pub timeline: timeline::Timeline,
 }
@@ -167,59 +175,75 @@ impl State {
             init: None,
             lab: None,
             evidence: evidence::Evidence::default(),
+            vantages: vantage::Vantages::default(),
             timeline: timeline::Timeline::default(),
             cfg,
         }
     }
 
     pub fn apply(&mut self, ev: &Event) {
-        self.events += 1;
-        self.first_at.get_or_insert(ev.at);
-        self.last_at = Some(self.last_at.map_or(ev.at, |l| l.max(ev.at)));
-        match &ev.body {
-            EventBody::DbAttempt(a) => {
-                self.db.apply(ev.at, a, &mut self.log);
-                self.pool.db_attempt(a);
-                self.timeline.db_attempt(ev.at, a, &self.db);
+        match &ev.vantage {
+            Some(name) => {
+                self.count(ev.at);
+                self.vantages.apply(name, ev.at, &ev.body, &mut self.log);
             }
-            EventBody::Init(r) => self.init(ev.at, r),
-            EventBody::CapacityStarted(s) => self.capacity.started(ev.at, s, &mut self.log),
+            None => self.apply_at(ev.at, &ev.body),
+        }
+    }
+
+    fn count(&mut self, at: DateTime<Utc>) {
+        self.events += 1;
+        self.first_at.get_or_insert(at);
+        self.last_at = Some(self.last_at.map_or(at, |l| l.max(at)));
+    }
+
+    /// One event measured by this state's own vantage.
+    pub(crate) fn apply_at(&mut self, at: DateTime<Utc>, body: &EventBody) {
+        self.count(at);
+        match body {
+            EventBody::DbAttempt(a) => {
+                self.db.apply(at, a, &mut self.log);
+                self.pool.db_attempt(a);
+                self.timeline.db_attempt(at, a, &self.db);
+            }
+            EventBody::Init(r) => self.init(at, r),
+            EventBody::CapacityStarted(s) => self.capacity.started(at, s, &mut self.log),
             EventBody::CapacityConn(c) => self.capacity.conn(c),
             EventBody::CapacityFinished(f) => {
-                self.capacity.finished(ev.at, f, &mut self.log);
+                self.capacity.finished(at, f, &mut self.log);
                 self.timeline.capacity_finished(&self.capacity);
             }
             EventBody::PoolStarted(p) => {
                 self.timeline.pool_replaced(self.pool.last.take());
-                self.pool.started(ev.at, p, &mut self.log);
+                self.pool.started(at, p, &mut self.log);
             }
-            EventBody::PoolSample(p) => self.pool.sample(ev.at, p),
-            EventBody::PoolFinished(f) => self.pool.finished(ev.at, f, &mut self.log),
+            EventBody::PoolSample(p) => self.pool.sample(at, p),
+            EventBody::PoolFinished(f) => self.pool.finished(at, f, &mut self.log),
             EventBody::HttpCheck(c) => {
-                self.endpoints.http(ev.at, c, &mut self.log);
-                self.timeline.http(ev.at, c);
+                self.endpoints.http(at, c, &mut self.log);
+                self.timeline.http(at, c);
             }
             EventBody::WsCheck(c) => {
-                self.endpoints.ws(ev.at, c, &mut self.log);
-                self.timeline.ws(ev.at, c);
+                self.endpoints.ws(at, c, &mut self.log);
+                self.timeline.ws(at, c);
             }
             EventBody::StartupPhase(p) => self.startup.phase(p, &mut self.log),
             EventBody::StartupExit(x) => self.startup.exit(x, &mut self.log),
             EventBody::StartupLog(l) => self.startup.log_stats(l),
             EventBody::Note(n) => {
                 self.evidence.note(n);
-                self.log.note(ev.at, n);
+                self.log.note(at, n);
             }
-            EventBody::LabScenario(s) => self.lab_scenario(ev.at, s),
+            EventBody::LabScenario(s) => self.lab_scenario(at, s),
             EventBody::ProbesStarted(p) => self.evidence.started(&p.probes),
             EventBody::ProbeEnded(e) => {
                 self.evidence.ended(e);
-                self.log.probe_ended(ev.at, e);
+                self.log.probe_ended(at, e);
             }
             EventBody::RunEnded(r) => {
                 if r.interrupted {
                     self.log.push(
-                        ev.at,
+                        at,
                         log::Level::Warn,
                         "run",
                         "interrupted by a signal before it finished".into(),
@@ -227,9 +251,11 @@ impl State {
                 }
                 self.evidence.run_ended = Some(r.clone());
             }
+            // A link event names its vantage, so `apply` routes it there.
+            EventBody::Vantage(_) => {}
         }
         let fired = alerts::evaluate(self);
-        self.alerts.update(ev.at, fired, &mut self.log);
+        self.alerts.update(at, fired, &mut self.log);
     }
 
     /// Logged when it changes (first result, failure, recovery), not on every repeat.

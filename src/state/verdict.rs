@@ -56,8 +56,9 @@ impl Reasons {
     }
 }
 
-/// The verdict and its reasons (failures first, then warnings).
-pub(super) fn reasons(s: &State, j: &Judgement) -> (Verdict, Vec<String>) {
+/// The verdict and its reasons (failures first, then warnings), and how many of them are
+/// failures.
+pub(super) fn reasons(s: &State, j: &Judgement) -> (Verdict, Vec<String>, usize) {
     let mut r = Reasons::default();
     if let Some(o) = s.db.current_outage() {
         // Down at once, whatever the windowed rates say.
@@ -105,8 +106,9 @@ pub(super) fn reasons(s: &State, j: &Judgement) -> (Verdict, Vec<String>) {
     } else {
         Verdict::Pass
     };
+    let failing = r.fail.len();
     r.fail.extend(r.warn);
-    (verdict, r.fail)
+    (verdict, r.fail, failing)
 }
 
 /// A failed initialization, until the database answers again after it.
@@ -411,7 +413,7 @@ fn evidence(s: &State, j: &Judgement, r: &mut Reasons) {
 }
 
 /// Any result of any probe.
-fn measured(s: &State) -> bool {
+pub(super) fn measured(s: &State) -> bool {
     s.db.series.count() > 0
         || s.init.is_some()
         || s.capacity.last.is_some()

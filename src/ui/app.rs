@@ -283,7 +283,27 @@ impl App {
                 self.scenario(current.map_or(0, |c| (c + 1) % n))
             }
             Action::Replay(ctl) => self.replay(ctl),
+            Action::Vantage => self.next_vantage(),
         }
+    }
+
+    /// All side by side → the first alone → … → the last alone → all again.
+    fn next_vantage(&mut self) -> Reaction {
+        let n = super::vantages::count(self.state());
+        let v = &mut self.view;
+        if self.live.vantages.is_empty() {
+            v.status = Some((
+                Tone::Info,
+                "no remote vantage point: attach agents with --agent NAME=URL".into(),
+            ));
+            return Reaction::redraw();
+        }
+        v.vantage = match v.vantage {
+            None => Some(0),
+            Some(i) if i + 1 < n => Some(i + 1),
+            Some(_) => None,
+        };
+        Reaction::redraw()
     }
 
     fn toggle_pause(&mut self) {

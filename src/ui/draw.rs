@@ -32,8 +32,12 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, view: &View) {
     .areas(area);
     header::render(frame, head, state, view);
     footer::render(frame, foot, state, view);
-    if view.zoom {
+    if view.zoom && !state.vantages.is_empty() {
+        super::vantages::zoomed(frame, body, state, view);
+    } else if view.zoom {
         panel(frame, body, state, view, view.focus);
+    } else if !state.vantages.is_empty() {
+        super::vantages::dashboard(frame, body, state, view);
     } else {
         dashboard(frame, body, state, view);
     }

@@ -39,6 +39,8 @@ pub enum Action {
     /// Lab: switch to the n-th scenario (0-based).
     Scenario(u8),
     NextScenario,
+    /// Vantage points: all side by side ⇄ one at a time, the next one.
+    Vantage,
     Replay(ReplayCtl),
 }
 
@@ -259,6 +261,12 @@ fn defaults() -> Vec<Binding> {
             S::Everywhere,
             A::Scale,
             "latency scale: robust (p95) / full",
+        ),
+        b(
+            Key::ch('v'),
+            S::Everywhere,
+            A::Vantage,
+            "vantages: all side by side / one",
         ),
         b(
             Key::ch('c'),

@@ -85,6 +85,57 @@ pub(crate) fn plan(body: Rect, cfg: &StateConfig) -> Plan {
     }
 }
 
+/// One vantage point's column when vantages are side by side: a banner naming it, its
+/// attempts beside its startup, endpoints and capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VantagePlan {
+    pub banner: Rect,
+    pub db: Rect,
+    pub startup: Rect,
+    pub endpoints: Rect,
+    pub capacity: Rect,
+}
+
+/// The narrowest column a vantage gets side by side: the dashboard's own minimum width.
+pub(crate) const VANTAGE_MIN_WIDTH: u16 = 80;
+
+/// Vantages side by side over a full-width band for the alerts and the diagnosis (every
+/// vantage's, and the comparison between them); `None` when they do not fit.
+pub(crate) fn plan_vantages(body: Rect, cfgs: &[&StateConfig]) -> Option<(Vec<VantagePlan>, Rect)> {
+    let n = u16::try_from(cfgs.len()).ok().filter(|n| *n > 0)?;
+    if body.width / n < VANTAGE_MIN_WIDTH {
+        return None;
+    }
+    let band = (body.height * 2 / 5).clamp(7, (body.height / 2).max(7));
+    let [top, alerts] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(band)]).areas(body);
+    let cols =
+        Layout::horizontal(vec![Constraint::Ratio(1, u32::from(n)); usize::from(n)]).split(top);
+    let plans = cols
+        .iter()
+        .zip(cfgs)
+        .map(|(col, cfg)| {
+            let (banner, rest) = banner_and_rest(*col);
+            let [db, right] = columns(rest);
+            let [startup, endpoints, capacity] = right_column(right, &needs(cfg));
+            VantagePlan {
+                banner,
+                db,
+                startup,
+                endpoints,
+                capacity,
+            }
+        })
+        .collect();
+    Some((plans, alerts))
+}
+
+/// One row naming the vantage shown, the rest for its panels.
+pub(crate) fn banner_and_rest(area: Rect) -> (Rect, Rect) {
+    let [banner, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    (banner, rest)
+}
+
 fn columns(area: Rect) -> [Rect; 2] {
     Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area)
 }

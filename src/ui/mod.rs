@@ -22,6 +22,7 @@ pub mod panels;
 mod terminal;
 pub(crate) mod text;
 pub mod theme;
+pub(crate) mod vantages;
 pub mod view;
 
 pub use app::App;

@@ -101,6 +101,8 @@ pub struct View {
     pub derived: Derived,
     /// Connections the next capacity test opens, when known.
     pub capacity_connections: Option<u32>,
+    /// With vantage points attached: the one shown alone (`v`), or all side by side.
+    pub vantage: Option<usize>,
     /// Connections the pool probe's pool may open (size + overflow), when there is a database.
     pub pool_connections: Option<u32>,
 }
@@ -129,6 +131,7 @@ impl View {
             help: Vec::new(),
             derived: Derived::of(state, None),
             capacity_connections: opts.capacity_connections,
+            vantage: None,
             pool_connections: opts.pool_connections,
         }
     }

@@ -3,6 +3,8 @@
 
 mod common;
 
+mod agent;
+mod agent_ui;
 mod agree;
 mod bounds;
 mod capacity;

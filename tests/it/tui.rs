@@ -38,15 +38,17 @@ fn watch_shows_live_numbers_help_and_pause_then_quits_cleanly() {
     assert!(later > first, "attempt count moves: {first} → {later}");
 
     p.key('?');
-    let help = p.expect_text("Keys — Esc or ? closes", Duration::from_secs(5));
-    for line in [
+    let lines = [
         "quit",
         "pause the view (probes go on)",
         "start a capacity test",
         "event log",
-    ] {
-        assert!(help.contains(line), "help lacks `{line}`:\n{help}");
-    }
+    ];
+    // The overlay is one frame, but it may arrive in more than one read: wait for all of it.
+    p.wait_for(Duration::from_secs(5), |s| {
+        s.contains("Keys — Esc or ? closes") && lines.iter().all(|l| s.contains(l))
+    })
+    .unwrap_or_else(|s| panic!("help lacks one of {lines:?}:\n{s}"));
     p.key('?');
     p.wait_for(Duration::from_secs(5), |s| !s.contains("Keys — Esc"))
         .unwrap_or_else(|s| panic!("help did not close:\n{s}"));

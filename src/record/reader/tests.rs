@@ -15,6 +15,7 @@ fn header_line(version: u32) -> String {
         environment: "staging".into(),
         config: Value::Null,
         state: fixtures::staging_config(),
+        backfill: None,
     };
     serde_json::to_string(&h).unwrap_or_default()
 }

@@ -53,7 +53,9 @@ const NARROW: usize = 60;
 
 fn alert_items(state: &State, width: usize, view: &View) -> Vec<Item> {
     let p = &view.palette;
-    if state.alerts.active.is_empty() {
+    // The judge's alerts: with vantages attached, every vantage's.
+    let active = &view.derived.judgement.alerts;
+    if active.is_empty() {
         let text = if state.events == 0 {
             "no alert (no data yet)"
         } else {
@@ -61,9 +63,7 @@ fn alert_items(state: &State, width: usize, view: &View) -> Vec<Item> {
         };
         return vec![one("alert", Line::from(Span::styled(text, p.ok)))];
     }
-    state
-        .alerts
-        .active
+    active
         .iter()
         .map(|a| {
             let (word, style) = level(a.level, view);
@@ -75,6 +75,7 @@ fn alert_items(state: &State, width: usize, view: &View) -> Vec<Item> {
             };
             let spans = [
                 Span::styled(format!("{word} "), style),
+                Span::styled(vantage_prefix(a.vantage.as_deref()), p.title),
                 Span::styled(view.text(&a.message).into_owned(), p.text),
                 Span::styled(since, p.muted),
             ];
@@ -89,6 +90,11 @@ fn alert_items(state: &State, width: usize, view: &View) -> Vec<Item> {
             }
         })
         .collect()
+}
+
+/// `vpc: ` before what a remote vantage point found (`watch --agent`).
+fn vantage_prefix(vantage: Option<&str>) -> String {
+    vantage.map(|v| format!("{v}: ")).unwrap_or_default()
 }
 
 /// Each finding: its cause in full, then `shown` items of its evidence — unzoomed of at most
@@ -115,6 +121,7 @@ fn finding_items(state: &State, width: usize, shown: usize, view: &View) -> Vec<
             };
             let cause = [
                 Span::styled(format!("● {word} "), style),
+                Span::styled(vantage_prefix(f.vantage.as_deref()), p.title),
                 Span::styled(view.text(&f.cause).into_owned(), p.text),
             ];
             let mut lines = wrap(&cause, width, FINDING_INDENT);

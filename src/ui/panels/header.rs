@@ -29,6 +29,10 @@ pub fn elapsed_s(state: &State, view: &View) -> f64 {
 }
 
 fn path_label(state: &State) -> &'static str {
+    if state.cfg.target.is_none() && !state.vantages.is_empty() {
+        // Only agents probe: their paths are in their banners.
+        return "remote vantage points";
+    }
     match db_path(&state.cfg) {
         DbPath::Socket => "Cloud SQL · unix socket",
         DbPath::Connector => "Cloud SQL · VPC connector",
@@ -94,6 +98,9 @@ fn markers(state: &State, view: &View) -> Vec<Piece> {
     if view.derived.judgement.db.status == DbStatus::Down {
         marker(0, " DB DOWN ".into());
     }
+    for vj in &view.derived.judgement.vantages {
+        marker(1, crate::ui::vantages::marker(vj));
+    }
     let (badge_text, badge_style) = badge(state, view);
     out.push(Piece::one(0, badge_text, badge_style));
     out
@@ -157,11 +164,18 @@ fn first_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
         spans.push(elapsed);
     }
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let target = state
-        .cfg
-        .target
-        .as_deref()
-        .unwrap_or("no database configured");
+    let names: Vec<&str> = state
+        .vantages
+        .list
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    let attached = format!("vantages: {}", names.join(", "));
+    let target = match (&state.cfg.target, names.is_empty()) {
+        (Some(t), _) => t.as_str(),
+        (None, false) => attached.as_str(),
+        (None, true) => "no database configured",
+    };
     let room = width.saturating_sub(used + 2);
     let shown = view.text(target);
     // A masked target is whole or absent: a cut `‹host…` would look like a leak.

@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod certs;
 pub mod dashboard;
 pub mod dns;

@@ -181,3 +181,8 @@ impl TempPg {
         ok(self.cluster.hold_session(secs), "psql holding a session")
     }
 }
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    connscope::lab::pg::free_port().expect("a free loopback port")
+}

@@ -238,6 +238,7 @@ fn write_recording(path: &Path, ev: &Timed) {
         environment: "staging".into(),
         config: serde_json::json!({"environment": "staging", "cloud_sql": true}),
         state: connscope::state::fixtures::staging_config(),
+        backfill: None,
     };
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     writeln!(out, "{}", serde_json::to_string(&header).expect("header")).expect("write");
