@@ -478,8 +478,7 @@ fn startup_log(s: &State) -> Option<StartupLogRead> {
 
 /// The pool as built, in words: `25 connections (pool.size + max_overflow), 30 borrowers,
 /// acquire timeout 45 s, for 10 s` — with the headroom's cap when it bound the size.
-pub fn pool_shape(p: &Pool) -> String {
-    let st = &p.started;
+pub fn pool_shape(st: &PoolStarted) -> String {
     let cap = st.headroom.as_ref().map_or(0, |h| h.cap);
     let size = if st.capped {
         format!("capped from {} to the headroom's cap {cap}", st.requested)
@@ -499,6 +498,22 @@ pub fn pool_shape(p: &Pool) -> String {
         st.borrowers,
         crate::units::ms(st.acquire_timeout_ms),
         crate::units::ms(st.duration_ms)
+    )
+}
+
+/// What the pool measured, in words: `925 acquired, 7 timed out, 0 errors; waits p50 0.02 ms,
+/// p95 0.07 ms, max 1.00 s; 8 connections opened`.
+pub fn pool_figures(t: &PoolFigures) -> String {
+    use crate::units::opt_ms;
+    format!(
+        "{} acquired, {} timed out, {} errors; waits p50 {}, p95 {}, max {}; {} opened",
+        t.acquisitions,
+        t.timeouts,
+        t.errors_total(),
+        opt_ms(t.wait_p50_ms),
+        opt_ms(t.wait_p95_ms),
+        opt_ms(t.wait_max_ms),
+        crate::units::count(t.opened, "connection")
     )
 }
 
