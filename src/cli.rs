@@ -299,15 +299,23 @@ fn int(n: u32) -> Value {
     Value::Integer(i64::from(n))
 }
 
+/// The override of a flag, if it was given.
+fn given(key: &'static str, flag: &'static str, value: Option<Value>) -> Option<FlagOverride> {
+    value.map(|value| FlagOverride { key, value, flag })
+}
+
 impl Global {
     /// The flags as configuration overrides.
     pub fn overrides(&self) -> Vec<FlagOverride> {
+        let mut out = self.value_overrides();
+        out.extend(self.list_overrides());
+        out
+    }
+
+    /// The flags that set one value: which key each one sets.
+    fn value_overrides(&self) -> Vec<FlagOverride> {
         let mut out = Vec::new();
-        let mut add = |key: &'static str, flag: &'static str, value: Option<Value>| {
-            if let Some(value) = value {
-                out.push(FlagOverride { key, value, flag });
-            }
-        };
+        let mut add = |key, flag, value| out.extend(given(key, flag, value));
         add("environment", "--env", self.env.clone().map(Value::String));
         add(
             "database.url",
@@ -361,6 +369,13 @@ impl Global {
             "--mask",
             self.mask.then_some(Value::Boolean(true)),
         );
+        out
+    }
+
+    /// The repeatable flags, each a list that replaces the configured one.
+    fn list_overrides(&self) -> Vec<FlagOverride> {
+        let mut out = Vec::new();
+        let mut add = |key, flag, value| out.extend(given(key, flag, value));
         let endpoints = self.endpoint.iter().map(|(name, url)| {
             let mut t = toml::Table::new();
             t.insert("name".into(), Value::String(name.clone()));

@@ -1,120 +1,140 @@
-//! Exit codes a script can act on, and the one error type commands return.
+//! Exit codes a script can act on: one enum with the values README's "Exit codes" table
+//! documents, and one conversion to the process's code (`ExitCode::code`).
 
 use std::fmt;
 
-pub const PASS: i32 = 0;
-pub const WARN: i32 = 1;
-pub const FAIL: i32 = 2;
-/// Bad command line (sysexits EX_USAGE).
-pub const USAGE: i32 = 64;
-/// An input file that does not exist, cannot be read, is not a regular file or is larger
-/// than its bound (sysexits EX_NOINPUT).
-pub const NO_INPUT: i32 = 66;
-/// connscope itself failed (sysexits EX_SOFTWARE).
-pub const SOFTWARE: i32 = 70;
-/// An output file (`--log-file`, `--record`) that cannot be created (sysexits EX_CANTCREAT).
-pub const CANT_CREATE: i32 = 73;
-/// Writing failed part-way: the recording is incomplete, or standard output could not be
-/// written (disk full, EIO). The results measured were still printed (sysexits EX_IOERR).
-pub const IO_ERROR: i32 = 74;
-/// Bad configuration or input file (sysexits EX_CONFIG).
-pub const CONFIG: i32 = 78;
-/// Stopped by SIGINT / SIGTERM before finishing.
-pub const INTERRUPTED: i32 = 130;
+use serde::{Serialize, Serializer};
 
-/// A one-line error and the exit code that goes with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppError {
-    pub code: i32,
-    pub message: String,
+/// Declares the enum and `ExitCode::ALL` from one list, so the list cannot miss a variant
+/// (the README test compares `ALL` with the documented table).
+macro_rules! exit_codes {
+    ($( $(#[$doc:meta])* $name:ident = $code:literal, )*) => {
+        /// How a run of connscope ends, as the process's exit code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(u8)]
+        pub enum ExitCode {
+            $( $(#[$doc])* $name = $code, )*
+        }
+
+        impl ExitCode {
+            /// Every exit code connscope can end with.
+            pub const ALL: &[ExitCode] = &[$(ExitCode::$name),*];
+        }
+    };
 }
 
-impl AppError {
-    pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            code: USAGE,
-            message: message.into(),
-        }
+exit_codes! {
+    /// Verdict `pass` (and a reader of standard output that went away: nobody to tell).
+    Pass = 0,
+    /// Verdict `warn`.
+    Warn = 1,
+    /// Verdict `fail`.
+    Fail = 2,
+    /// Bad command line (sysexits EX_USAGE).
+    Usage = 64,
+    /// An input file that does not exist, cannot be read, is not a regular file or is larger
+    /// than its bound (sysexits EX_NOINPUT).
+    NoInput = 66,
+    /// connscope itself failed (sysexits EX_SOFTWARE).
+    Software = 70,
+    /// An output file (`--log-file`, `--record`) that cannot be created (sysexits EX_CANTCREAT).
+    CantCreate = 73,
+    /// Writing failed part-way: the recording is incomplete, or standard output could not be
+    /// written (disk full, EIO). The results measured were still printed (sysexits EX_IOERR).
+    IoError = 74,
+    /// Bad configuration or input file (sysexits EX_CONFIG).
+    Config = 78,
+    /// Stopped by SIGINT / SIGTERM / SIGHUP before finishing (128 + SIGINT).
+    Interrupted = 130,
+}
+
+impl ExitCode {
+    /// The process's exit code: the one place the enum becomes a number.
+    pub const fn code(self) -> u8 {
+        self as u8
     }
 
-    pub fn config(message: impl Into<String>) -> Self {
-        Self {
-            code: CONFIG,
-            message: message.into(),
+    /// The code of a run whose recording could not be written to the end: 74 replaces the
+    /// verdict's 0 / 1 / 2 (the evidence kept is incomplete; the verdict is still printed),
+    /// while a worse outcome of the run itself (interrupted 130, an internal error 70) keeps
+    /// its code.
+    pub fn with_incomplete_recording(self) -> Self {
+        match self {
+            Self::Pass | Self::Warn | Self::Fail => Self::IoError,
+            other => other,
         }
-    }
-
-    pub fn software(message: impl Into<String>) -> Self {
-        Self {
-            code: SOFTWARE,
-            message: message.into(),
-        }
-    }
-
-    pub fn no_input(message: impl Into<String>) -> Self {
-        Self {
-            code: NO_INPUT,
-            message: message.into(),
-        }
-    }
-
-    pub fn cant_create(message: impl Into<String>) -> Self {
-        Self {
-            code: CANT_CREATE,
-            message: message.into(),
-        }
-    }
-
-    pub fn io(message: impl Into<String>) -> Self {
-        Self {
-            code: IO_ERROR,
-            message: message.into(),
-        }
-    }
-
-    /// The reader of standard output went away (`| head`): like other Unix tools, connscope
-    /// stops quietly with exit 0 — nothing is printed, and there is nobody to print to.
-    pub fn pipe_closed() -> Self {
-        Self {
-            code: PASS,
-            message: String::new(),
-        }
-    }
-
-    /// Nothing to say on stderr (see `pipe_closed`).
-    pub fn is_quiet(&self) -> bool {
-        self.message.is_empty()
     }
 }
 
-/// The exit code of a run whose recording could not be written to the end: 74 replaces the
-/// verdict's 0 / 1 / 2 (the evidence kept is incomplete; the verdict is still printed), while
-/// a worse outcome of the run itself (interrupted 130, an internal error 70) keeps its code.
-pub fn with_incomplete_recording(code: i32) -> i32 {
-    if matches!(code, PASS | WARN | FAIL) {
-        IO_ERROR
-    } else {
-        code
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(c: ExitCode) -> Self {
+        Self::from(c.code())
     }
 }
 
-impl fmt::Display for AppError {
+/// The number, as reports print it (`exit 2`).
+impl fmt::Display for ExitCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::secret::scrub(&self.message))
+        self.code().fmt(f)
     }
 }
 
-impl std::error::Error for AppError {}
+/// The JSON report's `"exit_code"` is the number scripts compare with `$?`.
+impl Serialize for ExitCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.code())
+    }
+}
 
-impl From<crate::config::ConfigError> for AppError {
-    /// A value given as a flag is a usage error (64); anything else is the configuration (78).
-    fn from(e: crate::config::ConfigError) -> Self {
-        let code = if e.from_flag { USAGE } else { CONFIG };
-        AppError {
-            code,
-            message: e.to_string(),
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::ExitCode;
+
+    /// The codes in README's "Exit codes" table: rows `| N | meaning |` after its heading.
+    fn documented() -> BTreeSet<u8> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md is readable");
+        let table = readme
+            .split_once("### Exit codes\n")
+            .expect("README has an `### Exit codes` section")
+            .1;
+        table
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.split('|').nth(1))
+            .filter_map(|cell| cell.trim().parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn the_enum_is_the_readme_table() {
+        let documented = documented();
+        assert!(documented.len() >= 3, "table not found: {documented:?}");
+        let ours: BTreeSet<u8> = ExitCode::ALL.iter().map(|c| c.code()).collect();
+        assert_eq!(ours.len(), ExitCode::ALL.len(), "two variants share a code");
+        assert_eq!(
+            ours, documented,
+            "every README row is an ExitCode and every ExitCode a README row"
+        );
+    }
+
+    #[test]
+    fn an_incomplete_recording_replaces_only_a_verdict() {
+        for c in [ExitCode::Pass, ExitCode::Warn, ExitCode::Fail] {
+            assert_eq!(c.with_incomplete_recording(), ExitCode::IoError);
+        }
+        for c in [ExitCode::Interrupted, ExitCode::Software, ExitCode::Usage] {
+            assert_eq!(c.with_incomplete_recording(), c);
         }
     }
-}
 
-pub type AppResult<T> = Result<T, AppError>;
+    #[test]
+    fn serialises_and_prints_as_its_number() {
+        let json = serde_json::to_string(&ExitCode::Interrupted).expect("serialises");
+        assert_eq!(json, "130");
+        assert_eq!(ExitCode::CantCreate.to_string(), "73");
+    }
+}

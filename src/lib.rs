@@ -6,6 +6,7 @@ pub(crate) mod agent;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod error;
 pub mod event;
 pub mod exit;
 pub mod lab;
@@ -23,6 +24,3 @@ pub mod supervisor;
 pub(crate) mod tty;
 pub mod ui;
 pub mod units;
-
-// The feed moved into `ui`; the commands still import it as `crate::feed`.
-pub(crate) use ui::feed;

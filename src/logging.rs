@@ -15,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::cli::Cli;
-use crate::exit::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 
 /// Where scrubbed log lines go. Write errors never reach tracing (which would print them with
 /// `eprintln!`, a panic once stderr is closed).
@@ -98,8 +98,9 @@ fn open(path: &Path) -> AppResult<Sink> {
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| {
-            AppError::cant_create(format!("{}: cannot open the log file: {e}", path.display()))
+        .map_err(|source| AppError::LogFile {
+            path: path.to_path_buf(),
+            source,
         })?;
     Ok(Sink::File {
         file: Mutex::new(file),

@@ -1,4 +1,3 @@
 fn main() -> std::process::ExitCode {
-    let code = connscope::cmd::main();
-    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+    connscope::cmd::main().into()
 }

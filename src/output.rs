@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::exit::{AppError, AppResult};
+use crate::error::OutputError;
 
 static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
 static TERMINAL_OWNED: AtomicBool = AtomicBool::new(false);
@@ -23,19 +23,19 @@ static DEFERRED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 const MAX_DEFERRED: usize = 16;
 
 /// Writes `text` to standard output and flushes it.
-pub fn stdout(text: &str) -> AppResult<()> {
+pub fn stdout(text: &str) -> Result<(), OutputError> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| stdout_error(&e))
+        .map_err(stdout_error)
 }
 
 /// What a failed write to standard output means (see the module comment).
-pub fn stdout_error(e: &io::Error) -> AppError {
+pub fn stdout_error(e: io::Error) -> OutputError {
     if e.kind() == io::ErrorKind::BrokenPipe {
-        AppError::pipe_closed()
+        OutputError::Closed
     } else {
-        AppError::io(format!("cannot write to standard output: {e}"))
+        OutputError::Failed(e)
     }
 }
 

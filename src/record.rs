@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::error::RecordError;
 use crate::event::Event;
-use crate::exit::{AppError, AppResult};
 use crate::secret::{MASK, redact_url, scrub};
 use crate::state::StateConfig;
 
@@ -93,12 +93,10 @@ pub struct Recorder {
 impl Recorder {
     /// Creates (truncates) the file and writes the header. A file that cannot be created is
     /// exit 73 before anything runs.
-    pub fn create(path: &Path, header: &Header) -> AppResult<Self> {
-        let file = File::create(path).map_err(|e| {
-            AppError::cant_create(format!(
-                "{}: cannot create the recording: {e}",
-                path.display()
-            ))
+    pub fn create(path: &Path, header: &Header) -> Result<Self, RecordError> {
+        let file = File::create(path).map_err(|source| RecordError::Create {
+            path: path.to_path_buf(),
+            source,
         })?;
         let mut r = Self {
             path: path.to_path_buf(),

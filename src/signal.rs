@@ -1,6 +1,6 @@
 //! The signals that end a run: SIGINT, SIGTERM and SIGHUP (the terminal went away). Every
 //! command listens through here, so each ends on the same signals and reports them alike
-//! (exit 130, `exit::INTERRUPTED`).
+//! (exit 130, `ExitCode::Interrupted`).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -11,8 +11,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::error::SetupError;
 use crate::event::{Event, EventBody, ProbeEnd, ProbeEnded, ProbesStarted};
-use crate::exit::{AppError, AppResult};
 use crate::probe::{self, Command, Control, ControlHandle, Ctx, Kind, Mode};
 
 /// Events in flight between probes and the state; probes wait (briefly) when it is full.
@@ -26,7 +26,7 @@ pub fn select(
     only: Option<&[Kind]>,
     c: &Config,
     capacity_asked: bool,
-) -> AppResult<BTreeSet<Kind>> {
+) -> Result<BTreeSet<Kind>, SetupError> {
     select_beside_agents(only, c, capacity_asked, false)
 }
 
@@ -37,7 +37,7 @@ pub fn select_beside_agents(
     c: &Config,
     capacity_asked: bool,
     agents: bool,
-) -> AppResult<BTreeSet<Kind>> {
+) -> Result<BTreeSet<Kind>, SetupError> {
     let s = &c.settings;
     let has = |k: Kind| match k {
         Kind::Db | Kind::Init | Kind::Capacity | Kind::Pool => c.database.is_some(),
@@ -49,7 +49,7 @@ pub fn select_beside_agents(
     let mut kinds: BTreeSet<Kind> = match only {
         Some(list) => {
             if let Some(k) = list.iter().find(|k| !has(**k)) {
-                return Err(AppError::config(missing(*k)));
+                return Err(missing(*k));
             }
             list.iter().copied().collect()
         }
@@ -71,30 +71,29 @@ pub fn select_beside_agents(
         kinds.insert(Kind::Db);
     }
     if kinds.is_empty() && !agents {
-        return Err(AppError::config(
-            "nothing to check: give a database (--db-url, DATABASE_URL or PGHOST), --endpoint NAME=URL, --ws URL or --startup-log FILE",
-        ));
+        return Err(SetupError::NothingToCheck);
     }
     Ok(kinds)
 }
 
 /// In production the pool probe opens its connections only when told to: `--force` in
 /// `check` (the dashboard asks instead), as a `y` confirms the capacity test there.
-pub fn pool_allowed(kinds: &BTreeSet<Kind>, c: &Config, force: bool) -> AppResult<()> {
+pub fn pool_allowed(kinds: &BTreeSet<Kind>, c: &Config, force: bool) -> Result<(), SetupError> {
     let env = &c.settings.environment;
     if kinds.contains(&Kind::Pool) && crate::ui::app::needs_confirmation(env) && !force {
-        return Err(AppError::usage(format!(
-            "the pool probe would open up to {} connections to {env}: add --force to run it there",
-            c.settings
+        return Err(SetupError::PoolNeedsForce {
+            connections: c
+                .settings
                 .pool
                 .size
-                .saturating_add(c.settings.pool.max_overflow)
-        )));
+                .saturating_add(c.settings.pool.max_overflow),
+            environment: env.clone(),
+        });
     }
     Ok(())
 }
 
-fn missing(k: Kind) -> String {
+fn missing(k: Kind) -> SetupError {
     let need = match k {
         Kind::Db | Kind::Init | Kind::Capacity | Kind::Pool => {
             "a database (--db-url, DATABASE_URL, PGHOST or database.url)"
@@ -104,7 +103,10 @@ fn missing(k: Kind) -> String {
         Kind::Startup => "a startup log (--startup-log FILE, startup.log or startup.command)",
         Kind::Rehearsal => "a database or endpoints to rehearse against",
     };
-    format!("--only {}: needs {need}", k.name())
+    SetupError::Missing {
+        probe: k.name(),
+        need,
+    }
 }
 
 /// Running probe tasks, and what the dashboard's commands act on.
@@ -134,7 +136,7 @@ impl Running {
         kinds: &BTreeSet<Kind>,
         mode: Mode,
         force: bool,
-    ) -> AppResult<(Running, mpsc::Receiver<Event>)> {
+    ) -> Result<(Running, mpsc::Receiver<Event>), SetupError> {
         let (tx, rx) = mpsc::channel(CHANNEL);
         let (control, ctl) = probe::control();
         let mut r = Running {
@@ -172,19 +174,19 @@ impl Running {
             .map(|tx| Ctx::new(tx.clone(), self.cancel.child_token()))
     }
 
-    fn spawn(&mut self, kind: Kind, mode: Mode, ctl: &Control) -> AppResult<()> {
+    fn spawn(&mut self, kind: Kind, mode: Mode, ctl: &Control) -> Result<(), SetupError> {
         let Some(ctx) = self.ctx() else { return Ok(()) };
         let token = ctx.cancel.clone();
         let c = &self.config;
         let target = c.database.clone();
         match (kind, target) {
             (Kind::Db, Some(t)) => {
-                let mut p = probe::db::DbParams::from_config(c, &t).map_err(AppError::config)?;
+                let mut p = probe::db::DbParams::from_config(c, &t).map_err(SetupError::Target)?;
                 p.until = self.pool_done.clone();
                 self.watched(kind, token, probe::db::run(ctx, ctl.clone(), mode, p));
             }
             (Kind::Init, Some(t)) => {
-                let p = probe::init::InitParams::from_config(c, &t).map_err(AppError::config)?;
+                let p = probe::init::InitParams::from_config(c, &t).map_err(SetupError::Target)?;
                 self.watched(kind, token, probe::init::run(ctx, ctl.clone(), mode, p));
             }
             (Kind::Capacity, Some(_)) => self.start_capacity(self.force),
@@ -197,8 +199,7 @@ impl Running {
                 self.watched(kind, token, probe::ws::run(ctx, ctl.clone(), mode, p));
             }
             (Kind::Startup, _) => {
-                let p = probe::startup::StartupParams::from_settings(&c.settings, None)
-                    .map_err(|e| AppError::config(e.to_string()))?;
+                let p = probe::startup::StartupParams::from_settings(&c.settings, None)?;
                 if let Some(p) = p {
                     self.watched(kind, token, probe::startup::run(ctx, mode, p));
                 }
@@ -450,7 +451,8 @@ mod tests {
         let prod = config(&[("environment", toml::Value::String("production".into()))]);
         let pool: BTreeSet<Kind> = [Kind::Db, Kind::Pool].into_iter().collect();
         let e = pool_allowed(&pool, &prod, false).expect_err("refused");
-        assert_eq!(e.code, crate::exit::USAGE, "{e:?}");
+        let e = crate::error::AppError::from(e);
+        assert_eq!(e.exit_code(), crate::exit::ExitCode::Usage, "{e:?}");
         assert!(pool_allowed(&pool, &prod, true).is_ok());
         let db: BTreeSet<Kind> = [Kind::Db].into_iter().collect();
         assert!(pool_allowed(&db, &prod, false).is_ok());

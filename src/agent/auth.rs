@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use crate::exit::{AppError, AppResult};
+use crate::error::AgentError;
 
 /// Where a token may come from, besides `--token-file`.
 pub(crate) const TOKEN_ENV: &str = "CONNSCOPE_AGENT_TOKEN";
@@ -38,16 +38,19 @@ impl Token {
 
     /// The token from the file (first line, surrounding whitespace removed), or from the
     /// environment; `None` when neither is given. Known to the scrubber at once.
-    pub(crate) fn load(file: Option<&Path>, env: Option<String>) -> AppResult<Option<Self>> {
+    pub(crate) fn load(
+        file: Option<&Path>,
+        env: Option<String>,
+    ) -> Result<Option<Self>, AgentError> {
         let secret = match file {
             Some(path) => Some(read_file(path)?),
             None => env.map(|v| v.trim().to_string()),
         };
         match secret {
-            Some(s) if s.is_empty() => Err(AppError::config(match file {
-                Some(p) => format!("{}: the agent token file is empty", p.display()),
-                None => format!("{TOKEN_ENV} is set but empty"),
-            })),
+            Some(s) if s.is_empty() => Err(match file {
+                Some(p) => AgentError::EmptyTokenFile(p.to_path_buf()),
+                None => AgentError::EmptyTokenEnv,
+            }),
             Some(s) => {
                 crate::secret::register(&s);
                 Ok(Some(Self::new(&s)))
@@ -67,13 +70,11 @@ impl Token {
     }
 }
 
-pub(crate) fn read_file(path: &Path) -> AppResult<String> {
+pub(crate) fn read_file(path: &Path) -> Result<String, AgentError> {
     use std::io::Read;
-    let cannot = |e: std::io::Error| {
-        AppError::config(format!(
-            "{}: cannot read the agent token file: {e}",
-            path.display()
-        ))
+    let cannot = |source| AgentError::TokenFile {
+        path: path.to_path_buf(),
+        source,
     };
     let file = std::fs::File::open(path).map_err(cannot)?;
     let mut text = String::new();
@@ -129,7 +130,7 @@ mod tests {
         assert!(t.admits(HeaderValue::from_str("Bearer abc123").ok().as_ref()));
         std::fs::write(&path, "\n").expect("write");
         let e = Token::load(Some(&path), None).err().expect("empty refused");
-        assert_eq!(e.code, crate::exit::CONFIG);
+        assert_eq!(e.exit_code(), crate::exit::ExitCode::Config);
         assert!(Token::load(None, None).expect("none").is_none());
     }
 }

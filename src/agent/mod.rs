@@ -19,7 +19,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::exit::{self, AppError, AppResult};
+use crate::error::{AgentError, AppResult};
+use crate::exit::ExitCode;
 use crate::probe::{Kind, Mode};
 use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
@@ -53,15 +54,14 @@ pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 
 /// Beyond loopback, only with a token: an agent tells anyone who asks how the database is
 /// reached and what the service's health endpoints say.
-pub(crate) fn check_exposure(listen: SocketAddr, token: Option<&auth::Token>) -> AppResult<()> {
+pub(crate) fn check_exposure(
+    listen: SocketAddr,
+    token: Option<&auth::Token>,
+) -> Result<(), AgentError> {
     if listen.ip().is_loopback() || token.is_some() {
         return Ok(());
     }
-    Err(AppError::config(format!(
-        "refusing to listen on {listen} (beyond loopback) without a token: give --token-file FILE or set {}, \
-         or listen on 127.0.0.1 and reach the agent through an SSH tunnel",
-        auth::TOKEN_ENV
-    )))
+    Err(AgentError::Exposed(listen))
 }
 
 /// Runs the agent until a signal; the exit code (0, or 74 when the recording failed).
@@ -70,21 +70,19 @@ pub(crate) async fn run(
     kinds: BTreeSet<Kind>,
     opts: Options,
     mut recorder: Option<Recorder>,
-) -> AppResult<i32> {
+) -> AppResult<ExitCode> {
     let state_cfg = StateConfig::from_config(&config);
     let hub = hub::Hub::new(
         Header::new("agent", &config, &state_cfg),
         State::new(state_cfg),
     );
-    let tcp = TcpListener::bind(opts.listen).await.map_err(|e| {
-        AppError::config(format!(
-            "cannot listen on {}: {e} (choose another address or port with --listen)",
-            opts.listen
-        ))
-    })?;
-    let bound = tcp
-        .local_addr()
-        .map_err(|e| AppError::software(e.to_string()))?;
+    let tcp = TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| AgentError::Listen {
+            addr: opts.listen,
+            source,
+        })?;
+    let bound = tcp.local_addr().map_err(AgentError::Socket)?;
     let (running, mut rx) = Running::start(&config, &kinds, Mode::Live, opts.force)?;
     let shutdown = CancellationToken::new();
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
@@ -129,8 +127,8 @@ pub(crate) async fn run(
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
     Ok(match recorder {
-        Some(r) if r.incomplete() => exit::with_incomplete_recording(exit::PASS),
-        _ => exit::PASS,
+        Some(r) if r.incomplete() => ExitCode::Pass.with_incomplete_recording(),
+        _ => ExitCode::Pass,
     })
 }
 
@@ -146,12 +144,12 @@ fn spawn_server(
     tls: Option<Arc<rustls::ServerConfig>>,
     app: axum::Router,
     shutdown: &CancellationToken,
-) -> AppResult<tokio::task::JoinHandle<()>> {
+) -> Result<tokio::task::JoinHandle<()>, AgentError> {
     let stop = shutdown.clone().cancelled_owned();
     Ok(match tls {
         Some(cfg) => {
             let listener = tls::TlsListener::start(tcp, cfg, shutdown.clone())
-                .map_err(|e| AppError::software(format!("agent TLS listener: {e}")))?;
+                .map_err(AgentError::TlsListener)?;
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app)
                     .with_graceful_shutdown(stop)
@@ -184,7 +182,7 @@ mod tests {
         );
         let wide = parse_listen("0.0.0.0:9466").expect("parses");
         let e = check_exposure(wide, None).expect_err("refused");
-        assert_eq!(e.code, exit::CONFIG);
+        assert_eq!(e.exit_code(), ExitCode::Config);
         assert!(e.to_string().contains("without a token"), "{e}");
         assert!(check_exposure(wide, Some(&auth::Token::new("t"))).is_ok());
         assert!(parse_listen("9466").is_err());

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::exit::{AppError, AppResult};
+use crate::error::AgentError;
 
 /// A handshake that has not finished in this time is dropped.
 const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -25,33 +25,36 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 const HANDSHAKES: usize = 64;
 
 /// The server configuration from PEM files: the certificate chain and its private key.
-pub(crate) fn server_config(cert: &Path, key: &Path) -> AppResult<Arc<rustls::ServerConfig>> {
-    let bad = |path: &Path, what: &str, e: &dyn std::fmt::Display| {
-        AppError::config(format!(
-            "{}: cannot read the agent's {what}: {e}",
-            path.display()
-        ))
-    };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| bad(cert, "TLS certificate", &e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| bad(cert, "TLS certificate", &e))?;
-    if chain.is_empty() {
-        return Err(bad(cert, "TLS certificate", &"no certificate in the file"));
+pub(crate) fn server_config(
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<rustls::ServerConfig>, AgentError> {
+    fn bad(path: &Path, what: &'static str) -> impl Fn(pem::Error) -> AgentError {
+        let path = path.to_path_buf();
+        move |source| AgentError::TlsFile {
+            path: path.clone(),
+            what,
+            source,
+        }
     }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, "TLS key", &e))?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(bad(cert, "TLS certificate"))?
+        .collect::<Result<_, _>>()
+        .map_err(bad(cert, "TLS certificate"))?;
+    if chain.is_empty() {
+        return Err(AgentError::NoCertificate(cert.to_path_buf()));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(bad(key, "TLS key"))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| AppError::software(format!("TLS: {e}")))?
+        .map_err(AgentError::TlsProvider)?
         .with_no_client_auth()
         .with_single_cert(chain, key_der)
-        .map_err(|e| {
-            AppError::config(format!(
-                "{} / {}: the TLS key does not fit the certificate: {e}",
-                cert.display(),
-                key.display()
-            ))
+        .map_err(|source| AgentError::KeyMismatch {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            source,
         })?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))

@@ -3,11 +3,12 @@
 
 use crate::agent::{self, auth};
 use crate::cli::{AgentArgs, Global};
-use crate::exit::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
+use crate::exit::ExitCode;
 use crate::record::{Header, Recorder};
 use crate::state::StateConfig;
 
-pub async fn run(g: &Global, a: &AgentArgs) -> AppResult<i32> {
+pub async fn run(g: &Global, a: &AgentArgs) -> AppResult<ExitCode> {
     if !g.agent.is_empty() {
         return Err(AppError::usage(
             "--agent attaches `watch` or `check` to agents; an agent does not attach to others",

@@ -2,7 +2,7 @@
 
 use crate::agent::auth;
 use crate::cli::Global;
-use crate::exit::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::probe::remote::AgentTarget;
 
 /// The vantage name this host's own probes are shown under.

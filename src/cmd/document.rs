@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::cli::Format;
-use crate::exit::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::report::context::{AssetFile, Assets};
 use crate::report::{Context, Report};
 use crate::ui::theme::ThemeName;
@@ -57,23 +57,25 @@ impl DocOptions {
 
 /// Each chart as `DIR/ID.svg` (a stylesheet of its own inside), scrubbed like every output.
 fn write_assets(dir: &Path, r: &Report, ctx: &Context) -> AppResult<Assets> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        AppError::cant_create(format!(
-            "--assets {}: cannot create the directory: {e}",
-            dir.display()
-        ))
+    std::fs::create_dir_all(dir).map_err(|source| AppError::AssetsDir {
+        path: dir.to_path_buf(),
+        source,
     })?;
     let theme = crate::report::html::theme(ctx);
     let mut files = Vec::new();
     for c in crate::report::charts::all(r, theme, true) {
         let name = format!("{}.svg", c.id);
         let path = dir.join(&name);
-        let mut f = std::fs::File::create(&path).map_err(|e| {
-            AppError::cant_create(format!("{}: cannot create: {e}", path.display()))
+        let mut f = std::fs::File::create(&path).map_err(|source| AppError::AssetCreate {
+            path: path.clone(),
+            source,
         })?;
         f.write_all(crate::secret::scrub(&c.svg).as_bytes())
             .and_then(|()| f.flush())
-            .map_err(|e| AppError::io(format!("{}: cannot write: {e}", path.display())))?;
+            .map_err(|source| AppError::AssetWrite {
+                path: path.clone(),
+                source,
+            })?;
         files.push(AssetFile {
             title: c.title.into(),
             name,
@@ -101,9 +103,9 @@ mod tests {
         let dir = Path::new("charts");
         assert!(options(Format::Markdown, None, Some(dir)).is_ok());
         let e = options(Format::Html, None, Some(dir)).expect_err("html has its charts inline");
-        assert_eq!(e.code, crate::exit::USAGE);
+        assert_eq!(e.exit_code(), crate::exit::ExitCode::Usage);
         let e = options(Format::Html, Some("sepia"), None).expect_err("unknown theme");
-        assert!(e.message.contains("sepia"), "{}", e.message);
+        assert!(e.to_string().contains("sepia"), "{e}");
         let o = options(Format::Html, Some("high-contrast"), None).expect("a theme");
         assert_eq!(o.theme, Some(ThemeName::HighContrast));
         assert_eq!(

@@ -2,7 +2,8 @@
 //! otherwise it opens the dashboard on itself.
 
 use crate::cli::{Global, LabArgs, LabDatabase};
-use crate::exit::{self, AppError, AppResult};
+use crate::error::{AppError, AppResult};
+use crate::exit::ExitCode;
 use crate::lab::{DatabaseKind, Lab, LabOptions};
 
 pub fn options(args: &LabArgs) -> AppResult<LabOptions> {
@@ -25,13 +26,11 @@ pub fn options(args: &LabArgs) -> AppResult<LabOptions> {
     })
 }
 
-pub async fn run(g: &Global, args: &LabArgs) -> AppResult<i32> {
+pub async fn run(g: &Global, args: &LabArgs) -> AppResult<ExitCode> {
     let opts = options(args)?;
     if args.headless {
-        crate::lab::run_headless(opts, crate::signal::shutdown())
-            .await
-            .map_err(|e| AppError::software(format!("lab: {e:#}")))?;
-        return Ok(exit::PASS);
+        crate::lab::run_headless(opts, crate::signal::shutdown()).await?;
+        return Ok(ExitCode::Pass);
     }
     super::live::lab(g, opts).await
 }

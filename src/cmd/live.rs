@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Global;
 use crate::config::{Config, LoadOptions};
+use crate::error::{AppError, AppResult, LabError};
 use crate::event::{Event, EventBody, LabScenario};
-use crate::exit::{self, AppError, AppResult};
-use crate::feed::Feed;
+use crate::exit::ExitCode;
+use crate::ui::feed::Feed;
 use crate::lab::{Lab, LabOptions};
 use crate::probe::capacity::CapacityParams;
 use crate::probe::remote::{AgentTarget, Reach};
@@ -35,7 +36,7 @@ fn require_terminal() -> AppResult<()> {
     }
 }
 
-pub async fn watch(g: &Global) -> AppResult<i32> {
+pub async fn watch(g: &Global) -> AppResult<ExitCode> {
     require_terminal()?;
     let agents = super::attach::targets(g)?;
     let config = super::load_config(g)?;
@@ -43,16 +44,14 @@ pub async fn watch(g: &Global) -> AppResult<i32> {
     session(g, config, kinds, ViewMode::Live, None, &agents).await
 }
 
-pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
+pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<ExitCode> {
     require_terminal()?;
-    let lab = Lab::start(opts)
-        .await
-        .map_err(|e| AppError::software(format!("lab: {e:#}")))?;
+    let lab = Lab::start(opts).await?;
     let settings = match lab.suggested_settings() {
         Ok(s) => s,
         Err(e) => {
             let _ = lab.shutdown().await;
-            return Err(AppError::software(format!("lab: {e:#}")));
+            return Err(LabError::from(e).into());
         }
     };
     let mut load = LoadOptions::from_process(g.config.clone(), g.overrides());
@@ -83,7 +82,7 @@ pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<i32> {
     match Arc::try_unwrap(lab) {
         Ok(lab) => {
             if let Err(e) = lab.shutdown().await {
-                crate::output::warn(&format!("lab shutdown: {e:#}"));
+                crate::output::warn(&format!("lab shutdown: {}", crate::error::line(&e)));
             }
         }
         // Only reachable if a task still holds it; Drop then stops the database and removes files.
@@ -116,7 +115,7 @@ async fn session(
     mode: ViewMode,
     lab: Option<Arc<Lab>>,
     agents: &[AgentTarget],
-) -> AppResult<i32> {
+) -> AppResult<ExitCode> {
     let state_cfg = StateConfig::from_config(&config);
     let command = if lab.is_some() { "lab" } else { "watch" };
     let recorder = match &g.record {
@@ -141,19 +140,9 @@ async fn session(
     let (out_tx, out_rx) = mpsc::channel(64);
     let forward = tokio::spawn(forward(rx, recorder, feed_tx));
     let commands = tokio::spawn(commands(out_rx, running, lab));
-    let mut opts = UiOptions::from_config(&config.settings.ui, mode);
-    opts.capacity_connections = config.database.as_ref().map(|t| {
-        // The most it can open: the server's headroom, read when it starts, may lower it.
-        let params = CapacityParams::from_config(&config, t, g.force);
-        params.planned(params.cap).0
-    });
-    opts.pool_connections = config
-        .database
-        .as_ref()
-        .map(|t| crate::probe::pool::PoolParams::from_config(&config, t, g.force).requested());
     let shutdown = CancellationToken::new();
     let dashboard = ui::run(
-        opts,
+        ui_options(&config, mode, g.force),
         State::new(state_cfg),
         feed_rx,
         out_tx,
@@ -162,21 +151,37 @@ async fn session(
     let ui_result = super::panic_drill::around(dashboard).await;
     shutdown.cancel();
     let recording_incomplete = finish(commands, forward).await?;
-    ui_result.map_err(|e| AppError::software(format!("dashboard: {e:#}")))?;
+    ui_result?;
     let code = ended_by();
     Ok(if recording_incomplete {
-        exit::with_incomplete_recording(code)
+        code.with_incomplete_recording()
     } else {
         code
     })
 }
 
+/// The dashboard's options, with the connections its capacity test and pool probe would open
+/// (for the confirmation it asks before either).
+fn ui_options(config: &Config, mode: ViewMode, force: bool) -> UiOptions {
+    let mut opts = UiOptions::from_config(&config.settings.ui, mode);
+    opts.capacity_connections = config.database.as_ref().map(|t| {
+        // The most it can open: the server's headroom, read when it starts, may lower it.
+        let params = CapacityParams::from_config(config, t, force);
+        params.planned(params.cap).0
+    });
+    opts.pool_connections = config
+        .database
+        .as_ref()
+        .map(|t| crate::probe::pool::PoolParams::from_config(config, t, force).requested());
+    opts
+}
+
 /// `q` is the dashboard's normal end; a signal interrupts it (the README's exit codes).
-pub(super) fn ended_by() -> i32 {
+pub(super) fn ended_by() -> ExitCode {
     if crate::signal::received() {
-        exit::INTERRUPTED
+        ExitCode::Interrupted
     } else {
-        exit::PASS
+        ExitCode::Pass
     }
 }
 
@@ -239,7 +244,7 @@ async fn switch(running: &Running, lab: Option<&Lab>, name: &str) {
         Err(e) => EventBody::Note(crate::event::Note {
             probe: "lab".into(),
             level: crate::event::NoteLevel::Error,
-            message: format!("cannot switch to {name}: {e:#}"),
+            message: format!("cannot switch to {name}: {}", crate::error::line(&e)),
         }),
     };
     let _ = tx.send(Event::now(body)).await;
@@ -247,10 +252,7 @@ async fn switch(running: &Running, lab: Option<&Lab>, name: &str) {
 
 /// Waits for the probes and the forwarder; true when the recording is incomplete.
 async fn finish(commands: JoinHandle<()>, forward: JoinHandle<bool>) -> AppResult<bool> {
-    commands
-        .await
-        .map_err(|e| AppError::software(format!("probe shutdown: {e}")))?;
-    forward
-        .await
-        .map_err(|e| AppError::software(format!("recording: {e}")))
+    let task = |what| move |source| AppError::Task { what, source };
+    commands.await.map_err(task("probe shutdown"))?;
+    forward.await.map_err(task("recording"))
 }

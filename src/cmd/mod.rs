@@ -3,7 +3,7 @@
 mod agent;
 mod attach;
 mod check;
-mod config_cmd;
+mod config;
 mod document;
 mod lab;
 mod live;
@@ -16,11 +16,12 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, Global};
 use crate::config::{Config, LoadOptions};
-use crate::exit::{self, AppError, AppResult};
+use crate::error::{AppError, AppResult};
+use crate::exit::ExitCode;
 
 /// Parses the command line, runs the command, and returns the exit code. Never panics on bad
 /// input or a failing output: every problem becomes a one-line message and a documented code.
-pub fn main() -> i32 {
+pub fn main() -> ExitCode {
     // A usage error quotes the offending value; the scrubber must know its secrets first.
     crate::secret::register_args(std::env::args_os());
     let cli = match Cli::try_parse() {
@@ -36,11 +37,7 @@ pub fn main() -> i32 {
         .build()
     {
         Ok(r) => r,
-        Err(e) => {
-            return fail(&AppError::software(format!(
-                "cannot start the async runtime: {e}"
-            )));
-        }
+        Err(e) => return fail(&AppError::Runtime(e)),
     };
     crate::output::terminal_owned(cli.owns_terminal());
     let result = runtime.block_on(dispatch(cli));
@@ -57,22 +54,22 @@ pub fn main() -> i32 {
 }
 
 /// Says the error (unless there is nobody to tell: a closed stdout) and returns its code.
-fn fail(e: &AppError) -> i32 {
+fn fail(e: &AppError) -> ExitCode {
     if !e.is_quiet() {
-        crate::output::say(&e.to_string());
+        crate::output::say(&crate::error::line(e));
     }
-    e.code
+    e.exit_code()
 }
 
 /// clap's message (scrubbed: it quotes the bad value back), or the help / version text.
-fn usage_error(e: &clap::Error) -> i32 {
+fn usage_error(e: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     let text = crate::secret::redact_urls_in(&crate::secret::scrub(&e.render().to_string()));
     let code = match e.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::PASS,
-        _ => exit::USAGE,
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::Pass,
+        _ => ExitCode::Usage,
     };
     if e.use_stderr() {
         crate::output::stderr_bytes(text.as_bytes());
@@ -80,15 +77,15 @@ fn usage_error(e: &clap::Error) -> i32 {
     }
     match crate::output::stdout(&text) {
         Ok(()) => code,
-        Err(e) => fail(&e),
+        Err(e) => fail(&e.into()),
     }
 }
 
-async fn dispatch(cli: Cli) -> AppResult<i32> {
+async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
     match &cli.command {
         None | Some(Command::Watch) => live::watch(&cli.global).await,
         Some(Command::Check(args)) => check::run(&cli.global, args).await,
-        Some(Command::Config(c)) => config_cmd::run(&cli.global, c),
+        Some(Command::Config(c)) => config::run(&cli.global, c),
         Some(Command::Lab(args)) => lab::run(&cli.global, args).await,
         Some(Command::Replay(args)) => replay::run(&cli.global, args).await,
         Some(Command::Report(args)) => report::run(&cli.global, args),

@@ -221,7 +221,7 @@ impl Progress {
     }
 }
 
-/// An early return (a recording that cannot be written) still leaves a clean line.
+/// Dropped without `finish` (a panic, a cancelled run): the line is still erased.
 impl Drop for Progress {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {

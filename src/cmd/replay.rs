@@ -8,8 +8,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Global, ReplayArgs};
-use crate::exit::{AppError, AppResult};
-use crate::feed::{Feed, ReplayCtl};
+use crate::error::{AppError, AppResult};
+use crate::exit::ExitCode;
+use crate::ui::feed::{Feed, ReplayCtl};
 use crate::record;
 use crate::replay::{self, MAX_SPEED, MIN_SPEED};
 use crate::state::State;
@@ -19,7 +20,7 @@ use crate::ui;
 /// here for room rather than growing without bound.
 const FEED: usize = 4096;
 
-pub async fn run(g: &Global, args: &ReplayArgs) -> AppResult<i32> {
+pub async fn run(g: &Global, args: &ReplayArgs) -> AppResult<ExitCode> {
     if !(args.speed.is_finite() && (MIN_SPEED..=MAX_SPEED).contains(&args.speed)) {
         return Err(AppError::usage(format!(
             "--speed must be between {MIN_SPEED} and {MAX_SPEED}, got {}",
@@ -59,7 +60,7 @@ async fn attach_ui(
     feed: mpsc::Receiver<Feed>,
     ctl: mpsc::Sender<ReplayCtl>,
     shutdown: CancellationToken,
-) -> AppResult<i32> {
+) -> AppResult<ExitCode> {
     let config = super::load_config(g)?;
     let opts = ui::UiOptions::from_config(&config.settings.ui, ui::ViewMode::Replay);
     let (out_tx, mut out_rx) = mpsc::channel(64);
@@ -74,6 +75,6 @@ async fn attach_ui(
     });
     let r = ui::run(opts, state, feed, out_tx, shutdown).await;
     let _ = forward.await;
-    r.map_err(|e| AppError::software(format!("dashboard: {e:#}")))?;
+    r?;
     Ok(super::live::ended_by())
 }

@@ -17,12 +17,13 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::cli::ReportArgs;
-use crate::exit::{AppError, AppResult};
+use crate::error::{AppError, AppResult, RecordError};
+use crate::exit::ExitCode;
 use crate::record::{self, EventReader, Header, Span};
 use crate::report::Context;
 use crate::state::State;
 
-pub fn run(g: &crate::cli::Global, args: &ReportArgs) -> AppResult<i32> {
+pub fn run(g: &crate::cli::Global, args: &ReportArgs) -> AppResult<ExitCode> {
     let doc = super::document::options(args.format, g.theme.as_deref(), args.assets.as_deref())?;
     let from = args
         .from
@@ -38,11 +39,9 @@ pub fn run(g: &crate::cli::Global, args: &ReportArgs) -> AppResult<i32> {
     let start = if needs_start {
         let mut span = Span::new(header.started_at);
         events.by_ref().for_each(|e| span.see(e.at));
-        events.rewind().map_err(|e| {
-            AppError::no_input(format!(
-                "{}: cannot read recording: {e}",
-                args.file.display()
-            ))
+        events.rewind().map_err(|source| RecordError::Read {
+            name: args.file.display().to_string(),
+            source,
         })?;
         span.start()
     } else {

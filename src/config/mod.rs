@@ -11,7 +11,6 @@ pub mod target;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use toml::{Table, Value};
@@ -28,12 +27,16 @@ pub const ENVIRONMENTS: [&str; 4] = ["development", "test", "staging", "producti
 const DEFAULT_ENVIRONMENT: &str = "development";
 
 /// A configuration problem, located where the bad value was given.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
+#[error("{location}: {}", crate::secret::scrub(.message))]
 pub struct ConfigError {
     pub location: String,
     pub message: String,
     /// The bad value was given as a command-line flag: a usage error (exit 64), not 78.
     pub from_flag: bool,
+    /// The error beneath (the file system's, the connection string's), said after `message`.
+    #[source]
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl ConfigError {
@@ -42,6 +45,7 @@ impl ConfigError {
             location: source.location(),
             message: message.into(),
             from_flag: matches!(source, Source::Flag { .. }),
+            cause: None,
         }
     }
 
@@ -50,6 +54,14 @@ impl ConfigError {
             location: location.into(),
             message: message.into(),
             from_flag: false,
+            cause: None,
+        }
+    }
+
+    fn caused_by(self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            cause: Some(Box::new(cause)),
+            ..self
         }
     }
 }
@@ -57,19 +69,6 @@ impl ConfigError {
 /// A configuration file larger than this is refused before it is parsed: a real one is a few
 /// kilobytes, and parsing is what would cost memory (a 100 MB file of comments took 1 GB).
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}",
-            self.location,
-            crate::secret::scrub(&self.message)
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// A value given on the command line, as the dotted key it overrides.
 #[derive(Debug, Clone)]
@@ -222,7 +221,7 @@ pub fn capacity_aware(s: &Settings, base: Duration) -> Duration {
 fn read_text(path: &str) -> Result<String, ConfigError> {
     use std::io::Read as _;
     let cannot =
-        |e: std::io::Error| ConfigError::plain(path, format!("cannot read config file: {e}"));
+        |e: std::io::Error| ConfigError::plain(path, "cannot read config file").caused_by(e);
     let file = std::fs::File::open(path).map_err(cannot)?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(ConfigError::plain(
@@ -435,7 +434,7 @@ fn resolve_database(
         // was given, as libpq treats it — not a usage error of the flag that carried it.
         ConfigError {
             from_flag: false,
-            ..ConfigError::at(source, format!("database.url: {e}"))
+            ..ConfigError::at(source, "database.url").caused_by(e)
         }
     })
 }

@@ -221,10 +221,9 @@ fn database_url_from_env_and_flag() {
     );
 }
 
+/// The error as the person sees it: one line with its cause.
 fn err(text: &str) -> String {
-    load_file(text, vec![], &[])
-        .expect_err("should fail")
-        .to_string()
+    crate::error::line(&load_file(text, vec![], &[]).expect_err("should fail"))
 }
 
 #[test]
@@ -344,9 +343,15 @@ fn missing_file_is_a_clear_error() {
         file: Some("/nonexistent/connscope.toml".into()),
         ..LoadOptions::default()
     };
-    let e = Config::load(&opts).expect_err("fails").to_string();
+    let e = Config::load(&opts).expect_err("fails");
+    let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+    assert_eq!(
+        io.map(std::io::Error::kind),
+        Some(std::io::ErrorKind::NotFound)
+    );
+    let e = crate::error::line(&e);
     assert!(
-        e.starts_with("/nonexistent/connscope.toml: cannot read config file"),
+        e.starts_with("/nonexistent/connscope.toml: cannot read config file: "),
         "{e}"
     );
 }

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 
-use anyhow::Result;
 use serde::Serialize;
 
 use super::{Lab, LabOptions};
+use crate::error::LabError;
 
 /// The first (and only) line `run_headless` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,18 +39,16 @@ impl Banner {
 
 /// Starts the lab, prints the banner as the first stdout line, serves until `shutdown`
 /// resolves (the caller passes SIGINT / SIGTERM), then stops everything.
-pub async fn run_headless(opts: LabOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
+pub async fn run_headless(
+    opts: LabOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), LabError> {
     let lab = Lab::start(opts).await?;
-    let line = serde_json::to_string(&Banner::of(&lab))?;
+    let line = serde_json::to_string(&Banner::of(&lab)).map_err(anyhow::Error::from)?;
     // Whoever started the lab reads the banner; if it cannot be written the lab is no use.
     if let Err(e) = crate::output::stdout(&format!("{line}\n")) {
         lab.shutdown().await?;
-        let why = if e.is_quiet() {
-            "standard output is closed".to_string()
-        } else {
-            e.to_string()
-        };
-        return Err(anyhow::anyhow!("writing the lab banner: {why}"));
+        return Err(LabError::Banner(e));
     }
     shutdown.await;
     lab.shutdown().await

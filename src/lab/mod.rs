@@ -30,10 +30,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
+
+use crate::error::LabError;
 
 pub use db::{ActualDatabase, DatabaseKind, LabDatabase};
 pub use headless::{Banner, run_headless};
@@ -111,15 +113,15 @@ pub struct Lab {
 
 impl Lab {
     /// Starts database, proxy and service on loopback, with `opts.scenario` applied.
-    pub async fn start(opts: LabOptions) -> Result<Lab> {
+    pub async fn start(opts: LabOptions) -> Result<Lab, LabError> {
         let scenario = Scenario::builtin(&opts.scenario, opts.time_scale)?;
-        let mut dir = TempDir::new("run").context("creating the lab directory")?;
+        let mut dir = TempDir::new("run").map_err(LabError::Directory)?;
         dir.guard(None);
         let (db, note) = LabDatabase::start(opts.database, opts.max_connections).await?;
         let db_addr = db.addr();
         let proxy = Proxy::start(db_addr, scenario.faults())
             .await
-            .context("starting the proxy")?;
+            .map_err(LabError::Proxy)?;
         let proxy = std::sync::Arc::new(proxy);
         let mut hog = Hog::new(db_addr);
         let db_kind = db.kind();
@@ -197,7 +199,7 @@ impl Lab {
 
     /// Applies a scenario now: proxy faults (open connections included), flapping, the
     /// database's free slots, the service's behaviour (and a restart when the scenario asks).
-    pub async fn switch(&self, name: &str) -> Result<()> {
+    pub async fn switch(&self, name: &str) -> Result<(), LabError> {
         let scenario = Scenario::builtin(name, self.opts.time_scale)?;
         self.stop_flapping();
         self.proxy.set_faults(scenario.faults());
@@ -251,17 +253,17 @@ impl Lab {
     }
 
     /// Stops everything and removes the temporary directories.
-    pub async fn shutdown(self) -> Result<()> {
+    pub async fn shutdown(self) -> Result<(), LabError> {
         self.stop_flapping();
         self.service.shutdown().await;
         self.hog.lock().await.release(usize::MAX).await;
         self.proxy.shutdown().await;
         let stopped = self.db.lock().await.stop().await;
         let removed = match self.dir.lock() {
-            Ok(mut d) => d.remove().context("removing the lab directory"),
+            Ok(mut d) => d.remove().map_err(LabError::Cleanup),
             Err(_) => Ok(()),
         };
-        stopped.and(removed)
+        stopped.map_err(LabError::from).and(removed)
     }
 
     fn stop_flapping(&self) {

@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{FORMAT, Header, VERSION};
+use crate::error::RecordError;
 use crate::event::Event;
-use crate::exit::{AppError, AppResult};
 
 /// The longest line read: far above any event or header connscope writes.
 pub const MAX_LINE: usize = 1 << 20;
@@ -94,13 +94,13 @@ impl Span {
 }
 
 /// Reads a whole recording file into memory (see `Recording`). Errors name the file.
-pub fn read(path: &Path) -> AppResult<Recording> {
+pub fn read(path: &Path) -> Result<Recording, RecordError> {
     let (header, events) = open(path)?;
     Ok(collect(header, events))
 }
 
 /// The reader proper on bytes already in memory; `name` only labels messages.
-pub fn parse(bytes: &[u8], name: &str) -> AppResult<Recording> {
+pub fn parse(bytes: &[u8], name: &str) -> Result<Recording, RecordError> {
     let (header, events) = EventReader::new(io::Cursor::new(bytes), name)?;
     Ok(collect(header, events))
 }
@@ -118,7 +118,7 @@ fn collect<R: BufRead>(header: Header, mut reader: EventReader<R>) -> Recording 
 /// Opens a recording for streaming: its header, and a reader of its events that can start
 /// over (`rewind`). `-` is standard input. Input that is not a regular file is exit 66; a
 /// file that is not a recording, exit 78.
-pub fn open(path: &Path) -> AppResult<(Header, EventReader<BufReader<File>>)> {
+pub fn open(path: &Path) -> Result<(Header, EventReader<BufReader<File>>), RecordError> {
     let name = path.display().to_string();
     let file = if path.as_os_str() == "-" {
         spool_stdin()?
@@ -128,15 +128,18 @@ pub fn open(path: &Path) -> AppResult<(Header, EventReader<BufReader<File>>)> {
     EventReader::new(BufReader::new(file), &name)
 }
 
-fn open_regular(path: &Path, name: &str) -> AppResult<File> {
-    let cannot = |e: io::Error| AppError::no_input(format!("{name}: cannot read recording: {e}"));
+fn open_regular(path: &Path, name: &str) -> Result<File, RecordError> {
+    let cannot = |source| RecordError::Read {
+        name: name.to_string(),
+        source,
+    };
     // Refused before opening: opening a FIFO for reading blocks until a writer comes.
     let meta = std::fs::metadata(path).map_err(cannot)?;
     if !meta.is_file() {
-        return Err(AppError::no_input(format!(
-            "{name}: cannot read recording: {} is not a regular file",
-            kind_of(&meta)
-        )));
+        return Err(RecordError::NotAFile {
+            name: name.to_string(),
+            kind: kind_of(&meta),
+        });
     }
     File::open(path).map_err(cannot)
 }
@@ -159,16 +162,16 @@ fn kind_of(meta: &std::fs::Metadata) -> &'static str {
 
 /// Standard input, copied to an unlinked temporary file (at most `MAX_STDIN` bytes) so that
 /// it can be read more than once.
-fn spool_stdin() -> AppResult<File> {
+fn spool_stdin() -> Result<File, RecordError> {
     spool(&mut io::stdin().lock(), MAX_STDIN)
 }
 
 /// Copies `input` (at most `limit` bytes) to an unlinked temporary file. The first line is
 /// looked at first: input that does not begin with a line (`/dev/zero` on stdin) is refused
 /// after `MAX_LINE` bytes, not after `limit`.
-fn spool(input: &mut impl Read, limit: u64) -> AppResult<File> {
+fn spool(input: &mut impl Read, limit: u64) -> Result<File, RecordError> {
     use std::io::Write as _;
-    let fail = |e: io::Error| AppError::no_input(format!("-: cannot read standard input: {e}"));
+    let fail = RecordError::Stdin;
     let mut input = BufReader::new(input.take(limit + 1));
     let mut first = Vec::new();
     let line = read_line(&mut input, &mut first, MAX_LINE, Rest::Leave).map_err(fail)?;
@@ -183,10 +186,7 @@ fn spool(input: &mut impl Read, limit: u64) -> AppResult<File> {
     }
     let copied = io::copy(&mut input, &mut file).map_err(fail)?;
     if line.map_or(0, |l| l.consumed) + copied > limit {
-        return Err(AppError::no_input(format!(
-            "-: standard input is longer than {} MiB; save it to a file and give its path",
-            limit >> 20
-        )));
+        return Err(RecordError::StdinTooLong { mib: limit >> 20 });
     }
     file.seek(SeekFrom::Start(0)).map_err(fail)?;
     Ok(file)
@@ -231,11 +231,13 @@ pub struct EventReader<R> {
 
 impl<R: BufRead> EventReader<R> {
     /// Reads and checks the header. Errors (exit 78) are one line naming `name`.
-    pub fn new(mut r: R, name: &str) -> AppResult<(Header, Self)> {
+    pub fn new(mut r: R, name: &str) -> Result<(Header, Self), RecordError> {
         let mut buf = Vec::new();
         let (mut no, mut offset) = (0u64, 0u64);
-        let read_error =
-            |e: io::Error| AppError::no_input(format!("{name}: cannot read recording: {e}"));
+        let read_error = |source| RecordError::Read {
+            name: name.to_string(),
+            source,
+        };
         loop {
             let Some(line) =
                 read_line(&mut r, &mut buf, MAX_LINE, Rest::Consume).map_err(read_error)?
@@ -402,14 +404,17 @@ pub(crate) fn event(line: &[u8]) -> Option<Event> {
     serde_json::from_str(text).ok()
 }
 
-fn not_a_recording(name: &str, why: &str) -> AppError {
-    AppError::config(format!("{name}: not a connscope recording ({why})"))
+fn not_a_recording(name: &str, why: &str) -> RecordError {
+    RecordError::NotARecording {
+        name: name.to_string(),
+        why: why.to_string(),
+    }
 }
 
 /// The first line decides whether this is a recording, and whether this build can read it.
 /// The version is checked before the rest of the header so that a newer format (whose header
 /// may look different) is refused for what it is, not reported as damage.
-pub(crate) fn header(line: &[u8], name: &str) -> AppResult<Header> {
+pub(crate) fn header(line: &[u8], name: &str) -> Result<Header, RecordError> {
     let value: Value = std::str::from_utf8(line)
         .ok()
         .and_then(|t| serde_json::from_str(t).ok())
@@ -423,18 +428,20 @@ pub(crate) fn header(line: &[u8], name: &str) -> AppResult<Header> {
     let version = value
         .get("version")
         .and_then(Value::as_u64)
-        .ok_or_else(|| {
-            AppError::config(format!(
-                "{name}: recording header has no valid format version"
-            ))
+        .ok_or_else(|| RecordError::NoVersion {
+            name: name.to_string(),
         })?;
     if version > u64::from(VERSION) {
-        return Err(AppError::config(format!(
-            "{name}: recording format version {version} is newer than this connscope understands ({VERSION}); upgrade connscope"
-        )));
+        return Err(RecordError::TooNew {
+            name: name.to_string(),
+            version,
+            supported: VERSION,
+        });
     }
-    serde_json::from_value(value)
-        .map_err(|e| AppError::config(format!("{name}: recording header is damaged: {e}")))
+    serde_json::from_value(value).map_err(|source| RecordError::Damaged {
+        name: name.to_string(),
+        source,
+    })
 }
 
 /// What reading has met so far.

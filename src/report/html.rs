@@ -68,47 +68,62 @@ pub(crate) fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
-/// Each chart in a section of its own, with its caption; a sentence where there is no data.
+/// Each chart in a section of its own, with its caption; a sentence where there is no data —
+/// except the pool's, which only a pool probe run has (it is never on by default).
 fn figures(o: &mut String, r: &Report, charts: &[Chart]) {
     for (id, title, absent) in [
         (
             "db-timeline",
             "Database attempts",
-            "No database attempt was recorded.",
+            Some("No database attempt was recorded."),
         ),
         (
             "startup-phases",
             "Startup runs and phases",
-            "No startup phase was recorded.",
+            Some("No startup phase was recorded."),
         ),
         (
             "status-strips",
             "Health endpoints and WebSockets",
-            "No health check or WebSocket check was recorded.",
+            Some("No health check or WebSocket check was recorded."),
         ),
-        ("capacity-tests", "Capacity tests", "No capacity test ran."),
+        (
+            "capacity-tests",
+            "Capacity tests",
+            Some("No capacity test ran."),
+        ),
+        ("pool-waits", "Application pool (sqlx)", None),
     ] {
+        let chart = charts.iter().find(|c| c.id == id);
+        if chart.is_none() && absent.is_none() {
+            continue;
+        }
         let _ = write!(
             o,
             r#"<section id="s-{id}" class="chart-section"><h2>{title}</h2>"#
         );
-        match charts.iter().find(|c| c.id == id) {
-            Some(c) => {
+        match (chart, absent) {
+            (Some(c), _) => {
                 let _ = write!(
                     o,
                     "<figure>{}<figcaption>{}</figcaption></figure>",
                     c.svg,
                     esc(&c.caption)
                 );
-                if id == "db-timeline" {
-                    sections::db_summary(o, r);
+                match id {
+                    "db-timeline" => sections::db_summary(o, r),
+                    "pool-waits" => sections::pool_summary(o, r),
+                    _ => {}
                 }
             }
-            None => {
-                let _ = write!(o, r#"<p class="muted">{absent}</p>"#);
+            (None, sentence) => {
+                let _ = write!(
+                    o,
+                    r#"<p class="muted">{}</p>"#,
+                    sentence.unwrap_or_default()
+                );
             }
         }
         o.push_str("</section>");
     }
-    // The pool probe's waits belong here once connscope has a pool probe.
 }

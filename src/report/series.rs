@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 use crate::state::State;
 use crate::state::alerts::{AlertChange, AlertLevel};
 use crate::state::judge::Judgement;
+use crate::state::pool::PoolRun;
 use crate::state::startup::{PhaseSpan, StartupView};
 use crate::state::timeline::{Bucket, CapacityBar, OutageSpan, Segment};
+use crate::state::verdict::Verdict;
 
 /// Everything the charts draw, on one clock: the recording's span.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +24,8 @@ pub struct ChartData {
     pub websockets: Vec<StatusStrip>,
     pub startup: Option<StartupRuns>,
     pub capacity: Vec<CapacityTest>,
+    /// Every pool probe run the state kept, oldest first; the newest as judged.
+    pub pool: Vec<PoolWaits>,
 }
 
 /// Database attempts seen from one vantage point (this host; remote agents get a lane each).
@@ -83,6 +87,19 @@ pub struct CapacityTest {
     pub past: bool,
 }
 
+/// One pool probe run as the waits chart draws it: the run as the state kept it (its interval
+/// samples, figures and what lay beneath it) and the threshold its waits were judged by.
+#[derive(Debug, Clone)]
+pub struct PoolWaits {
+    pub run: PoolRun,
+    /// Acquire waits (p95) over this warn.
+    pub warn_ms: f64,
+    /// The newest run: the judge's verdict (older runs were replaced, not judged).
+    pub verdict: Option<Verdict>,
+    /// History: replaced by a newer run, or newer evidence contradicts it.
+    pub past: bool,
+}
+
 pub fn build(s: &State, j: &Judgement) -> ChartData {
     let span = match (s.first_at, s.last_at) {
         (Some(a), Some(b)) => Some((a, j.at.map_or(b, |at| at.max(b)))),
@@ -96,6 +113,7 @@ pub fn build(s: &State, j: &Judgement) -> ChartData {
         websockets: s.timeline.websockets.iter().map(strip).collect(),
         startup: startup(s, j.startup.as_ref()),
         capacity: capacity(s, j),
+        pool: pool(s, j),
     }
 }
 
@@ -218,6 +236,23 @@ fn capacity(s: &State, j: &Judgement) -> Vec<CapacityTest> {
     out
 }
 
+fn pool(s: &State, j: &Judgement) -> Vec<PoolWaits> {
+    use crate::state::pool::judge::wait_warn_ms;
+    let older = s.timeline.pool.iter().map(|run| PoolWaits {
+        run: run.clone(),
+        warn_ms: wait_warn_ms(s, run),
+        verdict: None,
+        past: true,
+    });
+    let newest = s.pool.last.iter().map(|run| PoolWaits {
+        run: run.clone(),
+        warn_ms: wait_warn_ms(s, run),
+        verdict: j.pool.as_ref().map(|p| p.verdict),
+        past: j.pool.as_ref().is_some_and(|p| p.past),
+    });
+    older.chain(newest).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +266,31 @@ mod tests {
             rule: rule.into(),
             message: format!("{rule} message"),
         }
+    }
+
+    #[test]
+    fn pool_runs_oldest_first_only_the_newest_judged() {
+        use crate::state::fixtures::{
+            build as state, pool_started, pool_timeouts_beneath_capacity, staging_config,
+        };
+        let none = state(staging_config(), &[]);
+        assert!(
+            build(&none, &none.judge(None)).pool.is_empty(),
+            "no run, no chart"
+        );
+        let mut ev = pool_timeouts_beneath_capacity();
+        ev.push((60.0, pool_started(2)));
+        let s = state(staging_config(), &ev);
+        let runs = pool(&s, &s.judge(None));
+        let ids: Vec<u64> = runs.iter().map(|w| w.run.started.run).collect();
+        assert_eq!(ids, vec![1, 2]);
+        assert!(
+            runs[0].past && runs[0].verdict.is_none(),
+            "replaced, not judged"
+        );
+        assert!(runs[1].verdict.is_some());
+        assert_eq!(runs[0].run.totals.timeouts, 7, "the first run as it ended");
+        assert!(runs.iter().all(|w| w.warn_ms > 0.0));
     }
 
     #[test]

@@ -261,6 +261,74 @@ impl ValueScale {
     }
 }
 
+/// Values bottom to top on a log scale: `lo` at `y0` (bottom), `hi` at `y1`, whole decades
+/// apart. For waits that span orders of magnitude (an idle pool answers in microseconds, a
+/// starved one after its timeout), where a linear axis would flatten all but the largest.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogScale {
+    pub lo: f64,
+    pub hi: f64,
+    pub y0: f64,
+    pub y1: f64,
+}
+
+impl LogScale {
+    /// The decades around `values` (positive ones), never below `floor`: at least one decade.
+    pub fn around(values: impl Iterator<Item = f64>, floor: f64, y0: f64, y1: f64) -> Self {
+        let (mut min, mut max) = (f64::INFINITY, 0.0f64);
+        for v in values.filter(|v| v.is_finite() && *v > 0.0) {
+            min = min.min(v);
+            max = max.max(v);
+        }
+        if !min.is_finite() {
+            (min, max) = (floor, floor);
+        }
+        let lo = min.max(floor).log10().floor() as i32;
+        // A value exactly on a decade still gets room above it.
+        let hi = ((max * 1.05).log10().ceil() as i32).max(lo + 1);
+        Self {
+            lo: decade(lo),
+            hi: decade(hi),
+            y0,
+            y1,
+        }
+    }
+
+    fn decades(&self) -> (i32, i32) {
+        (
+            self.lo.log10().round() as i32,
+            self.hi.log10().round() as i32,
+        )
+    }
+
+    pub fn y(&self, v: f64) -> f64 {
+        let span = (self.hi / self.lo).log10();
+        let f = if v > 0.0 && span > 0.0 {
+            (v / self.lo).log10() / span
+        } else {
+            0.0
+        };
+        self.y0 - f.clamp(0.0, 1.0) * (self.y0 - self.y1)
+    }
+
+    /// Every decade from `lo` to `hi` (every other one, or fewer, past `max` ticks).
+    pub fn ticks(&self, max: usize) -> Vec<f64> {
+        let (lo, hi) = self.decades();
+        let n = (hi - lo).max(0) as usize;
+        let step = n.div_ceil(max.max(1)).max(1);
+        (lo..=hi).step_by(step).map(decade).collect()
+    }
+}
+
+/// 10^e, exact for the decades a chart uses (a division for negative ones: 0.1^2 is not 0.01).
+fn decade(e: i32) -> f64 {
+    if e >= 0 {
+        10f64.powi(e)
+    } else {
+        1.0 / 10f64.powi(-e)
+    }
+}
+
 /// A linear axis from 0: `x0` at 0, `x1` at `max`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LinearScale {
@@ -334,6 +402,34 @@ mod tests {
         assert!((ticks[0].0 - s.x(t(5.0))).abs() < 1e-9);
         let instant = TimeScale::new(t(3.0), t(3.0), 0.0, 100.0);
         assert_eq!(instant.secs(), 1.0);
+    }
+
+    #[test]
+    fn log_scale_spans_whole_decades_around_its_values() {
+        let s = LogScale::around([0.045, 6.5, 1001.5].into_iter(), 0.01, 200.0, 0.0);
+        assert_eq!((s.lo, s.hi), (0.01, 10_000.0));
+        assert_eq!(s.ticks(8).len(), 7, "0.01 ms … 10 s");
+        assert!(
+            (s.y(10.0) - 100.0).abs() < 1e-9,
+            "10 ms: the middle of six decades"
+        );
+        assert_eq!(s.y(0.001), 200.0, "below the floor: the bottom");
+        assert_eq!(s.y(0.0), 200.0);
+        assert_eq!(s.y(1e9), 0.0, "clamped");
+        let s = LogScale::around([1000.0].into_iter(), 0.01, 100.0, 0.0);
+        assert_eq!(
+            (s.lo, s.hi),
+            (1000.0, 10_000.0),
+            "a value on a decade has room"
+        );
+        let empty = LogScale::around(std::iter::empty(), 0.01, 100.0, 0.0);
+        assert_eq!((empty.lo, empty.hi), (0.01, 0.1));
+        let wide = LogScale::around([0.01, 1e6].into_iter(), 0.01, 100.0, 0.0);
+        assert_eq!(
+            wide.ticks(4),
+            vec![0.01, 10.0, 10_000.0, 1e7],
+            "every third decade"
+        );
     }
 
     #[test]

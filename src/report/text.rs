@@ -247,7 +247,7 @@ fn pool(o: &mut String, p: &Pool) {
     let _ = writeln!(
         o,
         "\nPool probe (sqlx, sized like the service's pool): {}",
-        super::model::pool_shape(p)
+        super::model::pool_shape(&p.started)
     );
     if let Some(why) = &p.judged.past_because {
         let _ = writeln!(
@@ -257,17 +257,7 @@ fn pool(o: &mut String, p: &Pool) {
         );
     }
     let t = &p.totals;
-    let _ = writeln!(
-        o,
-        "  {} acquired, {} timed out, {} errors; waits p50 {}, p95 {}, max {}; {} opened",
-        t.acquisitions,
-        t.timeouts,
-        t.errors_total(),
-        opt_ms(t.wait_p50_ms),
-        opt_ms(t.wait_p95_ms),
-        opt_ms(t.wait_max_ms),
-        units::count(t.opened, "connection")
-    );
+    let _ = writeln!(o, "  {}", super::model::pool_figures(t));
     let _ = writeln!(o, "  {}", p.judged.line);
     if let Some(e) = &t.last_error {
         let _ = writeln!(o, "  last error: {e}");

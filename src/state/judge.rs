@@ -26,7 +26,7 @@ pub struct Judgement {
     /// A signal stopped the run before its probes finished.
     pub interrupted: bool,
     /// 0 / 1 / 2 by the verdict; 130 for an interrupted run.
-    pub exit_code: i32,
+    pub exit_code: crate::exit::ExitCode,
     /// Each probe the run selected, and whether it produced evidence.
     pub evidence: Vec<ProbeEvidence>,
     pub db: DbJudgement,
@@ -116,7 +116,7 @@ impl State {
             verdict: Verdict::Pass,
             reasons: Vec::new(),
             interrupted: self.evidence.interrupted(),
-            exit_code: 0,
+            exit_code: crate::exit::ExitCode::Pass,
             evidence,
             db,
             alerts: self.alerts.active.clone(),
@@ -134,7 +134,7 @@ impl State {
         j.reasons = reasons;
         j.failing = failing;
         j.exit_code = if j.interrupted {
-            crate::exit::INTERRUPTED
+            crate::exit::ExitCode::Interrupted
         } else {
             v.exit_code()
         };

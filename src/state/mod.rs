@@ -36,7 +36,8 @@
 //!   (timeouts and errors fail, waits over the threshold warn) and whether it is history.
 //!
 //! Beside the judge, `timeline` keeps what the report's charts draw over the whole recording
-//! (attempt buckets that widen as it grows, outages, status runs, capacity tests), bounded.
+//! (attempt buckets that widen as it grows, outages, status runs, capacity tests, earlier
+//! pool runs), bounded.
 
 pub mod alerts;
 pub mod capacity;
@@ -212,7 +213,10 @@ impl State {
                 self.capacity.finished(at, f, &mut self.log);
                 self.timeline.capacity_finished(&self.capacity);
             }
-            EventBody::PoolStarted(p) => self.pool.started(at, p, &mut self.log),
+            EventBody::PoolStarted(p) => {
+                self.timeline.pool_replaced(self.pool.last.take());
+                self.pool.started(at, p, &mut self.log);
+            }
             EventBody::PoolSample(p) => self.pool.sample(at, p),
             EventBody::PoolFinished(f) => self.pool.finished(at, f, &mut self.log),
             EventBody::HttpCheck(c) => {

@@ -1,7 +1,8 @@
 //! What the report's charts draw over time, for the whole recording and in bounded memory:
 //! database attempts in time buckets that widen as the recording grows (every failure kept,
 //! by class), the outages with their down and recovered times, each health path's and
-//! WebSocket's status as runs of equal answers, and finished capacity tests.
+//! WebSocket's status as runs of equal answers, finished capacity tests, and the pool
+//! probe's earlier runs (the newest is the pool state's).
 //!
 //! The rest of the state keeps the newest attempts (600) and the judgement; this keeps the
 //! story. It is not reset by a lab scenario switch (an outage open at the switch is cut
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 use super::capacity::CapacityState;
 use super::db::{DbState, Outage};
 use super::endpoints::{Health, health};
+use super::pool::PoolRun;
 use super::stats::Ring;
 use crate::event::{DbAttempt, ErrorClass, HttpCheck, Step, WsCheck};
 
@@ -24,6 +26,8 @@ const FIRST_WIDTH_MS: i64 = 100;
 const OUTAGES_KEPT: usize = 200;
 const SEGMENTS_KEPT: usize = 500;
 const CAPACITY_TESTS_KEPT: usize = 50;
+/// Earlier pool runs kept, each with its samples (at most `pool::SAMPLES_KEPT`).
+pub const POOL_RUNS_KEPT: usize = 10;
 
 /// The drawn steps of a successful attempt, in connection order; `handshake` here is the part
 /// after TLS (startup + authentication), so the five stack to the attempt's time.
@@ -330,6 +334,9 @@ pub struct Timeline {
     pub health: Vec<Strip>,
     pub websockets: Vec<Strip>,
     pub capacity: Vec<CapacityBar>,
+    /// Pool runs a newer one replaced, oldest first.
+    pub pool: Vec<PoolRun>,
+    pub pool_dropped: u64,
 }
 
 impl Timeline {
@@ -409,6 +416,16 @@ impl Timeline {
             self.capacity.remove(0);
         }
         self.capacity.push(CapacityBar::of(run));
+    }
+
+    /// A new pool run begins: the one it replaces (as it ended, or as far as it got) is kept.
+    pub fn pool_replaced(&mut self, old: Option<PoolRun>) {
+        let Some(old) = old else { return };
+        if self.pool.len() == POOL_RUNS_KEPT {
+            self.pool.remove(0);
+            self.pool_dropped += 1;
+        }
+        self.pool.push(old);
     }
 
     /// Failures per class over the whole timeline (what the failure lanes show).
@@ -506,6 +523,30 @@ mod tests {
             .map(|s| (s.checks, s.detail.as_str()))
             .collect();
         assert_eq!(segs, vec![(2, "200"), (2, "503"), (1, "200")]);
+    }
+
+    #[test]
+    fn earlier_pool_runs_are_kept_with_their_samples_and_bounded() {
+        let mut ev = pool_timeouts_beneath_capacity();
+        ev.push((60.0, pool_started(2)));
+        let s = build(staging_config(), &ev);
+        let tl = &s.timeline;
+        assert_eq!(tl.pool.len(), 1, "the first run, replaced by the second");
+        let first = &tl.pool[0];
+        assert_eq!(first.started.run, 1);
+        assert_eq!(first.samples.len(), 12, "with every sample");
+        assert!(!first.running(), "as it ended");
+        assert_eq!(first.beneath.attempts, 12, "and what lay beneath it");
+        assert_eq!(s.pool.last.as_ref().map(|r| r.started.run), Some(2));
+
+        let n = POOL_RUNS_KEPT as u64 + 3;
+        let many: Vec<(f64, EventBody)> = (1..=n).map(|r| (r as f64, pool_started(r))).collect();
+        let s = build(staging_config(), &many);
+        let runs: Vec<u64> = s.timeline.pool.iter().map(|r| r.started.run).collect();
+        assert_eq!(runs.len(), POOL_RUNS_KEPT);
+        assert_eq!(runs.first(), Some(&3), "the oldest dropped first");
+        assert_eq!(s.timeline.pool_dropped, 2);
+        assert_eq!(s.pool.last.as_ref().map(|r| r.started.run), Some(n));
     }
 
     #[test]

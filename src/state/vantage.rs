@@ -275,7 +275,7 @@ pub(super) fn combine(s: &State, j: &mut Judgement, local_failing: usize) {
     fail.extend(warn);
     j.reasons = fail;
     j.exit_code = if j.interrupted {
-        crate::exit::INTERRUPTED
+        crate::exit::ExitCode::Interrupted
     } else {
         j.verdict.exit_code()
     };

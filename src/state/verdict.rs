@@ -22,11 +22,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn exit_code(self) -> i32 {
+    pub fn exit_code(self) -> crate::exit::ExitCode {
+        use crate::exit::ExitCode;
         match self {
-            Verdict::Pass => 0,
-            Verdict::Warn => 1,
-            Verdict::Fail => 2,
+            Verdict::Pass => ExitCode::Pass,
+            Verdict::Warn => ExitCode::Warn,
+            Verdict::Fail => ExitCode::Fail,
         }
     }
 

@@ -7,7 +7,6 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::Utc;
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures::{Stream, StreamExt};
@@ -22,6 +21,7 @@ use super::draw::draw;
 use super::options::{Outbound, UiOptions, ViewMode};
 use super::terminal::{TerminalGuard, reclaim};
 use super::view::Tone;
+use crate::error::DashboardError;
 use crate::state::State;
 use crate::ui::feed::Feed;
 
@@ -40,17 +40,18 @@ pub async fn run(
     feed: mpsc::Receiver<Feed>,
     out: mpsc::Sender<Outbound>,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), DashboardError> {
     // crossterm's EventStream panics without a terminal to read ("reader source not set"):
     // refuse clearly instead, before raw mode.
     if !crate::tty::can_run_dashboard() {
-        anyhow::bail!("the dashboard needs a terminal; use `connscope check` for headless runs");
+        return Err(DashboardError::NoTerminal);
     }
     let stop = crate::signal::shutdown();
-    let _guard = TerminalGuard::enter().context("cannot switch the terminal to raw mode")?;
+    let _guard = TerminalGuard::enter()
+        .map_err(DashboardError::at("cannot switch the terminal to raw mode"))?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))
-        .context("cannot start the terminal backend")?;
-    repaint(&mut terminal).context("cannot clear the terminal")?;
+        .map_err(DashboardError::at("cannot start the terminal backend"))?;
+    repaint(&mut terminal).map_err(DashboardError::at("cannot clear the terminal"))?;
     let app = App::new(&opts, state);
     let live_clock = matches!(opts.mode, ViewMode::Live | ViewMode::Lab { .. });
     let input = EventStream::new();
@@ -108,7 +109,7 @@ pub async fn run_loop<B, I, R>(
     stop: impl Future<Output = ()>,
     lo: LoopOptions,
     mut before_draw: R,
-) -> anyhow::Result<()>
+) -> Result<(), DashboardError>
 where
     B: Backend,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -145,7 +146,7 @@ where
                     next_frame = soon(next_frame, last_frame);
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e).context("reading the terminal"),
+                Some(Err(e)) => return Err(DashboardError::at("reading the terminal")(e)),
                 // Input is gone (terminal closed): nobody can press `q` any more.
                 None => break,
             },
@@ -153,9 +154,11 @@ where
                 if lo.live_clock {
                     app.view.now = Some(Utc::now());
                 }
-                before_draw(terminal).context("taking the terminal back")?;
+                before_draw(terminal).map_err(DashboardError::at("taking the terminal back"))?;
                 let (state, view) = app.frame_parts();
-                terminal.draw(|f| draw(f, state, view)).context("drawing")?;
+                terminal
+                    .draw(|f| draw(f, state, view))
+                    .map_err(DashboardError::at("drawing"))?;
                 dirty = false;
                 last_frame = Instant::now();
                 next_frame = last_frame + FEED_FRAME;

@@ -36,7 +36,7 @@ struct Rig {
     feed: mpsc::Sender<Feed>,
     out: mpsc::Receiver<Outbound>,
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<(anyhow::Result<()>, String)>,
+    task: tokio::task::JoinHandle<(Result<(), crate::error::DashboardError>, String)>,
 }
 
 fn start(feed_cap: usize) -> Rig {

@@ -1,8 +1,8 @@
 //! The HTML report and the markdown's chart files through the real binary: the SVG structure
-//! of the sample outage (snapshot: elements, classes, ids and words — not coordinates), the
-//! page drawn by a real headless Chromium (the charts' regions are not blank and carry the
-//! theme's colours), secrets planted in a recording reach neither the page nor the files,
-//! and the flags' errors.
+//! of the sample outage and of a real pool run (snapshot: elements, classes, ids and words —
+//! not coordinates), the page drawn by a real headless Chromium (the charts' regions are not
+//! blank and carry the theme's colours), secrets planted in a recording reach neither the page
+//! nor the files, and the flags' errors.
 
 mod chromium;
 mod planted;
@@ -17,6 +17,12 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/outage.jsonl")
+}
+
+/// A real `check --only pool --record` against a cluster with fewer slots than the pool
+/// (tests/fixtures/recordings/make-pool-recording.sh): 7 acquire timeouts, 53300 beneath.
+fn pool_run() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings/pool-53300.jsonl")
 }
 
 fn path_str(p: &Path) -> &str {
@@ -81,6 +87,10 @@ fn the_sample_outage_page_is_self_contained_and_tells_the_story() {
     assert_eq!(ids, vec!["db-timeline", "startup-phases", "status-strips"]);
     assert!(page.contains("No capacity test ran."));
     assert!(
+        !page.contains("s-pool-waits") && !page.contains("Application pool"),
+        "no pool section without a pool run: the probe is never on by default"
+    );
+    assert!(
         page.contains(r#"<body class="theme-light">"#),
         "documents are light by default"
     );
@@ -100,13 +110,66 @@ fn svg_structure_of_the_sample_outage() {
 }
 
 #[test]
-fn markdown_assets_are_the_same_charts_as_files_linked_relatively() {
+fn svg_structure_of_a_pool_run() {
+    let (_, page) = html_of(&pool_run(), &[]);
+    let svgs = inline_svgs(&page);
+    let pool = svgs
+        .iter()
+        .find(|s| structure::id(s) == "pool-waits")
+        .expect("the pool chart");
+    insta::with_settings!({ snapshot_path => "html/snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("structure_pool-waits", structure::summary(pool));
+    });
+}
+
+#[test]
+fn a_pool_run_is_charted_with_its_judgement_and_what_lay_beneath() {
+    let (code, page) = html_of(&pool_run(), &[]);
+    assert_eq!(code, Some(2), "acquire timeouts fail");
+    let svgs = inline_svgs(&page);
+    let ids: Vec<String> = svgs.iter().map(|s| structure::id(s)).collect();
+    assert_eq!(ids, vec!["db-timeline", "pool-waits"]);
+    let pool = structure::summary(svgs[1]);
+    for words in [
+        "run 1",
+        "acquire timeout 1.00 s",
+        "×7",
+        "beneath",
+        "too_many_connections (53300) ×10, before authentication",
+        "933 acquired, 7 timed out, 0 errors",
+    ] {
+        assert!(pool.contains(words), "{words}\n{pool}");
+    }
+    // The 7 timeouts of one interval are one mark in their lane, not a wait drawn to them.
+    assert!(
+        pool.contains("   1  g.run > g.fail-lane.f-pool-timeout > rect.mark.mark-timeout\n"),
+        "{pool}"
+    );
+    let beneath = "pool: 7 acquire timeouts (1.00 s) — beneath: too_many_connections (53300) ×10";
+    let at = |id: &str| page.find(&format!(r#"id="{id}""#)).expect(id);
+    let reasons = &page[at("reasons")..at("findings")];
+    assert!(
+        reasons.contains(beneath),
+        "the pool's judgement is a reason"
+    );
+    let findings = &page[at("findings")..at("s-db-timeline")];
+    assert!(
+        findings.contains("The pool&#39;s waits are the database&#39;s capacity"),
+        "the pool_beneath finding"
+    );
+    let section = &page[at("s-pool-waits")..at("targets")];
+    assert!(section.contains(beneath), "and is written under its chart");
+}
+
+/// `report FILE --format markdown --assets DIR` writes each of the page's charts as a file
+/// with its own stylesheet, linked relatively; the markdown.
+fn assets_are_the_pages_charts(file: &Path) -> String {
     let dir = tempfile::tempdir().expect("tmp");
     let assets = dir.path().join("post mortem").join("charts");
     let r = fault_bin::run(
         &[
             "report",
-            path_str(&sample()),
+            path_str(file),
             "--format",
             "markdown",
             "--assets",
@@ -116,7 +179,7 @@ fn markdown_assets_are_the_same_charts_as_files_linked_relatively() {
         LIMIT,
     );
     assert_eq!(r.code, Some(2), "{}", r.stderr);
-    let (_, page) = html_of(&sample(), &[]);
+    let (_, page) = html_of(file, &[]);
     let link = path_str(&assets).replace(' ', "%20");
     for svg in inline_svgs(&page) {
         let id = structure::id(svg);
@@ -137,11 +200,19 @@ fn markdown_assets_are_the_same_charts_as_files_linked_relatively() {
             r.stdout
         );
     }
-    let headings: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("## ")).collect();
+    r.stdout
+}
+
+#[test]
+fn markdown_assets_are_the_same_charts_as_files_linked_relatively() {
+    let md = assets_are_the_pages_charts(&sample());
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
     assert_eq!(
         &headings[..3],
         ["## Verdict: ❌ FAIL (exit 2)", "## Charts", "## Timeline"]
     );
+    let md = assets_are_the_pages_charts(&pool_run());
+    assert!(md.contains("pool-waits.svg)"), "{md}");
 }
 
 #[test]

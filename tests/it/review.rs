@@ -879,7 +879,7 @@ mod fuzz {
             }
             let rec: Recording = match connscope::record::parse(text.as_bytes(), "fuzz") {
                 Ok(r) => r,
-                Err(e) => return Err(TestCaseError::fail(e.message)),
+                Err(e) => return Err(TestCaseError::fail(e.to_string())),
             };
             let mut state = State::new(rec.header.state.clone());
             for ev in &rec.events {

@@ -58,7 +58,7 @@ pub(super) fn gauges(r: &Registry, s: &State, j: &Judgement, clients: usize) {
         r,
         "connscope_verdict",
         "The judge's verdict now: 0 pass, 1 warn, 2 fail.",
-        f64::from(j.verdict.exit_code()),
+        f64::from(j.verdict.exit_code().code()),
     );
     let alerts = gauge_vec(
         r,

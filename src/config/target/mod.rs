@@ -299,6 +299,8 @@ impl TargetError {
     }
 }
 
+impl std::error::Error for TargetError {}
+
 impl fmt::Display for TargetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.at {

@@ -1,8 +1,9 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::error::{AppError, RecordError};
 use crate::event::EventBody;
-use crate::exit::CONFIG;
+use crate::exit::ExitCode::{self, Config as CONFIG};
 use crate::state::fixtures::{self, t};
 
 fn header_line(version: u32) -> String {
@@ -97,10 +98,24 @@ fn events_out_of_time_order_are_kept_in_file_order_with_a_note() {
     );
 }
 
-fn refused(bytes: &[u8]) -> AppError {
+/// A refusal as the person sees it: its exit code and its one line.
+struct Said {
+    code: ExitCode,
+    message: String,
+}
+
+fn said(e: RecordError) -> Said {
+    let e = AppError::from(e);
+    Said {
+        code: e.exit_code(),
+        message: crate::error::line(&e),
+    }
+}
+
+fn refused(bytes: &[u8]) -> Said {
     match parse(bytes, "f.jsonl") {
         Ok(_) => panic!("accepted: {}", String::from_utf8_lossy(bytes)),
-        Err(e) => e,
+        Err(e) => said(e),
     }
 }
 
@@ -154,9 +169,9 @@ fn a_damaged_header_is_refused() {
 fn a_missing_file_is_no_input_naming_it() {
     let e = match read(Path::new("/nonexistent/rec.jsonl")) {
         Ok(_) => panic!("read a missing file"),
-        Err(e) => e,
+        Err(e) => said(e),
     };
-    assert_eq!(e.code, crate::exit::NO_INPUT);
+    assert_eq!(e.code, ExitCode::NoInput);
     assert!(
         e.message
             .starts_with("/nonexistent/rec.jsonl: cannot read recording")
@@ -172,9 +187,9 @@ fn only_regular_files_are_read() {
     ] {
         let e = match read(Path::new(path)) {
             Ok(_) => panic!("read {path}"),
-            Err(e) => e,
+            Err(e) => said(e),
         };
-        assert_eq!(e.code, crate::exit::NO_INPUT, "{path}");
+        assert_eq!(e.code, ExitCode::NoInput, "{path}");
         assert!(
             e.message.contains(&format!("{what} is not a regular file")),
             "{}",
@@ -263,14 +278,14 @@ fn standard_input_is_spooled_within_its_bound() {
     let spooled = spool(&mut &bytes[..], bytes.len() as u64).expect("fits exactly");
     let (_, events) = EventReader::new(std::io::BufReader::new(spooled), "-").expect("reads");
     assert_eq!(events.count(), outage_lines().len());
-    let e = spool(&mut &bytes[..], bytes.len() as u64 - 1).expect_err("one byte too many");
-    assert_eq!(e.code, crate::exit::NO_INPUT);
+    let e = said(spool(&mut &bytes[..], bytes.len() as u64 - 1).expect_err("one byte too many"));
+    assert_eq!(e.code, ExitCode::NoInput);
     assert!(
         e.message.contains("standard input is longer than"),
         "{}",
         e.message
     );
     // Endless input without a line is refused after the line bound, not the size bound.
-    let e = spool(&mut std::io::repeat(0), u64::MAX - 1).expect_err("refused");
+    let e = said(spool(&mut std::io::repeat(0), u64::MAX - 1).expect_err("refused"));
     assert!(e.message.contains("longer than 1 MiB"), "{}", e.message);
 }

@@ -1,10 +1,11 @@
 //! The report's charts, drawn from the model (`Report::charts`, never the state): the
 //! database timeline, the startup phase chart, health and WebSocket status strips, capacity
-//! tests. Each is one SVG whose colours come from classes, so the HTML page's stylesheet (or a
+//! tests, the pool probe's waits. Each is one SVG whose colours come from classes, so the HTML page's stylesheet (or a
 //! file's own, for markdown's `--assets`) paints it in the dashboard's palettes.
 
 mod capacity;
 mod phases;
+mod pool;
 mod strips;
 mod timeline;
 
@@ -38,6 +39,7 @@ pub fn all(r: &Report, theme: ThemeName, standalone: bool) -> Vec<Chart> {
         phases::chart(r),
         strips::chart(r),
         capacity::chart(r),
+        pool::chart(r),
     ]
     .into_iter()
     .flatten()
@@ -150,6 +152,9 @@ pub const CSS: &str = "\
 .chart .p-running{fill:var(--accent)}.chart .p-skipped{fill:var(--grid)}\
 .chart .exit{stroke:var(--fail);stroke-width:2}\
 .chart .cap-ok{fill:var(--ok)}.chart .cap-53300{fill:var(--warn)}.chart .cap-other{fill:var(--other)}\
+.chart .wait{fill:var(--s1)}.chart .wait-max{stroke:var(--text);stroke-width:1}\
+.chart .waiting{fill:var(--warn);fill-opacity:.15;stroke:var(--warn);stroke-width:1.2}\
+.chart .warn-line{stroke:var(--warn);stroke-width:1.2;stroke-dasharray:2 3}\
 .chart .past{fill-opacity:.45}\
 .chart text.on-bar{fill:var(--bg);font-size:10.5px;font-weight:600}\
 .chart text.bad{fill:var(--fail);font-weight:600}\
@@ -166,6 +171,38 @@ pub(crate) fn swatch(
     svg.rect(x, y - 9.0, 10.0, 10.0, class, None);
     svg.text(x + 14.0, y, "axis", word);
     x + 22.0 + 6.2 * word.chars().count() as f64
+}
+
+/// A failure mark centred on (`cx`, `cy`) in the shape of its family: `timeout` a square,
+/// `capacity` (53300) a diamond, anything else a cross — shapes, so they read without colour.
+pub(crate) fn mark(svg: &mut crate::report::svg::Svg, cx: f64, cy: f64, fam: &str, tip: &str) {
+    let class = format!("mark mark-{fam}");
+    match fam {
+        "timeout" => svg.rect(cx - 4.5, cy - 4.5, 9.0, 9.0, &class, Some(tip)),
+        "capacity" => svg.path(
+            &[
+                (cx, cy - 5.5),
+                (cx + 5.5, cy),
+                (cx, cy + 5.5),
+                (cx - 5.5, cy),
+            ],
+            true,
+            &class,
+            Some(tip),
+        ),
+        _ => svg.path(
+            &[
+                (cx - 4.0, cy - 4.0),
+                (cx + 4.0, cy + 4.0),
+                (cx, cy),
+                (cx + 4.0, cy - 4.0),
+                (cx - 4.0, cy + 4.0),
+            ],
+            false,
+            &class,
+            Some(tip),
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Drawn, GUTTER, RIGHT, WIDTH, swatch};
+use super::{Drawn, GUTTER, RIGHT, WIDTH, mark, swatch};
 use crate::event::{ErrorClass, Step};
 use crate::report::model::Report;
 use crate::report::series::{AlertSpan, DbLane};
@@ -487,36 +487,6 @@ fn fail_lane(svg: &mut Svg, ts: &TimeScale, y: f64, class: ErrorClass, cols: &[C
         mark(svg, cx, y + ROW / 2.0, fam, &tip);
     }
     svg.end_group();
-}
-
-fn mark(svg: &mut Svg, cx: f64, cy: f64, fam: &str, tip: &str) {
-    let class = format!("mark mark-{fam}");
-    match fam {
-        "timeout" => svg.rect(cx - 4.5, cy - 4.5, 9.0, 9.0, &class, Some(tip)),
-        "capacity" => svg.path(
-            &[
-                (cx, cy - 5.5),
-                (cx + 5.5, cy),
-                (cx, cy + 5.5),
-                (cx - 5.5, cy),
-            ],
-            true,
-            &class,
-            Some(tip),
-        ),
-        _ => svg.path(
-            &[
-                (cx - 4.0, cy - 4.0),
-                (cx + 4.0, cy + 4.0),
-                (cx, cy),
-                (cx + 4.0, cy - 4.0),
-                (cx - 4.0, cy + 4.0),
-            ],
-            false,
-            &class,
-            Some(tip),
-        ),
-    }
 }
 
 fn axis(svg: &mut Svg, ts: &TimeScale, y: f64, plots_top: f64) {

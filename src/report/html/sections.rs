@@ -214,6 +214,35 @@ pub(super) fn db_summary(o: &mut String, r: &Report) {
     );
 }
 
+/// The words under the pool's chart: the newest run as judged, with what lay beneath it, and
+/// its last error in the server's or sqlx's words.
+pub(super) fn pool_summary(o: &mut String, r: &Report) {
+    let Some(p) = &r.pool else { return };
+    let j = &p.judged;
+    let class = match j.verdict {
+        Verdict::Pass => "ok",
+        Verdict::Warn => "warn",
+        Verdict::Fail => "bad",
+    };
+    let _ = write!(
+        o,
+        r#"<p class="pool-line"><span class="{class}">{}</span> {}</p>"#,
+        verdict_word(j.verdict),
+        esc(&j.line)
+    );
+    if let Some(why) = &j.past_because {
+        let _ = write!(
+            o,
+            r#"<p class="muted">History: this run ({} UTC) no longer speaks for now — {}.</p>"#,
+            clock(j.at),
+            esc(why)
+        );
+    }
+    if let Some(e) = &p.totals.last_error {
+        let _ = write!(o, "<p>Last error: {}</p>", esc(&e.to_string()));
+    }
+}
+
 pub(super) fn targets(o: &mut String, r: &Report) {
     o.push_str(r#"<section id="targets"><h2>Targets</h2><table><tr><th>Target</th><th>Actual</th><th>Result</th></tr>"#);
     for t in &r.targets {

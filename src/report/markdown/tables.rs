@@ -471,7 +471,7 @@ pub(super) fn pool(o: &mut String, p: &Pool) {
             cell(why)
         );
     }
-    let _ = writeln!(o, "{}.\n", cell(&pool_shape(p)));
+    let _ = writeln!(o, "{}.\n", cell(&pool_shape(&p.started)));
     let t = &p.totals;
     let _ = writeln!(
         o,

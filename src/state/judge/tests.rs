@@ -289,7 +289,7 @@ fn every_selected_probe_must_bring_evidence() {
         "{:?}",
         j.reasons
     );
-    assert_eq!(j.exit_code, 1);
+    assert_eq!(j.exit_code, crate::exit::ExitCode::Warn);
 }
 
 #[test]
@@ -327,7 +327,7 @@ fn an_interrupted_run_says_so_and_exits_130() {
     ev.push(run_ended(6.0, true));
     let j = build(staging_config(), &ev).judge(None);
     assert!(j.interrupted);
-    assert_eq!(j.exit_code, 130);
+    assert_eq!(j.exit_code, crate::exit::ExitCode::Interrupted);
     assert_eq!(j.verdict, Verdict::Warn);
     assert!(
         has(

@@ -292,7 +292,7 @@ impl HeadlessLab {
         }
     }
 
-    /// A killed lab cannot clean up itself: its watchdog (`src/lab/guard.rs`) must have
+    /// A killed lab cannot clean up itself: its watchdog (`src/lab/watchdog.rs`) must have
     /// stopped the cluster and removed the directories within 30 s, and the database port must
     /// be closed. On failure, says what is left (and removes it).
     pub fn assert_cleaned_up(&self, before: &LabLeftovers, how: &str) {
@@ -382,7 +382,7 @@ pub fn postmasters_of(pid: u32) -> Vec<(u32, String)> {
         .collect()
 }
 
-/// The lab's watchdog processes (`src/lab/guard.rs`): they carry the lab's directories in their
+/// The lab's watchdog processes (`src/lab/watchdog.rs`): they carry the lab's directories in their
 /// environment, not their command line. (pid, state line of /proc/PID/status, stdin link).
 pub fn watchdogs_of(pid: u32) -> Vec<(u32, String, String)> {
     let needle = format!("-{pid}-");

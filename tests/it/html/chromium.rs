@@ -1,5 +1,5 @@
-//! The sample outage's page in a real headless Chromium (Debian's `chromium`; `.ci/run`
-//! installs it): screenshots of the page as is and with its charts hidden (`visibility:
+//! The sample outage's page, and a pool run's, in a real headless Chromium (Debian's
+//! `chromium`; `.ci/run` installs it): screenshots of the page as is and with its charts hidden (`visibility:
 //! hidden` keeps the layout), so the pixels that differ are exactly where the charts are.
 //! Those regions must be there, one per chart, far from blank, and carry the colours the
 //! chart means there (the theme's fail red for the outage, the ok green of phases that
@@ -124,14 +124,12 @@ fn bands(with: &Image, without: &Image) -> Vec<(usize, usize, Vec<[u8; 3]>)> {
     out
 }
 
-#[test]
-fn chromium_draws_every_chart_of_the_sample_outage() {
-    let (code, page) = super::html_of(&super::sample(), &[]);
-    assert_eq!(code, Some(2));
+/// The page's chart regions: screenshots with and without the charts, and where they differ.
+fn chart_bands(page: &str) -> Vec<(usize, usize, Vec<[u8; 3]>)> {
     let dir = tempfile::tempdir().expect("tmp");
     let shown = dir.path().join("report.html");
     let hidden = dir.path().join("hidden.html");
-    std::fs::write(&shown, &page).expect("write");
+    std::fs::write(&shown, page).expect("write");
     let without = page.replacen(
         "</head>",
         "<style>.chart{visibility:hidden}</style></head>",
@@ -144,7 +142,18 @@ fn chromium_draws_every_chart_of_the_sample_outage() {
     let (with, without) = (decode(&a), decode(&b));
     assert_eq!((with.w, with.h), (W, H), "the window's size");
     assert_eq!((without.w, without.h), (W, H));
-    let found = bands(&with, &without);
+    bands(&with, &without)
+}
+
+fn count(px: &[[u8; 3]], colour: [u8; 3]) -> usize {
+    px.iter().filter(|p| near(**p, colour)).count()
+}
+
+#[test]
+fn chromium_draws_every_chart_of_the_sample_outage() {
+    let (code, page) = super::html_of(&super::sample(), &[]);
+    assert_eq!(code, Some(2));
+    let found = chart_bands(&page);
     let spans: Vec<(usize, usize)> = found.iter().map(|(a, b, _)| (*a, *b)).collect();
     assert_eq!(
         found.len(),
@@ -158,7 +167,6 @@ fn chromium_draws_every_chart_of_the_sample_outage() {
         parse_hex(&c.plot),
         parse_hex(&c.warn),
     );
-    let count = |px: &[[u8; 3]], colour: [u8; 3]| px.iter().filter(|p| near(**p, colour)).count();
     for (i, (top, bottom, px)) in found.iter().enumerate() {
         assert!(bottom - top > 80, "chart {i} has height: {spans:?}");
         assert!(
@@ -178,5 +186,35 @@ fn chromium_draws_every_chart_of_the_sample_outage() {
         "the strips are red: {} fail, {} ok pixels",
         count(strips, fail),
         count(strips, ok)
+    );
+}
+
+#[test]
+fn chromium_draws_the_pool_chart_of_a_pool_run() {
+    let (code, page) = super::html_of(&super::pool_run(), &[]);
+    assert_eq!(code, Some(2));
+    let found = chart_bands(&page);
+    let spans: Vec<(usize, usize)> = found.iter().map(|(a, b, _)| (*a, *b)).collect();
+    assert_eq!(
+        found.len(),
+        2,
+        "one region per chart (timeline, pool): {spans:?}"
+    );
+    let c = colors(ThemeName::Light);
+    let (fail, plot, warn, wait) = (
+        parse_hex(&c.fail),
+        parse_hex(&c.plot),
+        parse_hex(&c.warn),
+        parse_hex(&c.steps[1]),
+    );
+    let (top, bottom, pool) = &found[1];
+    assert!(bottom - top > 150, "the pool chart has height: {spans:?}");
+    assert!(pool.len() > 20_000, "not blank: {} pixels", pool.len());
+    assert!(count(pool, plot) > 5_000, "its plot area");
+    assert!(count(pool, wait) > 200, "the waits' bars");
+    assert!(count(pool, warn) > 100, "the still-waiting bars");
+    assert!(
+        count(pool, fail) > 200,
+        "the timeout mark, the acquire-timeout line, the failing figures"
     );
 }

@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 
 use crate::cli::{ConfigCommand, Format, Global};
 use crate::config::{Config, FindingLevel, Source, duration};
-use crate::exit::{self, AppError, AppResult};
+use crate::error::{AppError, AppResult};
+use crate::exit::ExitCode;
 
-pub fn run(g: &Global, c: &ConfigCommand) -> AppResult<i32> {
+pub fn run(g: &Global, c: &ConfigCommand) -> AppResult<ExitCode> {
     let config = super::load_config(g)?;
     match c {
         ConfigCommand::Show { format } => show(&config, *format),
@@ -111,7 +112,7 @@ fn target_part(t: &crate::config::DbTarget, part: &str) -> String {
     }
 }
 
-fn show(c: &Config, format: Format) -> AppResult<i32> {
+fn show(c: &Config, format: Format) -> AppResult<ExitCode> {
     let entries = entries(c);
     match format {
         Format::Json => {
@@ -144,7 +145,7 @@ fn show(c: &Config, format: Format) -> AppResult<i32> {
             ));
         }
     }
-    Ok(exit::PASS)
+    Ok(ExitCode::Pass)
 }
 
 fn show_text(c: &Config, entries: &[Entry]) -> String {
@@ -188,13 +189,13 @@ fn show_text(c: &Config, entries: &[Entry]) -> String {
     o
 }
 
-fn check(c: &Config, format: Format) -> AppResult<i32> {
+fn check(c: &Config, format: Format) -> AppResult<ExitCode> {
     let findings = c.findings();
     let worst = findings.iter().map(|f| f.level).max();
     let code = match worst {
-        Some(FindingLevel::Fail) => exit::FAIL,
-        Some(FindingLevel::Warn) => exit::WARN,
-        _ => exit::PASS,
+        Some(FindingLevel::Fail) => ExitCode::Fail,
+        Some(FindingLevel::Warn) => ExitCode::Warn,
+        _ => ExitCode::Pass,
     };
     match format {
         Format::Json => {
