@@ -14,7 +14,6 @@ use crate::config::{Config, LoadOptions};
 use crate::error::{AppError, AppResult, LabError};
 use crate::event::{Event, EventBody, LabScenario};
 use crate::exit::ExitCode;
-use crate::ui::feed::Feed;
 use crate::lab::{Lab, LabOptions};
 use crate::probe::capacity::CapacityParams;
 use crate::probe::remote::{AgentTarget, Reach};
@@ -22,6 +21,7 @@ use crate::probe::{Kind, Mode};
 use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
 use crate::supervisor::{self, Running};
+use crate::ui::feed::Feed;
 use crate::ui::{self, Outbound, UiOptions, ViewMode};
 
 const FEED: usize = 4096;

@@ -10,11 +10,11 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{Global, ReplayArgs};
 use crate::error::{AppError, AppResult};
 use crate::exit::ExitCode;
-use crate::ui::feed::{Feed, ReplayCtl};
 use crate::record;
 use crate::replay::{self, MAX_SPEED, MIN_SPEED};
 use crate::state::State;
 use crate::ui;
+use crate::ui::feed::{Feed, ReplayCtl};
 
 /// Feed items in flight to the dashboard; a seek sends a whole recording at once and waits
 /// here for room rather than growing without bound.
