@@ -17,7 +17,7 @@ use crate::lab::ScenarioError;
 use crate::probe::startup::MatcherError;
 
 /// What a command returns when it cannot go on.
-pub type AppResult<T> = Result<T, AppError>;
+pub(crate) type AppResult<T> = Result<T, AppError>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -279,7 +279,7 @@ impl AgentError {
 
 /// The error and its sources as one line (`what: why: cause`), scrubbed of secrets. A source
 /// whose text the line already holds is not said twice.
-pub fn line(e: &(dyn StdError + 'static)) -> String {
+pub(crate) fn line(e: &(dyn StdError + 'static)) -> String {
     let mut out = e.to_string();
     let mut next = e.source();
     while let Some(s) = next {

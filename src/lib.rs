@@ -2,25 +2,27 @@
 //!
 //! One way through: config → probes → channel of `Event`s → `State::apply` → view or report.
 
+#![warn(unreachable_pub)]
+
 pub(crate) mod agent;
 pub mod cli;
 pub mod cmd;
 pub mod config;
-pub mod error;
+pub(crate) mod error;
 pub mod event;
-pub mod exit;
+pub(crate) mod exit;
 pub mod lab;
-pub mod logging;
-pub mod output;
+pub(crate) mod logging;
+pub(crate) mod output;
 pub mod probe;
 pub mod record;
 pub mod replay;
 pub mod report;
 pub mod secret;
 pub(crate) mod shutdown;
-pub mod signal;
+pub(crate) mod signal;
 pub mod state;
-pub mod supervisor;
+pub(crate) mod supervisor;
 pub(crate) mod tty;
 pub mod ui;
-pub mod units;
+pub(crate) mod units;

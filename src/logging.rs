@@ -51,7 +51,7 @@ impl Sink {
 }
 
 /// One log record's writer: collects the formatted line, scrubs it and writes it whole.
-pub struct Scrubbed<'a>(&'a Sink);
+pub(crate) struct Scrubbed<'a>(&'a Sink);
 
 impl Write for Scrubbed<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -75,7 +75,7 @@ impl<'a> MakeWriter<'a> for Sink {
 
 /// Opens the log file (if any) and installs the subscriber. Errors only for a `--log-file`
 /// that cannot be opened for appending (exit 73, before anything runs).
-pub fn init(cli: &Cli) -> AppResult<()> {
+pub(crate) fn init(cli: &Cli) -> AppResult<()> {
     let sink = match &cli.global.log_file {
         Some(path) => Some(open(path)?),
         None if cli.owns_terminal() => None,

@@ -23,7 +23,7 @@ static DEFERRED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 const MAX_DEFERRED: usize = 16;
 
 /// Writes `text` to standard output and flushes it.
-pub fn stdout(text: &str) -> Result<(), OutputError> {
+pub(crate) fn stdout(text: &str) -> Result<(), OutputError> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -31,7 +31,7 @@ pub fn stdout(text: &str) -> Result<(), OutputError> {
 }
 
 /// What a failed write to standard output means (see the module comment).
-pub fn stdout_error(e: io::Error) -> OutputError {
+pub(crate) fn stdout_error(e: io::Error) -> OutputError {
     if e.kind() == io::ErrorKind::BrokenPipe {
         OutputError::Closed
     } else {
@@ -40,12 +40,12 @@ pub fn stdout_error(e: io::Error) -> OutputError {
 }
 
 /// One line on standard error, scrubbed; dropped once stderr is known to be closed.
-pub fn stderr_line(text: &str) {
+pub(crate) fn stderr_line(text: &str) {
     stderr_bytes(format!("{}\n", crate::secret::scrub(text)).as_bytes());
 }
 
 /// Raw bytes to standard error (already scrubbed by the caller), for the log writer.
-pub fn stderr_bytes(bytes: &[u8]) {
+pub(crate) fn stderr_bytes(bytes: &[u8]) {
     if STDERR_CLOSED.load(Ordering::Relaxed) {
         return;
     }
@@ -58,18 +58,18 @@ pub fn stderr_bytes(bytes: &[u8]) {
 }
 
 /// `connscope: <message>` on standard error.
-pub fn say(message: &str) {
+pub(crate) fn say(message: &str) {
     stderr_line(&format!("connscope: {message}"));
 }
 
 /// The dashboard is about to own the terminal (`true`) or has given it back (`false`).
-pub fn terminal_owned(owned: bool) {
+pub(crate) fn terminal_owned(owned: bool) {
     TERMINAL_OWNED.store(owned, Ordering::Relaxed);
 }
 
 /// A warning for the person: said now, or — while the dashboard owns the terminal, where it
 /// would scribble over the screen — kept and said by `say_deferred` after it.
-pub fn warn(message: &str) {
+pub(crate) fn warn(message: &str) {
     if !TERMINAL_OWNED.load(Ordering::Relaxed) {
         say(message);
         return;
@@ -82,7 +82,7 @@ pub fn warn(message: &str) {
 }
 
 /// Says the warnings kept while the dashboard ran.
-pub fn say_deferred() {
+pub(crate) fn say_deferred() {
     let kept = DEFERRED.lock().map(|mut d| std::mem::take(&mut *d));
     for m in kept.unwrap_or_default() {
         say(&m);

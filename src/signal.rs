@@ -12,7 +12,7 @@ static RECEIVED: AtomicBool = AtomicBool::new(false);
 /// is called, not when the future is first polled: a signal arriving in between would
 /// otherwise end the process at once, with a dashboard's terminal still in raw mode. Where
 /// they cannot be installed, Ctrl-C alone is listened for (said in the log).
-pub fn shutdown() -> impl Future<Output = ()> + Send + 'static {
+pub(crate) fn shutdown() -> impl Future<Output = ()> + Send + 'static {
     let wait = listen();
     async move {
         wait.await;
@@ -21,7 +21,7 @@ pub fn shutdown() -> impl Future<Output = ()> + Send + 'static {
 }
 
 /// Whether a signal ended (or is ending) this run.
-pub fn received() -> bool {
+pub(crate) fn received() -> bool {
     RECEIVED.load(Ordering::SeqCst)
 }
 

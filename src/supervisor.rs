@@ -22,17 +22,9 @@ const CHANNEL: usize = 4096;
 /// capacity test and the pool probe (they open many connections, so they run only when asked
 /// for: `--capacity N`, `--only pool`, `pool_probe.enabled`) and the rehearsal. The pool probe
 /// brings the raw database attempts with it: they tell what lies beneath its waits.
-pub fn select(
-    only: Option<&[Kind]>,
-    c: &Config,
-    capacity_asked: bool,
-) -> Result<BTreeSet<Kind>, SetupError> {
-    select_beside_agents(only, c, capacity_asked, false)
-}
-
-/// `select`, for a run attached to agents (`--agent`): with nothing configured locally it
-/// probes nothing itself, and the agents are its only vantage points.
-pub fn select_beside_agents(
+/// Attached to agents (`--agent`), with nothing configured locally it probes nothing itself,
+/// and the agents are its only vantage points.
+pub(crate) fn select_beside_agents(
     only: Option<&[Kind]>,
     c: &Config,
     capacity_asked: bool,
@@ -78,7 +70,11 @@ pub fn select_beside_agents(
 
 /// In production the pool probe opens its connections only when told to: `--force` in
 /// `check` (the dashboard asks instead), as a `y` confirms the capacity test there.
-pub fn pool_allowed(kinds: &BTreeSet<Kind>, c: &Config, force: bool) -> Result<(), SetupError> {
+pub(crate) fn pool_allowed(
+    kinds: &BTreeSet<Kind>,
+    c: &Config,
+    force: bool,
+) -> Result<(), SetupError> {
     let env = &c.settings.environment;
     if kinds.contains(&Kind::Pool) && crate::ui::app::needs_confirmation(env) && !force {
         return Err(SetupError::PoolNeedsForce {
@@ -110,7 +106,7 @@ fn missing(k: Kind) -> SetupError {
 }
 
 /// Running probe tasks, and what the dashboard's commands act on.
-pub struct Running {
+pub(crate) struct Running {
     config: Config,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
@@ -131,7 +127,7 @@ pub struct Running {
 impl Running {
     /// Starts the selected probes. Events arrive on the returned receiver, which closes when
     /// every probe has finished and `close_intake` has been called.
-    pub fn start(
+    pub(crate) fn start(
         config: &Config,
         kinds: &BTreeSet<Kind>,
         mode: Mode,
@@ -241,7 +237,11 @@ impl Running {
 
     /// Attaches to agents: each client's events (tagged with its vantage) enter the same
     /// stream as the local probes'. A client that panics is told as its agent lost.
-    pub fn attach(&mut self, agents: &[probe::remote::AgentTarget], reach: probe::remote::Reach) {
+    pub(crate) fn attach(
+        &mut self,
+        agents: &[probe::remote::AgentTarget],
+        reach: probe::remote::Reach,
+    ) {
         for t in agents {
             let Some(ctx) = self.ctx() else { return };
             let _ = ctx.tx.try_send(probe::remote::connecting(t));
@@ -269,7 +269,7 @@ impl Running {
     }
 
     /// Starts a capacity test unless one is running.
-    pub fn start_capacity(&mut self, force: bool) {
+    pub(crate) fn start_capacity(&mut self, force: bool) {
         if self.capacity.as_ref().is_some_and(|c| !c.is_cancelled()) {
             return;
         }
@@ -292,7 +292,7 @@ impl Running {
         self.capacity = Some(token);
     }
 
-    pub fn command(&mut self, cmd: Command) {
+    pub(crate) fn command(&mut self, cmd: Command) {
         tracing::debug!(?cmd, "command from the dashboard");
         match cmd {
             Command::RunNow => self.control.run_now(),
@@ -315,7 +315,7 @@ impl Running {
 
     /// Starts a pool probe run unless one is running. Its `stop` token ends it early (`o`);
     /// when it ends, the database attempts kept going for it (`check`) may stop too.
-    pub fn start_pool(&mut self, force: bool) {
+    pub(crate) fn start_pool(&mut self, force: bool) {
         if self.pool.as_ref().is_some_and(|c| !c.is_cancelled()) {
             return;
         }
@@ -341,7 +341,7 @@ impl Running {
     }
 
     /// Runs the startup rehearsal unless one is running.
-    pub fn start_rehearsal(&mut self) {
+    pub(crate) fn start_rehearsal(&mut self) {
         if self.rehearsal.as_ref().is_some_and(|c| !c.is_cancelled()) {
             return;
         }
@@ -360,22 +360,18 @@ impl Running {
 
     /// A sender into the same event stream the probes use (for events the session itself
     /// produces, such as a lab scenario switch). `None` once intake is closed.
-    pub fn events(&self) -> Option<mpsc::Sender<Event>> {
+    pub(crate) fn events(&self) -> Option<mpsc::Sender<Event>> {
         self.tx.clone()
     }
 
     /// No more probes will be started; the event channel closes when the running ones finish.
-    pub fn close_intake(&mut self) {
+    pub(crate) fn close_intake(&mut self) {
         self.tx = None;
-    }
-
-    pub fn cancel(&self) {
-        self.cancel.cancel();
     }
 
     /// Cancels every probe and waits for each to end (closing its connections), bounded so a
     /// wedged task cannot hold the process: after the grace period the rest are aborted.
-    pub async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         self.tx = None;
         self.cancel.cancel();
         let started = std::time::Instant::now();
@@ -402,6 +398,14 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn select(
+        only: Option<&[Kind]>,
+        c: &Config,
+        capacity: bool,
+    ) -> Result<BTreeSet<Kind>, SetupError> {
+        select_beside_agents(only, c, capacity, false)
+    }
 
     fn config(flags: &[(&'static str, toml::Value)]) -> Config {
         let flags = flags

@@ -9,10 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 /// What is shown where nothing was measured.
-pub const NONE: &str = "—";
+pub(crate) const NONE: &str = "—";
 
 /// A measured time in milliseconds: `0.42 ms`, `12.3 ms`, `350 ms`, `1.25 s`, `35.0 s`.
-pub fn ms(v: f64) -> String {
+pub(crate) fn ms(v: f64) -> String {
     match v {
         v if !v.is_finite() => NONE.into(),
         v if v < 1.0 => format!("{v:.2} ms"),
@@ -24,17 +24,12 @@ pub fn ms(v: f64) -> String {
 }
 
 /// [`ms`], or a dash when nothing was measured.
-pub fn opt_ms(v: Option<f64>) -> String {
+pub(crate) fn opt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| NONE.into(), ms)
 }
 
-/// [`ms`] without the space, for narrow table columns: `0.42ms`, `350ms`, `1.25s`, `35.0s`.
-pub fn ms_compact(v: f64) -> String {
-    ms(v).replacen(' ', "", 1)
-}
-
 /// A configured duration, exact as written: `75 s`, `7.5 s`, `500 ms`, `0.1 s`.
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     if d < Duration::from_secs(1) && d.subsec_nanos().is_multiple_of(1_000_000) {
         return format!("{} ms", d.as_millis());
     }
@@ -42,7 +37,7 @@ pub fn duration(d: Duration) -> String {
 }
 
 /// Seconds to the millisecond, trailing zeros dropped: `75 s`, `7.5 s`, `0.125 s`.
-pub fn secs_exact(v: f64) -> String {
+pub(crate) fn secs_exact(v: f64) -> String {
     let r = (v * 1000.0).round() / 1000.0;
     if r.fract() == 0.0 {
         format!("{r:.0} s")
@@ -52,7 +47,7 @@ pub fn secs_exact(v: f64) -> String {
 }
 
 /// Measured seconds with one decimal: `77.2 s`.
-pub fn secs(v: f64) -> String {
+pub(crate) fn secs(v: f64) -> String {
     if v.is_finite() {
         format!("{v:.1} s")
     } else {
@@ -62,7 +57,7 @@ pub fn secs(v: f64) -> String {
 
 /// How long something lasted or has been going on: `8.5 s`, `45 s`, `3 min 05 s`,
 /// `2 h 03 min` — precise when short, readable when long.
-pub fn span(secs: f64) -> String {
+pub(crate) fn span(secs: f64) -> String {
     let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
     if secs < 9.95 {
         return format!("{secs:.1} s");
@@ -78,7 +73,7 @@ pub fn span(secs: f64) -> String {
 
 /// A measured duration: seconds with one decimal while short (`77.2 s`), then as a span
 /// (`26 h 40 min`) — a phase stuck for a day is not read as 96049.3 s.
-pub fn elapsed(secs_: f64) -> String {
+pub(crate) fn elapsed(secs_: f64) -> String {
     if secs_ < 600.0 {
         secs(secs_)
     } else {
@@ -87,7 +82,7 @@ pub fn elapsed(secs_: f64) -> String {
 }
 
 /// A fraction 0..1 as a whole percentage: `45 %`.
-pub fn pct(f: f64) -> String {
+pub(crate) fn pct(f: f64) -> String {
     if f.is_finite() {
         format!("{:.0} %", f * 100.0)
     } else {
@@ -96,12 +91,12 @@ pub fn pct(f: f64) -> String {
 }
 
 /// [`pct`], or a dash when there is nothing to count.
-pub fn opt_pct(f: Option<f64>) -> String {
+pub(crate) fn opt_pct(f: Option<f64>) -> String {
     f.map_or_else(|| NONE.into(), pct)
 }
 
 /// A count and its noun, singular or plural: `1 attempt`, `3 attempts`, `1 try`, `2 tries`.
-pub fn count(n: impl Into<u64>, noun: &str) -> String {
+pub(crate) fn count(n: impl Into<u64>, noun: &str) -> String {
     let n = n.into();
     if n == 1 {
         return format!("1 {noun}");
@@ -114,20 +109,20 @@ pub fn count(n: impl Into<u64>, noun: &str) -> String {
 }
 
 /// Wall-clock time of day, UTC (the recording's clock; outputs say UTC once).
-pub fn clock(t: DateTime<Utc>) -> String {
+pub(crate) fn clock(t: DateTime<Utc>) -> String {
     t.format("%H:%M:%S").to_string()
 }
 
 /// `" since HH:MM:SS UTC"` for a known moment, nothing for an unknown one: the clause
 /// every output puts after "down".
-pub fn since_clause(t: Option<DateTime<Utc>>) -> String {
+pub(crate) fn since_clause(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| format!(" since {} UTC", clock(t)))
         .unwrap_or_default()
 }
 
 /// Seconds from `a` to `b` (negative when `b` is earlier), to the microsecond; saturates
 /// instead of overflowing for spans no recording can have.
-pub fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+pub(crate) fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
     let d = b.signed_duration_since(a);
     d.num_microseconds()
         .map_or_else(|| d.num_seconds() as f64, |us| us as f64 / 1e6)
@@ -157,8 +152,6 @@ mod tests {
         assert_eq!(ms(35_000.4), "35.0 s");
         assert_eq!(ms(f64::NAN), NONE);
         assert_eq!(opt_ms(None), NONE);
-        assert_eq!(ms_compact(1504.0), "1.50s");
-        assert_eq!(ms_compact(0.4), "0.40ms");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::state::{State, StateConfig};
 use crate::supervisor::Running;
 
 /// The default port: 9466, beside the Prometheus exporters' range; `--listen` changes it.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9466";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:9466";
 /// How long the server may take to finish its requests at shutdown.
 const SERVER_GRACE: Duration = Duration::from_secs(5);
 

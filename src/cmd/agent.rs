@@ -8,7 +8,7 @@ use crate::exit::ExitCode;
 use crate::record::{Header, Recorder};
 use crate::state::StateConfig;
 
-pub async fn run(g: &Global, a: &AgentArgs) -> AppResult<ExitCode> {
+pub(super) async fn run(g: &Global, a: &AgentArgs) -> AppResult<ExitCode> {
     if !g.agent.is_empty() {
         return Err(AppError::usage(
             "--agent attaches `watch` or `check` to agents; an agent does not attach to others",

@@ -13,7 +13,7 @@ use crate::record::{Header, Recorder};
 use crate::state::{State, StateConfig};
 use crate::supervisor::{self, Running};
 
-pub async fn run(g: &Global, args: &CheckArgs) -> AppResult<ExitCode> {
+pub(super) async fn run(g: &Global, args: &CheckArgs) -> AppResult<ExitCode> {
     let agents = super::attach::targets(g)?;
     let config = super::load_config(g)?;
     let doc = super::document::options(args.format, g.theme.as_deref(), args.assets.as_deref())?;

@@ -10,7 +10,7 @@ use crate::config::{Config, FindingLevel, Source, duration};
 use crate::error::{AppError, AppResult};
 use crate::exit::ExitCode;
 
-pub fn run(g: &Global, c: &ConfigCommand) -> AppResult<ExitCode> {
+pub(super) fn run(g: &Global, c: &ConfigCommand) -> AppResult<ExitCode> {
     let config = super::load_config(g)?;
     match c {
         ConfigCommand::Show { format } => show(&config, *format),

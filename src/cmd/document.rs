@@ -13,13 +13,13 @@ use crate::ui::theme::ThemeName;
 
 /// The document options of one command line.
 #[derive(Debug, Clone, Default)]
-pub struct DocOptions {
+pub(super) struct DocOptions {
     pub theme: Option<ThemeName>,
     pub assets: Option<PathBuf>,
 }
 
 /// `--theme` and `--assets`, checked against the format: a bad value is a usage error (64).
-pub fn options(
+pub(super) fn options(
     format: Format,
     theme: Option<&str>,
     assets: Option<&Path>,
@@ -46,7 +46,7 @@ pub fn options(
 
 impl DocOptions {
     /// Sets the context's theme and writes the chart files, if asked, into it.
-    pub fn apply(&self, r: &Report, ctx: &mut Context) -> AppResult<()> {
+    pub(super) fn apply(&self, r: &Report, ctx: &mut Context) -> AppResult<()> {
         ctx.theme = self.theme;
         if let Some(dir) = &self.assets {
             ctx.assets = Some(write_assets(dir, r, ctx)?);

@@ -6,7 +6,7 @@ use crate::error::{AppError, AppResult};
 use crate::exit::ExitCode;
 use crate::lab::{DatabaseKind, Lab, LabOptions};
 
-pub fn options(args: &LabArgs) -> AppResult<LabOptions> {
+pub(super) fn options(args: &LabArgs) -> AppResult<LabOptions> {
     let known: Vec<String> = Lab::scenarios().into_iter().map(|(n, _)| n).collect();
     if !known.contains(&args.scenario) {
         return Err(AppError::usage(format!(
@@ -26,7 +26,7 @@ pub fn options(args: &LabArgs) -> AppResult<LabOptions> {
     })
 }
 
-pub async fn run(g: &Global, args: &LabArgs) -> AppResult<ExitCode> {
+pub(super) async fn run(g: &Global, args: &LabArgs) -> AppResult<ExitCode> {
     let opts = options(args)?;
     if args.headless {
         crate::lab::run_headless(opts, crate::signal::shutdown()).await?;

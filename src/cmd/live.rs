@@ -36,7 +36,7 @@ fn require_terminal() -> AppResult<()> {
     }
 }
 
-pub async fn watch(g: &Global) -> AppResult<ExitCode> {
+pub(super) async fn watch(g: &Global) -> AppResult<ExitCode> {
     require_terminal()?;
     let agents = super::attach::targets(g)?;
     let config = super::load_config(g)?;
@@ -44,7 +44,7 @@ pub async fn watch(g: &Global) -> AppResult<ExitCode> {
     session(g, config, kinds, ViewMode::Live, None, &agents).await
 }
 
-pub async fn lab(g: &Global, opts: LabOptions) -> AppResult<ExitCode> {
+pub(super) async fn lab(g: &Global, opts: LabOptions) -> AppResult<ExitCode> {
     require_terminal()?;
     let lab = Lab::start(opts).await?;
     let settings = match lab.suggested_settings() {

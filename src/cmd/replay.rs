@@ -20,7 +20,7 @@ use crate::ui::feed::{Feed, ReplayCtl};
 /// here for room rather than growing without bound.
 const FEED: usize = 4096;
 
-pub async fn run(g: &Global, args: &ReplayArgs) -> AppResult<ExitCode> {
+pub(super) async fn run(g: &Global, args: &ReplayArgs) -> AppResult<ExitCode> {
     if !(args.speed.is_finite() && (MIN_SPEED..=MAX_SPEED).contains(&args.speed)) {
         return Err(AppError::usage(format!(
             "--speed must be between {MIN_SPEED} and {MAX_SPEED}, got {}",

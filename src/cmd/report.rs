@@ -23,7 +23,7 @@ use crate::record::{self, EventReader, Header, Span};
 use crate::report::Context;
 use crate::state::State;
 
-pub fn run(g: &crate::cli::Global, args: &ReportArgs) -> AppResult<ExitCode> {
+pub(super) fn run(g: &crate::cli::Global, args: &ReportArgs) -> AppResult<ExitCode> {
     let doc = super::document::options(args.format, g.theme.as_deref(), args.assets.as_deref())?;
     let from = args
         .from
@@ -109,7 +109,7 @@ fn rebuild<R: BufRead>(
 }
 
 /// Damage found while reading, said once on stderr; the report itself goes on.
-pub fn say_notes(path: &Path, notes: &[String]) {
+pub(super) fn say_notes(path: &Path, notes: &[String]) {
     for note in notes {
         crate::output::say(&format!("{}: {note}", path.display()));
     }
@@ -143,14 +143,14 @@ fn context(
 
 /// A `--from` / `--to` value before the recording's start is known.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TimeSpec {
+pub(super) enum TimeSpec {
     At(DateTime<Utc>),
     /// From the recording's start.
     Offset(std::time::Duration),
 }
 
 impl TimeSpec {
-    pub fn parse(text: &str) -> Result<TimeSpec, String> {
+    pub(super) fn parse(text: &str) -> Result<TimeSpec, String> {
         let t = text.trim();
         if let Ok(at) = DateTime::parse_from_rfc3339(t) {
             return Ok(TimeSpec::At(at.with_timezone(&Utc)));
@@ -165,7 +165,7 @@ impl TimeSpec {
             })
     }
 
-    pub fn resolve(self, start: DateTime<Utc>) -> DateTime<Utc> {
+    pub(super) fn resolve(self, start: DateTime<Utc>) -> DateTime<Utc> {
         match self {
             TimeSpec::At(at) => at,
             TimeSpec::Offset(d) => chrono::Duration::from_std(d)

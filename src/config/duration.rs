@@ -11,11 +11,11 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serializer, de};
 
 /// The longest duration accepted anywhere.
-pub const MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const MAX: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Parses `500ms`, `2s`, `1m`, `1h`, `1m30s`, or a bare number of seconds (`2.5`); at most
 /// `MAX`.
-pub fn parse(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.is_empty() {
         return Err("empty duration".into());
@@ -47,7 +47,7 @@ fn from_secs(secs: f64) -> Duration {
 
 /// `d × factor`, saturating at `Duration::MAX` (and 0 for a negative or NaN factor) where
 /// `Duration::mul_f64` would panic.
-pub fn mul_f64(d: Duration, factor: f64) -> Duration {
+pub(crate) fn mul_f64(d: Duration, factor: f64) -> Duration {
     if factor.is_nan() || factor <= 0.0 {
         return Duration::ZERO;
     }
@@ -55,14 +55,14 @@ pub fn mul_f64(d: Duration, factor: f64) -> Duration {
 }
 
 /// The sum, saturating at `Duration::MAX` where `Iterator::sum` would panic.
-pub fn sum<I: IntoIterator<Item = Duration>>(items: I) -> Duration {
+pub(crate) fn sum<I: IntoIterator<Item = Duration>>(items: I) -> Duration {
     items
         .into_iter()
         .fold(Duration::ZERO, Duration::saturating_add)
 }
 
 /// Formats a duration in the largest unit that represents it exactly: `75s`, `500ms`, `2m`.
-pub fn format(d: Duration) -> String {
+pub(crate) fn format(d: Duration) -> String {
     let ms = d.as_millis();
     if !d.subsec_nanos().is_multiple_of(1_000) {
         return format!("{}ns", d.as_nanos());
@@ -84,16 +84,11 @@ pub fn format(d: Duration) -> String {
     }
 }
 
-/// Seconds as a float, the unit every report and JSON field uses for budgets.
-pub fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
-}
-
-pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format(*d))
 }
 
-pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     d.deserialize_any(DurationVisitor)
 }
 
@@ -128,17 +123,19 @@ impl de::Visitor<'_> for DurationVisitor {
 }
 
 /// `Option<Duration>` in the same notation.
-pub mod option {
+pub(crate) mod option {
     use super::*;
 
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => super::serialize(d, s),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         #[derive(Deserialize)]
         struct Wrap(#[serde(with = "super")] Duration);
         Option::<Wrap>::deserialize(d).map(|w| w.map(|Wrap(d)| d))

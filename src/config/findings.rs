@@ -28,7 +28,7 @@ fn finding(level: FindingLevel, key: &str, message: String) -> ConfigFinding {
     }
 }
 
-pub fn of(c: &Config) -> Vec<ConfigFinding> {
+pub(super) fn of(c: &Config) -> Vec<ConfigFinding> {
     let mut out = Vec::new();
     minimums(c, &mut out);
     capacity(c, &mut out);

@@ -11,19 +11,19 @@ use toml::{Table, Value};
 use super::source::{Source, line_col};
 
 #[derive(Debug, Default, Clone)]
-pub struct Layered {
+pub(super) struct Layered {
     pub table: Table,
     pub sources: BTreeMap<String, Source>,
 }
 
 impl Layered {
     /// Deep-merges `layer` on top, attributing each leaf it sets with `source_of(key_path)`.
-    pub fn overlay(&mut self, layer: Table, source_of: &dyn Fn(&str) -> Source) {
+    pub(super) fn overlay(&mut self, layer: Table, source_of: &dyn Fn(&str) -> Source) {
         merge(&mut self.table, layer, "", &mut self.sources, source_of);
     }
 
     /// Sets one dotted key, creating tables on the way.
-    pub fn set(&mut self, key: &str, value: Value, source: Source) {
+    pub(super) fn set(&mut self, key: &str, value: Value, source: Source) {
         let mut layer = Table::new();
         let mut parts: Vec<&str> = key.split('.').collect();
         let last = parts.pop().unwrap_or(key);
@@ -43,7 +43,7 @@ impl Layered {
 
     /// The source of `path`, of its nearest attributed ancestor, or (for a table) of its
     /// first attributed descendant.
-    pub fn source_of(&self, path: &str) -> Option<&Source> {
+    pub(super) fn source_of(&self, path: &str) -> Option<&Source> {
         let below = format!("{path}.");
         if let Some((_, s)) = self
             .sources
@@ -112,13 +112,13 @@ fn attribute(
 
 /// Byte spans of every key and value in a TOML document, by path (`a.b`, `list[0].c`).
 #[derive(Debug, Default, Clone)]
-pub struct Spans {
+pub(super) struct Spans {
     pub keys: BTreeMap<String, Range<usize>>,
     pub values: BTreeMap<String, Range<usize>>,
 }
 
 impl Spans {
-    pub fn collect(doc: &DeTable<'_>) -> Self {
+    pub(super) fn collect(doc: &DeTable<'_>) -> Self {
         let mut spans = Spans::default();
         spans.walk_table(doc, "");
         spans
@@ -149,7 +149,7 @@ impl Spans {
 }
 
 /// A parsed config file: its values, and a way to turn a key path into `file:line:col`.
-pub struct FileLayer {
+pub(super) struct FileLayer {
     pub path: String,
     pub text: String,
     pub table: Table,
@@ -157,7 +157,7 @@ pub struct FileLayer {
 }
 
 impl FileLayer {
-    pub fn parse(path: &str, text: String) -> Result<Self, super::ConfigError> {
+    pub(super) fn parse(path: &str, text: String) -> Result<Self, super::ConfigError> {
         let spans = match DeTable::parse(&text) {
             Ok(doc) => Spans::collect(doc.get_ref()),
             Err(e) => return Err(Self::syntax_error(path, &text, &e)),
@@ -185,7 +185,7 @@ impl FileLayer {
     }
 
     /// Location of the value at `path` (or of the key, for an unknown key).
-    pub fn source(&self, path: &str, key_span: bool) -> Source {
+    pub(super) fn source(&self, path: &str, key_span: bool) -> Source {
         let map = if key_span {
             &self.spans.keys
         } else {

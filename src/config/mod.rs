@@ -2,10 +2,10 @@
 //! merged in that order of increasing precedence into one `Settings`, with the source of every
 //! value kept for `config show` and for error messages (`file:line:col: what is wrong`).
 
-pub mod duration;
+pub(crate) mod duration;
 mod findings;
 mod layers;
-pub mod schema;
+pub(crate) mod schema;
 mod source;
 pub mod target;
 mod validate;

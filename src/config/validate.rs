@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::schema::Settings;
 use super::{ConfigError, Source};
 
-pub const THEMES: [&str; 3] = ["dark", "light", "high-contrast"];
+pub(super) const THEMES: [&str; 3] = ["dark", "light", "high-contrast"];
 /// Endpoints, and WebSocket URLs, checked at most (each one is a task and a panel row).
 const MAX_TARGETS: u64 = 100;
 
@@ -66,7 +66,7 @@ fn url_with_scheme(
     }
 }
 
-pub fn settings(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
+pub(super) fn settings(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
     timeouts(s, at)?;
     rates(s, at)?;
     counts(s, at)?;

@@ -66,7 +66,7 @@ impl fmt::Display for ActualDatabase {
 }
 
 /// What `kind` means on this machine: the server binaries' directory, or the simulation.
-pub fn pick(kind: DatabaseKind) -> Result<Option<PathBuf>> {
+pub(super) fn pick(kind: DatabaseKind) -> Result<Option<PathBuf>> {
     match kind {
         DatabaseKind::Sim => Ok(None),
         DatabaseKind::Auto => Ok(pg::find_binaries()),

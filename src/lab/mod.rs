@@ -21,7 +21,7 @@ pub mod proxy;
 pub mod scenario;
 mod service;
 mod settings;
-pub mod simdb;
+pub(crate) mod simdb;
 mod slot_hog;
 mod tempdir;
 mod watchdog;

@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use super::pgconn;
 use super::scenario::ServiceBehaviour;
-pub use log::{LineStatus, StartupLog};
+pub(super) use log::{LineStatus, StartupLog};
 
 /// What the service is doing, as its health endpoints report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -24,7 +24,7 @@ fn dur(d: Duration) -> Value {
 }
 
 /// The staging profile as built in, untouched by files, environment or flags.
-pub fn staging() -> anyhow::Result<Settings> {
+pub(super) fn staging() -> anyhow::Result<Settings> {
     let opts = LoadOptions {
         flags: vec![FlagOverride {
             key: "environment",
@@ -37,7 +37,7 @@ pub fn staging() -> anyhow::Result<Settings> {
 }
 
 /// Dotted keys and values, every timing key of the staging profile scaled.
-pub fn suggested(
+pub(super) fn suggested(
     scenario: &Scenario,
     addresses: &LabAddresses,
 ) -> anyhow::Result<Vec<(String, Value)>> {

@@ -19,7 +19,6 @@ use tokio_util::task::TaskTracker;
 
 use handlers::{ConnHandlers, Queries, Refusal, Startup};
 use sql::Facts;
-pub use sql::SERVER_VERSION;
 
 const TOO_MANY: Refusal = ("53300", "sorry, too many clients already");
 const STARTING_UP: Refusal = ("57P03", "the database system is starting up");

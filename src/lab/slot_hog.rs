@@ -38,7 +38,7 @@ impl Held {
     }
 }
 
-pub struct Hog {
+pub(super) struct Hog {
     addr: SocketAddr,
     held: Vec<Held>,
 }
@@ -52,19 +52,19 @@ pub struct HogReport {
 }
 
 impl Hog {
-    pub fn new(addr: SocketAddr) -> Hog {
+    pub(super) fn new(addr: SocketAddr) -> Hog {
         Hog {
             addr,
             held: Vec::new(),
         }
     }
 
-    pub fn held(&self) -> usize {
+    pub(super) fn held(&self) -> usize {
         self.held.len()
     }
 
     /// `None`: hold nothing. `Some(n)`: fill the server up, then leave `n` slots free.
-    pub async fn set(&mut self, free_slots: Option<u32>) -> Result<HogReport> {
+    pub(super) async fn set(&mut self, free_slots: Option<u32>) -> Result<HogReport> {
         let Some(free) = free_slots else {
             self.release(self.held.len()).await;
             return Ok(HogReport {
@@ -111,7 +111,7 @@ impl Hog {
         }
     }
 
-    pub async fn release(&mut self, n: usize) {
+    pub(super) async fn release(&mut self, n: usize) {
         let keep = self.held.len().saturating_sub(n);
         for held in self.held.split_off(keep) {
             held.close().await;

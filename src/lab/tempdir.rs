@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::watchdog::{ClusterStop, Watchdog};
 
-pub struct TempDir {
+pub(super) struct TempDir {
     path: PathBuf,
     removed: bool,
     guard: Option<Watchdog>,
@@ -18,7 +18,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 impl TempDir {
     /// Creates `$TMPDIR/connscope-lab-<what>-<pid>-<n>-<random>`; `create_dir` fails rather
     /// than reuse an existing directory.
-    pub fn new(what: &str) -> io::Result<TempDir> {
+    pub(super) fn new(what: &str) -> io::Result<TempDir> {
         let base = std::env::temp_dir();
         for _ in 0..8 {
             let name = format!(
@@ -45,13 +45,13 @@ impl TempDir {
         ))
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Starts a watchdog that removes the directory (after stopping `cluster` in it) if this
     /// process dies without removing it. Best effort: without `sh` there is no watchdog.
-    pub fn guard(&mut self, cluster: Option<&ClusterStop>) {
+    pub(super) fn guard(&mut self, cluster: Option<&ClusterStop>) {
         match Watchdog::spawn(&self.path, cluster) {
             Ok(g) => self.guard = Some(g),
             Err(e) => tracing::warn!(
@@ -61,7 +61,7 @@ impl TempDir {
         }
     }
 
-    pub fn remove(&mut self) -> io::Result<()> {
+    pub(super) fn remove(&mut self) -> io::Result<()> {
         if self.removed {
             return Ok(());
         }

@@ -39,20 +39,20 @@ const EXIT_WAIT: Duration = Duration::from_secs(2);
 
 /// A cluster the watchdog must stop before removing the directory (its data is `<dir>/data`).
 #[derive(Debug, Clone)]
-pub struct ClusterStop {
+pub(super) struct ClusterStop {
     pub pg_ctl: PathBuf,
     /// Run `pg_ctl` as the `postgres` user (the lab runs as root).
     pub as_postgres: bool,
 }
 
-pub struct Watchdog {
+pub(super) struct Watchdog {
     child: Child,
     stdin: Option<ChildStdin>,
 }
 
 impl Watchdog {
     /// Starts watching `dir` (and the cluster in it, when given).
-    pub fn spawn(dir: &Path, cluster: Option<&ClusterStop>) -> io::Result<Watchdog> {
+    pub(super) fn spawn(dir: &Path, cluster: Option<&ClusterStop>) -> io::Result<Watchdog> {
         use std::os::unix::process::CommandExt as _;
         let mut cmd = Command::new("sh");
         // SAFETY: between fork and exec only setsid(2) runs, which is async-signal-safe and
@@ -83,7 +83,7 @@ impl Watchdog {
     }
 
     /// The lab cleaned up itself: let the watchdog go (it finds nothing to do) and reap it.
-    pub fn disarm(&mut self) {
+    pub(super) fn disarm(&mut self) {
         self.stdin.take();
         let deadline = Instant::now() + EXIT_WAIT;
         loop {

@@ -10,7 +10,7 @@ pub mod http;
 pub mod init;
 pub mod pool;
 pub mod rehearsal;
-pub mod remote;
+pub(crate) mod remote;
 pub mod startup;
 pub mod ws;
 

@@ -35,7 +35,7 @@ type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// One agent to attach to.
 #[derive(Clone)]
-pub struct AgentTarget {
+pub(crate) struct AgentTarget {
     pub name: String,
     /// Its `/events` URL (`ws://` or `wss://`).
     events: Url,
@@ -54,7 +54,7 @@ impl std::fmt::Debug for AgentTarget {
 impl AgentTarget {
     /// `http(s)://host:port[/prefix]` (or `ws(s)://…`); the token is sent as a bearer token,
     /// `ca` is trusted beside the built-in web roots for `https`.
-    pub fn new(
+    pub(crate) fn new(
         name: &str,
         raw: &str,
         token: Option<&str>,
@@ -113,7 +113,7 @@ fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String>
 
 /// How long an attach client keeps at it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
+pub(crate) enum Reach {
     /// `check`: the agent's window (its backfill), once; no reconnect.
     Window,
     /// `watch`: live, reconnecting until cancelled.
@@ -122,7 +122,7 @@ pub enum Reach {
 
 /// The first word about an agent, sent by the caller before the clients start, so vantages
 /// appear in the order they were given.
-pub fn connecting(t: &AgentTarget) -> Event {
+pub(crate) fn connecting(t: &AgentTarget) -> Event {
     let body = EventBody::Vantage(VantageLink {
         status: LinkStatus::Connecting,
         url: t.shown.clone(),
@@ -133,7 +133,7 @@ pub fn connecting(t: &AgentTarget) -> Event {
 }
 
 /// Runs one attach client until cancelled (`Live`) or until the agent's window is read.
-pub async fn run(ctx: Ctx, t: AgentTarget, reach: Reach) {
+pub(crate) async fn run(ctx: Ctx, t: AgentTarget, reach: Reach) {
     let mut backoff = Backoff::new(RETRY_BASE, RETRY_MAX);
     loop {
         let why = match session(&ctx, &t, reach, &mut backoff).await {

@@ -21,11 +21,11 @@ use crate::state::verdict::Verdict;
 use crate::ui::theme::ThemeName;
 
 /// Documents are light unless `--theme` asks otherwise (they are printed and projected).
-pub fn theme(ctx: &Context) -> ThemeName {
+pub(crate) fn theme(ctx: &Context) -> ThemeName {
     ctx.theme.unwrap_or(ThemeName::Light)
 }
 
-pub fn render(r: &Report, ctx: &Context) -> String {
+pub(crate) fn render(r: &Report, ctx: &Context) -> String {
     let theme = theme(ctx);
     let charts = charts::all(r, theme, false);
     let mut o = String::with_capacity(64 * 1024);

@@ -13,7 +13,7 @@ use super::context::Context;
 use super::model::Report;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Passed,
     /// A short message (the attribute) and the details (the element's text).
     Failed {
@@ -25,7 +25,7 @@ pub enum Outcome {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Case {
+pub(crate) struct Case {
     pub name: String,
     /// Seconds the checked thing took, where that is meaningful; 0 otherwise.
     pub time_s: f64,
@@ -56,7 +56,7 @@ impl Case {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Suite {
+pub(crate) struct Suite {
     pub name: &'static str,
     pub cases: Vec<Case>,
 }
@@ -80,7 +80,7 @@ impl Suite {
 }
 
 /// The suites, in the test plan's order.
-pub fn suites(r: &Report, ctx: &Context) -> Vec<Suite> {
+pub(crate) fn suites(r: &Report, ctx: &Context) -> Vec<Suite> {
     vec![
         Suite {
             name: "configuration",
@@ -97,7 +97,7 @@ pub fn suites(r: &Report, ctx: &Context) -> Vec<Suite> {
     ]
 }
 
-pub fn render(r: &Report, ctx: &Context) -> String {
+pub(crate) fn render(r: &Report, ctx: &Context) -> String {
     let suites = suites(r, ctx);
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let total = |f: fn(&Suite) -> usize| suites.iter().map(f).sum::<usize>();

@@ -15,7 +15,7 @@ use super::model::Report;
 use crate::state::verdict::Verdict;
 use crate::units::{secs_between, span};
 
-pub fn render(r: &Report, ctx: &Context) -> String {
+pub(crate) fn render(r: &Report, ctx: &Context) -> String {
     let mut o = String::new();
     title(&mut o, r, ctx);
     verdict(&mut o, r);

@@ -2,14 +2,14 @@
 //! its judgement — the same for `check`, `report` and the recording of a run.
 
 pub mod charts;
-pub mod context;
-pub mod html;
-pub mod junit;
-pub mod markdown;
-pub mod model;
-pub mod series;
+pub(crate) mod context;
+pub(crate) mod html;
+pub(crate) mod junit;
+pub(crate) mod markdown;
+pub(crate) mod model;
+pub(crate) mod series;
 pub(crate) mod svg;
-pub mod text;
+pub(crate) mod text;
 
 use crate::cli::Format;
 use crate::state::State;

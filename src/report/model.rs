@@ -28,7 +28,7 @@ use crate::state::vantage::VantageJudgement;
 use crate::state::verdict::Verdict;
 use crate::state::{State, StateConfig};
 
-pub type Startup = StartupView;
+pub(crate) type Startup = StartupView;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -513,7 +513,7 @@ fn startup_log(s: &State) -> Option<StartupLogRead> {
 
 /// The pool as built, in words: `25 connections (pool.size + max_overflow), 30 borrowers,
 /// acquire timeout 45 s, for 10 s` — with the headroom's cap when it bound the size.
-pub fn pool_shape(st: &PoolStarted) -> String {
+pub(crate) fn pool_shape(st: &PoolStarted) -> String {
     let cap = st.headroom.as_ref().map_or(0, |h| h.cap);
     let size = if st.capped {
         format!("capped from {} to the headroom's cap {cap}", st.requested)
@@ -538,7 +538,7 @@ pub fn pool_shape(st: &PoolStarted) -> String {
 
 /// What the pool measured, in words: `925 acquired, 7 timed out, 0 errors; waits p50 0.02 ms,
 /// p95 0.07 ms, max 1.00 s; 8 connections opened`.
-pub fn pool_figures(t: &PoolFigures) -> String {
+pub(crate) fn pool_figures(t: &PoolFigures) -> String {
     use crate::units::opt_ms;
     format!(
         "{} acquired, {} timed out, {} errors; waits p50 {}, p95 {}, max {}; {} opened",
@@ -553,7 +553,7 @@ pub fn pool_figures(t: &PoolFigures) -> String {
 }
 
 /// Which track the startup part is from, in words.
-pub fn startup_source(src: StartupSource) -> &'static str {
+pub(crate) fn startup_source(src: StartupSource) -> &'static str {
     match src {
         StartupSource::Log => "the service's startup log",
         StartupSource::Rehearsal => "connscope's rehearsal",

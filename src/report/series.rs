@@ -100,7 +100,7 @@ pub struct PoolWaits {
     pub past: bool,
 }
 
-pub fn build(s: &State, j: &Judgement) -> ChartData {
+pub(crate) fn build(s: &State, j: &Judgement) -> ChartData {
     let span = match (s.first_at, s.last_at) {
         (Some(a), Some(b)) => Some((a, j.at.map_or(b, |at| at.max(b)))),
         _ => None,
@@ -137,7 +137,7 @@ fn lanes(s: &State) -> Vec<DbLane> {
 }
 
 /// Pairs each raise with the next clear of the same rule.
-pub fn alert_spans<'a>(changes: impl Iterator<Item = &'a AlertChange>) -> Vec<AlertSpan> {
+pub(crate) fn alert_spans<'a>(changes: impl Iterator<Item = &'a AlertChange>) -> Vec<AlertSpan> {
     let mut out: Vec<AlertSpan> = Vec::new();
     for c in changes {
         if c.raised {

@@ -62,7 +62,7 @@ pub(crate) struct Svg {
 impl Svg {
     /// A drawing `w` × `h` units, scaled to the width it is shown at; `label` is what a screen
     /// reader (and a tooltip on the whole chart) says.
-    pub fn new(id: &str, w: f64, h: f64, label: &str) -> Self {
+    pub(crate) fn new(id: &str, w: f64, h: f64, label: &str) -> Self {
         let mut out = String::with_capacity(16 * 1024);
         let _ = write!(
             out,
@@ -79,13 +79,13 @@ impl Svg {
         }
     }
 
-    pub fn group(&mut self, class: &str) {
+    pub(crate) fn group(&mut self, class: &str) {
         let _ = write!(self.out, r#"<g class="{class}">"#);
         self.open_groups += 1;
     }
 
     /// A group whose tooltip covers all its marks (a stacked bar's segments).
-    pub fn group_titled(&mut self, class: &str, tip: &str) {
+    pub(crate) fn group_titled(&mut self, class: &str, tip: &str) {
         let _ = write!(
             self.out,
             r#"<g class="{class}"><title>{}</title>"#,
@@ -94,7 +94,7 @@ impl Svg {
         self.open_groups += 1;
     }
 
-    pub fn end_group(&mut self) {
+    pub(crate) fn end_group(&mut self) {
         if self.open_groups > 0 {
             self.out.push_str("</g>");
             self.open_groups -= 1;
@@ -110,7 +110,7 @@ impl Svg {
         }
     }
 
-    pub fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, class: &str, tip: Option<&str>) {
+    pub(crate) fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, class: &str, tip: Option<&str>) {
         let _ = write!(
             self.out,
             r#"<rect class="{class}" x="{}" y="{}" width="{}" height="{}""#,
@@ -122,7 +122,7 @@ impl Svg {
         self.close(tip, "rect");
     }
 
-    pub fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, class: &str) {
+    pub(crate) fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, class: &str) {
         let _ = write!(
             self.out,
             r#"<line class="{class}" x1="{}" y1="{}" x2="{}" y2="{}"/>"#,
@@ -134,7 +134,13 @@ impl Svg {
     }
 
     /// A path from points (`M x y L x y … Z` when `closed`).
-    pub fn path(&mut self, pts: &[(f64, f64)], closed: bool, class: &str, tip: Option<&str>) {
+    pub(crate) fn path(
+        &mut self,
+        pts: &[(f64, f64)],
+        closed: bool,
+        class: &str,
+        tip: Option<&str>,
+    ) {
         let mut d = String::new();
         for (i, (x, y)) in pts.iter().enumerate() {
             let cmd = if i == 0 { 'M' } else { 'L' };
@@ -148,7 +154,7 @@ impl Svg {
     }
 
     /// Text at `x`, baseline `y`; alignment and size are the class's (`end`, `middle`, …).
-    pub fn text(&mut self, x: f64, y: f64, class: &str, text: &str) {
+    pub(crate) fn text(&mut self, x: f64, y: f64, class: &str, text: &str) {
         let _ = write!(
             self.out,
             r#"<text class="{class}" x="{}" y="{}">{}</text>"#,
@@ -159,7 +165,7 @@ impl Svg {
     }
 
     /// The drawing, with `style` inside it when it is a file of its own (no page around it).
-    pub fn finish(mut self, style: Option<&str>) -> String {
+    pub(crate) fn finish(mut self, style: Option<&str>) -> String {
         while self.open_groups > 0 {
             self.end_group();
         }
@@ -193,7 +199,7 @@ const TIME_STEPS: [f64; 20] = [
 
 impl TimeScale {
     /// A span of at least a second, so a single instant still has room.
-    pub fn new(t0: DateTime<Utc>, t1: DateTime<Utc>, x0: f64, x1: f64) -> Self {
+    pub(crate) fn new(t0: DateTime<Utc>, t1: DateTime<Utc>, x0: f64, x1: f64) -> Self {
         let t1 = if secs_between(t0, t1) < 1.0 {
             t0 + chrono::Duration::seconds(1)
         } else {
@@ -202,17 +208,17 @@ impl TimeScale {
         Self { t0, t1, x0, x1 }
     }
 
-    pub fn secs(&self) -> f64 {
+    pub(crate) fn secs(&self) -> f64 {
         secs_between(self.t0, self.t1)
     }
 
-    pub fn x(&self, t: DateTime<Utc>) -> f64 {
+    pub(crate) fn x(&self, t: DateTime<Utc>) -> f64 {
         let f = secs_between(self.t0, t) / self.secs();
         (self.x0 + f * (self.x1 - self.x0)).clamp(self.x0, self.x1)
     }
 
     /// Ticks on round wall-clock times, at most `max` of them, each with its label (UTC).
-    pub fn ticks(&self, max: usize) -> Vec<(f64, String)> {
+    pub(crate) fn ticks(&self, max: usize) -> Vec<(f64, String)> {
         let span = self.secs();
         let step = TIME_STEPS
             .iter()
@@ -255,7 +261,7 @@ pub(crate) struct ValueScale {
 }
 
 impl ValueScale {
-    pub fn y(&self, v: f64) -> f64 {
+    pub(crate) fn y(&self, v: f64) -> f64 {
         let f = if self.top > 0.0 { v / self.top } else { 0.0 };
         self.y0 - f.clamp(0.0, 1.0) * (self.y0 - self.y1)
     }
@@ -274,7 +280,7 @@ pub(crate) struct LogScale {
 
 impl LogScale {
     /// The decades around `values` (positive ones), never below `floor`: at least one decade.
-    pub fn around(values: impl Iterator<Item = f64>, floor: f64, y0: f64, y1: f64) -> Self {
+    pub(crate) fn around(values: impl Iterator<Item = f64>, floor: f64, y0: f64, y1: f64) -> Self {
         let (mut min, mut max) = (f64::INFINITY, 0.0f64);
         for v in values.filter(|v| v.is_finite() && *v > 0.0) {
             min = min.min(v);
@@ -301,7 +307,7 @@ impl LogScale {
         )
     }
 
-    pub fn y(&self, v: f64) -> f64 {
+    pub(crate) fn y(&self, v: f64) -> f64 {
         let span = (self.hi / self.lo).log10();
         let f = if v > 0.0 && span > 0.0 {
             (v / self.lo).log10() / span
@@ -312,7 +318,7 @@ impl LogScale {
     }
 
     /// Every decade from `lo` to `hi` (every other one, or fewer, past `max` ticks).
-    pub fn ticks(&self, max: usize) -> Vec<f64> {
+    pub(crate) fn ticks(&self, max: usize) -> Vec<f64> {
         let (lo, hi) = self.decades();
         let n = (hi - lo).max(0) as usize;
         let step = n.div_ceil(max.max(1)).max(1);
@@ -338,13 +344,13 @@ pub(crate) struct LinearScale {
 }
 
 impl LinearScale {
-    pub fn x(&self, v: f64) -> f64 {
+    pub(crate) fn x(&self, v: f64) -> f64 {
         let f = if self.max > 0.0 { v / self.max } else { 0.0 };
         self.x0 + f.clamp(0.0, 1.0) * (self.x1 - self.x0)
     }
 
     /// Round steps (1, 2, 5 × 10^k) with at most `max` ticks.
-    pub fn ticks(&self, max: usize) -> Vec<f64> {
+    pub(crate) fn ticks(&self, max: usize) -> Vec<f64> {
         let raw = self.max / max.max(1) as f64;
         if !(raw.is_finite() && raw > 0.0) {
             return vec![0.0];

@@ -11,7 +11,7 @@ use crate::state::endpoints::Health;
 use crate::state::judge::DbStatus;
 use crate::units::{self, opt_ms, opt_pct, secs_exact};
 
-pub fn render(r: &Report) -> String {
+pub(crate) fn render(r: &Report) -> String {
     let mut o = String::new();
     let cloud = if r.cloud_sql { " (Cloud SQL)" } else { "" };
     let _ = writeln!(

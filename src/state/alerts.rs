@@ -134,7 +134,7 @@ fn pct(f: f64) -> String {
 
 /// The rules that hold after the newest event. Database rules judge the attempts of "now"
 /// (`DbState::now_attempts`: the last `alerts.window`, without ended outages).
-pub fn evaluate(s: &State) -> Vec<Fired> {
+pub(crate) fn evaluate(s: &State) -> Vec<Fired> {
     let mut out = Vec::new();
     rates(s, &mut out);
     capacity(s, &mut out);

@@ -298,7 +298,7 @@ impl DbState {
 }
 
 /// A timeout violation: the attempt failed by timing out, or took longer than its timeout.
-pub fn is_violation(a: &DbAttempt) -> bool {
+pub(crate) fn is_violation(a: &DbAttempt) -> bool {
     a.error
         .as_ref()
         .is_some_and(|e| e.class == ErrorClass::Timeout)

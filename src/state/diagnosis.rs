@@ -149,7 +149,7 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Every finding, present ones first (most confident first), then history.
-pub fn diagnose(s: &State, now: Option<DateTime<Utc>>) -> Vec<Finding> {
+pub(crate) fn diagnose(s: &State, now: Option<DateTime<Utc>>) -> Vec<Finding> {
     let attempts = s.db.now_attempts(s.cfg.alerts.window as usize);
     let mut out = Vec::new();
     network_path(s, &attempts, &mut out);
@@ -497,7 +497,7 @@ fn service_path(s: &State, a: &Recent<'_>, out: &mut Vec<Finding>) {
 }
 
 /// Is `elapsed` close to the configured timeout (≥ 0.9 × timeout, ≤ timeout + 20 s)?
-pub fn near_timeout(elapsed_s: f64, timeout_s: f64) -> bool {
+pub(crate) fn near_timeout(elapsed_s: f64, timeout_s: f64) -> bool {
     elapsed_s >= 0.9 * timeout_s && elapsed_s <= timeout_s + 20.0
 }
 

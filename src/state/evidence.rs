@@ -134,7 +134,7 @@ fn all_checked(mut each: impl Iterator<Item = bool>) -> bool {
 }
 
 /// Each selected probe, in the order the run started them.
-pub fn judge(s: &State) -> Vec<ProbeEvidence> {
+pub(crate) fn judge(s: &State) -> Vec<ProbeEvidence> {
     let ev = &s.evidence;
     ev.selected
         .iter()

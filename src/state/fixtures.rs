@@ -388,11 +388,12 @@ pub fn pool_timeouts_beneath_capacity() -> Vec<(f64, EventBody)> {
 
 /// Remote vantage points: two agents, `vpc` whose handshakes time out after TCP and `bastion`
 /// that connects in ~4 ms, no local probe.
-pub mod vantages {
+#[cfg(test)]
+pub(crate) mod vantages {
     use super::*;
     use crate::event::{Event, LinkStatus, ProbesStarted, VantageLink};
 
-    pub fn link(status: LinkStatus, config: bool) -> EventBody {
+    pub(crate) fn link(status: LinkStatus, config: bool) -> EventBody {
         EventBody::Vantage(VantageLink {
             status,
             url: "https://10.8.0.5:9466/".into(),
@@ -401,7 +402,7 @@ pub mod vantages {
         })
     }
 
-    pub fn handshake_timeout(seq: u64) -> EventBody {
+    pub(crate) fn handshake_timeout(seq: u64) -> EventBody {
         failed_attempt(
             seq,
             35_000.0,
@@ -421,18 +422,18 @@ pub mod vantages {
         )
     }
 
-    pub fn at(secs: f64, vantage: &str, body: EventBody) -> Event {
+    pub(crate) fn at(secs: f64, vantage: &str, body: EventBody) -> Event {
         Event::at(t(secs), body).from_vantage(vantage)
     }
 
-    pub fn probes() -> EventBody {
+    pub(crate) fn probes() -> EventBody {
         EventBody::ProbesStarted(ProbesStarted {
             probes: vec!["db".into()],
         })
     }
 
     /// Two agents and no local probe: vpc's handshakes time out, bastion connects in ~4 ms.
-    pub fn attached(n: u64) -> State {
+    pub(crate) fn attached(n: u64) -> State {
         let mut s = State::new(staging_config());
         s.apply(&Event::at(
             t(0.0),

@@ -39,20 +39,20 @@
 //! (attempt buckets that widen as it grows, outages, status runs, capacity tests, earlier
 //! pool runs), bounded.
 
-pub mod alerts;
-pub mod capacity;
-pub mod db;
-pub mod diagnosis;
+pub(crate) mod alerts;
+pub(crate) mod capacity;
+pub(crate) mod db;
+pub(crate) mod diagnosis;
 pub mod endpoints;
-pub mod event_log;
-pub mod evidence;
-pub mod judge;
-pub mod pool;
+pub(crate) mod event_log;
+pub(crate) mod evidence;
+pub(crate) mod judge;
+pub(crate) mod pool;
 pub mod startup;
-pub mod stats;
-pub mod targets;
-pub mod timeline;
-pub mod vantage;
+pub(crate) mod stats;
+pub(crate) mod targets;
+pub(crate) mod timeline;
+pub(crate) mod vantage;
 pub mod verdict;
 
 pub use judge::Judgement;

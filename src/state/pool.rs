@@ -3,7 +3,7 @@
 //! and refused connects inside `acquire` and reports only a timeout); the attempts beside it
 //! show it, so the two are kept together. Judged in `pool/judge.rs`.
 
-pub mod judge;
+pub(crate) mod judge;
 #[cfg(test)]
 mod judge_tests;
 

@@ -128,7 +128,7 @@ impl Series {
 }
 
 /// Exact summary of a handful of samples (sorted percentiles, nearest-rank).
-pub fn summarize(samples: &[&Sample]) -> Summary {
+pub(crate) fn summarize(samples: &[&Sample]) -> Summary {
     let n = samples.len();
     if n == 0 {
         return Summary::default();

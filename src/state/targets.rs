@@ -21,7 +21,7 @@ pub struct TargetCheck {
     pub told: bool,
 }
 
-pub fn targets(s: &State, now: Option<DateTime<Utc>>, db_now: &Summary) -> Vec<TargetCheck> {
+pub(crate) fn targets(s: &State, now: Option<DateTime<Utc>>, db_now: &Summary) -> Vec<TargetCheck> {
     vec![
         db_avg_connect(s, db_now),
         db_success_rate(s, db_now),

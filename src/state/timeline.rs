@@ -21,17 +21,17 @@ use crate::event::{DbAttempt, ErrorClass, HttpCheck, Step, WsCheck};
 
 /// Buckets of attempts kept at most; the bucket width doubles when the recording outgrows
 /// them (100 ms for the first 102 s, 800 ms for a 10-minute recording).
-pub const BUCKETS: usize = 1024;
+pub(crate) const BUCKETS: usize = 1024;
 const FIRST_WIDTH_MS: i64 = 100;
 const OUTAGES_KEPT: usize = 200;
 const SEGMENTS_KEPT: usize = 500;
 const CAPACITY_TESTS_KEPT: usize = 50;
 /// Earlier pool runs kept, each with its samples (at most `pool::SAMPLES_KEPT`).
-pub const POOL_RUNS_KEPT: usize = 10;
+pub(crate) const POOL_RUNS_KEPT: usize = 10;
 
 /// The drawn steps of a successful attempt, in connection order; `handshake` here is the part
 /// after TLS (startup + authentication), so the five stack to the attempt's time.
-pub const STEPS: [&str; 5] = ["dns", "tcp", "tls", "handshake", "query"];
+pub(crate) const STEPS: [&str; 5] = ["dns", "tcp", "tls", "handshake", "query"];
 
 /// The failures of one class (and step) inside a bucket.
 #[derive(Debug, Clone, PartialEq)]

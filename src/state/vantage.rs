@@ -9,7 +9,7 @@
 //! and never counts an event twice. While the link is lost, what the vantage measured is
 //! judged as of the moment it was lost and marked stale — never shown as now.
 
-pub mod cross;
+pub(crate) mod cross;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -214,7 +214,7 @@ fn judge_one(v: &Vantage, now: Option<DateTime<Utc>>) -> VantageJudgement {
 
 /// Does this host measure anything itself? With only agents attached it does not, and its
 /// empty state is no vantage (nor a "nothing measured" reason).
-pub fn has_local(s: &State) -> bool {
+pub(crate) fn has_local(s: &State) -> bool {
     !s.evidence.selected.is_empty() || super::verdict::measured(s)
 }
 

@@ -44,11 +44,11 @@ impl Reaction {
 
 /// How long the answer to a key stays in the footer: long enough to read, short enough that
 /// "switching to scenario healthy" is not still there when the next thing happens.
-pub const STATUS_TTL: Duration = Duration::from_secs(4);
+pub(crate) const STATUS_TTL: Duration = Duration::from_secs(4);
 
 /// Environments where a capacity test or a pool probe needs a `y` first: anything the header shows as
 /// production (`production`, `prod`, `prod-eu`, …).
-pub fn needs_confirmation(environment: &str) -> bool {
+pub(crate) fn needs_confirmation(environment: &str) -> bool {
     environment.to_ascii_lowercase().contains("prod")
 }
 

@@ -5,7 +5,7 @@ use crate::units::NONE;
 
 /// Milliseconds in a table column whose heading says `(ms)` once: `0.4`, `12`, `3500`,
 /// `35000` — the number only, never a second unit in the same column.
-pub fn ms_short(v: Option<f64>) -> String {
+pub(crate) fn ms_short(v: Option<f64>) -> String {
     match v {
         None => NONE.into(),
         Some(v) if !v.is_finite() => NONE.into(),
@@ -15,7 +15,7 @@ pub fn ms_short(v: Option<f64>) -> String {
 }
 
 /// A bar of `width` cells filled to `fraction` (clamped), in eighths for a smooth edge.
-pub fn bar(fraction: f64, width: usize) -> (String, String) {
+pub(crate) fn bar(fraction: f64, width: usize) -> (String, String) {
     const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
     let f = if fraction.is_finite() {
         fraction.clamp(0.0, 1.0)

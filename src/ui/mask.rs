@@ -12,11 +12,11 @@ use regex::{Captures, Regex};
 
 use crate::state::StateConfig;
 
-pub const HOST: &str = "‹host›";
-pub const USER: &str = "‹user›";
-pub const DB: &str = "‹db›";
-pub const SOCKET: &str = "/cloudsql/‹instance›";
-pub const NAME: &str = "‹name›";
+pub(crate) const HOST: &str = "‹host›";
+pub(crate) const USER: &str = "‹user›";
+pub(crate) const DB: &str = "‹db›";
+pub(crate) const SOCKET: &str = "/cloudsql/‹instance›";
+pub(crate) const NAME: &str = "‹name›";
 
 /// Names shorter than this are not hidden as bare words: `\bdb\b` would eat ordinary text.
 /// They are still hidden inside URLs and Postgres messages, which have their own patterns.

@@ -8,23 +8,23 @@
 //! `run` owns the terminal and restores it on every exit; everything else here is pure and
 //! drawn through [`draw::draw`], which tests and benches call on a `TestBackend`.
 
-pub mod app;
+pub(crate) mod app;
 pub mod draw;
 mod event_loop;
 pub mod feed;
 pub mod fixtures;
-pub mod fmt;
-pub mod judged;
-pub mod keys;
+pub(crate) mod fmt;
+pub(crate) mod judged;
+pub(crate) mod keys;
 pub(crate) mod layout;
-pub mod mask;
+pub(crate) mod mask;
 pub mod options;
-pub mod panels;
+pub(crate) mod panels;
 mod terminal;
 pub(crate) mod text;
 pub mod theme;
 pub(crate) mod vantages;
-pub mod view;
+pub(crate) mod view;
 
 pub use app::App;
 pub use event_loop::{LoopOptions, run, run_loop};

@@ -44,7 +44,7 @@ fn install_panic_hook() {
 /// After a panic in some other task (a probe), the hook has already restored the terminal
 /// while the dashboard goes on running. Take it back: raw mode and the alternate screen
 /// again. Returns true when it did, so the caller redraws everything.
-pub fn reclaim() -> io::Result<bool> {
+pub(super) fn reclaim() -> io::Result<bool> {
     if !GUARDED.load(Ordering::SeqCst) || ACTIVE.load(Ordering::SeqCst) {
         return Ok(false);
     }
@@ -57,11 +57,11 @@ pub fn reclaim() -> io::Result<bool> {
 /// A guard is alive: the dashboard owns the terminal.
 static GUARDED: AtomicBool = AtomicBool::new(false);
 
-pub struct TerminalGuard(());
+pub(super) struct TerminalGuard(());
 
 impl TerminalGuard {
     /// The panic hook goes in first: nothing that can panic runs before it.
-    pub fn enter() -> io::Result<Self> {
+    pub(super) fn enter() -> io::Result<Self> {
         install_panic_hook();
         ACTIVE.store(true, Ordering::SeqCst);
         GUARDED.store(true, Ordering::SeqCst);

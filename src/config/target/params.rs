@@ -131,12 +131,12 @@ pub(super) struct Given {
 
 impl Given {
     /// An error about this value, located where it was given.
-    pub fn err(&self, message: impl Into<String>) -> TargetError {
+    pub(super) fn err(&self, message: impl Into<String>) -> TargetError {
         self.err_item(0, message)
     }
 
     /// An error about element `i` of a comma-separated list.
-    pub fn err_item(&self, i: usize, message: impl Into<String>) -> TargetError {
+    pub(super) fn err_item(&self, i: usize, message: impl Into<String>) -> TargetError {
         match &self.from {
             From::Url { at, items_at } => TargetError {
                 var: None,
@@ -151,7 +151,7 @@ impl Given {
         }
     }
 
-    pub fn origin(&self) -> String {
+    pub(super) fn origin(&self) -> String {
         match &self.from {
             From::Url { .. } => "url".into(),
             From::Env(v) => (*v).to_string(),
@@ -163,7 +163,7 @@ impl Given {
 pub(super) struct Params(BTreeMap<&'static str, Given>);
 
 impl Params {
-    pub fn collect(raw: Vec<Raw>, env: &EnvSnapshot) -> Result<Self, TargetError> {
+    pub(super) fn collect(raw: Vec<Raw>, env: &EnvSnapshot) -> Result<Self, TargetError> {
         let mut map = BTreeMap::new();
         for r in raw {
             let Some(spec) = SPECS.iter().find(|s| s.key == r.key) else {
@@ -211,15 +211,15 @@ impl Params {
     }
 
     /// A value, unless absent or empty (libpq treats an empty value as not given).
-    pub fn get(&self, key: &str) -> Option<&Given> {
+    pub(super) fn get(&self, key: &str) -> Option<&Given> {
         self.0.get(key).filter(|g| !g.value.is_empty())
     }
 
-    pub fn value(&self, key: &str) -> Option<&str> {
+    pub(super) fn value(&self, key: &str) -> Option<&str> {
         self.get(key).map(|g| g.value.as_str())
     }
 
-    pub fn int(&self, key: &str) -> Result<Option<i64>, TargetError> {
+    pub(super) fn int(&self, key: &str) -> Result<Option<i64>, TargetError> {
         let Some(g) = self.get(key) else {
             return Ok(None);
         };
@@ -232,7 +232,11 @@ impl Params {
     }
 
     /// Seconds (or milliseconds for `tcp_user_timeout`); zero or less means "system default".
-    pub fn duration(&self, key: &str, unit: Duration) -> Result<Option<Duration>, TargetError> {
+    pub(super) fn duration(
+        &self,
+        key: &str,
+        unit: Duration,
+    ) -> Result<Option<Duration>, TargetError> {
         Ok(self
             .int(key)?
             .and_then(|v| u32::try_from(v).ok())
@@ -240,7 +244,7 @@ impl Params {
             .map(|v| unit * v))
     }
 
-    pub fn choice<T: Copy>(
+    pub(super) fn choice<T: Copy>(
         &self,
         key: &str,
         options: &[(&str, T)],
@@ -264,7 +268,7 @@ impl Params {
     }
 
     /// A value connscope only supports in some of its settings: the others are refused by name.
-    pub fn only(&self, key: &str, supported: &[&str], why: &str) -> Result<(), TargetError> {
+    pub(super) fn only(&self, key: &str, supported: &[&str], why: &str) -> Result<(), TargetError> {
         match self.get(key) {
             Some(g)
                 if !supported

@@ -19,7 +19,7 @@ use super::{Ctx, ServiceState, ServiceStatus};
 use crate::config::Phase;
 
 /// The outage's three endpoints are paths of this one service: `""` is the backend.
-pub const PREFIXES: [&str; 3] = ["", "/api", "/auth"];
+pub(super) const PREFIXES: [&str; 3] = ["", "/api", "/auth"];
 
 pub(super) async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
     let cancel = ctx.cancel.clone();

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LineStatus {
+pub(crate) enum LineStatus {
     Started,
     Completed,
     Failed,
@@ -34,7 +34,7 @@ struct ExitLine {
     code: i32,
 }
 
-pub struct StartupLog {
+pub(crate) struct StartupLog {
     path: PathBuf,
     file: Mutex<std::fs::File>,
 }
@@ -44,7 +44,7 @@ fn now() -> String {
 }
 
 impl StartupLog {
-    pub fn create(path: &Path) -> std::io::Result<StartupLog> {
+    pub(crate) fn create(path: &Path) -> std::io::Result<StartupLog> {
         let file = std::fs::File::create(path)?;
         Ok(StartupLog {
             path: path.to_path_buf(),
@@ -52,11 +52,11 @@ impl StartupLog {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn phase(&self, phase: u8, status: LineStatus, message: &str) {
+    pub(crate) fn phase(&self, phase: u8, status: LineStatus, message: &str) {
         self.write(&PhaseLine {
             timestamp: now(),
             phase,
@@ -65,7 +65,7 @@ impl StartupLog {
         });
     }
 
-    pub fn exit(&self, code: i32) {
+    pub(crate) fn exit(&self, code: i32) {
         self.write(&ExitLine {
             timestamp: now(),
             event: "exit",

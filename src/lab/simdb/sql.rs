@@ -7,7 +7,7 @@ use pgwire::error::{ErrorInfo, PgWireError};
 
 /// A recognised statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SimQuery {
+pub(super) enum SimQuery {
     /// `SELECT 1` (any integer literal).
     Literal(i32),
     /// `SHOW x` / `SELECT current_setting('x')`, optionally cast to an integer.
@@ -28,14 +28,14 @@ pub enum SimQuery {
 
 /// A value in a one-row answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cell {
+pub(super) enum Cell {
     Int4(i32),
     Int8(i64),
     Text(String),
 }
 
 impl Cell {
-    pub fn pg_type(&self) -> Type {
+    pub(super) fn pg_type(&self) -> Type {
         match self {
             Cell::Int4(_) => Type::INT4,
             Cell::Int8(_) => Type::INT8,
@@ -46,21 +46,21 @@ impl Cell {
 
 /// The live numbers an answer may need.
 #[derive(Debug, Clone, Copy)]
-pub struct Facts {
+pub(super) struct Facts {
     pub max_connections: u32,
     pub in_use: u32,
 }
 
-pub const SERVER_VERSION: &str = "16.6";
+pub(super) const SERVER_VERSION: &str = "16.6";
 
 impl SimQuery {
-    pub fn parse(sql: &str) -> Result<SimQuery, PgWireError> {
+    pub(super) fn parse(sql: &str) -> Result<SimQuery, PgWireError> {
         let norm = normalize(sql);
         parse_normalized(&norm).ok_or_else(|| unsupported(sql))
     }
 
     /// Column name and type, known before running (for Describe).
-    pub fn column(&self) -> Option<(String, Type)> {
+    pub(super) fn column(&self) -> Option<(String, Type)> {
         let (name, ty) = match self {
             SimQuery::Literal(_) => ("?column?".to_string(), Type::INT4),
             SimQuery::Setting { column, int, .. } => {
@@ -74,7 +74,7 @@ impl SimQuery {
     }
 
     /// The single cell of the answer, or `None` for a command.
-    pub fn answer(&self, facts: Facts) -> Result<Option<Cell>, PgWireError> {
+    pub(super) fn answer(&self, facts: Facts) -> Result<Option<Cell>, PgWireError> {
         let cell = match self {
             SimQuery::Literal(n) => Cell::Int4(*n),
             SimQuery::ActiveConnections { others } => {
@@ -188,7 +188,7 @@ fn unknown_setting(name: &str) -> PgWireError {
 
 /// Splits a simple-query string into statements (no quoting rules: the vocabulary has none
 /// that contain `;`).
-pub fn statements(sql: &str) -> impl Iterator<Item = &str> {
+pub(super) fn statements(sql: &str) -> impl Iterator<Item = &str> {
     sql.split(';').filter(|s| !s.trim().is_empty())
 }
 

@@ -10,7 +10,7 @@ use crate::event::{ErrorClass, Failure, Step};
 const UNREACHABLE_ERRNO: [i32; 4] = [113, 101, 112, 100];
 
 /// The class of an operating-system level failure while connecting or talking.
-pub fn io_class(e: &io::Error) -> ErrorClass {
+pub(crate) fn io_class(e: &io::Error) -> ErrorClass {
     if let Some(code) = e.raw_os_error()
         && UNREACHABLE_ERRNO.contains(&code)
     {
@@ -35,7 +35,7 @@ pub fn io_class(e: &io::Error) -> ErrorClass {
 
 /// The class of a Postgres server error, by SQLSTATE — and for 57P03, which covers four states
 /// PostgreSQL tells apart only in words, by its message and DETAIL.
-pub fn sqlstate_class(code: &str, message: &str, detail: Option<&str>) -> ErrorClass {
+pub(crate) fn sqlstate_class(code: &str, message: &str, detail: Option<&str>) -> ErrorClass {
     match code {
         "53300" => ErrorClass::TooManyConnections,
         "57P03" => cannot_connect_now(message, detail),
@@ -64,12 +64,12 @@ fn cannot_connect_now(message: &str, detail: Option<&str>) -> ErrorClass {
 }
 
 /// An OS error as a `Failure`, message kept (and scrubbed of secrets).
-pub fn io_failure(step: Step, e: &io::Error) -> Failure {
+pub(crate) fn io_failure(step: Step, e: &io::Error) -> Failure {
     failure(io_class(e), step, None, e.to_string())
 }
 
 /// A deadline hit at `step`.
-pub fn timeout(step: Step, limit: std::time::Duration) -> Failure {
+pub(crate) fn timeout(step: Step, limit: std::time::Duration) -> Failure {
     let what = match step {
         Step::Dns => "name resolution",
         Step::Tcp | Step::Connect => "TCP connection",
@@ -96,7 +96,11 @@ pub fn timeout(step: Step, limit: std::time::Duration) -> Failure {
 /// `acquire` — sqlx retried 53300 / 57P03 / refused connects quietly until then, so the cause
 /// is not in it; a server error by SQLSTATE (57P03 by its words, as above), an OS error by its
 /// kind, TLS and protocol failures as such.
-pub fn sqlx_failure(step: Step, e: &sqlx::Error, acquire_timeout: std::time::Duration) -> Failure {
+pub(crate) fn sqlx_failure(
+    step: Step,
+    e: &sqlx::Error,
+    acquire_timeout: std::time::Duration,
+) -> Failure {
     use sqlx::Error as E;
     match e {
         E::PoolTimedOut => timeout(Step::Acquire, acquire_timeout),
@@ -121,7 +125,7 @@ pub fn sqlx_failure(step: Step, e: &sqlx::Error, acquire_timeout: std::time::Dur
     }
 }
 
-pub fn failure(
+pub(crate) fn failure(
     class: ErrorClass,
     step: Step,
     sqlstate: Option<String>,

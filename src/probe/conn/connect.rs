@@ -73,7 +73,7 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
-    pub fn timeout(&self, step: Step) -> Failure {
+    pub(crate) fn timeout(&self, step: Step) -> Failure {
         let mut f = classify::timeout(step, self.limit);
         if self.per_address {
             f.message.push_str(" (connect_timeout)");

@@ -2,10 +2,10 @@
 //! themselves: opening a step-timed PostgreSQL session, name resolution, TLS, error classes,
 //! and the pacing (interval, back-off, pause) of repeated attempts.
 
-pub mod classify;
+pub(crate) mod classify;
 pub mod connect;
 pub mod headroom;
-pub mod net;
+pub(crate) mod net;
 pub(crate) mod schedule;
 mod startup;
 pub mod tls;

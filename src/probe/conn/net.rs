@@ -16,7 +16,7 @@ fn is_reserved_invalid(host: &str) -> bool {
 
 /// Resolves `host` with the system resolver (getaddrinfo, as libpq and curl do). An IP literal
 /// comes back as itself without a lookup. `port` is only copied into the addresses.
-pub async fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+pub(crate) async fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     if is_reserved_invalid(host) {
         return Err(io::Error::other(format!(
             "{host}: names under .invalid never resolve (RFC 6761)"
@@ -61,7 +61,7 @@ pub(crate) fn keepalives(s: &tokio::net::TcpStream, k: &crate::config::target::K
 /// One TLS client configuration for the whole process: ring as the provider (the build has no
 /// other) and the webpki (Mozilla) roots, the same roots the database probe trusts. Built once
 /// so that loading roots is never counted in a probe's TLS time.
-pub fn tls_config() -> Result<Arc<ClientConfig>, String> {
+pub(crate) fn tls_config() -> Result<Arc<ClientConfig>, String> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {

@@ -65,7 +65,7 @@ impl Control {
 /// restarting (57P03), or it — or the connector — is too slow to finish connections it
 /// accepted (a timeout after TCP). A refused or unreachable address, a DNS failure or a TCP
 /// timeout costs the server nothing: those keep the normal pace, so recovery shows at once.
-pub fn harmful(f: &Failure) -> bool {
+pub(crate) fn harmful(f: &Failure) -> bool {
     f.class.wants_backoff()
         || (f.class == ErrorClass::Timeout
             && matches!(f.step, Some(Step::Tls | Step::Handshake | Step::Query)))

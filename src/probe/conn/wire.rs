@@ -16,11 +16,11 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// An open stream of any of the kinds a connection can take.
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// A boxed stream; `connect_raw` needs one concrete type whatever the transport.
-pub struct Stream(pub(crate) Box<dyn Io>);
+pub(crate) struct Stream(pub(crate) Box<dyn Io>);
 
 impl AsyncRead for Stream {
     fn poll_read(
@@ -164,7 +164,7 @@ pub(crate) struct Seen {
 }
 
 impl Seen {
-    pub fn auth_ok(&self) -> bool {
+    pub(crate) fn auth_ok(&self) -> bool {
         self.auth_ok.load(Ordering::Relaxed)
     }
 }
@@ -194,7 +194,7 @@ pub(crate) struct Watched<S> {
 }
 
 impl<S> Watched<S> {
-    pub fn new(inner: S) -> (Self, Arc<Seen>) {
+    pub(crate) fn new(inner: S) -> (Self, Arc<Seen>) {
         let seen = Arc::new(Seen::default());
         let w = Self {
             inner,

@@ -48,7 +48,6 @@
 //! `/health`): the event then carries the fallback request's numbers, `fell_back: true`; the
 //! 404 request itself is not reported.
 
-pub use crate::probe::conn::net;
 mod request;
 mod timing;
 

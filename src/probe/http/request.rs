@@ -9,10 +9,11 @@ use rustls::client::Resumption;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use super::HttpParams;
 use super::timing::{Instants, Marks, TimedResolver, TimingLayer, TlsStart, span_ms};
-use super::{HttpParams, net};
 use crate::event::{ErrorClass, Failure, HttpSteps, Step};
 use crate::probe::conn::classify::{failure, io_class, timeout};
+use crate::probe::conn::net;
 
 /// What one request produced, success or not.
 #[derive(Debug, Clone)]

@@ -21,7 +21,7 @@ use crate::probe::conn::net;
 
 /// Instants observed while one request runs.
 #[derive(Debug, Default, Clone)]
-pub struct Instants {
+pub(super) struct Instants {
     pub dns_start: Option<Instant>,
     pub dns_end: Option<Instant>,
     /// The resolver's own error; set only when resolution failed.
@@ -34,15 +34,15 @@ pub struct Instants {
 
 /// Shared between the hooks (which run inside reqwest's connector) and the check.
 #[derive(Debug, Default)]
-pub struct Marks(Mutex<Instants>);
+pub(super) struct Marks(Mutex<Instants>);
 
 impl Marks {
-    pub fn shared() -> Arc<Marks> {
+    pub(super) fn shared() -> Arc<Marks> {
         Arc::new(Marks::default())
     }
 
     /// A copy of what has been observed so far.
-    pub fn snapshot(&self) -> Instants {
+    pub(super) fn snapshot(&self) -> Instants {
         self.0.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
@@ -58,7 +58,7 @@ impl Marks {
 }
 
 /// reqwest's DNS hook: the system resolver (see `net::lookup`), timed.
-pub struct TimedResolver(pub Arc<Marks>);
+pub(super) struct TimedResolver(pub Arc<Marks>);
 
 impl Resolve for TimedResolver {
     fn resolve(&self, name: Name) -> Resolving {
@@ -82,7 +82,7 @@ impl Resolve for TimedResolver {
 /// A tower layer around reqwest's whole connector (resolution, TCP, TLS): its start and end
 /// bound the connection setup of the request.
 #[derive(Clone)]
-pub struct TimingLayer(pub Arc<Marks>);
+pub(super) struct TimingLayer(pub Arc<Marks>);
 
 impl<S> Layer<S> for TimingLayer {
     type Service = Timed<S>;
@@ -96,7 +96,7 @@ impl<S> Layer<S> for TimingLayer {
 }
 
 #[derive(Clone)]
-pub struct Timed<S> {
+pub(super) struct Timed<S> {
     inner: S,
     marks: Arc<Marks>,
 }
@@ -138,7 +138,7 @@ where
 /// `ClientConnection::new`, which the TLS connector calls as soon as the TCP connection is up
 /// and before anything is sent. Storing nothing also means no session resumption, so every
 /// check pays (and shows) a full handshake, as a new client of the service would.
-pub struct TlsStart(pub Arc<Marks>);
+pub(super) struct TlsStart(pub Arc<Marks>);
 
 impl fmt::Debug for TlsStart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -178,7 +178,7 @@ impl ClientSessionStore for TlsStart {
 }
 
 /// Milliseconds between two marks, when both exist.
-pub fn span_ms(from: Option<Instant>, to: Option<Instant>) -> Option<f64> {
+pub(super) fn span_ms(from: Option<Instant>, to: Option<Instant>) -> Option<f64> {
     match (from, to) {
         (Some(a), Some(b)) => Some(b.saturating_duration_since(a).as_secs_f64() * 1e3),
         _ => None,

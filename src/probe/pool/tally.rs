@@ -54,7 +54,7 @@ struct Inner {
 pub(crate) struct Tally(Arc<Mutex<Inner>>);
 
 impl Tally {
-    pub fn new(borrowers: u32) -> Self {
+    pub(super) fn new(borrowers: u32) -> Self {
         Self(Arc::new(Mutex::new(Inner {
             all: histogram(),
             all_max_ms: 0.0,
@@ -73,14 +73,14 @@ impl Tally {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn waiting(&self, borrower: usize, since: Option<Instant>) {
+    pub(super) fn waiting(&self, borrower: usize, since: Option<Instant>) {
         if let Some(w) = self.lock().waiting.get_mut(borrower) {
             *w = since;
         }
     }
 
     /// One acquire, from the call until it returned (or gave up).
-    pub fn acquire(&self, borrower: usize, wait: Duration, outcome: Outcome) {
+    pub(super) fn acquire(&self, borrower: usize, wait: Duration, outcome: Outcome) {
         let mut g = self.lock();
         if let Some(w) = g.waiting.get_mut(borrower) {
             *w = None;
@@ -104,12 +104,12 @@ impl Tally {
     }
 
     /// A failure on a borrowed connection (its `SELECT 1`).
-    pub fn query_failed(&self, f: Failure) {
+    pub(super) fn query_failed(&self, f: Failure) {
         self.lock().failed(f);
     }
 
     /// The interval's figures (then started afresh) and the totals so far.
-    pub fn sample(&self, run: u64, elapsed_ms: f64, pool: (u32, u32, u32)) -> PoolSample {
+    pub(super) fn sample(&self, run: u64, elapsed_ms: f64, pool: (u32, u32, u32)) -> PoolSample {
         let mut g = self.lock();
         let now = Instant::now();
         let (waiting, longest) = g

@@ -65,7 +65,7 @@
 //! timestamp or exit code — is counted as skipped, never fatal. A last line without `\n` counts
 //! once the log has ended. One line gives at most one event.
 
-pub mod parse;
+pub(crate) mod parse;
 pub mod source;
 
 use std::path::PathBuf;

@@ -19,7 +19,7 @@ use crate::config::{self, LogFormat};
 use crate::event::{PhaseStatus, StartupExit, StartupPhase, StartupSource};
 
 /// Messages longer than this are cut: a stack trace in a log line must not bloat every event.
-pub const MAX_MESSAGE_CHARS: usize = 1024;
+pub(crate) const MAX_MESSAGE_CHARS: usize = 1024;
 
 /// How many `{` positions are tried as the start of the JSON object. A handful covers any
 /// shipper prefix; trying every one would make a line of 64 Ki `{` quadratic.
@@ -267,7 +267,7 @@ pub fn parse_line(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> Parsed {
 }
 
 /// Reads one line and says which shape it was read as.
-pub fn read(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> (Shape, Parsed) {
+pub(crate) fn read(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> (Shape, Parsed) {
     let line = line.trim_end_matches(['\r', '\n']);
     if line.trim().is_empty() {
         return (Shape::Text, Parsed::Skip(Skip::Blank));
@@ -508,7 +508,7 @@ fn text_ts(
 
 /// RFC 3339 (`T`, `t` or space between date and time), or a zone-less
 /// `YYYY-MM-DD[T ]HH:MM:SS[.fff]` (Python logging's `,fff` too) taken as UTC.
-pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
     let s = s
         .trim()
         .trim_start_matches('[')
@@ -564,7 +564,7 @@ fn normalise(s: &str) -> String {
 }
 
 /// A status word and its accepted synonyms (case-insensitive, optional `phase_` prefix).
-pub fn status_of(word: &str) -> Option<PhaseStatus> {
+pub(crate) fn status_of(word: &str) -> Option<PhaseStatus> {
     let w = normalise(word);
     let w = w.strip_prefix("phase_").unwrap_or(&w);
     match w {

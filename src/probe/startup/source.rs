@@ -12,19 +12,20 @@ use std::collections::VecDeque;
 
 use crate::event::NoteLevel;
 
-pub use command::CommandLines;
-pub use file::FileTail;
-pub use stream::{StreamLines, blocking_reader};
+pub(crate) use command::CommandLines;
+pub(crate) use file::FileTail;
+pub(crate) use stream::StreamLines;
+pub use stream::blocking_reader;
 
 /// Longest line kept; the rest of a longer line is read and dropped.
-pub const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 
 /// How much one read asks for.
 const CHUNK: usize = 16 * 1024;
 
 /// One line, without its `\n` (and `\r`), invalid UTF-8 replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
+pub(crate) struct Line {
     pub text: String,
     /// Longer than `MAX_LINE`: only its beginning is in `text`.
     pub overlong: bool,
@@ -32,7 +33,7 @@ pub struct Line {
 
 /// What a source has to say next.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Next {
+pub(crate) enum Next {
     Line(Line),
     /// Something the person should know (file missing, rotated, command exited).
     Note(NoteLevel, String),
@@ -103,14 +104,14 @@ impl Splitter {
 }
 
 /// A source of lines; see the module comment.
-pub enum Source {
+pub(crate) enum Source {
     File(FileTail),
     Stream(StreamLines),
     Command(CommandLines),
 }
 
 impl Source {
-    pub async fn next(&mut self) -> Next {
+    pub(crate) async fn next(&mut self) -> Next {
         match self {
             Source::File(f) => f.next().await,
             Source::Stream(s) => s.next().await,
@@ -119,7 +120,7 @@ impl Source {
     }
 
     /// Stops whatever runs behind the source (a command and its children) and reaps it.
-    pub async fn shutdown(&mut self) {
+    pub(crate) async fn shutdown(&mut self) {
         if let Source::Command(c) = self {
             c.shutdown().await;
         }

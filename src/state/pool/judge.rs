@@ -105,7 +105,7 @@ fn figures(run: &PoolRun, warn_ms: f64) -> (Verdict, String) {
 }
 
 /// The newest pool run, judged; `None` before the first.
-pub fn judge(s: &State) -> Option<PoolJudgement> {
+pub(crate) fn judge(s: &State) -> Option<PoolJudgement> {
     let run = s.pool.last.as_ref()?;
     let warn = wait_warn_ms(s, run);
     let (verdict, line) = match could_not_run(run) {

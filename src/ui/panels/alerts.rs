@@ -234,7 +234,7 @@ fn column(frame: &mut Frame<'_>, area: Rect, items: Vec<Item>, view: &View) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+pub(crate) fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let b = block("Alerts and diagnosis", Panel::Alerts, view);
     let Some(area_in) = inner(&b, area) else {
         frame.render_widget(b, area);

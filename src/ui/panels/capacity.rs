@@ -283,7 +283,7 @@ fn split(state: &State, rows: usize) -> (usize, usize) {
     }
 }
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+pub(crate) fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let title = if state.pool.last.is_some() {
         "Capacity · Pool"
     } else {

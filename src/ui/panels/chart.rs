@@ -74,7 +74,7 @@ fn nice_ceiling(v: f64) -> f64 {
 }
 
 /// Top of the plot in ms: near p95 of successful attempts (robust) or their maximum (full).
-pub fn scale_top(ok_ms: &mut [f64], scale: Scale) -> f64 {
+pub(crate) fn scale_top(ok_ms: &mut [f64], scale: Scale) -> f64 {
     if ok_ms.is_empty() {
         return 1.0;
     }
@@ -136,7 +136,7 @@ impl Plot {
 }
 
 /// Draws the chart into `area` of `buf`; nothing outside `area` is touched.
-pub fn render(
+pub(crate) fn render(
     buf: &mut Buffer,
     area: Rect,
     attempts: &Ring<(DateTime<Utc>, DbAttempt)>,

@@ -189,7 +189,7 @@ fn ws_row(ws: &WsState, width: usize, view: &View) -> Line<'static> {
     Line::from(pack(pieces, width))
 }
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+pub(crate) fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let b = block("Endpoints", Panel::Endpoints, view);
     let Some(area_in) = inner(&b, area) else {
         frame.render_widget(b, area);

@@ -44,7 +44,7 @@ fn keys(view: &View) -> Vec<(u8, String, &'static str)> {
     k
 }
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, _state: &State, view: &View) {
+pub(crate) fn render(frame: &mut Frame<'_>, area: Rect, _state: &State, view: &View) {
     if area.height == 0 {
         return;
     }

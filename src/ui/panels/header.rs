@@ -21,7 +21,7 @@ use crate::units;
 
 /// Elapsed since the first event: to the wall clock in live mode, to the newest event
 /// otherwise (replay, tests), so snapshots do not depend on when they were taken.
-pub fn elapsed_s(state: &State, view: &View) -> f64 {
+pub(crate) fn elapsed_s(state: &State, view: &View) -> f64 {
     match (state.first_at, view.now) {
         (Some(first), Some(now)) => (now - first).num_milliseconds().max(0) as f64 / 1000.0,
         _ => state.elapsed_s(),
@@ -221,7 +221,7 @@ fn second_line(state: &State, view: &View, width: usize) -> Vec<Span<'static>> {
     spans
 }
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+pub(crate) fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     if area.height == 0 {
         return;
     }

@@ -2,16 +2,16 @@
 //! the framed block (focus shown by a thick border and a marker, not by colour alone) and the
 //! symbols that carry meaning without colour.
 
-pub mod alerts;
-pub mod capacity;
-pub mod chart;
-pub mod db;
-pub mod endpoints;
-pub mod footer;
-pub mod header;
-pub mod overlays;
-pub mod pool;
-pub mod startup;
+pub(crate) mod alerts;
+pub(crate) mod capacity;
+pub(crate) mod chart;
+pub(crate) mod db;
+pub(crate) mod endpoints;
+pub(crate) mod footer;
+pub(crate) mod header;
+pub(crate) mod overlays;
+pub(crate) mod pool;
+pub(crate) mod startup;
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -22,12 +22,12 @@ use super::view::{Panel, View};
 use crate::state::StateConfig;
 use crate::state::verdict::Verdict;
 
-pub const OK: &str = "✓";
-pub const FAIL: &str = "✗";
-pub const WARN: &str = "!";
-pub const OVER: &str = "▲";
-pub const RUNNING: &str = "…";
-pub const NOT_REACHED: &str = "·";
+pub(crate) const OK: &str = "✓";
+pub(crate) const FAIL: &str = "✗";
+pub(crate) const WARN: &str = "!";
+pub(crate) const OVER: &str = "▲";
+pub(crate) const RUNNING: &str = "…";
+pub(crate) const NOT_REACHED: &str = "·";
 
 /// How this host reaches the database, from the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub(crate) fn db_path(cfg: &StateConfig) -> DbPath {
 
 /// A panel's frame. The focused panel gets a thick border and `▶` before its title so focus
 /// is visible without colour; a zoomed panel says how to leave.
-pub fn block<'a>(title: &str, p: Panel, view: &View) -> Block<'a> {
+pub(crate) fn block<'a>(title: &str, p: Panel, view: &View) -> Block<'a> {
     let pal = &view.palette;
     let focused = view.focused(p);
     let (border, btype, mark) = if focused {
@@ -74,7 +74,7 @@ pub fn block<'a>(title: &str, p: Panel, view: &View) -> Block<'a> {
     b
 }
 
-pub fn verdict_style(v: Verdict, view: &View) -> Style {
+pub(crate) fn verdict_style(v: Verdict, view: &View) -> Style {
     let p = &view.palette;
     match v {
         Verdict::Pass => p.ok,
@@ -84,7 +84,7 @@ pub fn verdict_style(v: Verdict, view: &View) -> Style {
 }
 
 /// Truncates to `width` display columns with `…` (characters here are all single-width).
-pub fn fit(s: &str, width: usize) -> String {
+pub(crate) fn fit(s: &str, width: usize) -> String {
     let n = s.chars().count();
     if n <= width {
         return s.to_string();
@@ -98,26 +98,26 @@ pub fn fit(s: &str, width: usize) -> String {
 }
 
 /// Pads or truncates to exactly `width` columns.
-pub fn cell(s: &str, width: usize) -> String {
+pub(crate) fn cell(s: &str, width: usize) -> String {
     let t = fit(s, width);
     let pad = width.saturating_sub(t.chars().count());
     format!("{t}{}", " ".repeat(pad))
 }
 
 /// Right-aligned in `width` columns.
-pub fn rcell(s: &str, width: usize) -> String {
+pub(crate) fn rcell(s: &str, width: usize) -> String {
     let t = fit(s, width);
     let pad = width.saturating_sub(t.chars().count());
     format!("{}{t}", " ".repeat(pad))
 }
 
 /// A line of text for an empty panel, in the muted style.
-pub fn hint<'a>(text: impl Into<String>, view: &View) -> Line<'a> {
+pub(crate) fn hint<'a>(text: impl Into<String>, view: &View) -> Line<'a> {
     Line::from(Span::styled(text.into(), view.palette.muted))
 }
 
 /// The area inside a block, or nothing when the block does not fit.
-pub fn inner(b: &Block<'_>, area: Rect) -> Option<Rect> {
+pub(crate) fn inner(b: &Block<'_>, area: Rect) -> Option<Rect> {
     let i = b.inner(area);
     (i.width > 0 && i.height > 0).then_some(i)
 }

@@ -35,7 +35,7 @@ fn frame_block<'a>(title: String, view: &View) -> Block<'a> {
 
 /// Below 80×24 the dashboard would lie by omission; say so, and keep the one line that
 /// matters (the verdict) so a tiny tmux pane is still useful.
-pub fn too_small(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+pub(crate) fn too_small(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     if area.width == 0 || area.height == 0 {
         return;
     }
@@ -84,7 +84,7 @@ pub fn too_small(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) 
 
 /// Every key of the keymap in force, grouped by scope; groups flow into as many columns as
 /// the height needs and are split only when one alone is taller than the overlay.
-pub fn help(frame: &mut Frame<'_>, area: Rect, view: &View) {
+pub(crate) fn help(frame: &mut Frame<'_>, area: Rect, view: &View) {
     let p = &view.palette;
     let mut groups: Vec<Vec<Line<'static>>> = Vec::new();
     let mut last_scope = "";
@@ -162,7 +162,7 @@ fn log_entry(e: &LogEntry, width: usize, view: &View) -> Vec<Line<'static>> {
 
 /// The event log: state changes, newest at the bottom, each entry wrapped whole (a long line
 /// is read in full, never cut); scrolled by entries; masked like the rest.
-pub fn log(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+pub(crate) fn log(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let entries: Vec<&LogEntry> = state.log.entries().collect();
     let n = entries.len();
     let end = n.saturating_sub(view.log_scroll.min(n.saturating_sub(1)));
@@ -213,7 +213,7 @@ fn capacity_size(state: &State, view: &View) -> String {
 
 /// Asked before a capacity test in production: it opens many connections at once to a
 /// database that may already be struggling.
-pub fn confirm_capacity(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+pub(crate) fn confirm_capacity(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let question = format!(
         "Start a capacity test against {}?",
         state.cfg.environment.to_uppercase()
@@ -223,7 +223,7 @@ pub fn confirm_capacity(frame: &mut Frame<'_>, area: Rect, state: &State, view: 
 }
 
 /// Asked before the pool probe in production: it opens up to the service's whole pool.
-pub fn confirm_pool(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+pub(crate) fn confirm_pool(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let question = format!(
         "Start the pool probe against {}?",
         state.cfg.environment.to_uppercase()

@@ -307,7 +307,7 @@ fn previous_runs(track: Option<&Track>, width: usize, view: &View) -> Vec<Line<'
         .collect()
 }
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+pub(crate) fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let b = block("Startup phases", Panel::Startup, view);
     let Some(area_in) = inner(&b, area) else {
         frame.render_widget(b, area);

@@ -36,7 +36,7 @@ struct Chain {
 }
 
 impl LibpqVerifier {
-    pub fn new(
+    pub(super) fn new(
         roots: Roots,
         name: Option<String>,
         provider: &Arc<CryptoProvider>,

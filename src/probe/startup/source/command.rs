@@ -22,7 +22,7 @@ const STDERR_LINE: usize = 512;
 
 /// A command's standard output, line by line. The command runs as `sh -c` in a process group
 /// of its own, so stopping it also stops what it started (a pipeline, `kubectl logs -f`).
-pub struct CommandLines {
+pub(crate) struct CommandLines {
     desc: String,
     lines: StreamLines,
     child: Child,
@@ -40,7 +40,11 @@ pub struct CommandLines {
 impl CommandLines {
     /// Starts `sh -c command`. `desc` names it in notes (already scrubbed); `exit_grace` is
     /// how long it gets to exit once it has closed its output, before it is killed.
-    pub fn spawn(command: &str, desc: String, exit_grace: Duration) -> std::io::Result<Self> {
+    pub(crate) fn spawn(
+        command: &str,
+        desc: String,
+        exit_grace: Duration,
+    ) -> std::io::Result<Self> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(command)
@@ -126,7 +130,7 @@ impl CommandLines {
 
     /// Kills the command's process group, reaps the shell and stops reading its error output.
     /// Idempotent; bounded.
-    pub async fn shutdown(&mut self) {
+    pub(crate) async fn shutdown(&mut self) {
         self.kill_group();
         self.reap(tokio::time::Instant::now() + REAP_GRACE).await;
         if let Some(h) = self.stderr.take() {

@@ -35,7 +35,7 @@ struct OpenFile {
 /// `poll`, reopened when the path names a new file (rotation) or the file shrinks
 /// (truncation), waited for while it does not exist. Reading starts at the beginning of the
 /// file: the whole startup sequence is wanted, not just what is written from now on.
-pub struct FileTail {
+pub(crate) struct FileTail {
     path: PathBuf,
     follow: bool,
     poll: Duration,
@@ -47,7 +47,7 @@ pub struct FileTail {
 }
 
 impl FileTail {
-    pub fn new(path: PathBuf, follow: bool, poll: Duration) -> Self {
+    pub(crate) fn new(path: PathBuf, follow: bool, poll: Duration) -> Self {
         Self {
             path,
             follow,

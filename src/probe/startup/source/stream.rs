@@ -7,7 +7,7 @@ use super::{CHUNK, MAX_LINE, Next, Splitter};
 use crate::event::NoteLevel;
 
 /// Lines of a byte stream, until it closes.
-pub struct StreamLines {
+pub(crate) struct StreamLines {
     name: String,
     reader: Box<dyn AsyncRead + Send + Unpin>,
     split: Splitter,
@@ -16,7 +16,7 @@ pub struct StreamLines {
 }
 
 impl StreamLines {
-    pub fn new(name: impl Into<String>, reader: Box<dyn AsyncRead + Send + Unpin>) -> Self {
+    pub(crate) fn new(name: impl Into<String>, reader: Box<dyn AsyncRead + Send + Unpin>) -> Self {
         Self {
             name: name.into(),
             reader,

@@ -47,7 +47,7 @@ fn last_seen(state: &State, view: &View) -> String {
         .unwrap_or_default()
 }
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
+pub(crate) fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &View) {
     let width = usize::from(area.width);
     let title = title(state, width);
     let b = block(title, Panel::Db, view);
