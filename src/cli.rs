@@ -17,7 +17,7 @@ use crate::probe::Kind;
     about = "See, live, why the database is unreachable: step-timed connection attempts, capacity, health endpoints, startup phases, alerts and a diagnosis.",
     after_help = "Exit codes: 0 healthy (also: stdout's reader went away), 1 warning, 2 critical/failing, 64 usage error, 66 input not readable, 73 output file not creatable, 74 recording incomplete or output failed, 78 configuration error, 130 interrupted."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -26,7 +26,7 @@ pub struct Cli {
 
 impl Cli {
     /// The dashboard runs in this terminal: nothing else may write to it meanwhile.
-    pub fn owns_terminal(&self) -> bool {
+    pub(crate) fn owns_terminal(&self) -> bool {
         match &self.command {
             None | Some(Command::Watch) | Some(Command::Replay(_)) => true,
             Some(Command::Agent(_)) => false,
@@ -64,13 +64,13 @@ pub struct AgentArgs {
     /// Require this bearer token (the file's first line) on every path but /healthz. Also
     /// CONNSCOPE_AGENT_TOKEN.
     #[arg(long = "token-file", value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
+    pub(crate) token_file: Option<PathBuf>,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
     #[arg(long = "tls-cert", requires = "tls_key", value_name = "FILE")]
-    pub tls_cert: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
     /// The private key (PEM) of --tls-cert.
     #[arg(long = "tls-key", requires = "tls_cert", value_name = "FILE")]
-    pub tls_key: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

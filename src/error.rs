@@ -20,7 +20,7 @@ use crate::probe::startup::MatcherError;
 pub(crate) type AppResult<T> = Result<T, AppError>;
 
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub(crate) enum AppError {
     /// A bad command line, said in one sentence.
     #[error("{0}")]
     Usage(String),
@@ -100,7 +100,7 @@ pub enum RecordError {
 
 /// The probes a run asked for cannot be set up from its configuration.
 #[derive(Debug, thiserror::Error)]
-pub enum SetupError {
+pub(crate) enum SetupError {
     /// `--only NAME` for a probe the configuration gives nothing to probe.
     #[error("--only {probe}: needs {need}")]
     Missing {
@@ -127,7 +127,7 @@ pub enum SetupError {
 
 /// The agent's flags (token, exposure, TLS files) or its listener.
 #[derive(Debug, thiserror::Error)]
-pub enum AgentError {
+pub(crate) enum AgentError {
     #[error("{}: cannot read the agent token file", .path.display())]
     TokenFile { path: PathBuf, source: io::Error },
     #[error("{}: the agent token file is empty", .0.display())]
@@ -208,12 +208,12 @@ pub enum LabError {
 }
 
 impl AppError {
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self::Usage(message.into())
     }
 
     /// The exit code of each error: README's "Exit codes" table, in one place.
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         match self {
             Self::Usage(_) => ExitCode::Usage,
             // A value given as a flag is a usage error; anything else is the configuration.
@@ -235,7 +235,7 @@ impl AppError {
 
     /// Nothing to say: the reader of standard output went away (`| head`), so, like other
     /// Unix tools, connscope stops quietly with exit 0 — there is nobody to print to.
-    pub fn is_quiet(&self) -> bool {
+    pub(crate) fn is_quiet(&self) -> bool {
         matches!(self, Self::Output(OutputError::Closed))
     }
 }

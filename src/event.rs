@@ -34,7 +34,7 @@ impl Event {
     }
 
     /// The same event, as measured from the vantage point `name`.
-    pub fn from_vantage(mut self, name: &str) -> Self {
+    pub(crate) fn with_vantage(mut self, name: &str) -> Self {
         self.vantage = Some(name.to_string());
         self
     }
@@ -176,11 +176,11 @@ impl ErrorClass {
 
     /// The server refused for lack of room (53300); a restarting server is `StartingUp` or
     /// `ShuttingDown`, not this.
-    pub fn is_capacity(self) -> bool {
+    pub(crate) fn is_capacity(self) -> bool {
         matches!(self, ErrorClass::TooManyConnections)
     }
 
-    pub fn wants_backoff(self) -> bool {
+    pub(crate) fn wants_backoff(self) -> bool {
         matches!(
             self,
             ErrorClass::TooManyConnections
@@ -215,7 +215,7 @@ impl Failure {
     }
 
     /// `timeout at tcp [57P03]`: the class, the step it hit, the server's code.
-    pub fn headline(&self) -> String {
+    pub(crate) fn headline(&self) -> String {
         let mut s = self.class.as_str().to_string();
         if let Some(step) = self.distinct_step() {
             s.push_str(" at ");
@@ -228,7 +228,7 @@ impl Failure {
     }
 
     /// The same in a table column's few cells: `timeout@tcp 57P03`.
-    pub fn compact(&self) -> String {
+    pub(crate) fn compact(&self) -> String {
         let mut s = self.class.as_str().to_string();
         if let Some(step) = self.distinct_step() {
             s.push('@');
@@ -341,7 +341,7 @@ pub struct Headroom {
     pub reserved_slots: Option<u32>,
     /// Client sessions open (other than the one that read these numbers), counted so that a
     /// role that cannot see other roles' rows in full still counts them.
-    pub sessions_in_use: Option<u32>,
+    pub(crate) sessions_in_use: Option<u32>,
     /// Slots an ordinary login can still take: the smallest of the server's, the role's and
     /// the database's room.
     pub free_ordinary: Option<u32>,
@@ -382,7 +382,7 @@ pub struct PoolStarted {
     pub requested: u32,
     /// sqlx `max_connections`: the request, within the headroom's cap unless forced.
     pub max_connections: u32,
-    pub min_connections: u32,
+    pub(crate) min_connections: u32,
     pub capped: bool,
     pub forced: bool,
     /// sqlx `acquire_timeout` (`timeouts.pool`).
@@ -391,17 +391,17 @@ pub struct PoolStarted {
     pub borrowers: u32,
     pub hold_ms: f64,
     /// How long borrowers start new acquisitions; those in flight then finish.
-    pub duration_ms: f64,
+    pub(crate) duration_ms: f64,
     /// sqlx `max_lifetime` (SQLAlchemy's `pool_recycle`); none: kept for the run.
-    pub max_lifetime_ms: Option<f64>,
+    pub(crate) max_lifetime_ms: Option<f64>,
     /// sqlx `test_before_acquire` (SQLAlchemy's `pool_pre_ping`).
-    pub test_before_acquire: bool,
+    pub(crate) test_before_acquire: bool,
     pub headroom: Option<Headroom>,
 }
 
 /// The pool probe's figures since its start.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PoolFigures {
+pub(crate) struct PoolFigures {
     /// Acquires that returned a connection.
     pub acquisitions: u64,
     /// Acquires that gave up after the acquire timeout (sqlx `PoolTimedOut`).
@@ -409,7 +409,7 @@ pub struct PoolFigures {
     /// Other failures, of an acquire or of the `SELECT 1` on a borrowed connection, by class.
     pub errors: std::collections::BTreeMap<ErrorClass, u64>,
     /// The newest of those failures.
-    pub last_error: Option<Failure>,
+    pub(crate) last_error: Option<Failure>,
     /// From calling acquire until it returned a connection or gave up (timeouts count in full).
     pub wait_p50_ms: Option<f64>,
     pub wait_p95_ms: Option<f64>,
@@ -422,7 +422,7 @@ pub struct PoolFigures {
 }
 
 impl PoolFigures {
-    pub fn errors_total(&self) -> u64 {
+    pub(crate) fn errors_total(&self) -> u64 {
         self.errors.values().sum()
     }
 }
@@ -440,15 +440,15 @@ pub struct PoolSample {
     pub wait_max_ms: Option<f64>,
     /// Borrowers waiting in acquire at the sample, and the longest of their waits so far.
     pub waiting: u32,
-    pub longest_wait_ms: f64,
-    pub totals: PoolFigures,
+    pub(crate) longest_wait_ms: f64,
+    pub(crate) totals: PoolFigures,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoolFinished {
     pub run: u64,
     pub elapsed_ms: f64,
-    pub totals: PoolFigures,
+    pub(crate) totals: PoolFigures,
     /// Stopped before its duration (cancelled, stopped from the dashboard, or it could not
     /// run: nothing opened, a connection string sqlx cannot take).
     pub aborted: bool,
@@ -457,9 +457,9 @@ pub struct PoolFinished {
 
 impl PoolFinished {
     /// The reason of a run ended by quitting or a signal.
-    pub const CANCELLED: &'static str = "cancelled";
+    pub(crate) const CANCELLED: &'static str = "cancelled";
     /// The reason of a run stopped from the dashboard (`o`).
-    pub const STOPPED: &'static str = "stopped from the dashboard";
+    pub(crate) const STOPPED: &'static str = "stopped from the dashboard";
 }
 
 /// HTTP step times, all measured on the request's own connection (see `probe::http`): `dns`,
@@ -664,7 +664,7 @@ mod tests {
         );
         let back: Event = serde_json::from_str(&line).expect("parses");
         assert_eq!(back, ev);
-        let remote = ev.clone().from_vantage("vpc");
+        let remote = ev.clone().with_vantage("vpc");
         let line = serde_json::to_string(&remote).expect("serialises");
         assert!(line.starts_with(r#"{"at":"2026-11-25T10:00:00Z","vantage":"vpc","kind":"note""#));
         assert_eq!(

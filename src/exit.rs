@@ -58,7 +58,7 @@ impl ExitCode {
     /// verdict's 0 / 1 / 2 (the evidence kept is incomplete; the verdict is still printed),
     /// while a worse outcome of the run itself (interrupted 130, an internal error 70) keeps
     /// its code.
-    pub fn with_incomplete_recording(self) -> Self {
+    pub(crate) fn with_incomplete_recording(self) -> Self {
         match self {
             Self::Pass | Self::Warn | Self::Fail => Self::IoError,
             other => other,

@@ -60,7 +60,7 @@ impl Header {
 }
 
 /// The settings as JSON with every credential replaced.
-pub fn redacted_settings(c: &Config) -> serde_json::Value {
+pub(crate) fn redacted_settings(c: &Config) -> serde_json::Value {
     let mut s = c.settings.clone();
     s.database.url = c
         .database
@@ -84,7 +84,7 @@ pub fn redacted_settings(c: &Config) -> serde_json::Value {
 /// Writes a recording as the run goes. A write that fails (disk full, EIO, `/dev/full`) is
 /// said once — on stderr, or after the dashboard — with the path; the run goes on without
 /// the recording and ends with exit 74 (`incomplete`), its results still printed.
-pub struct Recorder {
+pub(crate) struct Recorder {
     path: PathBuf,
     out: BufWriter<File>,
     incomplete: bool,
@@ -93,7 +93,7 @@ pub struct Recorder {
 impl Recorder {
     /// Creates (truncates) the file and writes the header. A file that cannot be created is
     /// exit 73 before anything runs.
-    pub fn create(path: &Path, header: &Header) -> Result<Self, RecordError> {
+    pub(crate) fn create(path: &Path, header: &Header) -> Result<Self, RecordError> {
         let file = File::create(path).map_err(|source| RecordError::Create {
             path: path.to_path_buf(),
             source,
@@ -107,17 +107,17 @@ impl Recorder {
         Ok(r)
     }
 
-    pub fn write(&mut self, ev: &Event) {
+    pub(crate) fn write(&mut self, ev: &Event) {
         self.line(ev);
     }
 
     /// A write failed: the recording lacks events from then on.
-    pub fn incomplete(&self) -> bool {
+    pub(crate) fn incomplete(&self) -> bool {
         self.incomplete
     }
 
     /// What to tell the person when the recording fails, also shown in the dashboard.
-    pub fn failure_note(&self) -> Option<String> {
+    pub(crate) fn failure_note(&self) -> Option<String> {
         self.incomplete.then(|| {
             format!(
                 "{}: the recording is incomplete (a write failed); the run goes on without it",

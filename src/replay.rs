@@ -29,7 +29,7 @@ use crate::ui::feed::{Feed, ReplayCtl};
 pub use player::{EventSource, MAX_GAP, MAX_SPEED, MIN_SPEED, Player, Timeline, clamp_speed};
 
 /// How often the clock moves on screen while playing.
-pub const TICK: Duration = Duration::from_millis(250);
+pub(crate) const TICK: Duration = Duration::from_millis(250);
 
 /// Plays `rec` into `feed` until `cancel` (or until the feed's receiver is gone). Speeds
 /// outside 0.25–64 are clamped. When `ctl` closes, playback runs to the end and stops there.

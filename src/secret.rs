@@ -16,7 +16,7 @@ impl Secret {
         Self(value)
     }
 
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -27,14 +27,14 @@ impl fmt::Debug for Secret {
     }
 }
 
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 static KNOWN: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Remembers a secret value so `scrub` removes it from any output. Values shorter than 4
 /// characters are not scrubbed textually (they would mangle ordinary words); they are still
 /// never printed by connscope itself.
-pub fn register(value: &str) {
+pub(crate) fn register(value: &str) {
     if value.len() < 4 {
         return;
     }
@@ -48,7 +48,7 @@ pub fn register(value: &str) {
 }
 
 /// Replaces every registered secret in `text` with `***`.
-pub fn scrub(text: &str) -> Cow<'_, str> {
+pub(crate) fn scrub(text: &str) -> Cow<'_, str> {
     let Ok(known) = KNOWN.read() else {
         return Cow::Borrowed(text);
     };
@@ -66,7 +66,7 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 /// base64 `user:password` of the basic-auth header a client builds from it) and the values of
 /// query parameters named like credentials (`is_secret_name`) — so a server echoing them back
 /// is scrubbed too.
-pub fn register_url(raw: &str) {
+pub(crate) fn register_url(raw: &str) {
     let Ok(u) = url::Url::parse(raw) else { return };
     if let Some(pw) = u.password() {
         register(pw);
@@ -95,7 +95,7 @@ fn decode(s: &str) -> String {
 
 /// The `Authorization` header value for the credentials in `url` (`Basic base64(user:pass)`,
 /// both percent-decoded, as reqwest builds it for the HTTP probe); `None` without a password.
-pub fn basic_auth(url: &url::Url) -> Option<String> {
+pub(crate) fn basic_auth(url: &url::Url) -> Option<String> {
     use base64::Engine as _;
     let pass = decode(url.password()?);
     let user = decode(url.username());
@@ -129,7 +129,7 @@ const NOT_SECRET: [&str; 11] = [
 
 /// Whether a parameter, option or variable called `name` holds a credential (see
 /// `SECRET_WORDS`).
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let n: String = name
         .trim_start_matches('-')
         .chars()
@@ -141,7 +141,7 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// Words of a command line that assign a credential: the key names one (`--password=…`,
 /// `PGPASSWORD=…`, `api_token=…`). Returns (key, value).
-pub fn credential_assignment(word: &str) -> Option<(&str, &str)> {
+pub(crate) fn credential_assignment(word: &str) -> Option<(&str, &str)> {
     let (key, value) = word.split_once('=')?;
     is_secret_name(key).then_some((key, value))
 }
@@ -184,7 +184,7 @@ fn command_secrets(cmd: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
 
 /// Registers the credentials in a command line: passwords and tokens of URLs in it, the
 /// values of credential assignments and of credential options (see `credential_option`).
-pub fn register_command(cmd: &str) {
+pub(crate) fn register_command(cmd: &str) {
     for url in urls_in(cmd) {
         register_url(url);
     }
@@ -215,7 +215,7 @@ pub fn redact_command(cmd: &str) -> String {
 
 /// Registers the credentials of the command line connscope was started with, before it is
 /// parsed: a usage error quotes the offending value back, and the scrubber must know it.
-pub fn register_args(args: impl IntoIterator<Item = std::ffi::OsString>) {
+pub(crate) fn register_args(args: impl IntoIterator<Item = std::ffi::OsString>) {
     let line: Vec<String> = args
         .into_iter()
         .map(|a| a.to_string_lossy().into_owned())
@@ -258,7 +258,7 @@ fn urls_in(text: &str) -> impl Iterator<Item = &str> {
 
 /// `text` with every URL in it redacted (see `redact_url`): a last defence for text that
 /// quotes a value connscope could not parse (a usage error), whatever secrets are registered.
-pub fn redact_urls_in(text: &str) -> String {
+pub(crate) fn redact_urls_in(text: &str) -> String {
     let mut out = text.to_string();
     for url in urls_in(text) {
         let shown = redact_url(url);

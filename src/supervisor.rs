@@ -262,7 +262,7 @@ impl Running {
                         )),
                         config: None,
                     });
-                    let _ = tx.try_send(Event::now(body).from_vantage(&name));
+                    let _ = tx.try_send(Event::now(body).with_vantage(&name));
                 }
             });
         }

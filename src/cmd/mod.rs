@@ -94,7 +94,7 @@ async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
 }
 
 /// The configuration for this invocation: profile ← file ← environment ← flags.
-pub fn load_config(g: &Global) -> AppResult<Config> {
+pub(crate) fn load_config(g: &Global) -> AppResult<Config> {
     Ok(Config::load(&LoadOptions::from_process(
         g.config.clone(),
         g.overrides(),

@@ -148,7 +148,7 @@ impl Tally {
 }
 
 /// The redrawn line; inert when stderr is not a terminal or JSON progress was asked for.
-pub(crate) struct Progress {
+pub(super) struct Progress {
     shared: Option<Arc<Mutex<Tally>>>,
     stop: CancellationToken,
     task: Option<JoinHandle<()>>,

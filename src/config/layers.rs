@@ -13,7 +13,7 @@ use super::source::{Source, line_col};
 #[derive(Debug, Default, Clone)]
 pub(super) struct Layered {
     pub table: Table,
-    pub sources: BTreeMap<String, Source>,
+    pub(crate) sources: BTreeMap<String, Source>,
 }
 
 impl Layered {

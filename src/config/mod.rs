@@ -23,7 +23,7 @@ pub use target::{ChannelBinding, DbHost, DbTarget, EnvSnapshot, SslMode, TargetS
 use layers::{FileLayer, Layered};
 
 const PROFILES: &str = include_str!("profiles.toml");
-pub const ENVIRONMENTS: [&str; 4] = ["development", "test", "staging", "production"];
+pub(crate) const ENVIRONMENTS: [&str; 4] = ["development", "test", "staging", "production"];
 const DEFAULT_ENVIRONMENT: &str = "development";
 
 /// A configuration problem, located where the bad value was given.
@@ -33,7 +33,7 @@ pub struct ConfigError {
     pub location: String,
     pub message: String,
     /// The bad value was given as a command-line flag: a usage error (exit 64), not 78.
-    pub from_flag: bool,
+    pub(crate) from_flag: bool,
     /// The error beneath (the file system's, the connection string's), said after `message`.
     #[source]
     pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -68,7 +68,7 @@ impl ConfigError {
 
 /// A configuration file larger than this is refused before it is parsed: a real one is a few
 /// kilobytes, and parsing is what would cost memory (a 100 MB file of comments took 1 GB).
-pub const MAX_FILE_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// A value given on the command line, as the dotted key it overrides.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
-    pub fn from_process(file: Option<String>, flags: Vec<FlagOverride>) -> Self {
+    pub(crate) fn from_process(file: Option<String>, flags: Vec<FlagOverride>) -> Self {
         Self {
             file,
             flags,
@@ -103,14 +103,14 @@ impl LoadOptions {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub settings: Settings,
-    pub sources: BTreeMap<String, Source>,
+    pub(crate) sources: BTreeMap<String, Source>,
     pub file: Option<String>,
     pub database: Option<DbTarget>,
 }
 
 /// The concurrency a capacity test may use without `--force`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CapacityCap {
+pub(crate) struct CapacityCap {
     pub limit: u32,
     pub safety_margin: f64,
     pub reserved: u32,
@@ -183,7 +183,7 @@ impl Config {
         capacity_aware(&self.settings, base)
     }
 
-    pub fn capacity_cap(&self) -> CapacityCap {
+    pub(crate) fn capacity_cap(&self) -> CapacityCap {
         let s = &self.settings;
         let limit = s
             .capacity
@@ -263,7 +263,7 @@ fn profiles() -> Result<Table, ConfigError> {
 }
 
 /// The built-in profile for `env` as a partial configuration table.
-pub fn profile_table(env: &str) -> Result<Table, ConfigError> {
+pub(crate) fn profile_table(env: &str) -> Result<Table, ConfigError> {
     match profiles()?.remove(env) {
         Some(Value::Table(t)) => Ok(t),
         _ => Err(ConfigError::plain(

@@ -80,20 +80,20 @@ pub struct Minimums {
 #[serde(deny_unknown_fields)]
 pub struct CapacityAware {
     #[serde(with = "dur")]
-    pub vpc_scaling_buffer: Duration,
-    pub capacity_buffer: f64,
+    pub(crate) vpc_scaling_buffer: Duration,
+    pub(crate) capacity_buffer: f64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VpcConnector {
-    pub throughput_baseline_gbps: f64,
-    pub throughput_max_gbps: f64,
+    pub(crate) throughput_baseline_gbps: f64,
+    pub(crate) throughput_max_gbps: f64,
     #[serde(with = "dur")]
-    pub scaling_delay: Duration,
+    pub(crate) scaling_delay: Duration,
     pub concurrent_connection_limit: u32,
-    pub capacity_pressure_threshold: f64,
-    pub monitoring: bool,
+    pub(crate) capacity_pressure_threshold: f64,
+    pub(crate) monitoring: bool,
 }
 
 /// The service's connection-pool profile; its margin and reserve bound the capacity test.
@@ -105,7 +105,7 @@ pub struct Pool {
     #[serde(with = "dur")]
     pub timeout: Duration,
     /// Connections kept free as the VPC connector's scaling buffer.
-    pub reserved_for_scaling: u32,
+    pub(crate) reserved_for_scaling: u32,
     /// Use at most this fraction of the concurrent-connection limit.
     pub safety_margin: f64,
 }
@@ -152,7 +152,7 @@ pub struct Capacity {
     #[serde(with = "dur")]
     pub hold: Duration,
     /// Concurrent-connection limit when there is no VPC connector profile to take it from.
-    pub concurrent_limit: Option<u32>,
+    pub(crate) concurrent_limit: Option<u32>,
 }
 
 impl Default for Capacity {
@@ -172,7 +172,7 @@ impl Default for Capacity {
 #[serde(deny_unknown_fields, default)]
 pub struct PoolProbe {
     /// Run it in `check` and at the dashboard's start without `--only pool`.
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// Concurrent borrowers; none: the pool's size + overflow, plus 20 % (rounded up).
     pub borrowers: Option<u32>,
     /// How long each borrower holds its connection before `SELECT 1`.
@@ -192,7 +192,7 @@ pub struct PoolProbe {
     pub pre_ping: bool,
     /// An acquire wait (p95) above this warns; none: a tenth of the acquire timeout.
     #[serde(default, with = "dur::option")]
-    pub warn_wait: Option<Duration>,
+    pub(crate) warn_wait: Option<Duration>,
 }
 
 impl Default for PoolProbe {
@@ -362,19 +362,19 @@ impl Phase {
 #[serde(deny_unknown_fields, default)]
 pub struct AlertRules {
     /// Critical when the database connection success rate falls below this.
-    pub critical_success_rate_below: f64,
+    pub(crate) critical_success_rate_below: f64,
     /// Warning when the average connection time exceeds this.
     #[serde(with = "dur")]
-    pub warning_avg_connect_above: Duration,
+    pub(crate) warning_avg_connect_above: Duration,
     /// Infrastructure when the timeout-violation rate exceeds this.
-    pub infrastructure_timeout_rate_above: f64,
+    pub(crate) infrastructure_timeout_rate_above: f64,
     /// Capacity when more than this fraction of a capacity test hit capacity errors.
-    pub capacity_error_rate_above: f64,
+    pub(crate) capacity_error_rate_above: f64,
     /// Rules look at the last this-many attempts, so a long watch recovers when the database does.
     pub window: u32,
     /// This many failed attempts in a row mean "down" (a critical alert at once, whatever the
     /// rates); as many successes in a row mean up again.
-    pub down_after: u32,
+    pub(crate) down_after: u32,
 }
 
 impl Default for AlertRules {
@@ -395,12 +395,12 @@ impl Default for AlertRules {
 #[serde(deny_unknown_fields, default)]
 pub struct Targets {
     #[serde(with = "dur")]
-    pub db_avg_connect_below: Duration,
-    pub db_success_rate_above: f64,
+    pub(crate) db_avg_connect_below: Duration,
+    pub(crate) db_success_rate_above: f64,
     #[serde(with = "dur")]
-    pub startup_total_below: Duration,
+    pub(crate) startup_total_below: Duration,
     #[serde(with = "dur")]
-    pub health_latency_below: Duration,
+    pub(crate) health_latency_below: Duration,
 }
 
 impl Default for Targets {
@@ -421,7 +421,7 @@ pub struct History {
     pub samples: usize,
     #[serde(with = "dur")]
     pub window: Duration,
-    pub log_lines: usize,
+    pub(crate) log_lines: usize,
 }
 
 impl Default for History {

@@ -23,7 +23,7 @@ pub enum DatabaseKind {
 }
 
 impl DatabaseKind {
-    pub const NAMES: [&'static str; 3] = ["auto", "postgres", "sim"];
+    pub(crate) const NAMES: [&'static str; 3] = ["auto", "postgres", "sim"];
 }
 
 impl FromStr for DatabaseKind {

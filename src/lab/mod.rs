@@ -50,7 +50,7 @@ use slot_hog::Hog;
 use tempdir::TempDir;
 
 /// The lab's database user and database (trust authentication, no password).
-pub const DB_USER: &str = "app";
+pub(crate) const DB_USER: &str = "app";
 pub const DB_NAME: &str = "app";
 
 #[derive(Debug, Clone, PartialEq)]
@@ -192,11 +192,6 @@ impl Lab {
         }
     }
 
-    /// Changes whenever `switch` applies a scenario.
-    pub fn subscribe(&self) -> watch::Receiver<Scenario> {
-        self.current.subscribe()
-    }
-
     /// Applies a scenario now: proxy faults (open connections included), flapping, the
     /// database's free slots, the service's behaviour (and a restart when the scenario asks).
     pub async fn switch(&self, name: &str) -> Result<(), LabError> {
@@ -229,10 +224,6 @@ impl Lab {
         &self.proxy
     }
 
-    pub fn service_status(&self) -> ServiceStatus {
-        self.service.status()
-    }
-
     /// Connections the hog holds open.
     pub async fn hog_held(&self) -> usize {
         self.hog.lock().await.held()
@@ -245,11 +236,6 @@ impl Lab {
             dirs.push(d.path().to_path_buf());
         }
         dirs
-    }
-
-    /// The simulated database, to change its limit or starting-up mode directly.
-    pub async fn with_sim<T>(&self, f: impl FnOnce(&SimDb) -> T) -> Option<T> {
-        self.db.lock().await.sim().map(f)
     }
 
     /// Stops everything and removes the temporary directories.

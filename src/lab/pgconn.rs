@@ -47,7 +47,7 @@ impl fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
-pub type Conn = Connection<TcpStream, NoTlsStream>;
+pub(crate) type Conn = Connection<TcpStream, NoTlsStream>;
 
 pub async fn connect(config: &Config, addr: SocketAddr) -> Result<(Client, Conn), ConnectError> {
     let stream = TcpStream::connect(addr).await.map_err(ConnectError::Tcp)?;

@@ -49,7 +49,7 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub proxy: ProxySpec,
     #[serde(default)]
-    pub flap: Option<FlapSpec>,
+    pub(crate) flap: Option<FlapSpec>,
     #[serde(default)]
     pub database: DatabaseSpec,
     #[serde(default)]
@@ -70,7 +70,7 @@ pub struct ProxySpec {
     #[serde(with = "dur")]
     pub connect_delay: Duration,
     #[serde(with = "dur")]
-    pub connect_jitter: Duration,
+    pub(crate) connect_jitter: Duration,
     /// Concurrent connections the connector carries; `None` is unlimited.
     pub max_connections: Option<u32>,
     pub over_cap: OverCap,
@@ -85,7 +85,7 @@ pub struct ProxySpec {
 /// faults and these.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FlapSpec {
+pub(crate) struct FlapSpec {
     #[serde(with = "dur")]
     pub every: Duration,
     pub proxy: ProxySpec,
@@ -96,10 +96,10 @@ pub struct FlapSpec {
 pub struct DatabaseSpec {
     /// Hold connections open until only this many are left (0 = at capacity: new connections
     /// get 53300). `None`: no hog.
-    pub free_slots: Option<u32>,
+    pub(crate) free_slots: Option<u32>,
     /// Simulated database only: refuse connections with 57P03 (a real server cannot be held in
     /// that state on demand, so the real one ignores it).
-    pub starting_up: bool,
+    pub(crate) starting_up: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -107,21 +107,21 @@ pub struct DatabaseSpec {
 pub struct ServiceSpec {
     /// The service's database initialization timeout (staging: 75 s).
     #[serde(with = "dur")]
-    pub init_timeout: Duration,
+    pub(crate) init_timeout: Duration,
     /// Pause between connection tries inside phase 3.
     #[serde(with = "dur")]
-    pub retry_interval: Duration,
+    pub(crate) retry_interval: Duration,
     /// Pause between an exit and the next start (the platform's restart back-off).
     #[serde(with = "dur")]
-    pub restart_delay: Duration,
+    pub(crate) restart_delay: Duration,
     /// Each phase other than the database takes this fraction of its budget.
-    pub phase_pace: f64,
+    pub(crate) phase_pace: f64,
     /// Bound on `/health/database`'s own `SELECT 1`.
     #[serde(with = "dur")]
-    pub db_check_timeout: Duration,
+    pub(crate) db_check_timeout: Duration,
     /// Entering this scenario restarts the service (a new revision rolling out), so its
     /// startup runs against the new conditions instead of keeping an old connection.
-    pub restart_on_enter: bool,
+    pub(crate) restart_on_enter: bool,
 }
 
 impl Default for ServiceSpec {
@@ -148,11 +148,11 @@ pub struct Scenario {
 /// The service's behaviour in real (scaled) time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServiceBehaviour {
-    pub init_timeout: Duration,
-    pub retry_interval: Duration,
-    pub restart_delay: Duration,
-    pub phase_pace: f64,
-    pub db_check_timeout: Duration,
+    pub(crate) init_timeout: Duration,
+    pub(crate) retry_interval: Duration,
+    pub(crate) restart_delay: Duration,
+    pub(crate) phase_pace: f64,
+    pub(crate) db_check_timeout: Duration,
     /// Multiplies the phase budgets (the time scale).
     pub time_scale: f64,
 }
@@ -217,7 +217,7 @@ impl Scenario {
     }
 
     /// The flapping faults and the scaled period, when the scenario flaps.
-    pub fn flap(&self) -> Option<(Duration, Faults)> {
+    pub(crate) fn flap(&self) -> Option<(Duration, Faults)> {
         let f = self.file.flap.as_ref()?;
         Some((self.scale(f.every), self.faults_of(&f.proxy)))
     }

@@ -42,7 +42,7 @@ pub struct ServiceStatus {
     /// The phase running now (while starting) or that failed last.
     pub phase: Option<u8>,
     /// Why the last startup failed; cleared when a startup succeeds.
-    pub last_failure: Option<String>,
+    pub(crate) last_failure: Option<String>,
     /// Startup runs begun so far.
     pub runs: u32,
 }
@@ -154,11 +154,11 @@ impl Service {
         self.addr
     }
 
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub fn websocket_url(&self) -> String {
+    pub(crate) fn websocket_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }
 
@@ -172,7 +172,7 @@ impl Service {
 
     /// Takes effect at the service's next step (the phase 3 deadline already running keeps
     /// the timeout it started with, as a real process would).
-    pub fn set_behaviour(&self, behaviour: ServiceBehaviour) {
+    pub(crate) fn set_behaviour(&self, behaviour: ServiceBehaviour) {
         self.ctx.behaviour.send_replace(behaviour);
     }
 

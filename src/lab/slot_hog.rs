@@ -48,7 +48,7 @@ pub(super) struct Hog {
 pub struct HogReport {
     pub held: usize,
     /// The server refused a connection with 53300 while filling (it really is full).
-    pub saw_refusal: bool,
+    pub(crate) saw_refusal: bool,
 }
 
 impl Hog {

@@ -42,7 +42,7 @@ const EXIT_WAIT: Duration = Duration::from_secs(2);
 pub(super) struct ClusterStop {
     pub pg_ctl: PathBuf,
     /// Run `pg_ctl` as the `postgres` user (the lab runs as root).
-    pub as_postgres: bool,
+    pub(crate) as_postgres: bool,
 }
 
 pub(super) struct Watchdog {

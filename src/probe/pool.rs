@@ -125,7 +125,7 @@ impl PoolParams {
     }
 
     /// Borrowers for a pool of `max`: as configured, or `max` + 20 % (rounded up).
-    pub fn borrowers_for(&self, max: u32) -> u32 {
+    pub(crate) fn borrowers_for(&self, max: u32) -> u32 {
         let default = (f64::from(max) * 1.2 - 1e-9).ceil() as u32;
         self.borrowers.unwrap_or(default).clamp(1, MAX_CONNECTIONS)
     }

@@ -129,7 +129,7 @@ pub(crate) fn connecting(t: &AgentTarget) -> Event {
         message: None,
         config: None,
     });
-    Event::now(body).from_vantage(&t.name)
+    Event::now(body).with_vantage(&t.name)
 }
 
 /// Runs one attach client until cancelled (`Live`) or until the agent's window is read.
@@ -301,7 +301,7 @@ async fn close(mut ws: Socket, ended: Ended) -> Ended {
 
 async fn forward(ctx: &Ctx, ev: Event, name: &str) -> bool {
     tokio::select! {
-        r = ctx.tx.send(ev.from_vantage(name)) => r.is_ok(),
+        r = ctx.tx.send(ev.with_vantage(name)) => r.is_ok(),
         () = ctx.cancel.cancelled() => false,
     }
 }

@@ -285,7 +285,7 @@ impl<R: BufRead> EventReader<R> {
 
 impl<R: BufRead + Seek> EventReader<R> {
     /// Back to the first event, the tally cleared.
-    pub fn rewind(&mut self) -> io::Result<()> {
+    pub(crate) fn rewind(&mut self) -> io::Result<()> {
         self.r.seek(SeekFrom::Start(self.first.0))?;
         self.no = self.first.1;
         self.tally = Tally::default();

@@ -87,7 +87,7 @@ pub struct Timeline {
 
 impl Timeline {
     /// A recording streamed from its file; also the notes of the pass over it (damage found).
-    pub fn from_reader<R: BufRead + Seek + Send + 'static>(
+    pub(crate) fn from_reader<R: BufRead + Seek + Send + 'static>(
         header: &Header,
         mut reader: EventReader<R>,
     ) -> (Timeline, Vec<String>) {
@@ -278,7 +278,7 @@ impl Player {
     }
 
     /// Real time `real` has passed while playing: move the cursor, send what came due.
-    pub fn advance(&mut self, real: Duration, out: &mut Vec<Feed>) {
+    pub(crate) fn advance(&mut self, real: Duration, out: &mut Vec<Feed>) {
         if self.paused {
             return;
         }
@@ -332,7 +332,7 @@ impl Player {
         self.begin_gap();
     }
 
-    pub fn set_speed(&mut self, speed: f64) {
+    pub(crate) fn set_speed(&mut self, speed: f64) {
         self.speed = clamp_speed(speed);
         self.begin_gap();
     }

@@ -9,12 +9,12 @@ pub struct Context {
     /// Plain words: "live check", or "recording incident.jsonl (check, connscope 0.1.0)".
     pub source: String,
     /// Times in the report are relative to this; defaults to the first event.
-    pub origin: Option<DateTime<Utc>>,
+    pub(crate) origin: Option<DateTime<Utc>>,
     /// The window asked for (`--from` / `--to`); `None` means the recording's own edge.
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// Recording lines that could not be read and were skipped.
-    pub skipped_lines: u64,
+    pub(crate) skipped_lines: u64,
     /// The effective configuration, redacted (a recording's header `config`), for the
     /// configuration checks; `Value::Null` or absent when not known.
     pub settings: Option<serde_json::Value>,
@@ -37,7 +37,7 @@ pub struct Assets {
 pub struct AssetFile {
     pub title: String,
     pub name: String,
-    pub caption: String,
+    pub(crate) caption: String,
 }
 
 impl Context {
@@ -50,12 +50,12 @@ impl Context {
     }
 
     /// A duration such as the 75 s minimum, read from the settings at a dotted path.
-    pub fn setting_duration(&self, path: &str) -> Option<std::time::Duration> {
+    pub(crate) fn setting_duration(&self, path: &str) -> Option<std::time::Duration> {
         let v = self.setting(path)?;
         crate::config::duration::parse(v.as_str()?).ok()
     }
 
-    pub fn setting_u64(&self, path: &str) -> Option<u64> {
+    pub(crate) fn setting_u64(&self, path: &str) -> Option<u64> {
         self.setting(path)?.as_u64()
     }
 

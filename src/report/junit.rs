@@ -28,10 +28,10 @@ pub(crate) enum Outcome {
 pub(crate) struct Case {
     pub name: String,
     /// Seconds the checked thing took, where that is meaningful; 0 otherwise.
-    pub time_s: f64,
+    pub(crate) time_s: f64,
     pub outcome: Outcome,
     /// The measured value, kept beside the verdict for whoever reads the CI log.
-    pub actual: Option<String>,
+    pub(crate) actual: Option<String>,
 }
 
 impl Case {

@@ -26,22 +26,22 @@ impl Report {
 }
 
 /// Pretty JSON of the result, secrets scrubbed.
-pub fn to_json(r: &Report) -> String {
+pub(crate) fn to_json(r: &Report) -> String {
     let text = serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     crate::secret::scrub(&text).into_owned()
 }
 
-pub fn to_text(r: &Report) -> String {
+pub(crate) fn to_text(r: &Report) -> String {
     crate::secret::scrub(&text::render(r)).into_owned()
 }
 
 /// The post-mortem report, pasteable as is.
-pub fn to_markdown(r: &Report, ctx: &Context) -> String {
+pub(crate) fn to_markdown(r: &Report, ctx: &Context) -> String {
     crate::secret::scrub(&markdown::render(r, ctx)).into_owned()
 }
 
 /// JUnit XML with the outage plan's categories as suites.
-pub fn to_junit(r: &Report, ctx: &Context) -> String {
+pub(crate) fn to_junit(r: &Report, ctx: &Context) -> String {
     crate::secret::scrub(&junit::render(r, ctx)).into_owned()
 }
 

@@ -41,16 +41,16 @@ pub struct Report {
     pub interrupted: bool,
     /// The run's recording could not be written to its end (exit 74 instead of 0 / 1 / 2).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub recording_incomplete: bool,
+    pub(crate) recording_incomplete: bool,
     /// The moment judged.
-    pub judged_at: Option<DateTime<Utc>>,
+    pub(crate) judged_at: Option<DateTime<Utc>>,
     /// Each probe the run selected, and whether it produced evidence.
     pub evidence: Vec<ProbeEvidence>,
     pub environment: String,
     pub cloud_sql: bool,
     pub target: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
+    pub(crate) finished_at: Option<DateTime<Utc>>,
     pub duration_s: f64,
     pub lab_scenario: Option<String>,
     pub database: Option<Database>,
@@ -86,10 +86,10 @@ pub struct Review {
     pub events: u64,
     pub log: Vec<LogEntry>,
     /// Log entries the bounded log no longer holds.
-    pub log_dropped: u64,
-    pub alert_changes: Vec<AlertChange>,
+    pub(crate) log_dropped: u64,
+    pub(crate) alert_changes: Vec<AlertChange>,
     pub cfg: StateConfig,
-    pub step_averages: StepAverages,
+    pub(crate) step_averages: StepAverages,
     /// The newest failure of each class.
     pub examples: BTreeMap<String, Failure>,
 }
@@ -106,13 +106,13 @@ pub struct VantageReport {
 /// A vantage's link in words, for each format to style: `state` is `live`, `not reached` or
 /// `lost`; `since` (`since HH:MM:SS UTC`) only for a lost one, whose figures are as of then.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LinkWords {
+pub(crate) struct LinkWords {
     pub state: &'static str,
     pub since: Option<String>,
 }
 
 impl VantageReport {
-    pub fn link_words(&self) -> LinkWords {
+    pub(crate) fn link_words(&self) -> LinkWords {
         let (state, since) = match self.link.link {
             LinkStatus::Live => ("live", None),
             LinkStatus::Connecting => ("not reached", None),
@@ -168,8 +168,8 @@ pub struct Capacity {
     pub failed: u32,
     pub capacity_errors: u32,
     pub errors_by_class: BTreeMap<String, u32>,
-    pub avg_connect_ms: Option<f64>,
-    pub max_connect_ms: f64,
+    pub(crate) avg_connect_ms: Option<f64>,
+    pub(crate) max_connect_ms: f64,
     pub elapsed_ms: Option<f64>,
     pub running: bool,
     pub aborted: bool,
@@ -177,7 +177,7 @@ pub struct Capacity {
     pub at: DateTime<Utc>,
     /// History: newer evidence contradicts it (why in `past_because`).
     pub past: bool,
-    pub past_because: Option<String>,
+    pub(crate) past_because: Option<String>,
 }
 
 /// The pool probe's run as built (`PoolStarted`), its figures (`PoolFigures`), its judgement
@@ -187,7 +187,7 @@ pub struct Pool {
     #[serde(flatten)]
     pub started: PoolStarted,
     #[serde(flatten)]
-    pub totals: PoolFigures,
+    pub(crate) totals: PoolFigures,
     #[serde(flatten)]
     pub judged: PoolJudgement,
     pub started_at: DateTime<Utc>,
@@ -223,12 +223,12 @@ pub struct Check {
 pub struct PathSummary {
     pub path: String,
     #[serde(flatten)]
-    pub consistency: Consistency,
+    pub(crate) consistency: Consistency,
     /// Failing in at least 2 of 3 tries (the same as `consistent`, kept for scripts).
     pub consistent_failure: bool,
     pub health: Option<Health>,
     pub phase: Option<String>,
-    pub starting_since: Option<DateTime<Utc>>,
+    pub(crate) starting_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -241,7 +241,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// The newest check of `path`, the one its row and its case report.
-    pub fn newest_check(&self, path: &str) -> Option<&Check> {
+    pub(crate) fn newest_check(&self, path: &str) -> Option<&Check> {
         self.checks
             .iter()
             .rev()
@@ -273,7 +273,7 @@ impl Report {
     /// The model of `s` as `j` judged it (the caller judges once, at the moment it means).
     /// The run's recording failed part-way: the verdict stands on what was measured, but the
     /// exit code (here as in the process) says the evidence kept is incomplete.
-    pub fn recording_incomplete(&mut self) {
+    pub(crate) fn recording_incomplete(&mut self) {
         self.recording_incomplete = true;
         self.exit_code = self.exit_code.with_incomplete_recording();
     }

@@ -18,7 +18,7 @@ pub struct ChartData {
     /// First to last event (the judged moment when later): the time axis of every chart but
     /// the phase chart.
     pub span: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    pub lanes: Vec<DbLane>,
+    pub(crate) lanes: Vec<DbLane>,
     pub alerts: Vec<AlertSpan>,
     pub health: Vec<StatusStrip>,
     pub websockets: Vec<StatusStrip>,
@@ -30,16 +30,15 @@ pub struct ChartData {
 
 /// Database attempts seen from one vantage point (this host; remote agents get a lane each).
 #[derive(Debug, Clone)]
-pub struct DbLane {
+pub(crate) struct DbLane {
     pub vantage: String,
     pub timeout_ms: f64,
     pub attempts: u64,
-    /// Time slices of attempts, oldest first; `bucket_ms` wide.
-    pub buckets: Vec<Bucket>,
-    pub bucket_ms: i64,
+    /// Time slices of attempts, oldest first, of equal width.
+    pub(crate) buckets: Vec<Bucket>,
     pub outages: Vec<OutageSpan>,
     /// The outage going on at the end of the recording.
-    pub open_outage: Option<OutageSpan>,
+    pub(crate) open_outage: Option<OutageSpan>,
 }
 
 /// An alert from raised to cleared (`None`: still active when judged).
@@ -63,15 +62,15 @@ pub struct StatusStrip {
 #[derive(Debug, Clone)]
 pub struct StartupRuns {
     pub source: crate::event::StartupSource,
-    pub total_budget_s: f64,
+    pub(crate) total_budget_s: f64,
     pub runs: Vec<RunBars>,
 }
 
 #[derive(Debug, Clone)]
 pub struct RunBars {
-    pub number: u32,
+    pub(crate) number: u32,
     pub started_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
+    pub(crate) ended_at: Option<DateTime<Utc>>,
     pub exit_code: Option<i32>,
     pub failed: bool,
     /// The newest run (judged as of now; the others as they ended).
@@ -93,7 +92,7 @@ pub struct CapacityTest {
 pub struct PoolWaits {
     pub run: PoolRun,
     /// Acquire waits (p95) over this warn.
-    pub warn_ms: f64,
+    pub(crate) warn_ms: f64,
     /// The newest run: the judge's verdict (older runs were replaced, not judged).
     pub verdict: Option<Verdict>,
     /// History: replaced by a newer run, or newer evidence contradicts it.
@@ -127,7 +126,6 @@ fn lanes(s: &State) -> Vec<DbLane> {
         timeout_ms: s.cfg.connection_timeout.as_secs_f64() * 1000.0,
         attempts: tl.db.attempts(),
         buckets: tl.db.buckets().to_vec(),
-        bucket_ms: tl.db.width_ms(),
         outages: tl.outages.clone(),
         open_outage: s.db.current_outage().map(|o| OutageSpan {
             outage: o.clone(),

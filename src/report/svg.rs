@@ -187,8 +187,8 @@ impl Svg {
 pub(crate) struct TimeScale {
     pub t0: DateTime<Utc>,
     pub t1: DateTime<Utc>,
-    pub x0: f64,
-    pub x1: f64,
+    pub(crate) x0: f64,
+    pub(crate) x1: f64,
 }
 
 /// Tick steps in seconds, from a tenth of a second to a day.
@@ -256,8 +256,8 @@ impl TimeScale {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ValueScale {
     pub top: f64,
-    pub y0: f64,
-    pub y1: f64,
+    pub(crate) y0: f64,
+    pub(crate) y1: f64,
 }
 
 impl ValueScale {
@@ -272,10 +272,10 @@ impl ValueScale {
 /// starved one after its timeout), where a linear axis would flatten all but the largest.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LogScale {
-    pub lo: f64,
-    pub hi: f64,
-    pub y0: f64,
-    pub y1: f64,
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
+    pub(crate) y0: f64,
+    pub(crate) y1: f64,
 }
 
 impl LogScale {
@@ -339,8 +339,8 @@ fn decade(e: i32) -> f64 {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LinearScale {
     pub max: f64,
-    pub x0: f64,
-    pub x1: f64,
+    pub(crate) x0: f64,
+    pub(crate) x1: f64,
 }
 
 impl LinearScale {

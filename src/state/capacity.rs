@@ -18,11 +18,11 @@ pub struct CapacityRun {
     pub capacity_errors: u32,
     pub errors_by_class: BTreeMap<ErrorClass, u32>,
     pub examples: BTreeMap<ErrorClass, Failure>,
-    pub connect_sum_ms: f64,
-    pub connect_max_ms: f64,
+    pub(crate) connect_sum_ms: f64,
+    pub(crate) connect_max_ms: f64,
     pub finished: Option<(DateTime<Utc>, CapacityFinished)>,
     /// Newer evidence made this result history: when, and what (a lab scenario switch).
-    pub superseded: Option<(DateTime<Utc>, String)>,
+    pub(crate) superseded: Option<(DateTime<Utc>, String)>,
 }
 
 impl CapacityRun {
@@ -30,7 +30,7 @@ impl CapacityRun {
         self.finished.is_none()
     }
 
-    pub fn avg_connect_ms(&self) -> Option<f64> {
+    pub(crate) fn avg_connect_ms(&self) -> Option<f64> {
         (self.attempted > 0).then(|| self.connect_sum_ms / f64::from(self.attempted))
     }
 
@@ -61,7 +61,7 @@ impl CapacityState {
 
     /// What was measured belongs to another situation now (a lab scenario switch): the result
     /// stays visible, in the past tense, and is no longer judged.
-    pub fn supersede(&mut self, at: DateTime<Utc>, why: String) {
+    pub(crate) fn supersede(&mut self, at: DateTime<Utc>, why: String) {
         if let Some(run) = self.last.as_mut().filter(|r| r.superseded.is_none()) {
             run.superseded = Some((at, why));
         }

@@ -14,7 +14,7 @@ use crate::units::{self, secs_between};
 
 /// Step averages over successful attempts (a failed attempt's later steps never ran).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct StepAverages {
+pub(crate) struct StepAverages {
     pub dns: Option<f64>,
     pub tcp: Option<f64>,
     pub handshake: Option<f64>,
@@ -51,7 +51,7 @@ pub struct Outage {
     pub failed: u32,
     pub classes: BTreeMap<ErrorClass, u32>,
     /// The first of the successes that ended it; `None` while it lasts.
-    pub recovered_at: Option<DateTime<Utc>>,
+    pub(crate) recovered_at: Option<DateTime<Utc>>,
 }
 
 impl Outage {
@@ -74,7 +74,7 @@ impl Outage {
     }
 
     /// `refused ×16, timeout ×2`, most frequent first.
-    pub fn classes_text(&self) -> String {
+    pub(crate) fn classes_text(&self) -> String {
         classes_text(&self.classes)
     }
 
@@ -102,14 +102,14 @@ pub struct DbState {
     pub attempts: Ring<(DateTime<Utc>, DbAttempt)>,
     pub classes: BTreeMap<ErrorClass, u64>,
     /// The newest failure of each class, as evidence for the diagnosis.
-    pub last_failure: BTreeMap<ErrorClass, (DateTime<Utc>, Failure)>,
+    pub(crate) last_failure: BTreeMap<ErrorClass, (DateTime<Utc>, Failure)>,
     /// Failures since the last success.
-    pub streak_failures: u32,
+    pub(crate) streak_failures: u32,
     /// Successes since the last failure.
-    pub streak_successes: u32,
-    pub last_ok_at: Option<DateTime<Utc>>,
+    pub(crate) streak_successes: u32,
+    pub(crate) last_ok_at: Option<DateTime<Utc>>,
     /// When the current run of failures began.
-    pub down_since: Option<DateTime<Utc>>,
+    pub(crate) down_since: Option<DateTime<Utc>>,
     /// The current run of failures (any length) or the outage it became.
     streak: Option<Outage>,
     /// The streak reached `down_after` failures and has not been cleared by as many successes.
@@ -248,13 +248,13 @@ impl DbState {
     }
 
     /// The outage going on now, if the database is down.
-    pub fn current_outage(&self) -> Option<&Outage> {
+    pub(crate) fn current_outage(&self) -> Option<&Outage> {
         self.streak.as_ref().filter(|_| self.down)
     }
 
     /// The attempts that judge "now": the newest `n`, leaving out those that belonged to an
     /// outage that has ended (it is history, reported as such, not part of the present).
-    pub fn now_attempts(&self, n: usize) -> Vec<(DateTime<Utc>, &DbAttempt)> {
+    pub(crate) fn now_attempts(&self, n: usize) -> Vec<(DateTime<Utc>, &DbAttempt)> {
         let mut out: Vec<(DateTime<Utc>, &DbAttempt)> = self
             .attempts
             .iter()
@@ -268,7 +268,7 @@ impl DbState {
     }
 
     /// The summary numbers of `now_attempts(n)`.
-    pub fn now_summary(&self, n: usize) -> Summary {
+    pub(crate) fn now_summary(&self, n: usize) -> Summary {
         let samples: Vec<Sample> = self
             .now_attempts(n)
             .into_iter()
@@ -286,7 +286,7 @@ impl DbState {
         self.series.summary()
     }
 
-    pub fn step_averages(&self) -> StepAverages {
+    pub(crate) fn step_averages(&self) -> StepAverages {
         let [dns, tcp, handshake, query] = self.steps;
         StepAverages {
             dns: dns.get(),

@@ -12,7 +12,7 @@ use crate::units;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Confidence {
+pub(crate) enum Confidence {
     Low,
     Medium,
     High,
@@ -22,7 +22,7 @@ pub enum Confidence {
 pub struct Finding {
     pub rule: &'static str,
     pub cause: String,
-    pub confidence: Confidence,
+    pub(crate) confidence: Confidence,
     pub evidence: Vec<String>,
     /// The oldest and newest evidence behind it.
     pub since: Option<DateTime<Utc>>,

@@ -11,7 +11,7 @@ use crate::config::History;
 use crate::event::{HttpCheck, WsCheck};
 
 /// Words in a 503 body that mean the service failed to start (from the outage test plan).
-pub const STARTUP_FAILURE_WORDS: [&str; 5] = [
+pub(crate) const STARTUP_FAILURE_WORDS: [&str; 5] = [
     "database",
     "initialization",
     "timeout",
@@ -47,7 +47,7 @@ impl Health {
     }
 
     /// Counts against the endpoint (a service that is starting is not failing).
-    pub fn is_failure(self) -> bool {
+    pub(crate) fn is_failure(self) -> bool {
         matches!(
             self,
             Health::Unhealthy | Health::StartupFailure | Health::Failing
@@ -176,7 +176,7 @@ pub struct PathState {
 /// 2 of 3 (two thirds, at least two); intermittent only with at least two tries, some failed
 /// and some not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Consistency {
+pub(crate) struct Consistency {
     pub failed: u32,
     pub of: u32,
     pub consistent: bool,
@@ -184,7 +184,7 @@ pub struct Consistency {
 }
 
 impl PathState {
-    pub fn consistency(&self, tries: u32) -> Option<Consistency> {
+    pub(crate) fn consistency(&self, tries: u32) -> Option<Consistency> {
         let of = (tries.max(1) as usize).min(self.checks.len());
         if of == 0 {
             return None;
@@ -207,7 +207,7 @@ impl PathState {
     }
 
     /// Since when the newest answers have all said "starting" (`None` unless the newest does).
-    pub fn starting_since(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn starting_since(&self) -> Option<DateTime<Utc>> {
         let mut since = None;
         for (at, c) in self.checks.iter().rev() {
             if health(c).health != Health::Starting {

@@ -67,7 +67,7 @@ impl EventLog {
     }
 
     /// Only a crash is news: probes end by themselves in `check` and are cancelled on quit.
-    pub fn probe_ended(&mut self, at: DateTime<Utc>, e: &ProbeEnded) {
+    pub(crate) fn probe_ended(&mut self, at: DateTime<Utc>, e: &ProbeEnded) {
         if e.how == ProbeEnd::Panicked {
             let msg = e.message.as_deref().unwrap_or("panic");
             self.push(

@@ -16,11 +16,11 @@ use crate::event::{Note, NoteLevel, ProbeEnd, ProbeEnded, RunEnded};
 /// select nothing, and only "nothing measured at all" is judged.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
-    pub selected: Vec<String>,
+    pub(crate) selected: Vec<String>,
     pub ended: BTreeMap<String, ProbeEnded>,
     /// The newest warning or error each probe noted (why a source taught nothing).
     pub notes: BTreeMap<String, String>,
-    pub run_ended: Option<RunEnded>,
+    pub(crate) run_ended: Option<RunEnded>,
 }
 
 impl Evidence {

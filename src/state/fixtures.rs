@@ -291,8 +291,9 @@ pub fn capacity_exhausted() -> Vec<(f64, EventBody)> {
     ev
 }
 
+#[cfg(test)]
 /// A pool probe run's first event: the staging pool (10 + 15), 30 borrowers, 45 s acquire.
-pub fn pool_started(run: u64) -> EventBody {
+pub(crate) fn pool_started(run: u64) -> EventBody {
     EventBody::PoolStarted(PoolStarted {
         run,
         requested: 25,
@@ -310,8 +311,13 @@ pub fn pool_started(run: u64) -> EventBody {
     })
 }
 
+#[cfg(test)]
 /// Pool figures: acquisitions, timeouts, and waits p50 / p95 / max.
-pub fn pool_figures(acquisitions: u64, timeouts: u64, waits: (f64, f64, f64)) -> PoolFigures {
+pub(crate) fn pool_figures(
+    acquisitions: u64,
+    timeouts: u64,
+    waits: (f64, f64, f64),
+) -> PoolFigures {
     PoolFigures {
         acquisitions,
         timeouts,
@@ -325,7 +331,8 @@ pub fn pool_figures(acquisitions: u64, timeouts: u64, waits: (f64, f64, f64)) ->
     }
 }
 
-pub fn pool_sample(
+#[cfg(test)]
+pub(crate) fn pool_sample(
     run: u64,
     elapsed_ms: f64,
     timeouts: u64,
@@ -346,7 +353,8 @@ pub fn pool_sample(
     })
 }
 
-pub fn pool_finished(run: u64, totals: PoolFigures) -> EventBody {
+#[cfg(test)]
+pub(crate) fn pool_finished(run: u64, totals: PoolFigures) -> EventBody {
     EventBody::PoolFinished(PoolFinished {
         run,
         elapsed_ms: 55_000.0,
@@ -356,9 +364,10 @@ pub fn pool_finished(run: u64, totals: PoolFigures) -> EventBody {
     })
 }
 
+#[cfg(test)]
 /// The line: a pool run whose acquires time out while every raw attempt beneath it
 /// is refused with 53300 before authentication (12 of them).
-pub fn pool_timeouts_beneath_capacity() -> Vec<(f64, EventBody)> {
+pub(crate) fn pool_timeouts_beneath_capacity() -> Vec<(f64, EventBody)> {
     let mut ev = vec![
         (0.0, ok_attempt(1, 1.0, 2.0, 20.0, 1.0)),
         (1.0, pool_started(1)),
@@ -423,7 +432,7 @@ pub(crate) mod vantages {
     }
 
     pub(crate) fn at(secs: f64, vantage: &str, body: EventBody) -> Event {
-        Event::at(t(secs), body).from_vantage(vantage)
+        Event::at(t(secs), body).with_vantage(vantage)
     }
 
     pub(crate) fn probes() -> EventBody {

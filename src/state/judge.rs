@@ -65,7 +65,7 @@ pub struct DbJudgement {
     pub status: DbStatus,
     /// Down: the first failure of the outage. Up: the newest success.
     pub since: Option<DateTime<Utc>>,
-    pub failed_in_a_row: u32,
+    pub(crate) failed_in_a_row: u32,
     /// The attempts that judge now: the last `alerts.window`, without ended outages.
     pub now: Summary,
     pub window: u32,
@@ -84,9 +84,9 @@ pub struct PathJudgement {
     pub health: Option<Health>,
     /// The startup phase a "starting" answer names.
     pub phase: Option<String>,
-    pub consistency: Option<Consistency>,
+    pub(crate) consistency: Option<Consistency>,
     /// Since when it has answered "starting".
-    pub starting_since: Option<DateTime<Utc>>,
+    pub(crate) starting_since: Option<DateTime<Utc>>,
 }
 
 /// The newest capacity test, and whether it still speaks for now.
@@ -96,7 +96,7 @@ pub struct CapacityJudgement {
     /// Newer evidence contradicts it (a lab scenario switch; for a test where nothing
     /// connected, the database answering since): history, not judged.
     pub past: bool,
-    pub past_because: Option<String>,
+    pub(crate) past_because: Option<String>,
 }
 
 impl State {

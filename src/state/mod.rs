@@ -72,18 +72,18 @@ pub struct StateConfig {
     /// The database target, redacted.
     pub target: Option<String>,
     #[serde(with = "config::duration")]
-    pub connection_timeout: std::time::Duration,
+    pub(crate) connection_timeout: std::time::Duration,
     #[serde(with = "config::duration")]
-    pub initialization_timeout: std::time::Duration,
+    pub(crate) initialization_timeout: std::time::Duration,
     #[serde(with = "config::duration")]
-    pub health_timeout: std::time::Duration,
+    pub(crate) health_timeout: std::time::Duration,
     pub alerts: AlertRules,
     pub targets: Targets,
     pub phases: Vec<Phase>,
     #[serde(with = "config::duration")]
     pub total_budget: std::time::Duration,
     pub history: History,
-    pub capacity_cap: u32,
+    pub(crate) capacity_cap: u32,
     /// Endpoint names and (redacted) URLs, so panels list them before the first check.
     #[serde(default)]
     pub endpoints: Vec<(String, String)>,
@@ -97,7 +97,7 @@ pub struct StateConfig {
         with = "config::duration::option",
         skip_serializing_if = "Option::is_none"
     )]
-    pub pool_wait_warn: Option<std::time::Duration>,
+    pub(crate) pool_wait_warn: Option<std::time::Duration>,
 }
 
 impl StateConfig {
@@ -138,8 +138,8 @@ impl StateConfig {
 #[derive(Debug, Clone)]
 pub struct State {
     pub cfg: StateConfig,
-    pub first_at: Option<DateTime<Utc>>,
-    pub last_at: Option<DateTime<Utc>>,
+    pub(crate) first_at: Option<DateTime<Utc>>,
+    pub(crate) last_at: Option<DateTime<Utc>>,
     pub events: u64,
     pub db: db::DbState,
     pub init: Option<(DateTime<Utc>, InitResult)>,
@@ -299,7 +299,7 @@ impl State {
     }
 
     /// Seconds since the first event, by event time.
-    pub fn elapsed_s(&self) -> f64 {
+    pub(crate) fn elapsed_s(&self) -> f64 {
         match (self.first_at, self.last_at) {
             (Some(a), Some(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
             _ => 0.0,

@@ -50,7 +50,7 @@ pub struct Beneath {
     pub classes: BTreeMap<ErrorClass, BeneathClass>,
     /// Connect times of the attempts that succeeded.
     pub ok_avg_ms: Option<f64>,
-    pub ok_max_ms: Option<f64>,
+    pub(crate) ok_max_ms: Option<f64>,
     #[serde(skip)]
     ok_sum_ms: f64,
 }
@@ -144,14 +144,14 @@ pub struct PoolRun {
     /// The interval samples, for the waits chart.
     pub samples: Ring<(DateTime<Utc>, PoolSample)>,
     /// The newest figures (from the newest sample, then the finish).
-    pub totals: PoolFigures,
+    pub(crate) totals: PoolFigures,
     /// Borrowers waiting at the newest sample, and the longest wait among them.
     pub waiting: u32,
-    pub longest_wait_ms: f64,
+    pub(crate) longest_wait_ms: f64,
     pub finished: Option<(DateTime<Utc>, PoolFinished)>,
     pub beneath: Beneath,
     /// Newer evidence made this run history: when, and what (a lab scenario switch).
-    pub superseded: Option<(DateTime<Utc>, String)>,
+    pub(crate) superseded: Option<(DateTime<Utc>, String)>,
 }
 
 impl PoolRun {
@@ -160,7 +160,7 @@ impl PoolRun {
     }
 
     /// Why it ended before its duration, if it did.
-    pub fn stopped_early(&self) -> Option<&str> {
+    pub(crate) fn stopped_early(&self) -> Option<&str> {
         let (_, f) = self.finished.as_ref()?;
         f.aborted.then(|| f.reason.as_deref().unwrap_or("stopped"))
     }
@@ -280,7 +280,7 @@ impl PoolState {
     }
 
     /// The newest run belongs to another situation now: kept, in the past tense, not judged.
-    pub fn supersede(&mut self, at: DateTime<Utc>, why: String) {
+    pub(crate) fn supersede(&mut self, at: DateTime<Utc>, why: String) {
         if let Some(run) = self.last.as_mut().filter(|r| r.superseded.is_none()) {
             run.superseded = Some((at, why));
         }

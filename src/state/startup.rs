@@ -40,14 +40,14 @@ impl PhaseVerdict {
         }
     }
 
-    pub fn is_failure(self) -> bool {
+    pub(crate) fn is_failure(self) -> bool {
         matches!(self, PhaseVerdict::Failed | PhaseVerdict::Stalled)
     }
 }
 
 /// How long past its budget a running phase may go before it counts as stalled: half its
 /// budget, at least 10 s (the outage's 90 s database phase stalls at 135 s).
-pub fn stall_grace(budget: Duration) -> Duration {
+pub(crate) fn stall_grace(budget: Duration) -> Duration {
     budget.mul_f64(0.5).max(Duration::from_secs(10))
 }
 
@@ -65,7 +65,7 @@ pub struct PhaseRun {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhaseSpan {
     pub name: String,
-    pub budget_s: f64,
+    pub(crate) budget_s: f64,
     pub started: Option<DateTime<Utc>>,
     pub duration_s: Option<f64>,
     pub verdict: PhaseVerdict,
@@ -124,7 +124,7 @@ impl PhaseRun {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartupRun {
     /// 1-based: the how-manieth run the track has seen.
-    pub number: u32,
+    pub(crate) number: u32,
     pub phases: Vec<PhaseRun>,
     pub exit: Option<(i32, DateTime<Utc>)>,
     /// The newest timestamp seen in this run.
@@ -253,15 +253,15 @@ impl StartupRun {
 /// A finished run, kept to show a restart loop.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {
-    pub number: u32,
+    pub(crate) number: u32,
     pub started_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
+    pub(crate) ended_at: Option<DateTime<Utc>>,
     pub exit_code: Option<i32>,
     /// 1-based number of the phase that failed.
     pub failed_phase_number: Option<usize>,
     pub failed_phase: Option<String>,
     pub failed_after_s: Option<f64>,
-    pub failed_message: Option<String>,
+    pub(crate) failed_message: Option<String>,
     pub total_s: Option<f64>,
     pub complete: bool,
     /// A phase failed or the process exited non-zero.
@@ -279,14 +279,14 @@ const EXIT_ECHO: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 
 /// Once this many lines of a startup log matched nothing, it is judged as teaching nothing
 /// (also the probe's cue to warn) — without waiting for a log that may never end.
-pub const UNMATCHED_WARN_LINES: u64 = 200;
+pub(crate) const UNMATCHED_WARN_LINES: u64 = 200;
 
 /// A phase as judged at a moment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PhaseView {
-    pub number: usize,
+    pub(crate) number: usize,
     pub name: String,
-    pub budget_s: f64,
+    pub(crate) budget_s: f64,
     /// To its end, or to the judging moment while it runs.
     pub duration_s: Option<f64>,
     pub verdict: PhaseVerdict,
@@ -302,7 +302,7 @@ pub struct RestartLoop {
     pub exit_codes: Vec<i32>,
     pub since: Option<DateTime<Utc>>,
     /// When the newest failed run ended.
-    pub last_failure_at: Option<DateTime<Utc>>,
+    pub(crate) last_failure_at: Option<DateTime<Utc>>,
     pub active: bool,
 }
 
@@ -316,7 +316,7 @@ pub struct StartupView {
     pub run: u32,
     pub phases: Vec<PhaseView>,
     pub total_s: Option<f64>,
-    pub total_budget_s: f64,
+    pub(crate) total_budget_s: f64,
     pub exit_code: Option<i32>,
     /// Every phase completed (or had nothing to do).
     pub complete: bool,
@@ -325,7 +325,7 @@ pub struct StartupView {
     pub runs: u32,
     pub previous_runs: Vec<RunSummary>,
     pub restart_loop: Option<RestartLoop>,
-    pub skipped_lines: u64,
+    pub(crate) skipped_lines: u64,
     pub lines: u64,
 }
 
@@ -424,7 +424,7 @@ impl Track {
 
     /// The failed runs right before the current one, oldest first: a restart loop while the
     /// current run has not completed every phase, history once it has.
-    pub fn failed_streak(&self) -> Vec<&RunSummary> {
+    pub(crate) fn failed_streak(&self) -> Vec<&RunSummary> {
         let mut out: Vec<&RunSummary> = self
             .previous
             .iter()
@@ -553,7 +553,7 @@ impl StartupState {
         );
     }
 
-    pub fn log_stats(&mut self, l: &StartupLog) {
+    pub(crate) fn log_stats(&mut self, l: &StartupLog) {
         let t = &mut self.log;
         t.lines = l.lines;
         t.skipped = l.skipped;

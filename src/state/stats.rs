@@ -32,7 +32,7 @@ pub struct Summary {
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
-    pub max_ms: Option<f64>,
+    pub(crate) max_ms: Option<f64>,
     pub timeout_violation_rate: Option<f64>,
 }
 
@@ -195,7 +195,7 @@ impl<T> Ring<T> {
     }
 
     /// Drops items from the front while `old` says so (age-based eviction).
-    pub fn evict_while(&mut self, old: impl Fn(&T) -> bool) {
+    pub(crate) fn evict_while(&mut self, old: impl Fn(&T) -> bool) {
         while self.items.front().is_some_and(&old) {
             self.items.pop_front();
         }

@@ -12,7 +12,7 @@ use crate::units::{self, duration as fmt_d};
 pub struct TargetCheck {
     pub name: &'static str,
     pub target: String,
-    pub actual: Option<String>,
+    pub(crate) actual: Option<String>,
     /// `None` when there is nothing to judge yet.
     pub met: Option<bool>,
     /// The miss is already a failure among the reasons (a startup that failed): not repeated

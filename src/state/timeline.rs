@@ -8,8 +8,6 @@
 //! story. It is not reset by a lab scenario switch (an outage open at the switch is cut
 //! there), so a recording of several scenarios draws them all.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
 use super::capacity::CapacityState;
@@ -35,28 +33,28 @@ pub(crate) const STEPS: [&str; 5] = ["dns", "tcp", "tls", "handshake", "query"];
 
 /// The failures of one class (and step) inside a bucket.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FailMark {
+pub(crate) struct FailMark {
     pub class: ErrorClass,
     pub step: Option<Step>,
     pub sqlstate: Option<String>,
     pub count: u32,
     pub first: DateTime<Utc>,
     /// The longest of them (a timeout: the time it waited).
-    pub max_ms: f64,
+    pub(crate) max_ms: f64,
 }
 
 /// Attempts that fell into one slice of time.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     index: i64,
     pub first: DateTime<Utc>,
     pub last: DateTime<Utc>,
     pub attempts: u32,
     pub ok: u32,
     /// Per step of `STEPS`, the sum over successful attempts (a step that did not run adds 0).
-    pub ok_steps_ms: [f64; 5],
-    pub ok_total_ms: f64,
-    pub ok_max_ms: f64,
+    pub(crate) ok_steps_ms: [f64; 5],
+    pub(crate) ok_total_ms: f64,
+    pub(crate) ok_max_ms: f64,
     pub failures: Vec<FailMark>,
 }
 
@@ -76,12 +74,9 @@ impl Bucket {
     }
 
     /// Mean of each step over the successful attempts.
-    pub fn ok_step_means(&self) -> Option<[f64; 5]> {
+    #[cfg(test)]
+    pub(crate) fn ok_step_means(&self) -> Option<[f64; 5]> {
         (self.ok > 0).then(|| self.ok_steps_ms.map(|v| v / f64::from(self.ok)))
-    }
-
-    pub fn ok_mean_ms(&self) -> Option<f64> {
-        (self.ok > 0).then(|| self.ok_total_ms / f64::from(self.ok))
     }
 
     fn add(&mut self, at: DateTime<Utc>, a: &DbAttempt) {
@@ -192,11 +187,12 @@ impl Default for AttemptTimeline {
 }
 
 impl AttemptTimeline {
-    pub fn buckets(&self) -> &[Bucket] {
+    pub(crate) fn buckets(&self) -> &[Bucket] {
         &self.buckets
     }
 
-    pub fn width_ms(&self) -> i64 {
+    #[cfg(test)]
+    pub(crate) fn width_ms(&self) -> i64 {
         self.width_ms
     }
 
@@ -240,7 +236,7 @@ impl AttemptTimeline {
 pub struct OutageSpan {
     pub outage: Outage,
     /// The lab switched scenario while it lasted: it ends there, not by a recovery.
-    pub cut_at: Option<DateTime<Utc>>,
+    pub(crate) cut_at: Option<DateTime<Utc>>,
 }
 
 /// A run of equal answers from one health path or WebSocket.
@@ -251,7 +247,7 @@ pub struct Segment {
     pub to: DateTime<Utc>,
     pub health: Health,
     /// What the answers said: `200`, `503`, `timeout at connect`.
-    pub detail: String,
+    pub(crate) detail: String,
     pub checks: u32,
 }
 
@@ -297,12 +293,12 @@ impl Strip {
 pub struct CapacityBar {
     pub run: u64,
     pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
+    pub(crate) finished_at: Option<DateTime<Utc>>,
     pub planned: u32,
     pub cap: u32,
     pub succeeded: u32,
     pub capacity_errors: u32,
-    pub other_failures: u32,
+    pub(crate) other_failures: u32,
     pub aborted: bool,
 }
 
@@ -328,7 +324,7 @@ pub struct Timeline {
     /// Ended (recovered or cut) outages, oldest first; the one going on is the database
     /// state's `current_outage`.
     pub outages: Vec<OutageSpan>,
-    pub outages_dropped: u64,
+    pub(crate) outages_dropped: u64,
     /// The database state was down after the previous attempt.
     was_down: bool,
     pub health: Vec<Strip>,
@@ -336,7 +332,7 @@ pub struct Timeline {
     pub capacity: Vec<CapacityBar>,
     /// Pool runs a newer one replaced, oldest first.
     pub pool: Vec<PoolRun>,
-    pub pool_dropped: u64,
+    pub(crate) pool_dropped: u64,
 }
 
 impl Timeline {
@@ -354,7 +350,7 @@ impl Timeline {
 
     /// A lab scenario switch starts the database state over: the outage `old` was in, if
     /// any, ends here.
-    pub fn scenario_switch(&mut self, at: DateTime<Utc>, old: &DbState) {
+    pub(crate) fn scenario_switch(&mut self, at: DateTime<Utc>, old: &DbState) {
         if let Some(o) = old.current_outage() {
             self.end_outage(o.clone(), Some(at));
         }
@@ -408,7 +404,7 @@ impl Timeline {
     }
 
     /// After `cap` applied a test's end.
-    pub fn capacity_finished(&mut self, cap: &CapacityState) {
+    pub(crate) fn capacity_finished(&mut self, cap: &CapacityState) {
         let Some(run) = cap.last.as_ref().filter(|r| !r.running()) else {
             return;
         };
@@ -419,22 +415,13 @@ impl Timeline {
     }
 
     /// A new pool run begins: the one it replaces (as it ended, or as far as it got) is kept.
-    pub fn pool_replaced(&mut self, old: Option<PoolRun>) {
+    pub(crate) fn pool_replaced(&mut self, old: Option<PoolRun>) {
         let Some(old) = old else { return };
         if self.pool.len() == POOL_RUNS_KEPT {
             self.pool.remove(0);
             self.pool_dropped += 1;
         }
         self.pool.push(old);
-    }
-
-    /// Failures per class over the whole timeline (what the failure lanes show).
-    pub fn failure_classes(&self) -> BTreeMap<ErrorClass, u64> {
-        let mut out = BTreeMap::new();
-        for f in self.db.buckets.iter().flat_map(|b| &b.failures) {
-            *out.entry(f.class).or_default() += u64::from(f.count);
-        }
-        out
     }
 }
 

@@ -18,7 +18,7 @@ use crate::ui::feed::{Feed, ReplayCtl};
 
 /// What a key press asks of the loop.
 #[derive(Debug, Default, PartialEq)]
-pub struct Reaction {
+pub(crate) struct Reaction {
     pub quit: bool,
     pub out: Vec<Outbound>,
     /// Something visible changed.
@@ -93,7 +93,7 @@ impl App {
     /// Clears the status line once it has been shown for `STATUS_TTL`; true when it did.
     /// Called on every tick (which redraws anyway): a status is timed from the first tick
     /// that sees it, so it may stay up to one tick longer.
-    pub fn expire_status(&mut self, now: Instant) -> bool {
+    pub(crate) fn expire_status(&mut self, now: Instant) -> bool {
         if self.view.status.is_none() {
             self.status_since = None;
             return false;
@@ -171,7 +171,7 @@ impl App {
         }
     }
 
-    pub fn on_key(&mut self, key: &KeyEvent) -> Reaction {
+    pub(crate) fn on_key(&mut self, key: &KeyEvent) -> Reaction {
         match self.keymap.lookup(key, self.layer()) {
             Some(a) => self.act(a),
             // Any key that is not `y` cancels a pending confirmation.
@@ -180,7 +180,7 @@ impl App {
         }
     }
 
-    pub fn act(&mut self, a: Action) -> Reaction {
+    pub(crate) fn act(&mut self, a: Action) -> Reaction {
         // Every key answers afresh: the old status goes, a new one is timed from now.
         self.view.status = None;
         self.status_since = None;

@@ -10,8 +10,8 @@ use super::panels::{alerts, capacity, db, endpoints, footer, header, overlays, s
 use super::view::{Overlay, Panel, View};
 use crate::state::State;
 
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
+pub(crate) const MIN_WIDTH: u16 = 80;
+pub(crate) const MIN_HEIGHT: u16 = 24;
 
 pub fn draw(frame: &mut Frame<'_>, state: &State, view: &View) {
     debug_assert_eq!(

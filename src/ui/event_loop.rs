@@ -92,7 +92,7 @@ fn repaint<B: Backend>(t: &mut Terminal<B>) -> Result<(), B::Error> {
 pub struct LoopOptions {
     pub tick: Duration,
     /// Move "elapsed" with the wall clock between events (live and lab, not replay).
-    pub live_clock: bool,
+    pub(crate) live_clock: bool,
 }
 
 /// The loop itself, generic over backend and input so tests drive it with a `TestBackend`

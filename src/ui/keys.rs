@@ -80,24 +80,24 @@ pub enum Layer {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Key {
+pub(crate) struct Key {
     pub code: KeyCode,
-    pub mods: KeyModifiers,
+    pub(crate) mods: KeyModifiers,
 }
 
 impl Key {
-    pub const fn plain(code: KeyCode) -> Self {
+    pub(crate) const fn plain(code: KeyCode) -> Self {
         Self {
             code,
             mods: KeyModifiers::NONE,
         }
     }
 
-    pub const fn ch(c: char) -> Self {
+    pub(crate) const fn ch(c: char) -> Self {
         Self::plain(KeyCode::Char(c))
     }
 
-    pub const fn ctrl(c: char) -> Self {
+    pub(crate) const fn ctrl(c: char) -> Self {
         Self {
             code: KeyCode::Char(c),
             mods: KeyModifiers::CONTROL,
@@ -106,7 +106,7 @@ impl Key {
 
     /// Shift is part of the character for printable keys (`?`, `+`, `Y`) and terminals
     /// disagree on whether they also report the modifier; drop it so both forms match.
-    pub fn from_event(ev: &KeyEvent) -> Self {
+    pub(crate) fn from_event(ev: &KeyEvent) -> Self {
         let mut mods = ev.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
         if !matches!(ev.code, KeyCode::Char(_)) {
             mods |= ev.modifiers & KeyModifiers::SHIFT;
@@ -159,10 +159,10 @@ impl fmt::Display for Key {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Binding {
+pub(crate) struct Binding {
     pub key: Key,
     pub scope: Scope,
-    pub action: Action,
+    pub(crate) action: Action,
     pub help: &'static str,
 }
 
@@ -397,10 +397,6 @@ impl Keymap {
                 .filter(|b| keep(b.scope) && exists(b.action))
                 .collect(),
         }
-    }
-
-    pub fn bindings(&self) -> &[Binding] {
-        &self.bindings
     }
 
     fn find(&self, key: Key, scope: Scope) -> Option<Action> {
@@ -669,7 +665,7 @@ mod tests {
                         || matches!(b.action, Action::Scenario(_)))
             })
         };
-        for bnd in lab.bindings() {
+        for bnd in &lab.bindings {
             assert!(listed(bnd), "{bnd:?}");
         }
         let mut scopes: Vec<Scope> = help.iter().map(|(s, _, _)| *s).collect();

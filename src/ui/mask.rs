@@ -23,7 +23,7 @@ pub(crate) const NAME: &str = "‹name›";
 const MIN_WORD: usize = 3;
 
 #[derive(Debug, Clone)]
-pub struct Masker {
+pub(crate) struct Masker {
     /// `None` only if the pattern could not be built (e.g. a size limit): then every
     /// text is hidden whole — failing closed, never open.
     re: Option<Regex>,
@@ -114,7 +114,7 @@ fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
 }
 
 impl Masker {
-    pub fn new(cfg: &StateConfig) -> Self {
+    pub(crate) fn new(cfg: &StateConfig) -> Self {
         let mut hosts: Vec<String> = Vec::new();
         let mut words: HashMap<String, &'static str> = HashMap::new();
         if let Some(p) = cfg.target.as_deref().and_then(split_url) {
@@ -183,7 +183,7 @@ impl Masker {
     }
 
     /// The text with everything that locates the system replaced.
-    pub fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub(crate) fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let Some(re) = &self.re else {
             return if text.trim().is_empty() {
                 Cow::Borrowed(text)

@@ -21,7 +21,7 @@ pub enum ViewMode {
 }
 
 impl ViewMode {
-    pub fn is_replay(&self) -> bool {
+    pub(crate) fn is_replay(&self) -> bool {
         matches!(self, ViewMode::Replay)
     }
 

@@ -244,7 +244,7 @@ pub(crate) fn words_fit(s: &str, width: usize) -> String {
 
 /// Part of a one-line summary: shown whole or not at all. Lower `rank` is kept longer.
 pub(crate) struct Piece {
-    pub rank: u8,
+    pub(crate) rank: u8,
     pub spans: Vec<Span<'static>>,
 }
 

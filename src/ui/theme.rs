@@ -47,22 +47,22 @@ pub struct Palette {
     /// Painted over the whole frame first.
     pub base: Style,
     pub text: Style,
-    pub muted: Style,
+    pub(crate) muted: Style,
     pub title: Style,
-    pub border: Style,
-    pub border_focus: Style,
+    pub(crate) border: Style,
+    pub(crate) border_focus: Style,
     pub ok: Style,
     pub warn: Style,
     pub fail: Style,
-    pub accent: Style,
-    pub badge_pass: Style,
-    pub badge_warn: Style,
-    pub badge_fail: Style,
+    pub(crate) accent: Style,
+    pub(crate) badge_pass: Style,
+    pub(crate) badge_warn: Style,
+    pub(crate) badge_fail: Style,
     /// PAUSED / LAB / REPLAY markers.
-    pub marker: Style,
+    pub(crate) marker: Style,
     pub key: Style,
     pub bar: Style,
-    pub bar_empty: Style,
+    pub(crate) bar_empty: Style,
 }
 
 fn fg(c: u8) -> Style {

@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn a_lost_vantage_says_so_in_its_banner_and_the_header() {
         let mut s = attached(5);
-        s.apply(&Event::at(t(10.0), link(LinkStatus::Lost, false)).from_vantage("vpc"));
+        s.apply(&Event::at(t(10.0), link(LinkStatus::Lost, false)).with_vantage("vpc"));
         let mut app = App::new(&UiOptions::default(), s);
         let screen = text(&mut app, 170, 50);
         assert!(

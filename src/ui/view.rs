@@ -23,7 +23,7 @@ pub enum Panel {
 
 impl Panel {
     /// Tab order: the left column top to bottom, then the right column.
-    pub const ORDER: [Panel; 5] = [
+    pub(crate) const ORDER: [Panel; 5] = [
         Panel::Db,
         Panel::Alerts,
         Panel::Startup,
@@ -76,7 +76,7 @@ pub struct View {
     pub no_color: bool,
     pub palette: Palette,
     pub mask: bool,
-    pub masker: Masker,
+    pub(crate) masker: Masker,
     pub focus: Panel,
     pub zoom: bool,
     pub overlay: Overlay,
@@ -85,16 +85,16 @@ pub struct View {
     pub pending: u64,
     pub scale: Scale,
     /// Log overlay: lines scrolled up from the newest.
-    pub log_scroll: usize,
+    pub(crate) log_scroll: usize,
     pub clock: Option<ReplayClock>,
     /// All feed senders are gone: what is drawn is final.
-    pub feed_closed: bool,
+    pub(crate) feed_closed: bool,
     /// Wall-clock now for "elapsed" in live mode; `None` (tests, replay) uses event time.
     pub now: Option<DateTime<Utc>>,
     /// A one-line answer to the last key (e.g. "capacity test requested").
     pub status: Option<(Tone, String)>,
     /// Lab: the scenario last asked for, until the lab confirms it with an event.
-    pub requested_scenario: Option<String>,
+    pub(crate) requested_scenario: Option<String>,
     /// Help overlay lines, from the keymap in force.
     pub help: Vec<(String, String, String)>,
     /// Summary, verdict, targets and findings of the drawn state.
@@ -104,7 +104,7 @@ pub struct View {
     /// With vantage points attached: the one shown alone (`v`), or all side by side.
     pub vantage: Option<usize>,
     /// Connections the pool probe's pool may open (size + overflow), when there is a database.
-    pub pool_connections: Option<u32>,
+    pub(crate) pool_connections: Option<u32>,
 }
 
 impl View {
@@ -145,12 +145,12 @@ impl View {
         }
     }
 
-    pub fn set_theme(&mut self, t: ThemeName) {
+    pub(crate) fn set_theme(&mut self, t: ThemeName) {
         self.theme = t;
         self.palette = Palette::new(t, self.no_color);
     }
 
-    pub fn focused(&self, p: Panel) -> bool {
+    pub(crate) fn focused(&self, p: Panel) -> bool {
         self.focus == p
     }
 }

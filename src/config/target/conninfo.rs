@@ -12,7 +12,7 @@ pub(crate) struct Raw {
     pub value: String,
     pub at: usize,
     /// For a list written as separate URI host specs: where each element starts.
-    pub items_at: Vec<usize>,
+    pub(crate) items_at: Vec<usize>,
 }
 
 /// A mistake in a connection string: where (1-based character) and what.

@@ -61,19 +61,19 @@ impl SslMode {
     }
 
     /// Whether the first connection asks for TLS (`allow` starts without it, as libpq does).
-    pub fn tries_tls(self) -> bool {
+    pub(crate) fn tries_tls(self) -> bool {
         !matches!(self, SslMode::Disable | SslMode::Allow)
     }
 
     /// Whether the connection must fail when the server will not do TLS.
-    pub fn requires_tls(self) -> bool {
+    pub(crate) fn requires_tls(self) -> bool {
         matches!(
             self,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
         )
     }
 
-    pub fn verifies_chain(self) -> bool {
+    pub(crate) fn verifies_chain(self) -> bool {
         matches!(self, SslMode::VerifyCa | SslMode::VerifyFull)
     }
 }
@@ -98,7 +98,7 @@ pub enum ChannelBinding {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
+pub(crate) enum TlsVersion {
     V12,
     V13,
 }
@@ -106,7 +106,7 @@ pub enum TlsVersion {
 /// `sslrootcert`: a file, the system's roots (`system`, libpq 16), or libpq's default
 /// `~/.postgresql/root.crt`, looked at (like libpq) when the server agrees to TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RootCert {
+pub(crate) enum RootCert {
     Default,
     File(PathBuf),
     System,
@@ -115,7 +115,7 @@ pub enum RootCert {
 /// Everything TLS needs besides the host: the files are read per connection, as libpq does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
-    pub rootcert: RootCert,
+    pub(crate) rootcert: RootCert,
     /// `sslcert` / `sslkey`; `None` means libpq's `~/.postgresql/postgresql.crt` / `.key`.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
@@ -123,14 +123,14 @@ pub struct TlsFiles {
     pub crl: Option<PathBuf>,
     /// Where `~` is for the defaults (`HOME`); none, no default files.
     pub home: Option<PathBuf>,
-    pub sni: bool,
-    pub min_version: Option<TlsVersion>,
-    pub max_version: Option<TlsVersion>,
+    pub(crate) sni: bool,
+    pub(crate) min_version: Option<TlsVersion>,
+    pub(crate) max_version: Option<TlsVersion>,
 }
 
 impl TlsFiles {
     /// libpq's default path under `~/.postgresql/` for `name`.
-    pub fn default_file(&self, name: &str) -> Option<PathBuf> {
+    pub(crate) fn default_file(&self, name: &str) -> Option<PathBuf> {
         self.home.as_ref().map(|h| h.join(".postgresql").join(name))
     }
 }
@@ -138,12 +138,12 @@ impl TlsFiles {
 /// TCP keepalive settings (libpq's `keepalives*` and `tcp_user_timeout`); `None` keeps the
 /// system default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Keepalives {
-    pub enabled: bool,
+pub(crate) struct Keepalives {
+    pub(crate) enabled: bool,
     pub idle: Option<Duration>,
     pub interval: Option<Duration>,
     pub count: Option<u32>,
-    pub user_timeout: Option<Duration>,
+    pub(crate) user_timeout: Option<Duration>,
 }
 
 /// One host of the host list, with its own port and password (libpq looks the password up in
@@ -153,7 +153,7 @@ pub struct HostSpec {
     pub host: DbHost,
     /// `hostaddr`: connect here without a name lookup; `host` still names the server for TLS
     /// verification and the password file.
-    pub hostaddr: Option<IpAddr>,
+    pub(crate) hostaddr: Option<IpAddr>,
     pub port: u16,
     pub password: Option<Secret>,
 }
@@ -189,21 +189,21 @@ pub struct DbTarget {
     pub connect_timeout: Option<Duration>,
     pub target_session_attrs: TargetSessionAttrs,
     pub channel_binding: ChannelBinding,
-    pub keepalives: Keepalives,
+    pub(crate) keepalives: Keepalives,
     /// Where connscope looked for a password and found none, for the "no password supplied"
     /// failure (e.g. a password file ignored because others can read it).
-    pub password_note: Option<String>,
+    pub(crate) password_note: Option<String>,
     /// Where each part came from: `url`, `PGHOST`, `~/.pgpass`, `default`, …
-    pub origin: BTreeMap<&'static str, String>,
+    pub(crate) origin: BTreeMap<&'static str, String>,
 }
 
 impl DbTarget {
-    pub fn is_cloud_sql_socket(&self) -> bool {
+    pub(crate) fn is_cloud_sql_socket(&self) -> bool {
         matches!(&self.host, DbHost::Unix(p) if p.starts_with("/cloudsql"))
     }
 
     /// The socket file inside a unix socket directory.
-    pub fn socket_path(dir: &Path, port: u16) -> PathBuf {
+    pub(crate) fn socket_path(dir: &Path, port: u16) -> PathBuf {
         dir.join(format!(".s.PGSQL.{port}"))
     }
 
@@ -250,7 +250,7 @@ impl DbTarget {
 
     /// Host label for panels: `10.1.2.3:5432` or the socket directory (the first host, with
     /// `+N` when there are more).
-    pub fn endpoint_label(&self) -> String {
+    pub(crate) fn endpoint_label(&self) -> String {
         let first = self
             .hosts
             .first()

@@ -77,7 +77,7 @@ impl StartupHandler for Startup {
 }
 
 pub(super) struct Queries {
-    pub facts: Box<dyn Fn() -> Facts + Send + Sync>,
+    pub(crate) facts: Box<dyn Fn() -> Facts + Send + Sync>,
 }
 
 fn field(name: String, ty: Type, format: FieldFormat) -> FieldInfo {

@@ -69,7 +69,7 @@ pub fn ms(since: Instant) -> f64 {
 pub(crate) struct Deadline {
     pub at: Instant,
     pub limit: Duration,
-    pub per_address: bool,
+    pub(crate) per_address: bool,
 }
 
 impl Deadline {

@@ -144,7 +144,7 @@ fn unknown(profile_cap: u32, margin: f64, why: &str) -> Headroom {
 }
 
 /// The cap and its reason, from the numbers (pure: the arithmetic every caller shares).
-pub fn plan(
+pub(crate) fn plan(
     limits: Option<&ServerLimits>,
     profile_cap: u32,
     margin: f64,

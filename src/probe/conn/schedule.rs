@@ -11,16 +11,16 @@ use crate::event::{ErrorClass, Failure, Step};
 /// The sending side, held by whoever turns keys into commands.
 #[derive(Debug)]
 pub struct ControlHandle {
-    pub rerun: watch::Sender<u64>,
+    pub(crate) rerun: watch::Sender<u64>,
     pub paused: watch::Sender<bool>,
 }
 
 impl ControlHandle {
-    pub fn run_now(&self) {
+    pub(crate) fn run_now(&self) {
         self.rerun.send_modify(|g| *g += 1);
     }
 
-    pub fn set_paused(&self, paused: bool) {
+    pub(crate) fn set_paused(&self, paused: bool) {
         let _ = self.paused.send(paused);
     }
 }
@@ -28,7 +28,7 @@ impl ControlHandle {
 /// The receiving side, cloned into every periodic probe.
 #[derive(Debug, Clone)]
 pub struct Control {
-    pub rerun: watch::Receiver<u64>,
+    pub(crate) rerun: watch::Receiver<u64>,
     pub paused: watch::Receiver<bool>,
 }
 
@@ -98,7 +98,7 @@ impl Backoff {
 
     /// The next delay: the base interval while healthy; after failures, a random delay between
     /// the base and `base × 2^failures` (capped), so many probes never retry in lockstep.
-    pub fn next_delay(&self) -> Duration {
+    pub(crate) fn next_delay(&self) -> Duration {
         if self.failures == 0 {
             return self.base;
         }

@@ -110,7 +110,7 @@ pub(crate) struct StartupError {
     pub failure: Failure,
     /// The server sent an error before authentication succeeded (libpq's sslmode fallbacks
     /// retry exactly these).
-    pub server_error_before_auth: bool,
+    pub(crate) server_error_before_auth: bool,
 }
 
 pub(crate) struct Opened {

@@ -93,7 +93,7 @@ pub(crate) enum SslAnswer {
 pub(crate) struct ServerError {
     pub code: Option<String>,
     pub message: String,
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
 }
 
 /// The 8-byte SSLRequest: length 8, code 80877103.

@@ -67,7 +67,7 @@ pub use request::{Fetched, fetch};
 pub const EXCERPT_CHARS: usize = 512;
 
 /// Paths checked when the configuration lists none.
-pub const DEFAULT_PATHS: [&str; 2] = ["/health", "/health/database"];
+pub(crate) const DEFAULT_PATHS: [&str; 2] = ["/health", "/health/database"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpEndpoint {
@@ -182,7 +182,7 @@ async fn check_endpoint(ctx: &Ctx, p: &HttpParams, ep: &HttpEndpoint, attempt: u
 }
 
 /// One requested path, with the 404 fallback. `None` when cancelled.
-pub async fn check_path(
+pub(crate) async fn check_path(
     ctx: &Ctx,
     p: &HttpParams,
     ep: &HttpEndpoint,
@@ -226,7 +226,7 @@ async fn fetch_path(ctx: &Ctx, p: &HttpParams, base: &str, path: &str) -> Option
 
 /// Appends `path` to the base URL's path, so a base behind a prefix (`https://gw/api`) is
 /// checked at `https://gw/api/health`, not at the host's root.
-pub fn join_path(base: &str, path: &str) -> Result<Url, String> {
+pub(crate) fn join_path(base: &str, path: &str) -> Result<Url, String> {
     let mut url = Url::parse(base)
         .map_err(|e| format!("invalid URL {}: {e}", crate::secret::redact_url(base)))?;
     if !matches!(url.scheme(), "http" | "https") {

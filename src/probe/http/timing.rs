@@ -22,14 +22,14 @@ use crate::probe::conn::net;
 /// Instants observed while one request runs.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Instants {
-    pub dns_start: Option<Instant>,
-    pub dns_end: Option<Instant>,
+    pub(crate) dns_start: Option<Instant>,
+    pub(crate) dns_end: Option<Instant>,
     /// The resolver's own error; set only when resolution failed.
-    pub dns_error: Option<String>,
-    pub connect_start: Option<Instant>,
-    pub tls_start: Option<Instant>,
-    pub connect_end: Option<Instant>,
-    pub connect_ok: Option<bool>,
+    pub(crate) dns_error: Option<String>,
+    pub(crate) connect_start: Option<Instant>,
+    pub(crate) tls_start: Option<Instant>,
+    pub(crate) connect_end: Option<Instant>,
+    pub(crate) connect_ok: Option<bool>,
 }
 
 /// Shared between the hooks (which run inside reqwest's connector) and the check.

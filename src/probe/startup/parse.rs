@@ -146,11 +146,6 @@ impl Matcher {
         })
     }
 
-    /// The configured phase names, in order.
-    pub fn phase_names(&self) -> &[String] {
-        &self.names
-    }
-
     /// 1-based phase number for a JSON phase value (number or string).
     fn phase_of_value(&self, v: &Value) -> Option<u8> {
         match v {
@@ -169,7 +164,7 @@ impl Matcher {
 
     /// 1-based phase number for text: a number, a configured name, or a label such as
     /// `phase_3_database`, `Phase 3: Database`, `phase3` or `database_initialization`.
-    pub fn phase_of_str(&self, s: &str) -> Option<u8> {
+    pub(crate) fn phase_of_str(&self, s: &str) -> Option<u8> {
         let s = s.trim();
         if let Ok(n) = s.parse::<u64>() {
             return self.in_range(n);

@@ -18,7 +18,7 @@ pub(crate) use stream::StreamLines;
 pub use stream::blocking_reader;
 
 /// Longest line kept; the rest of a longer line is read and dropped.
-pub(crate) const MAX_LINE: usize = 64 * 1024;
+pub const MAX_LINE: usize = 64 * 1024;
 
 /// How much one read asks for.
 const CHUNK: usize = 16 * 1024;
@@ -28,7 +28,7 @@ const CHUNK: usize = 16 * 1024;
 pub(crate) struct Line {
     pub text: String,
     /// Longer than `MAX_LINE`: only its beginning is in `text`.
-    pub overlong: bool,
+    pub(crate) overlong: bool,
 }
 
 /// What a source has to say next.

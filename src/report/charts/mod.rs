@@ -25,7 +25,7 @@ pub struct Chart {
     pub id: &'static str,
     pub title: &'static str,
     /// A sentence saying what it shows, for the page and the markdown's image text.
-    pub caption: String,
+    pub(crate) caption: String,
     pub svg: String,
 }
 
@@ -56,7 +56,7 @@ pub fn all(r: &Report, theme: ThemeName, standalone: bool) -> Vec<Chart> {
 pub(crate) struct Drawn {
     pub id: &'static str,
     pub title: &'static str,
-    pub caption: String,
+    pub(crate) caption: String,
     pub svg: crate::report::svg::Svg,
 }
 
@@ -65,7 +65,7 @@ pub(crate) struct Drawn {
 pub struct Colors {
     pub bg: String,
     pub text: String,
-    pub muted: String,
+    pub(crate) muted: String,
     /// The plot areas' background (also how a test finds them in a screenshot).
     pub plot: String,
     pub grid: String,
@@ -74,7 +74,7 @@ pub struct Colors {
     pub fail: String,
     /// Failures of no special class, infrastructure alerts.
     pub other: String,
-    pub accent: String,
+    pub(crate) accent: String,
     /// dns, tcp, tls, handshake, query.
     pub steps: [String; 5],
 }
@@ -126,7 +126,7 @@ pub fn variables(theme: ThemeName) -> String {
 }
 
 /// How every chart element is painted, by class.
-pub const CSS: &str = "\
+pub(crate) const CSS: &str = "\
 .chart{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;font-size:12px;max-width:100%;height:auto}\
 .chart text{fill:var(--text)}\
 .chart .page{fill:var(--bg)}\

@@ -28,10 +28,10 @@ pub struct PoolJudgement {
     /// authentication`.
     pub line: String,
     /// Acquire waits (p95) above this warn.
-    pub wait_warn_ms: f64,
+    pub(crate) wait_warn_ms: f64,
     /// History: newer evidence (a lab scenario switch) contradicts it; not judged.
     pub past: bool,
-    pub past_because: Option<String>,
+    pub(crate) past_because: Option<String>,
 }
 
 /// The configured threshold, or a tenth of the run's acquire timeout.
