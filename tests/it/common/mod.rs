@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod dns;
 pub mod fault_bin;
 pub mod fault_net;
+pub mod frames;
 pub mod http_servers;
 pub mod http_tls;
 pub mod lab_headless;
