@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_postgres::error::SqlState;
 
+use crate::common::lab_headless::processes_mentioning;
 use lab_support::*;
 
 fn code_of(r: Result<Pg, pgconn::ConnectError>) -> Option<SqlState> {
@@ -90,7 +91,7 @@ async fn sim_database_speaks_the_protocol_and_refuses_like_postgres() {
 #[tokio::test]
 async fn sim_database_serves_sqlx() {
     use sqlx::Connection;
-    install_crypto();
+    crate::common::init();
     let sim = SimDb::start(2).await.expect("sim starts");
     let url = format!("postgres://app@{}/app", sim.addr());
     let mut conn = tokio::time::timeout(STEP, sqlx::PgConnection::connect(&url))
@@ -575,7 +576,7 @@ async fn assert_cleaned_up(lab: Lab) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lab_on_the_simulated_database_plays_every_scenario() {
-    install_crypto();
+    crate::common::init();
     let lab = Lab::start(options("healthy", DatabaseKind::Sim))
         .await
         .expect("lab starts");
@@ -610,7 +611,7 @@ async fn lab_on_the_simulated_database_plays_every_scenario() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lab_on_real_postgres_fails_phase_three_then_recovers() {
-    install_crypto();
+    crate::common::init();
     let lab = Lab::start(options("startup-timeout", DatabaseKind::Postgres))
         .await
         .expect("lab starts with real PostgreSQL");

@@ -408,7 +408,7 @@ async fn channel_binding_without_tls_fails_in_libpqs_words() {
 
 /// Runs `connscope check --only db` with `url`; (exit code, stderr).
 fn check_url(url: &str) -> (Option<i32>, String) {
-    let o = common::bin()
+    let o = common::fault_bin::command()
         .args([
             "check",
             "--only",
@@ -420,9 +420,6 @@ fn check_url(url: &str) -> (Option<i32>, String) {
             "--db-url",
             url,
         ])
-        .env_remove("DATABASE_URL")
-        .env_remove("PGHOST")
-        .env_remove("PGSERVICE")
         .output()
         .expect("run connscope");
     (

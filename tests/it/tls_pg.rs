@@ -406,7 +406,7 @@ fn sslrootcert_system_uses_the_system_roots_with_verify_full() {
             "host={host} port={} user=app dbname=app sslrootcert=system",
             pg.port
         );
-        let o = common::bin()
+        let o = common::fault_bin::command()
             .args([
                 "check",
                 "--only",
@@ -418,8 +418,6 @@ fn sslrootcert_system_uses_the_system_roots_with_verify_full() {
                 "--db-url",
                 &url,
             ])
-            .env_remove("DATABASE_URL")
-            .env_remove("PGHOST")
             .env("SSL_CERT_FILE", roots)
             .output()
             .expect("run connscope");

@@ -15,10 +15,6 @@ use tokio::task::JoinHandle;
 
 pub const STEP: Duration = Duration::from_secs(5);
 
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 pub fn addr_of(url: &str) -> SocketAddr {
     let u = url::Url::parse(url).expect("lab URLs parse");
     let host = u.host_str().expect("lab URLs have a host");
@@ -160,19 +156,6 @@ pub async fn wait_log_line(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Processes whose command line mentions `needle` (e.g. a data directory).
-pub fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if text.contains(needle) {
-            found.push(text);
-        }
-    }
-    found
 }
 
 /// A loopback server for proxy tests: echoes what it reads, or — when the first bytes are

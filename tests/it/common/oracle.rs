@@ -133,8 +133,9 @@ pub struct Parity {
 }
 
 impl Parity {
-    /// Both sides on one connection string, with `home` as HOME. psql runs on a blocking
-    /// thread, so servers on this runtime keep answering meanwhile.
+    /// Both sides on one connection string, with `home` as HOME, one after the other (so
+    /// neither takes a connection slot the other needs). psql runs on a blocking thread, so
+    /// servers on this runtime keep answering meanwhile.
     pub async fn both(&self, conninfo: &str, home: &Path, env: &[(&str, &str)]) -> (Psql, Outcome) {
         let (c, h) = (conninfo.to_string(), home.to_path_buf());
         let owned: Vec<(String, String)> = env
@@ -148,8 +149,9 @@ impl Parity {
                 .collect();
             psql(&c, &h, &e)
         });
+        let theirs = p.await.expect("psql thread");
         let ours = connscope(conninfo, home, env, self.limit).await;
-        (p.await.expect("psql thread"), ours)
+        (theirs, ours)
     }
 
     /// Asserts both connected.
