@@ -25,6 +25,14 @@ fn rss_mb(pid: u32) -> f64 {
     status_kib(pid, "VmRSS").map_or(f64::NAN, |kb| kb as f64 / 1024.0)
 }
 
+/// One scrape of `/metrics`: the text, or the run stops.
+fn scrape(url: &str) -> String {
+    match common::agent::get(url, None) {
+        Ok((200, body)) => body,
+        other => panic!("scrape of {url}: {other:?}"),
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(i).copied().unwrap_or(f64::NAN)
@@ -77,10 +85,7 @@ async fn dashboards(url: String, n: usize) -> Vec<tokio::task::JoinHandle<u64>> 
 
 fn main() {
     common::init();
-    let soak = std::env::var("CONNSCOPE_SOAK")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(60);
+    let soak = common::setting("CONNSCOPE_SOAK", 60u64);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let pg = TempPg::start();
     let svc = Services::start();
@@ -127,18 +132,11 @@ fn main() {
     let line: Vec<String> = rss.iter().map(|(s, m)| format!("{s}s {m:.1}")).collect();
     println!("  RSS MB: {}", line.join(", "));
     let metrics = format!("{}/metrics", agent.url());
-    let attempts = rt.block_on(async {
-        let body = reqwest::get(&metrics)
-            .await
-            .expect("scrape")
-            .text()
-            .await
-            .expect("body");
-        body.lines()
-            .filter(|l| l.starts_with("connscope_db_attempts_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>()
-    });
+    let attempts = scrape(&metrics)
+        .lines()
+        .filter(|l| l.starts_with("connscope_db_attempts_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
     println!(
         "  {attempts:.0} attempts so far ({:.1}/s)",
         attempts / (t0.elapsed().as_secs_f64() + 5.0)
@@ -163,18 +161,11 @@ fn main() {
         "the agent died: {}",
         agent.stderr_text()
     );
-    let clients = rt.block_on(async {
-        let text = reqwest::get(&metrics)
-            .await
-            .expect("scrape")
-            .text()
-            .await
-            .expect("body");
-        text.lines()
-            .find_map(|l| l.strip_prefix("connscope_agent_clients "))
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .unwrap_or(0)
-    });
+    let clients = scrape(&metrics)
+        .lines()
+        .find_map(|l| l.strip_prefix("connscope_agent_clients "))
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0);
     assert_eq!(clients, 20, "every dashboard is attached");
     println!(
         "  CPU over {} s: {alone:.2} % alone, {attached:.2} % with 20 dashboards attached (+{:.2} %)",

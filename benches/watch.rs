@@ -86,10 +86,7 @@ fn attempts_in(record: &Path) -> usize {
 
 fn main() {
     common::init();
-    let soak: u64 = std::env::var("CONNSCOPE_SOAK")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
+    let soak: u64 = common::setting("CONNSCOPE_SOAK", 60);
     let pg = TempPg::start_with(PgOptions {
         max_connections: 40,
         ..PgOptions::default()

@@ -198,16 +198,14 @@ async fn proxy_adds_the_configured_latency_in_each_direction() {
     assert!(added < Duration::from_millis(400), "added {added:?}");
 
     // Through the proxy to a database: SELECT 1 is one round trip more than direct.
-    let sim = SimDb::start(5).await.expect("sim");
-    let db_proxy = Proxy::start(
-        sim.addr(),
+    let (sim, db_proxy) = sim_behind_proxy(
+        5,
         Faults {
             latency,
             ..Faults::default()
         },
     )
-    .await
-    .expect("proxy");
+    .await;
     let c = pg(db_proxy.addr(), "app")
         .await
         .expect("connect through proxy");
@@ -247,16 +245,14 @@ async fn proxy_jitter_varies_latency_without_reordering() {
 
 #[tokio::test]
 async fn proxy_black_hole_times_out_and_releases_when_lifted() {
-    let sim = SimDb::start(5).await.expect("sim");
-    let proxy = Proxy::start(
-        sim.addr(),
+    let (sim, proxy) = sim_behind_proxy(
+        5,
         Faults {
             black_hole: true,
             ..Faults::default()
         },
     )
-    .await
-    .expect("proxy");
+    .await;
     let started = Instant::now();
     let r = pg_within(proxy.addr(), Duration::from_millis(400)).await;
     assert!(r.is_none(), "a black-holed connection never completes");
@@ -331,16 +327,14 @@ async fn proxy_reset_closes_with_rst() {
     assert!(proxy.stats().resets >= 2);
 
     // A Postgres client sees an error, not a hang.
-    let sim = SimDb::start(5).await.expect("sim");
-    let db_proxy = Proxy::start(
-        sim.addr(),
+    let (sim, db_proxy) = sim_behind_proxy(
+        5,
         Faults {
             reset: true,
             ..Faults::default()
         },
     )
-    .await
-    .expect("proxy");
+    .await;
     let r = pg_within(db_proxy.addr(), STEP).await.expect("fails fast");
     let err = r.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(

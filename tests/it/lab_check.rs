@@ -13,9 +13,10 @@ use crate::common::lab_headless;
 use std::time::Duration;
 
 use connscope::lab::pg::{PgCluster, find_binaries};
-use connscope::lab::{Faults, OverCap, Proxy, SimDb, pgconn};
+use connscope::lab::{Faults, OverCap, Proxy, pgconn};
 use serde_json::Value;
 
+use crate::common::lab_support::sim_behind_proxy;
 use crate::common::wait_until;
 use lab_headless::*;
 
@@ -743,16 +744,14 @@ async fn bandwidth_limit_slows_the_handshake_in_proportion() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn black_hole_in_front_of_the_simulated_database_is_the_same_timeout() {
     crate::common::init();
-    let sim = SimDb::start(5).await.expect("sim starts");
-    let proxy = Proxy::start(
-        sim.addr(),
+    let (sim, proxy) = sim_behind_proxy(
+        5,
         Faults {
             black_hole: true,
             ..Faults::default()
         },
     )
-    .await
-    .expect("proxy");
+    .await;
     let v = check_db(
         format!("postgres://app@{}/app", proxy.addr()),
         &["--attempts", "1", "--connect-timeout", "1s"],
@@ -905,11 +904,7 @@ fn the_committed_sample_recording_still_reports_the_outage() {
 /// immediate`) and remove the directories. Without them the postmaster (a daemon started by
 /// `pg_ctl`, not the lab's child) would keep running on its port with its data directory.
 fn sigkill_leaves_nothing_behind(database: &str) {
-    let mut lab = HeadlessLab::start("healthy", database);
-    let before = lab.before_kill(database);
-    let (status, _) = lab.stop(libc::SIGKILL);
-    assert_eq!(status.code(), None, "killed by a signal: {status}");
-    lab.assert_cleaned_up(&before, "SIGKILL");
+    HeadlessLab::start("healthy", database).kill_and_assert_nothing_left(database, false);
 }
 
 #[test]

@@ -408,24 +408,8 @@ async fn channel_binding_without_tls_fails_in_libpqs_words() {
 
 /// Runs `connscope check --only db` with `url`; (exit code, stderr).
 fn check_url(url: &str) -> (Option<i32>, String) {
-    let o = common::fault_bin::command()
-        .args([
-            "check",
-            "--only",
-            "db",
-            "--attempts",
-            "1",
-            "--format",
-            "json",
-            "--db-url",
-            url,
-        ])
-        .output()
-        .expect("run connscope");
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let run = common::fault_bin::check_db(url, &[]);
+    (run.code, run.stderr)
 }
 
 #[test]

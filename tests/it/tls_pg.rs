@@ -406,23 +406,9 @@ fn sslrootcert_system_uses_the_system_roots_with_verify_full() {
             "host={host} port={} user=app dbname=app sslrootcert=system",
             pg.port
         );
-        let o = common::fault_bin::command()
-            .args([
-                "check",
-                "--only",
-                "db",
-                "--attempts",
-                "1",
-                "--format",
-                "json",
-                "--db-url",
-                &url,
-            ])
-            .env("SSL_CERT_FILE", roots)
-            .output()
-            .expect("run connscope");
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+        let roots = roots.to_str().expect("a UTF-8 path");
+        let run = common::fault_bin::check_db(&url, &[("SSL_CERT_FILE", roots)]);
+        let v = run.json();
         v["database"]["attempts"][0].clone()
     };
     let a = run("localhost", &ours);

@@ -131,6 +131,22 @@ pub fn run(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
     run_prepared(c, limit)
 }
 
+/// `connscope check --only db --attempts 1 --format json --db-url URL`, as `run` runs it.
+pub fn check_db(url: &str, env: &[(&str, &str)]) -> Run {
+    let args = [
+        "check",
+        "--only",
+        "db",
+        "--attempts",
+        "1",
+        "--format",
+        "json",
+        "--db-url",
+        url,
+    ];
+    run(&args, env, Duration::from_secs(60))
+}
+
 /// Runs a command made with `command()` whose arguments and standard streams the caller has
 /// set (a stream that is not piped reads as empty); panics when it runs longer than `limit`.
 #[allow(clippy::zombie_processes)]

@@ -190,6 +190,21 @@ impl HeadlessLab {
         }
     }
 
+    /// SIGKILL — to the lab alone, or with `group` to its whole process group (started with
+    /// `start_in_own_group`) — then nothing may be left: no handler and no `Drop` run, so
+    /// this is the watchdog's work.
+    pub fn kill_and_assert_nothing_left(mut self, database: &str, group: bool) {
+        let before = self.before_kill(database);
+        let (status, _) = if group {
+            self.stop_group(libc::SIGKILL)
+        } else {
+            self.stop(libc::SIGKILL)
+        };
+        assert_eq!(status.code(), None, "killed by a signal: {status}");
+        let how = if group { "kill -9 -- -PGID" } else { "SIGKILL" };
+        self.assert_cleaned_up(&before, how);
+    }
+
     /// The flags pointing `check` at every part of the lab, with the scaled staging timeouts.
     pub fn check_flags(&self) -> Vec<String> {
         let mut f = db_flags(&self.banner.database_url);

@@ -7,13 +7,25 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use connscope::lab::pgconn;
+use connscope::lab::{Faults, Proxy, SimDb, pgconn};
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 pub const STEP: Duration = Duration::from_secs(5);
+
+/// The simulated database with `slots` connection slots, behind the lab's proxy injecting
+/// `faults`: the connector in front of the database.
+pub async fn sim_behind_proxy(slots: u32, faults: Faults) -> (SimDb, Proxy) {
+    let sim = SimDb::start(slots)
+        .await
+        .expect("the simulated database starts");
+    let proxy = Proxy::start(sim.addr(), faults)
+        .await
+        .expect("the proxy starts");
+    (sim, proxy)
+}
 
 pub fn addr_of(url: &str) -> SocketAddr {
     let u = url::Url::parse(url).expect("lab URLs parse");

@@ -84,6 +84,17 @@ pub fn bin() -> std::process::Command {
     std::process::Command::new(bin_path())
 }
 
+/// A benchmark's setting from the environment variable `name`, `default` when unset; a value
+/// that does not parse stops the run (a figure for another setting than asked would mislead).
+pub fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v}: not a valid value")),
+        Err(_) => default,
+    }
+}
+
 /// Polls `f` every 20 ms until it holds or `limit` passes; the last answer.
 pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = std::time::Instant::now();
