@@ -15,68 +15,22 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::routing::get;
 use common::agent::Agent;
+use common::dashboard::Services;
 use common::pg::TempPg;
+use common::procfs::{cpu_percent, cpu_seconds, status_kib};
 use futures::StreamExt;
 
-fn clock_ticks() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as f64 } else { 100.0 }
-}
-
-/// utime + stime of `pid`, in seconds.
-fn cpu_s(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / clock_ticks()
-}
-
 fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    status_kib(pid, "VmRSS").map_or(f64::NAN, |kb| kb as f64 / 1024.0)
 }
 
-/// CPU % of one core used by `pid` over `window`.
-fn cpu_percent(pid: u32, window: Duration) -> f64 {
-    let (c0, t0) = (cpu_s(pid), Instant::now());
-    std::thread::sleep(window);
-    (cpu_s(pid) - c0) / t0.elapsed().as_secs_f64() * 100.0
-}
-
-async fn echo(mut socket: WebSocket) {
-    while let Some(Ok(m)) = socket.recv().await {
-        if matches!(m, Message::Text(_)) && socket.send(m).await.is_err() {
-            return;
-        }
+/// One scrape of `/metrics`: the text, or the run stops.
+fn scrape(url: &str) -> String {
+    match common::agent::get(url, None) {
+        Ok((200, body)) => body,
+        other => panic!("scrape of {url}: {other:?}"),
     }
-}
-
-/// The service's stand-in: `/health`, `/health/database` and an echoing `/ws`.
-async fn service() -> std::net::SocketAddr {
-    let app = Router::new()
-        .route("/health", get(|| async { "{\"status\":\"ok\"}" }))
-        .route("/health/database", get(|| async { "{\"status\":\"ok\"}" }))
-        .route(
-            "/ws",
-            get(|ws: WebSocketUpgrade| async { ws.on_upgrade(echo) }),
-        );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = l.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(l, app).await });
-    addr
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -131,16 +85,12 @@ async fn dashboards(url: String, n: usize) -> Vec<tokio::task::JoinHandle<u64>> 
 
 fn main() {
     common::init();
-    let soak = std::env::var("CONNSCOPE_SOAK")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(60);
+    let soak = common::setting("CONNSCOPE_SOAK", 60u64);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let pg = TempPg::start();
-    let svc = rt.block_on(service());
+    let svc = Services::start();
     let url = pg.url("postgres", "postgres");
-    let endpoint = format!("svc=http://{svc}");
-    let ws = format!("ws://{svc}/ws");
+    let (endpoint, ws) = (svc.endpoint(), svc.ws());
     let mut agent = Agent::start(
         &[
             "--db-url",
@@ -162,7 +112,7 @@ fn main() {
     std::thread::sleep(Duration::from_secs(5));
 
     println!("agent: 5 attempts/s, an endpoint (2 paths) and a WebSocket every 2 s; soak {soak} s");
-    let (c0, t0) = (cpu_s(pid), Instant::now());
+    let (c0, t0) = (cpu_seconds(pid), Instant::now());
     let mut rss = vec![(0u64, rss_mb(pid))];
     let step = (soak / 10).max(1);
     for i in 1..=soak / step {
@@ -174,7 +124,7 @@ fn main() {
         );
         rss.push((i * step, rss_mb(pid)));
     }
-    let cpu = (cpu_s(pid) - c0) / t0.elapsed().as_secs_f64() * 100.0;
+    let cpu = (cpu_seconds(pid) - c0) / t0.elapsed().as_secs_f64() * 100.0;
     println!(
         "  CPU {cpu:.2} % of one core over {:.0} s",
         t0.elapsed().as_secs_f64()
@@ -182,18 +132,11 @@ fn main() {
     let line: Vec<String> = rss.iter().map(|(s, m)| format!("{s}s {m:.1}")).collect();
     println!("  RSS MB: {}", line.join(", "));
     let metrics = format!("{}/metrics", agent.url());
-    let attempts = rt.block_on(async {
-        let body = reqwest::get(&metrics)
-            .await
-            .expect("scrape")
-            .text()
-            .await
-            .expect("body");
-        body.lines()
-            .filter(|l| l.starts_with("connscope_db_attempts_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>()
-    });
+    let attempts = scrape(&metrics)
+        .lines()
+        .filter(|l| l.starts_with("connscope_db_attempts_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
     println!(
         "  {attempts:.0} attempts so far ({:.1}/s)",
         attempts / (t0.elapsed().as_secs_f64() + 5.0)
@@ -218,18 +161,11 @@ fn main() {
         "the agent died: {}",
         agent.stderr_text()
     );
-    let clients = rt.block_on(async {
-        let text = reqwest::get(&metrics)
-            .await
-            .expect("scrape")
-            .text()
-            .await
-            .expect("body");
-        text.lines()
-            .find_map(|l| l.strip_prefix("connscope_agent_clients "))
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .unwrap_or(0)
-    });
+    let clients = scrape(&metrics)
+        .lines()
+        .find_map(|l| l.strip_prefix("connscope_agent_clients "))
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0);
     assert_eq!(clients, 20, "every dashboard is attached");
     println!(
         "  CPU over {} s: {alone:.2} % alone, {attached:.2} % with 20 dashboards attached (+{:.2} %)",

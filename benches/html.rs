@@ -67,10 +67,7 @@ fn report_rounds(rec: &str) -> Vec<fault_bin::Run> {
 }
 
 fn main() {
-    let minutes: u32 = std::env::var("CONNSCOPE_BENCH_MINUTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let minutes: u32 = common::setting("CONNSCOPE_BENCH_MINUTES", 10);
     let dir = tempfile::tempdir().expect("tmp");
     let rec = dir.path().join("busy.jsonl");
     let busy = common::recordings::busy(&rec, minutes * 60, 50);

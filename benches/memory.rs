@@ -42,10 +42,7 @@ fn measure(what: &str, ok: impl Fn(Option<i32>) -> bool, make: impl Fn() -> Run)
 }
 
 fn main() {
-    let mb: usize = std::env::var("CONNSCOPE_BENCH_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(80);
+    let mb: usize = common::setting("CONNSCOPE_BENCH_MB", 80);
     let dir = tempfile::tempdir().expect("tmp");
     let rec = dir.path().join("long.jsonl");
     common::recordings::long(&rec, mb << 20);

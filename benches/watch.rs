@@ -19,46 +19,18 @@ use common::pty;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::dashboard::{Services, spawn};
+use common::dashboard::{Services, spawn, watch_args};
 use common::pg::{PgOptions, TempPg};
+use common::procfs::{self, cpu_percent};
 use pty::Pty;
 
-fn clock_ticks() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as f64 } else { 100.0 }
-}
-
-/// utime + stime of `pid`, in seconds.
-fn cpu_s(pid: i32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // After ')': state is index 0, so utime (field 14) is 11 and stime (15) is 12.
-    (ticks(11) + ticks(12)) / clock_ticks()
-}
-
 fn watch(url: &str, svc: &Services, interval: &str, record: Option<&Path>) -> Pty {
-    let (endpoint, ws) = (svc.endpoint(), svc.ws());
-    let mut args = vec![
-        "watch",
-        "--db-url",
-        url,
-        "--endpoint",
-        &endpoint,
-        "--ws",
-        &ws,
-        "--interval",
-        interval,
-    ];
-    let rec;
+    let mut args = watch_args(url, svc, interval);
     if let Some(p) = record {
-        rec = p.display().to_string();
-        args.extend(["--record", &rec]);
+        args.extend(["--record".to_string(), p.display().to_string()]);
     }
-    spawn(&args, &[])
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    spawn(&argv, &[])
 }
 
 fn quit(mut p: Pty) {
@@ -80,13 +52,6 @@ fn first_frame(url: &str, svc: &Services) -> Duration {
     let took = t0.elapsed();
     quit(p);
     took
-}
-
-fn cpu_percent(p: &Pty, window: Duration) -> f64 {
-    let c0 = cpu_s(p.pid());
-    let t0 = Instant::now();
-    std::thread::sleep(window);
-    100.0 * (cpu_s(p.pid()) - c0) / t0.elapsed().as_secs_f64()
 }
 
 /// `m` toggles the privacy mask; the time from the key to the frame that shows it (or no
@@ -121,10 +86,7 @@ fn attempts_in(record: &Path) -> usize {
 
 fn main() {
     common::init();
-    let soak: u64 = std::env::var("CONNSCOPE_SOAK")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
+    let soak: u64 = common::setting("CONNSCOPE_SOAK", 60);
     let pg = TempPg::start_with(PgOptions {
         max_connections: 40,
         ..PgOptions::default()
@@ -146,7 +108,7 @@ fn main() {
     std::thread::sleep(Duration::from_secs(3));
     println!(
         "CPU idle: {:.2} % of one core (10 s)",
-        cpu_percent(&idle, Duration::from_secs(10))
+        cpu_percent(idle.pid(), Duration::from_secs(10))
     );
     quit(idle);
 
@@ -169,7 +131,7 @@ fn main() {
     std::thread::sleep(Duration::from_secs(5));
     let a0 = attempts_in(&rec);
     let w = Instant::now();
-    let cpu = cpu_percent(&busy, Duration::from_secs(10));
+    let cpu = cpu_percent(busy.pid(), Duration::from_secs(10));
     let rate = (attempts_in(&rec) - a0) as f64 / w.elapsed().as_secs_f64();
     println!("CPU at {rate:.0} attempts/s: {cpu:.2} % of one core (10 s)");
     key_to_frame(&mut busy);
@@ -181,7 +143,7 @@ fn main() {
         println!(
             "  RSS after {:>4} s: {} kB ({} attempts so far)",
             next.as_secs(),
-            busy.rss_kb().unwrap_or(0),
+            procfs::status_kib(busy.pid(), "VmRSS").unwrap_or(0),
             attempts_in(&rec)
         );
         next += Duration::from_secs(30);

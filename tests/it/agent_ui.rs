@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use connscope::lab::proxy::{Faults, Proxy};
 
-use crate::common::agent::{Agent, bin};
+use crate::common::agent::Agent;
+use crate::common::dashboard::spawn_at;
 use crate::common::pg::{TempPg, free_port};
-use crate::common::pty;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -55,7 +55,7 @@ fn two_agents_side_by_side_name_the_connector_path_and_are_recorded() {
     );
     let rec_s = rec.to_string_lossy();
     let args = ["watch", "--agent", &a, "--agent", &b, "--record", &rec_s];
-    let mut p = pty::spawn(bin(), &args, &[], 170, 50);
+    let mut p = spawn_at(&args, &[], 170, 50);
     let s = p.expect_text("The path from vpc is at fault — the connector path", LIMIT);
     assert!(
         s.contains("▌vpc live ✗") && s.contains("▌bastion live ✓"),
@@ -92,7 +92,7 @@ fn two_agents_side_by_side_name_the_connector_path_and_are_recorded() {
         "{report}"
     );
     // And replay shows both vantages again, from the recording alone.
-    let mut r = pty::spawn(bin(), &["replay", &rec_s, "--speed", "50"], &[], 170, 50);
+    let mut r = spawn_at(&["replay", &rec_s, "--speed", "50"], &[], 170, 50);
     let s = r.expect_text("The path from vpc is at fault", LIMIT);
     assert!(
         s.contains("▌vpc") && s.contains("▌bastion") && s.contains("REPLAY"),
@@ -121,7 +121,7 @@ fn an_agent_killed_and_restarted_under_the_dashboard_is_lost_then_live_again() {
     ];
     let mut first = Agent::start_on(port, &args, &[], false);
     let vm = format!("vm=http://127.0.0.1:{port}");
-    let mut p = pty::spawn(bin(), &["watch", "--agent", &vm], &[], 120, 40);
+    let mut p = spawn_at(&["watch", "--agent", &vm], &[], 120, 40);
     p.expect_text("▌vm live ✓", LIMIT);
     first.kill();
     let s = p.expect_text("LOST since", LIMIT);

@@ -8,14 +8,12 @@ use connscope::event::Event;
 use connscope::record;
 use connscope::state::State;
 use connscope::state::fixtures::{healthy, t};
-use connscope::ui::draw::draw;
 use connscope::ui::feed::Feed;
 use connscope::ui::{App, UiOptions};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use serde_json::Value;
 
 use crate::common::fault_bin;
+use crate::common::frames::frame;
 
 const W: u16 = 240;
 const H: u16 = 60;
@@ -157,20 +155,9 @@ fn dashboard(path: &str) -> (String, String, String) {
     for ev in rec.events {
         app.apply_feed(Feed::Event(ev));
     }
-    let (state, view) = app.frame_parts();
-    let mut term = Terminal::new(TestBackend::new(W, H)).expect("test backend");
-    term.draw(|f| draw(f, state, view)).expect("draws");
-    let buf = term.backend().buffer();
-    let lines: Vec<String> = (0..buf.area.height)
-        .map(|y| {
-            (0..buf.area.width)
-                .filter_map(|x| buf.cell((x, y)).map(|c| c.symbol().to_string()))
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        })
-        .collect();
-    (lines[0].clone(), lines[1].clone(), lines.join("\n"))
+    let screen = frame(&mut app, W, H);
+    let lines: Vec<&str> = screen.lines().collect();
+    (lines[0].to_string(), lines[1].to_string(), lines.join("\n"))
 }
 
 fn badge(verdict: &str) -> &'static str {

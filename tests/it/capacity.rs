@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::oracle::psql;
 use common::pg::{PgOptions, TempPg};
-use common::{bin, init};
+use common::{fault_bin, init};
 use connscope::event::EventBody;
 use connscope::probe::Ctx;
 use connscope::probe::capacity::{self, CapacityParams};
@@ -19,12 +19,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 fn check(args: &[&str]) -> (Option<i32>, Value) {
-    let o = bin()
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("PGHOST")
-        .output()
-        .expect("run");
+    let o = fault_bin::command().args(args).output().expect("run");
     let v = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
     (o.status.code(), v)
@@ -220,7 +215,7 @@ fn on_a_20_slot_server_ordinary_and_superuser_logins_still_get_in() {
     });
     pg.psql("CREATE ROLE dba LOGIN");
     let url = pg.url("app", "app");
-    let child = bin()
+    let child = fault_bin::command()
         .args([
             "--env",
             "production",
@@ -231,21 +226,26 @@ fn on_a_20_slot_server_ordinary_and_superuser_logins_still_get_in() {
             "capacity",
             "--capacity",
             "35",
+            // Long enough that all 13 are open at once, and stay open through the logins
+            // below, even when connecting is slow on a loaded machine.
             "--hold",
-            "4s",
+            "10s",
             "--format",
             "json",
         ])
-        .env_remove("DATABASE_URL")
-        .env_remove("PGHOST")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("run");
-    let held = (0..200).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        pg.sessions("connscope") >= 13
-    });
-    assert!(held, "the test holds its connections");
+    let mut child = child;
+    let held = pg.wait_sessions_at_least("connscope", 13, Duration::from_secs(30)) >= 13;
+    if !held {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait");
+        panic!(
+            "the test holds its connections: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
     let home = tempfile::tempdir().expect("home");
     for user in ["dba", "postgres"] {
         let login = psql(

@@ -2,12 +2,12 @@
 //! here), redrawn in place while a black-holed database makes every attempt wait out its
 //! timeout, and erased before the report; absent when stderr is a pipe.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::common::dashboard::spawn_at;
+use crate::common::fault_bin;
 use crate::common::fault_net::BlackHole;
-use crate::common::{bin, pty};
 
 /// Erase-line: what every redraw starts with.
 const ERASE: &[u8] = b"\r\x1b[2K";
@@ -37,13 +37,7 @@ fn on_a_terminal_check_redraws_one_progress_line_and_erases_it_before_the_report
     let url = format!("postgres://app@{}/app", hole.addr());
     let args = args(&url);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut p = pty::spawn(
-        Path::new(env!("CARGO_BIN_EXE_connscope")),
-        &argv,
-        &[("CONNSCOPE_ENV", "development")],
-        100,
-        20,
-    );
+    let mut p = spawn_at(&argv, &[("CONNSCOPE_ENV", "development")], 100, 20);
     // While the first attempt hangs: what runs and how far it got.
     let during = p.expect_text("db 0/2 attempts", Duration::from_secs(20));
     assert!(during.contains("check "), "{during}");
@@ -73,10 +67,9 @@ fn with_stderr_not_a_terminal_check_writes_no_progress() {
     let url = format!("postgres://app@{}/app", hole.addr());
     let mut args = args(&url);
     args[6] = "1".into(); // one attempt is enough to have had something to say
-    let out = bin()
+    let out = fault_bin::command()
         .args(&args)
         .env("CONNSCOPE_ENV", "development")
-        .env_remove("DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

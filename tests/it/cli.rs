@@ -5,17 +5,13 @@ use crate::common;
 
 use std::process::Output;
 
-use common::bin;
+use common::fault_bin;
 use common::pg::{PgOptions, TempPg};
 use serde_json::Value;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = bin();
-    c.args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("PGHOST")
-        .env_remove("PGPASSWORD")
-        .env_remove("CONNSCOPE_ENV");
+    let mut c = fault_bin::command();
+    c.args(args);
     for (k, v) in env {
         c.env(k, v);
     }

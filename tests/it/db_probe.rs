@@ -10,6 +10,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
+use common::fault_net::BlackHole;
 use common::pg::{PgOptions, TempPg};
 use common::{db_params, init};
 use connscope::event::{ErrorClass, Step};
@@ -91,25 +92,12 @@ async fn a_closed_port_is_refused_at_tcp() {
     );
 }
 
-/// A listener that accepts and never says a word: the deadline must fire, in the step it hung.
-async fn silent_listener() -> (u16, tokio::task::JoinHandle<()>) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = l.accept().await {
-            held.push(s);
-        }
-    });
-    (port, task)
-}
-
 #[tokio::test]
 async fn a_silent_server_times_out_in_the_handshake_within_the_bound() {
     init();
-    let (port, task) = silent_listener().await;
+    // Accepts and never says a word: the deadline must fire, in the step it hung.
+    let hole = BlackHole::start();
+    let port = hole.port();
     for (mode, step) in [("disable", Step::Handshake), ("prefer", Step::Tls)] {
         let url = format!("postgres://app@127.0.0.1:{port}/app?sslmode={mode}");
         let t = Instant::now();
@@ -127,7 +115,6 @@ async fn a_silent_server_times_out_in_the_handshake_within_the_bound() {
             "{mode}: {took:?}"
         );
     }
-    task.abort();
 }
 
 #[tokio::test]

@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::http::{HeaderMap, Uri};
@@ -975,20 +974,9 @@ fn first(run: &Run, kind: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_body_trickling_past_the_deadline_times_out_in_the_body_step() {
-    http_servers::init();
+    common::init();
     // Headers and a first byte at once, then one byte every 100 ms for 10 s.
-    let drip = || async {
-        let bytes = futures::stream::unfold(0u32, |n| async move {
-            if n >= 100 {
-                return None;
-            }
-            if n > 0 {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Some((Ok::<_, std::io::Error>(Bytes::from_static(b"x")), n + 1))
-        });
-        Body::from_stream(bytes)
-    };
+    let drip = || async { http_servers::trickle_body(100, Duration::from_millis(100)) };
     let s = http_servers::serve(Router::new().route("/health", get(drip))).await;
     let run = run_bin(http_check_args(&s.url(), "1s"), one_path_env()).await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
@@ -1063,26 +1051,15 @@ async fn a_delaying_connector_in_front_of_postgres_shows_in_the_handshake_and_st
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_50_mb_body_is_cut_at_the_limit_with_bounded_memory() {
-    use http_servers::{DropFlag, StreamTrace};
-    http_servers::init();
+    use http_servers::StreamTrace;
+    common::init();
     const TOTAL: u64 = 50 * 1024 * 1024;
     const CHUNK: usize = 64 * 1024;
     let trace = Arc::new(StreamTrace::default());
     let t = trace.clone();
     let huge = move || {
         let t = t.clone();
-        async move {
-            let chunks = futures::stream::unfold((0u64, DropFlag(t)), |(sent, flag)| async move {
-                if sent >= TOTAL {
-                    flag.0.finished.store(true, Ordering::SeqCst);
-                    return None;
-                }
-                flag.0.produced.fetch_add(CHUNK as u64, Ordering::SeqCst);
-                let chunk = Ok::<_, std::io::Error>(Bytes::from(vec![b'a'; CHUNK]));
-                Some((chunk, (sent + CHUNK as u64, flag)))
-            });
-            Body::from_stream(chunks)
-        }
+        async move { http_servers::traced_body(TOTAL, CHUNK, t) }
     };
     let s = http_servers::serve(
         Router::new()
@@ -1163,7 +1140,7 @@ async fn the_websocket_reply_timeout_is_configurable() {
 }
 
 async fn silent_websocket_times_out_at_reply(env: Vec<(String, String)>, reply: Duration) {
-    http_servers::init();
+    common::init();
     let (s, seen) = silent_ws_server().await;
     let url = format!("ws://{}/ws", s.addr);
     let run = run_bin(
@@ -1357,7 +1334,7 @@ enum PwFrom {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_given_anywhere_reaches_any_output() {
     use base64::Engine as _;
-    http_servers::init();
+    common::init();
     let pg = blocking(|| {
         TempPg::start_with(PgOptions {
             app_password: Some("initial-Pw-0000"),
@@ -1687,7 +1664,7 @@ async fn mid_wait(kind: Kind) -> Mid {
             };
             let task = tokio::spawn(capacity::run(ctx, 1, p));
             let (held, pg) = blocking(move || {
-                let ok = fault_net::wait_until(SETUP, || pg.sessions("connscope") == 3);
+                let ok = common::wait_until(SETUP, || pg.sessions("connscope") == 3);
                 (ok, pg)
             })
             .await;
@@ -1724,7 +1701,7 @@ async fn mid_wait(kind: Kind) -> Mid {
             let stop = cancel.child_token();
             let task = tokio::spawn(pool::run(ctx, stop, 1, p));
             let (held, pg) = blocking(move || {
-                let ok = fault_net::wait_until(SETUP, || pg.sessions(pool::APPLICATION_NAME) == 3);
+                let ok = common::wait_until(SETUP, || pg.sessions(pool::APPLICATION_NAME) == 3);
                 (ok, pg)
             })
             .await;
@@ -1848,7 +1825,7 @@ async fn mid_wait(kind: Kind) -> Mid {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_probe_kind_ends_promptly_when_cancelled_mid_wait() {
-    http_servers::init();
+    common::init();
     let mut problems = Vec::new();
     for kind in Kind::ALL {
         let m = mid_wait(kind).await;

@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_postgres::error::SqlState;
 
+use crate::common::lab_headless::processes_mentioning;
 use lab_support::*;
 
 fn code_of(r: Result<Pg, pgconn::ConnectError>) -> Option<SqlState> {
@@ -90,7 +91,7 @@ async fn sim_database_speaks_the_protocol_and_refuses_like_postgres() {
 #[tokio::test]
 async fn sim_database_serves_sqlx() {
     use sqlx::Connection;
-    install_crypto();
+    crate::common::init();
     let sim = SimDb::start(2).await.expect("sim starts");
     let url = format!("postgres://app@{}/app", sim.addr());
     let mut conn = tokio::time::timeout(STEP, sqlx::PgConnection::connect(&url))
@@ -197,16 +198,14 @@ async fn proxy_adds_the_configured_latency_in_each_direction() {
     assert!(added < Duration::from_millis(400), "added {added:?}");
 
     // Through the proxy to a database: SELECT 1 is one round trip more than direct.
-    let sim = SimDb::start(5).await.expect("sim");
-    let db_proxy = Proxy::start(
-        sim.addr(),
+    let (sim, db_proxy) = sim_behind_proxy(
+        5,
         Faults {
             latency,
             ..Faults::default()
         },
     )
-    .await
-    .expect("proxy");
+    .await;
     let c = pg(db_proxy.addr(), "app")
         .await
         .expect("connect through proxy");
@@ -246,16 +245,14 @@ async fn proxy_jitter_varies_latency_without_reordering() {
 
 #[tokio::test]
 async fn proxy_black_hole_times_out_and_releases_when_lifted() {
-    let sim = SimDb::start(5).await.expect("sim");
-    let proxy = Proxy::start(
-        sim.addr(),
+    let (sim, proxy) = sim_behind_proxy(
+        5,
         Faults {
             black_hole: true,
             ..Faults::default()
         },
     )
-    .await
-    .expect("proxy");
+    .await;
     let started = Instant::now();
     let r = pg_within(proxy.addr(), Duration::from_millis(400)).await;
     assert!(r.is_none(), "a black-holed connection never completes");
@@ -330,16 +327,14 @@ async fn proxy_reset_closes_with_rst() {
     assert!(proxy.stats().resets >= 2);
 
     // A Postgres client sees an error, not a hang.
-    let sim = SimDb::start(5).await.expect("sim");
-    let db_proxy = Proxy::start(
-        sim.addr(),
+    let (sim, db_proxy) = sim_behind_proxy(
+        5,
         Faults {
             reset: true,
             ..Faults::default()
         },
     )
-    .await
-    .expect("proxy");
+    .await;
     let r = pg_within(db_proxy.addr(), STEP).await.expect("fails fast");
     let err = r.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(
@@ -575,7 +570,7 @@ async fn assert_cleaned_up(lab: Lab) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lab_on_the_simulated_database_plays_every_scenario() {
-    install_crypto();
+    crate::common::init();
     let lab = Lab::start(options("healthy", DatabaseKind::Sim))
         .await
         .expect("lab starts");
@@ -610,7 +605,7 @@ async fn lab_on_the_simulated_database_plays_every_scenario() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lab_on_real_postgres_fails_phase_three_then_recovers() {
-    install_crypto();
+    crate::common::init();
     let lab = Lab::start(options("startup-timeout", DatabaseKind::Postgres))
         .await
         .expect("lab starts with real PostgreSQL");

@@ -13,18 +13,16 @@ use crate::common::lab_headless;
 use std::time::Duration;
 
 use connscope::lab::pg::{PgCluster, find_binaries};
-use connscope::lab::{Faults, OverCap, Proxy, SimDb, pgconn};
+use connscope::lab::{Faults, OverCap, Proxy, pgconn};
 use serde_json::Value;
 
+use crate::common::lab_support::sim_behind_proxy;
+use crate::common::wait_until;
 use lab_headless::*;
 
 /// Bound on one `check` run (the longest: initialization 7.5 s plus three tries of the health
 /// endpoints, on a loaded machine).
 const CHECK_LIMIT: Duration = Duration::from_secs(90);
-
-fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 fn ms(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
@@ -471,7 +469,7 @@ struct FaultBench {
 
 impl FaultBench {
     async fn start(faults: Faults) -> FaultBench {
-        install_crypto();
+        crate::common::init();
         let bin = find_binaries().expect("PostgreSQL server binaries are installed here");
         let cluster = PgCluster::start(&bin, 20).await.expect("cluster starts");
         let proxy = Proxy::start(cluster.addr(), faults)
@@ -745,17 +743,15 @@ async fn bandwidth_limit_slows_the_handshake_in_proportion() {
 /// `--database sim` path): the fault belongs to the connector, not the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn black_hole_in_front_of_the_simulated_database_is_the_same_timeout() {
-    install_crypto();
-    let sim = SimDb::start(5).await.expect("sim starts");
-    let proxy = Proxy::start(
-        sim.addr(),
+    crate::common::init();
+    let (sim, proxy) = sim_behind_proxy(
+        5,
         Faults {
             black_hole: true,
             ..Faults::default()
         },
     )
-    .await
-    .expect("proxy");
+    .await;
     let v = check_db(
         format!("postgres://app@{}/app", proxy.addr()),
         &["--attempts", "1", "--connect-timeout", "1s"],
@@ -786,8 +782,7 @@ fn stops_cleanly(sig: libc::c_int, database: &str) {
     }
     // Stop it mid-outage: phase 3 waiting in the black hole, its connection held.
     let log = lab.banner.startup_log.clone();
-    let in_phase_3 = (0..200).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
+    let in_phase_3 = wait_until(Duration::from_secs(10), || {
         std::fs::read_to_string(&log).is_ok_and(|t| {
             t.lines()
                 .any(|l| l.contains(r#""phase":3"#) && l.contains(r#""status":"started""#))
@@ -909,11 +904,7 @@ fn the_committed_sample_recording_still_reports_the_outage() {
 /// immediate`) and remove the directories. Without them the postmaster (a daemon started by
 /// `pg_ctl`, not the lab's child) would keep running on its port with its data directory.
 fn sigkill_leaves_nothing_behind(database: &str) {
-    let mut lab = HeadlessLab::start("healthy", database);
-    let before = lab.before_kill(database);
-    let (status, _) = lab.stop(libc::SIGKILL);
-    assert_eq!(status.code(), None, "killed by a signal: {status}");
-    lab.assert_cleaned_up(&before, "SIGKILL");
+    HeadlessLab::start("healthy", database).kill_and_assert_nothing_left(database, false);
 }
 
 #[test]
@@ -932,7 +923,7 @@ fn sigkill_leaves_no_directory_on_the_simulated_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lab_scaled_config_matches_what_the_lab_applies_to_itself() {
     use connscope::config::{Config, LoadOptions};
-    install_crypto();
+    crate::common::init();
     let lab = connscope::lab::Lab::start(connscope::lab::LabOptions {
         database: connscope::lab::DatabaseKind::Sim,
         ..connscope::lab::LabOptions::default()

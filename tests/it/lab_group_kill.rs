@@ -6,11 +6,8 @@
 use crate::common::lab_headless::HeadlessLab;
 
 fn group_kill_leaves_nothing_behind(database: &str) {
-    let mut lab = HeadlessLab::start_in_own_group("healthy", database);
-    let before = lab.before_kill(database);
-    let (status, _) = lab.stop_group(libc::SIGKILL);
-    assert_eq!(status.code(), None, "killed by a signal: {status}");
-    lab.assert_cleaned_up(&before, "kill -9 -- -PGID");
+    HeadlessLab::start_in_own_group("healthy", database)
+        .kill_and_assert_nothing_left(database, true);
 }
 
 #[test]

@@ -9,98 +9,37 @@
 
 use crate::common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::oracle::{self, Outcome, Psql, psql};
+use common::fault_net::BlackHole;
+use common::oracle::{self, Parity, home};
 use common::pg::{PgOptions, TempPg};
 use connscope::event::{ErrorClass, Step};
 
 const T: Duration = Duration::from_secs(20);
-
-fn home() -> tempfile::TempDir {
-    tempfile::tempdir().expect("home")
-}
-
-/// psql runs on a blocking thread, so servers on this runtime keep answering meanwhile.
-async fn both(conninfo: &str, home: &Path, env: &[(&str, &str)]) -> (Psql, Outcome) {
-    let (c, h) = (conninfo.to_string(), home.to_path_buf());
-    let owned: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let p = tokio::task::spawn_blocking(move || {
-        let e: Vec<(&str, &str)> = owned
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        psql(&c, &h, &e)
-    });
-    let ours = oracle::connscope(conninfo, home, env, T).await;
-    (p.await.expect("psql thread"), ours)
-}
-
-async fn agree_ok(conninfo: &str, home: &Path, env: &[(&str, &str)]) -> Outcome {
-    let (p, c) = both(conninfo, home, env).await;
-    assert!(p.ok, "psql should connect: {conninfo}\n{}", p.stderr);
-    assert!(
-        c.ok,
-        "connscope should connect like psql: {conninfo}\n{:?}",
-        c.error
-    );
-    c
-}
-
-async fn agree_fail(
-    conninfo: &str,
-    home: &Path,
-    env: &[(&str, &str)],
-    libpq: &str,
-    class: ErrorClass,
-    ours: &str,
-) -> (Psql, Outcome) {
-    let (p, c) = both(conninfo, home, env).await;
-    assert!(!p.ok, "psql should fail: {conninfo}");
-    assert!(p.stderr.contains(libpq), "psql: {conninfo}\n{}", p.stderr);
-    let (got, message) = c.failed();
-    assert_eq!(got, class, "{conninfo}: {message}");
-    assert!(message.contains(ours), "{conninfo}: {message}");
-    (p, c)
-}
-
-/// A listener that accepts and never answers, like a black-holed connector.
-async fn silent() -> (u16, tokio::task::JoinHandle<()>) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = l.accept().await {
-            held.push(s);
-        }
-    });
-    (port, task)
-}
+const P: Parity = Parity { limit: T };
 
 #[tokio::test(flavor = "multi_thread")]
 async fn connect_timeout_bounds_each_address_then_the_next_host_is_tried() {
     common::init();
     let pg = TempPg::start();
-    let (quiet, task) = silent().await;
+    // Accepts and never answers, like a black-holed connector.
+    let hole = BlackHole::start();
+    let quiet = hole.port();
     let h = home();
     let one = format!(
         "host=127.0.0.1 port={quiet} user=app dbname=app sslmode=disable connect_timeout=2"
     );
-    let (p, c) = agree_fail(
-        &one,
-        h.path(),
-        &[],
-        "timeout expired",
-        ErrorClass::Timeout,
-        "(connect_timeout)",
-    )
-    .await;
+    let (p, c) = P
+        .agree_fail(
+            &one,
+            h.path(),
+            &[],
+            "timeout expired",
+            ErrorClass::Timeout,
+            "(connect_timeout)",
+        )
+        .await;
     assert!(p.took >= Duration::from_secs(2), "psql waited {:?}", p.took);
     assert_eq!(c.error.as_ref().and_then(|e| e.step), Some(Step::Handshake));
     assert!(
@@ -112,14 +51,13 @@ async fn connect_timeout_bounds_each_address_then_the_next_host_is_tried() {
         "host=127.0.0.1,127.0.0.1 port={quiet},{} user=app dbname=app sslmode=disable connect_timeout=2",
         pg.port
     );
-    let c = agree_ok(&two, h.path(), &[]).await;
+    let c = P.agree_ok(&two, h.path(), &[]).await;
     assert_eq!(c.tries.len(), 2, "{:?}", c.tries);
     assert_eq!(
         c.tries[0].error.as_ref().map(|e| e.class),
         Some(ErrorClass::Timeout)
     );
     assert!(c.total_ms >= 2000.0);
-    task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -133,7 +71,7 @@ async fn host_lists_are_tried_in_order_until_one_connects() {
         closed.port(),
         pg.port
     );
-    let c = agree_ok(&kv, h.path(), &[]).await;
+    let c = P.agree_ok(&kv, h.path(), &[]).await;
     assert_eq!(c.tries.len(), 2, "{:?}", c.tries);
     assert_eq!(
         c.tries[0].error.as_ref().map(|e| e.class),
@@ -144,22 +82,23 @@ async fn host_lists_are_tried_in_order_until_one_connects() {
         closed.port(),
         pg.port
     );
-    agree_ok(&uri, h.path(), &[]).await;
+    P.agree_ok(&uri, h.path(), &[]).await;
     let other = common::ClosedPort::new();
     let none = format!(
         "host=127.0.0.1,127.0.0.1 port={},{} user=app dbname=app sslmode=disable",
         closed.port(),
         other.port()
     );
-    let (_, c) = agree_fail(
-        &none,
-        h.path(),
-        &[],
-        "Connection refused",
-        ErrorClass::Refused,
-        "refused",
-    )
-    .await;
+    let (_, c) = P
+        .agree_fail(
+            &none,
+            h.path(),
+            &[],
+            "Connection refused",
+            ErrorClass::Refused,
+            "refused",
+        )
+        .await;
     let (_, message) = c.failed();
     assert!(
         message.contains(&closed.port().to_string()) && message.contains(&other.port().to_string()),
@@ -180,15 +119,16 @@ async fn a_refused_login_does_not_move_on_to_the_next_host() {
         "host=127.0.0.1,127.0.0.1 port={},{} user=app dbname=app sslmode=disable",
         rejecting.port, fine.port
     );
-    let (_, c) = agree_fail(
-        &both_hosts,
-        h.path(),
-        &[],
-        "pg_hba.conf rejects connection",
-        ErrorClass::Auth,
-        "pg_hba.conf rejects connection",
-    )
-    .await;
+    let (_, c) = P
+        .agree_fail(
+            &both_hosts,
+            h.path(),
+            &[],
+            "pg_hba.conf rejects connection",
+            ErrorClass::Auth,
+            "pg_hba.conf rejects connection",
+        )
+        .await;
     assert!(
         c.tries.is_empty(),
         "one connection, no failover: {:?}",
@@ -217,20 +157,24 @@ async fn target_session_attrs_and_a_standby_without_hot_standby() {
     };
     // The standby is in the list first; these skip it, as libpq does.
     for attrs in ["read-write", "primary"] {
-        let c = agree_ok(&tsa(&format!("{s},{p}"), "app", attrs), h.path(), &[]).await;
+        let c = P
+            .agree_ok(&tsa(&format!("{s},{p}"), "app", attrs), h.path(), &[])
+            .await;
         assert_eq!(c.tries.len(), 2, "{attrs}: {:?}", c.tries);
     }
-    let c = agree_ok(&tsa(&format!("{p},{s}"), "app", "standby"), h.path(), &[]).await;
+    let c = P
+        .agree_ok(&tsa(&format!("{p},{s}"), "app", "standby"), h.path(), &[])
+        .await;
     let why = c.tries[0]
         .error
         .as_ref()
         .map(|e| e.message.clone())
         .unwrap_or_default();
     assert_eq!(why, "server is not in hot standby mode");
-    agree_ok(&one(p, "prefer-standby"), h.path(), &[]).await;
-    agree_ok(&one(s, "read-only"), h.path(), &[]).await;
+    P.agree_ok(&one(p, "prefer-standby"), h.path(), &[]).await;
+    P.agree_ok(&one(s, "read-only"), h.path(), &[]).await;
     let not_ro = "session is not read-only";
-    agree_fail(
+    P.agree_fail(
         &one(p, "read-only"),
         h.path(),
         &[],
@@ -240,7 +184,7 @@ async fn target_session_attrs_and_a_standby_without_hot_standby() {
     )
     .await;
     let not_sb = "server is not in hot standby mode";
-    agree_fail(
+    P.agree_fail(
         &one(p, "standby"),
         h.path(),
         &[],
@@ -250,7 +194,7 @@ async fn target_session_attrs_and_a_standby_without_hot_standby() {
     )
     .await;
     let ro = "session is read-only";
-    agree_fail(
+    P.agree_fail(
         &tsa(&p.to_string(), "ro", "read-write"),
         h.path(),
         &[],
@@ -261,7 +205,7 @@ async fn target_session_attrs_and_a_standby_without_hot_standby() {
     .await;
     // hot_standby = off: 57P03 with its DETAIL, not "starting up".
     standby.restart_with("-c hot_standby=off");
-    let (_, c) = agree_fail(
+    let (_, c) = P.agree_fail(
         &one(s, "any"),
         h.path(),
         &[],
@@ -283,21 +227,22 @@ async fn no_password_is_an_auth_failure_in_libpqs_words() {
     let h = home();
     let pgpass = common::certs::write(h.path(), ".pgpass", "*:*:*:app:app-pw-0815\n", 0o644);
     let url = format!("postgres://app@127.0.0.1:{}/app?sslmode=disable", pg.port);
-    let (p, _) = agree_fail(
-        &url,
-        h.path(),
-        &[],
-        "fe_sendauth: no password supplied",
-        ErrorClass::Auth,
-        "fe_sendauth: no password supplied",
-    )
-    .await;
+    let (p, _) = P
+        .agree_fail(
+            &url,
+            h.path(),
+            &[],
+            "fe_sendauth: no password supplied",
+            ErrorClass::Auth,
+            "fe_sendauth: no password supplied",
+        )
+        .await;
     assert!(
         p.stderr.contains("has group or world access"),
         "{}",
         p.stderr
     );
-    let (_, c) = both(&url, h.path(), &[]).await;
+    let (_, c) = P.both(&url, h.path(), &[]).await;
     assert!(
         c.failed().1.contains("has group or world access"),
         "{:?}",
@@ -305,7 +250,7 @@ async fn no_password_is_an_auth_failure_in_libpqs_words() {
     );
     std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .expect("chmod");
-    agree_ok(&url, h.path(), &[]).await;
+    P.agree_ok(&url, h.path(), &[]).await;
     let elsewhere = tempfile::tempdir().expect("dir");
     let file = common::certs::write(
         elsewhere.path(),
@@ -314,13 +259,14 @@ async fn no_password_is_an_auth_failure_in_libpqs_words() {
         0o600,
     );
     let empty = home();
-    agree_ok(
+    P.agree_ok(
         &format!("{url}&passfile={}", file.display()),
         empty.path(),
         &[],
     )
     .await;
-    agree_ok(&url, empty.path(), &[("PGPASSWORD", "app-pw-0815")]).await;
+    P.agree_ok(&url, empty.path(), &[("PGPASSWORD", "app-pw-0815")])
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -339,15 +285,16 @@ async fn a_peer_that_is_not_postgres_is_named_at_once() {
             "postgres://app@127.0.0.1:{}/app?sslmode={mode}",
             http.addr.port()
         );
-        let (_, c) = agree_fail(
-            &url,
-            h.path(),
-            &[],
-            libpq,
-            ErrorClass::Protocol,
-            "not a PostgreSQL server: it answered \"HTTP/1.1 400 Bad Request",
-        )
-        .await;
+        let (_, c) = P
+            .agree_fail(
+                &url,
+                h.path(),
+                &[],
+                libpq,
+                ErrorClass::Protocol,
+                "not a PostgreSQL server: it answered \"HTTP/1.1 400 Bad Request",
+            )
+            .await;
         assert!(
             c.total_ms < 0.5 * T.as_millis() as f64,
             "{mode}: told at once, not after the {T:?} timeout: {} ms",
@@ -365,7 +312,7 @@ async fn a_missing_unix_socket_says_so() {
         "postgres://app@/app?host={}&port=5999",
         dir.path().display()
     );
-    agree_fail(
+    P.agree_fail(
         &url,
         h.path(),
         &[],
@@ -378,7 +325,7 @@ async fn a_missing_unix_socket_says_so() {
         "postgres://app@/app?host={}/cloudsql/p:r:i",
         dir.path().display()
     );
-    agree_fail(
+    P.agree_fail(
         &gone,
         h.path(),
         &[],
@@ -398,7 +345,7 @@ async fn options_and_application_name_reach_the_server() {
         "host=127.0.0.1 port={} user=app dbname=app sslmode=disable options='-c search_path=s1 -c work_mem=5MB' application_name=probe-x",
         pg.port
     );
-    agree_ok(&url, h.path(), &[]).await;
+    P.agree_ok(&url, h.path(), &[]).await;
     let a = oracle::attempt(&url, h.path(), &[], T).await;
     let s = a.result.expect("connects");
     let show = |rows: Vec<tokio_postgres::SimpleQueryMessage>| {
@@ -448,7 +395,7 @@ async fn channel_binding_without_tls_fails_in_libpqs_words() {
         pg.port
     );
     let words = "channel binding required, but SSL not in use";
-    agree_fail(
+    P.agree_fail(
         &url,
         h.path(),
         &[("PGPASSWORD", "cb-pw-2024")],
@@ -461,27 +408,8 @@ async fn channel_binding_without_tls_fails_in_libpqs_words() {
 
 /// Runs `connscope check --only db` with `url`; (exit code, stderr).
 fn check_url(url: &str) -> (Option<i32>, String) {
-    let o = common::bin()
-        .args([
-            "check",
-            "--only",
-            "db",
-            "--attempts",
-            "1",
-            "--format",
-            "json",
-            "--db-url",
-            url,
-        ])
-        .env_remove("DATABASE_URL")
-        .env_remove("PGHOST")
-        .env_remove("PGSERVICE")
-        .output()
-        .expect("run connscope");
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let run = common::fault_bin::check_db(url, &[]);
+    (run.code, run.stderr)
 }
 
 #[test]
@@ -543,7 +471,7 @@ async fn connection_limits_and_reserved_slots_refuse_alike() {
     let first = oracle::attempt(&url("limited"), h.path(), &[], T).await;
     let held = first.result.expect("the role's one session");
     let too_many = "too many connections for role \"limited\"";
-    agree_fail(
+    P.agree_fail(
         &url("limited"),
         h.path(),
         &[],
@@ -563,7 +491,7 @@ async fn connection_limits_and_reserved_slots_refuse_alike() {
         );
     }
     let reserved = "remaining connection slots are reserved";
-    agree_fail(
+    P.agree_fail(
         &url("app"),
         h.path(),
         &[],
@@ -572,7 +500,7 @@ async fn connection_limits_and_reserved_slots_refuse_alike() {
         reserved,
     )
     .await;
-    agree_ok(&url("postgres"), h.path(), &[]).await;
+    P.agree_ok(&url("postgres"), h.path(), &[]).await;
     for s in more.into_iter().chain([held]) {
         s.close().await;
     }

@@ -6,13 +6,14 @@
 //! headless.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::common::dashboard::{spawn_at, wait_exit_code};
 use crate::common::fault_bin::{self, Guard, Run, wait_output};
 use crate::common::pg::{PgOptions, TempPg};
-use crate::common::pty::{self, Pty};
+use crate::common::pty::Pty;
 use connscope::lab::{Proxy, Scenario};
 use connscope::probe::pool::APPLICATION_NAME as APP;
 
@@ -44,16 +45,11 @@ fn finding<'a>(v: &'a Value, rule: &str) -> Option<&'a Value> {
 
 /// Waits until the pool holds `n` sessions (tagged `connscope-pool`).
 fn wait_held(pg: &TempPg, n: u32, what: &str) {
-    let start = Instant::now();
-    let mut seen = 0;
-    while start.elapsed() < READY {
-        seen = pg.sessions(APP);
-        if seen >= n {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what}: the pool never held {n} sessions tagged {APP} (saw {seen})");
+    let seen = pg.wait_sessions_at_least(APP, n, READY);
+    assert!(
+        seen >= n,
+        "{what}: the pool never held {n} sessions tagged {APP} (saw {seen})"
+    );
 }
 
 #[test]
@@ -360,26 +356,7 @@ fn watch(url: &str, extra: &[&str]) -> Pty {
         "30s",
     ];
     args.extend_from_slice(extra);
-    pty::spawn(
-        std::path::Path::new(env!("CARGO_BIN_EXE_connscope")),
-        &args,
-        &[],
-        120,
-        40,
-    )
-}
-
-/// The dashboard ended by itself with `code`: 0 after `q`, 130 after a signal.
-fn exited(p: &mut Pty, code: u32, what: &str) {
-    let status = p
-        .wait_exit(Duration::from_secs(20))
-        .unwrap_or_else(|| panic!("{what}: still running:\n{}", p.screen()));
-    assert_eq!(
-        status.exit_code(),
-        code,
-        "{what}: {status:?}\n{}",
-        p.screen()
-    );
+    spawn_at(&args, &[], 120, 40)
 }
 
 #[test]
@@ -399,7 +376,7 @@ fn o_starts_and_stops_the_pool_and_q_leaves_no_session() {
     p.key('o');
     wait_held(&pg, 15, "after o, a second run");
     p.key('q');
-    exited(&mut p, 0, "q");
+    wait_exit_code(&mut p, 0, "q");
     assert_eq!(pg.wait_sessions_gone(APP), 0, "after q");
 }
 
@@ -414,7 +391,7 @@ fn sigint_and_sigterm_mid_run_leave_no_session_on_the_dashboard() {
         let mut p = watch(&pg.url("app", "app"), &["--only", "pool"]);
         wait_held(&pg, 15, name);
         p.signal(sig);
-        exited(&mut p, 130, name);
+        wait_exit_code(&mut p, 130, name);
         assert_eq!(pg.wait_sessions_gone(APP), 0, "{name}");
     }
 }

@@ -3,13 +3,13 @@
 use crate::common;
 use crate::common::http_servers;
 use crate::common::http_tls;
+use crate::common::probe_task;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use connscope::config::{Config, Endpoint, LoadOptions};
@@ -17,11 +17,11 @@ use connscope::event::{ErrorClass, EventBody, HttpCheck, Step};
 use connscope::probe::http::{self, HttpEndpoint, HttpParams};
 use connscope::probe::{Control, Ctx, Mode};
 use connscope::state::endpoints::{Health, health};
-use futures::stream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use http_servers::{DropFlag, StreamTrace, eventually, init, serve, serve_on, silent};
+use common::init;
+use http_servers::{StreamTrace, eventually, serve, serve_on, silent, traced_body, trickle_body};
 
 fn params(url: &str, paths: &[&str], timeout: Duration) -> HttpParams {
     HttpParams {
@@ -42,24 +42,15 @@ fn params(url: &str, paths: &[&str], timeout: Duration) -> HttpParams {
 /// Runs the probe once to the end and returns its checks and how long it took.
 async fn run_once(p: HttpParams) -> (Vec<HttpCheck>, Duration) {
     init();
-    let (tx, mut rx) = mpsc::channel(64);
-    let ctx = Ctx::new(tx, CancellationToken::new());
-    let start = Instant::now();
-    let finished = tokio::time::timeout(
+    probe_task::once(
+        |ctx| http::run(ctx, Control::inert(), Mode::Once, p),
         Duration::from_secs(30),
-        http::run(ctx, Control::inert(), Mode::Once, p),
+        |body| match body {
+            EventBody::HttpCheck(c) => Ok(c),
+            other => Err(Box::new(other)),
+        },
     )
-    .await;
-    let took = start.elapsed();
-    assert!(finished.is_ok(), "the probe did not finish within 30 s");
-    let mut checks = Vec::new();
-    while let Some(ev) = rx.recv().await {
-        match ev.body {
-            EventBody::HttpCheck(c) => checks.push(c),
-            other => panic!("unexpected event {other:?}"),
-        }
-    }
-    (checks, took)
+    .await
 }
 
 async fn one(p: HttpParams) -> HttpCheck {
@@ -244,19 +235,7 @@ async fn a_huge_body_is_cut_at_the_limit_and_the_connection_dropped() {
     let t = trace.clone();
     let handler = move || {
         let t = t.clone();
-        async move {
-            let flag = DropFlag(t.clone());
-            let chunks = stream::unfold((0u64, flag), |(sent, flag)| async move {
-                if sent >= TOTAL {
-                    flag.0.finished.store(true, Ordering::SeqCst);
-                    return None;
-                }
-                flag.0.produced.fetch_add(CHUNK as u64, Ordering::SeqCst);
-                let chunk = Ok::<_, std::io::Error>(Bytes::from(vec![b'a'; CHUNK]));
-                Some((chunk, (sent + CHUNK as u64, flag)))
-            });
-            Body::from_stream(chunks)
-        }
+        async move { traced_body(TOTAL, CHUNK, t) }
     };
     let s = serve(Router::new().route("/health", get(handler))).await;
     let c = one(params(&s.url(), &["/health"], T)).await;
@@ -280,19 +259,8 @@ async fn a_huge_body_is_cut_at_the_limit_and_the_connection_dropped() {
 
 #[tokio::test]
 async fn a_trickling_body_times_out_in_the_body_step() {
-    let handler = || async {
-        // The first byte at once so the headers go out; then one byte every 100 ms.
-        let drip = stream::unfold(0u32, |n| async move {
-            if n >= 100 {
-                return None;
-            }
-            if n > 0 {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Some((Ok::<_, std::io::Error>(Bytes::from_static(b"x")), n + 1))
-        });
-        Body::from_stream(drip)
-    };
+    // The first byte at once so the headers go out; then one byte every 100 ms.
+    let handler = || async { trickle_body(100, Duration::from_millis(100)) };
     let s = serve(Router::new().route("/health", get(handler))).await;
     let limit = Duration::from_millis(500);
     let (checks, took) = run_once(params(&s.url(), &["/health"], limit)).await;
@@ -414,32 +382,16 @@ async fn live_mode_repeats_until_cancelled() {
     let s = serve(Router::new().route("/health", get(|| async { "ok" }))).await;
     let mut p = params(&s.url(), &["/health"], T);
     p.interval = Duration::from_millis(20);
-    let (tx, mut rx) = mpsc::channel(64);
-    let cancel = CancellationToken::new();
-    let task = tokio::spawn(http::run(
-        Ctx::new(tx, cancel.clone()),
-        Control::inert(),
-        Mode::Live,
-        p,
-    ));
-    let mut attempts = Vec::new();
-    while attempts.len() < 3 {
-        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-            Ok(Some(ev)) => {
-                if let EventBody::HttpCheck(c) = ev.body {
-                    attempts.push(c.attempt);
-                }
-            }
-            other => panic!("no event: {other:?}"),
-        }
-    }
+    let attempts = probe_task::live(
+        |ctx| http::run(ctx, Control::inert(), Mode::Live, p),
+        3,
+        |body| match body {
+            EventBody::HttpCheck(c) => Some(c.attempt),
+            _ => None,
+        },
+    )
+    .await;
     assert_eq!(attempts, vec![1, 2, 3]);
-    cancel.cancel();
-    let ended = tokio::time::timeout(Duration::from_secs(2), task).await;
-    assert!(
-        matches!(ended, Ok(Ok(()))),
-        "the probe did not stop when cancelled"
-    );
 }
 
 #[tokio::test]

@@ -3,10 +3,11 @@
 use crate::common;
 use crate::common::http_servers;
 use crate::common::http_tls;
+use crate::common::probe_task;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -17,7 +18,8 @@ use connscope::probe::{Control, Ctx, Mode};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use http_servers::{eventually, init, serve, serve_on, silent};
+use common::init;
+use http_servers::{eventually, serve, serve_on, silent};
 
 const REPLY_DELAY: Duration = Duration::from_millis(100);
 
@@ -34,28 +36,15 @@ fn params(url: &str) -> WsParams {
 
 async fn run_once(p: WsParams) -> (Vec<WsCheck>, Duration) {
     init();
-    let (tx, mut rx) = mpsc::channel(16);
-    let start = Instant::now();
-    let finished = tokio::time::timeout(
+    probe_task::once(
+        |ctx| ws::run(ctx, Control::inert(), Mode::Once, p),
         Duration::from_secs(20),
-        ws::run(
-            Ctx::new(tx, CancellationToken::new()),
-            Control::inert(),
-            Mode::Once,
-            p,
-        ),
+        |body| match body {
+            EventBody::WsCheck(c) => Ok(c),
+            other => Err(Box::new(other)),
+        },
     )
-    .await;
-    let took = start.elapsed();
-    assert!(finished.is_ok(), "the probe did not finish within 20 s");
-    let mut checks = Vec::new();
-    while let Some(ev) = rx.recv().await {
-        match ev.body {
-            EventBody::WsCheck(c) => checks.push(c),
-            other => panic!("unexpected event {other:?}"),
-        }
-    }
-    (checks, took)
+    .await
 }
 
 async fn one(p: WsParams) -> (WsCheck, Duration) {
@@ -217,33 +206,17 @@ async fn live_mode_checks_every_url_until_cancelled() {
     let closed = common::ClosedPort::new();
     p.urls.push(format!("ws://127.0.0.1:{}/ws", closed.port()));
     p.interval = Duration::from_millis(20);
-    let (tx, mut rx) = mpsc::channel(16);
-    let cancel = CancellationToken::new();
-    let task = tokio::spawn(ws::run(
-        Ctx::new(tx, cancel.clone()),
-        Control::inert(),
-        Mode::Live,
-        p,
-    ));
-    let mut oks = Vec::new();
-    while oks.len() < 4 {
-        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-            Ok(Some(ev)) => {
-                if let EventBody::WsCheck(c) = ev.body {
-                    oks.push(c.ok);
-                }
-            }
-            other => panic!("no event: {other:?}"),
-        }
-    }
+    let oks = probe_task::live(
+        |ctx| ws::run(ctx, Control::inert(), Mode::Live, p),
+        4,
+        |body| match body {
+            EventBody::WsCheck(c) => Some(c.ok),
+            _ => None,
+        },
+    )
+    .await;
     // Two rounds of two URLs: one up, one refused, in each.
     assert_eq!(oks.iter().filter(|ok| **ok).count(), 2, "{oks:?}");
-    cancel.cancel();
-    let ended = tokio::time::timeout(Duration::from_secs(2), task).await;
-    assert!(
-        matches!(ended, Ok(Ok(()))),
-        "the probe did not stop when cancelled"
-    );
 }
 
 #[tokio::test]

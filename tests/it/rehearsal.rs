@@ -35,11 +35,9 @@ async fn service() -> Server {
 }
 
 fn check(args: &[&str]) -> (Output, Value) {
-    let o = common::bin()
+    let o = common::fault_bin::command()
         .args(["check", "--only", "rehearsal", "--format", "json"])
         .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("PGHOST")
         .output()
         .expect("run connscope");
     let v = serde_json::from_slice(&o.stdout)

@@ -5,14 +5,12 @@
 
 use std::path::Path;
 
+use crate::common::frames::frame;
+use connscope::ui::feed::Feed;
 use connscope::record;
 use connscope::replay::Player;
 use connscope::state::State;
-use connscope::ui::draw::draw;
-use connscope::ui::feed::Feed;
 use connscope::ui::{App, UiOptions, ViewMode};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 const RECORDING: &str = "tests/fixtures/recordings/outage.jsonl";
 
@@ -55,19 +53,7 @@ impl Review {
     }
 
     fn frame(&mut self, w: u16, h: u16) -> String {
-        let (state, view) = self.app.frame_parts();
-        let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-        t.draw(|f| draw(f, state, view)).expect("draws");
-        let buf = t.backend().buffer();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            let line: String = (0..buf.area.width)
-                .filter_map(|x| buf.cell((x, y)).map(|c| c.symbol().to_string()))
-                .collect();
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
+        frame(&mut self.app, w, h)
     }
 }
 

@@ -8,18 +8,13 @@ mod sample;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::bin;
+use common::fault_bin;
 use common::pg::{PgOptions, TempPg};
 use serde_json::Value;
 
 fn run(args: &[&str]) -> Output {
-    bin()
+    fault_bin::command()
         .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("PGHOST")
-        .env_remove("PGPASSWORD")
-        .env_remove("CONNSCOPE_ENV")
-        .env_remove("CONNSCOPE_CONFIG")
         .output()
         .expect("run connscope")
 }

@@ -10,13 +10,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::common::frames::frame;
 use connscope::event::{ErrorClass, Event, EventBody, LabScenario};
 use connscope::record;
 use connscope::state::State;
-use connscope::ui::draw::draw;
 use connscope::ui::{App, Keymap, UiOptions, ViewMode};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 const SIZES: [(u16, u16); 4] = [(80, 24), (120, 35), (160, 50), (200, 60)];
 
@@ -54,22 +52,6 @@ fn lab_app(scenario: &str) -> App {
         ..UiOptions::default()
     };
     App::new(&opts, state)
-}
-
-fn frame(app: &mut App, w: u16, h: u16) -> String {
-    let (state, view) = app.frame_parts();
-    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-    t.draw(|f| draw(f, state, view)).expect("draws");
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width)
-            .filter_map(|x| buf.cell((x, y)).map(|c| c.symbol().to_string()))
-            .collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn scenario_screens(scenario: &str) {

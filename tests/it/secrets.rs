@@ -4,6 +4,7 @@
 //! named by shape (`api_key`, `X-Amz-Signature`, `--password VALUE`) are masked everywhere;
 //! usage errors do not quote a password back; WebSocket credentials go out as basic auth.
 
+use crate::common;
 use crate::common::fault_bin;
 use crate::common::http_servers::{self, serve};
 
@@ -119,7 +120,7 @@ fn outputs(base: &str, token: &str, body_limit: &str, reports: bool) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_echoed_across_every_cut_off_reaches_no_output() {
-    http_servers::init();
+    common::init();
     const TOKEN: &str = "Zq4hW2vN8cYt5LpX3d";
     let offset = Arc::new(AtomicUsize::new(0));
     let server = echo_server(TOKEN, offset.clone()).await;
@@ -313,7 +314,7 @@ async fn auth_ws_server(expected: &'static str) -> http_servers::Server {
 
 #[tokio::test]
 async fn websocket_credentials_are_sent_as_basic_auth() {
-    http_servers::init();
+    common::init();
     // base64("ws-user:p@ss word") — the URL carries both percent-encoded.
     let server = auth_ws_server("Basic d3MtdXNlcjpwQHNzIHdvcmQ=").await;
     let url = format!("ws://ws-user:p%40ss%20word@{}/ws", server.addr);

@@ -15,6 +15,7 @@ use common::dashboard::{
     spawn, wait_attempts, watch,
 };
 use common::pg::TempPg;
+use common::wait_until;
 use pty::Pty;
 use serde_json::Value;
 
@@ -76,17 +77,6 @@ fn after_a_panic_in_another_task_the_dashboard_takes_the_terminal_back() {
     p.key('q');
     assert_exited_and_restored(&mut p, 0, "q after the reclaim");
     assert_no_session(&pg, "after the reclaim");
-}
-
-fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < deadline {
-        if ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(40));
-    }
-    ok()
 }
 
 // ---- recordings ------------------------------------------------------------------------------
@@ -259,7 +249,7 @@ fn replay_from_standard_input_takes_its_keys_from_the_terminal() {
         "-c",
         &format!(
             "exec '{}' replay - < '{}'",
-            env!("CARGO_BIN_EXE_connscope"),
+            common::bin_path().display(),
             sample()
         ),
     ]);

@@ -10,11 +10,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::certs::{self, Ca};
-use common::oracle::{self, Outcome, Psql, psql};
+use common::oracle::{Parity, home};
 use common::pg::{PgOptions, ServerTls, TempPg};
 use connscope::event::ErrorClass;
 
 const T: Duration = Duration::from_secs(10);
+const P: Parity = Parity { limit: T };
 
 const HBA: &str = "local all all trust
 host replication all 127.0.0.1/32 trust
@@ -46,48 +47,6 @@ fn server(ca: &Ca) -> TempPg {
     pg
 }
 
-fn home() -> tempfile::TempDir {
-    tempfile::tempdir().expect("home")
-}
-
-/// Both sides on one connection string, with `home` as HOME.
-async fn both(conninfo: &str, home: &Path, env: &[(&str, &str)]) -> (Psql, Outcome) {
-    let p = psql(conninfo, home, env);
-    let c = oracle::connscope(conninfo, home, env, T).await;
-    (p, c)
-}
-
-/// Asserts both connected.
-async fn agree_ok(conninfo: &str, home: &Path, env: &[(&str, &str)]) -> Outcome {
-    let (p, c) = both(conninfo, home, env).await;
-    assert!(p.ok, "psql should connect: {conninfo}\n{}", p.stderr);
-    assert!(
-        c.ok,
-        "connscope should connect like psql: {conninfo}\n{:?}",
-        c.error
-    );
-    c
-}
-
-/// Asserts both refused, psql saying `libpq` and connscope failing with `class` and a message
-/// containing `ours`.
-async fn agree_fail(
-    conninfo: &str,
-    home: &Path,
-    env: &[(&str, &str)],
-    libpq: &str,
-    class: ErrorClass,
-    ours: &str,
-) {
-    let (p, c) = both(conninfo, home, env).await;
-    assert!(!p.ok, "psql should fail: {conninfo}");
-    assert!(p.stderr.contains(libpq), "psql: {conninfo}\n{}", p.stderr);
-    assert!(!c.ok, "connscope should fail like psql: {conninfo}");
-    let (got, message) = c.failed();
-    assert_eq!(got, class, "{conninfo}: {message}");
-    assert!(message.contains(ours), "{conninfo}: {message}");
-}
-
 #[tokio::test]
 async fn sslmode_fallbacks_follow_libpq_under_hostssl_and_hostnossl_rules() {
     common::init();
@@ -97,12 +56,12 @@ async fn sslmode_fallbacks_follow_libpq_under_hostssl_and_hostnossl_rules() {
         format!("postgres://{role}@127.0.0.1:{}/app?sslmode={mode}", pg.port)
     };
     // hostnossl only: prefer falls back to a connection without TLS, as libpq does.
-    let c = agree_ok(&url("plain", "prefer"), h.path(), &[]).await;
+    let c = P.agree_ok(&url("plain", "prefer"), h.path(), &[]).await;
     assert_eq!(c.tries.len(), 2, "{:?}", c.tries);
     assert!(c.tries[0].tls && !c.tries[0].ok && !c.tries[1].tls && c.tries[1].ok);
-    agree_ok(&url("plain", "allow"), h.path(), &[]).await;
-    agree_ok(&url("plain", "disable"), h.path(), &[]).await;
-    agree_fail(
+    P.agree_ok(&url("plain", "allow"), h.path(), &[]).await;
+    P.agree_ok(&url("plain", "disable"), h.path(), &[]).await;
+    P.agree_fail(
         &url("plain", "require"),
         h.path(),
         &[],
@@ -112,14 +71,14 @@ async fn sslmode_fallbacks_follow_libpq_under_hostssl_and_hostnossl_rules() {
     )
     .await;
     // hostssl only: allow retries with TLS; disable cannot get in.
-    let c = agree_ok(&url("tlsonly", "allow"), h.path(), &[]).await;
+    let c = P.agree_ok(&url("tlsonly", "allow"), h.path(), &[]).await;
     assert!(
         c.tries.len() == 2 && !c.tries[0].tls && c.tries[1].tls,
         "{:?}",
         c.tries
     );
-    agree_ok(&url("tlsonly", "prefer"), h.path(), &[]).await;
-    agree_fail(
+    P.agree_ok(&url("tlsonly", "prefer"), h.path(), &[]).await;
+    P.agree_fail(
         &url("tlsonly", "disable"),
         h.path(),
         &[],
@@ -128,7 +87,7 @@ async fn sslmode_fallbacks_follow_libpq_under_hostssl_and_hostnossl_rules() {
         "no pg_hba.conf entry",
     )
     .await;
-    let c = agree_ok(&url("app", "prefer"), h.path(), &[]).await;
+    let c = P.agree_ok(&url("app", "prefer"), h.path(), &[]).await;
     assert!(
         c.steps.tls.is_some() && c.tries.is_empty(),
         "one TLS connection"
@@ -156,11 +115,13 @@ async fn root_certificate_rules_follow_libpq() {
         )
     };
     let empty = home();
-    agree_ok(&root("verify-ca", "127.0.0.1"), empty.path(), &[]).await;
-    agree_ok(&root("verify-full", "localhost"), empty.path(), &[]).await;
+    P.agree_ok(&root("verify-ca", "127.0.0.1"), empty.path(), &[])
+        .await;
+    P.agree_ok(&root("verify-full", "localhost"), empty.path(), &[])
+        .await;
     // The DNS name and the Common Name are both examined for an IP address, as libpq does.
     let mismatch = "server certificate for \"localhost\" (and 1 other name) does not match host name \"127.0.0.1\"";
-    agree_fail(
+    P.agree_fail(
         &root("verify-full", "127.0.0.1"),
         empty.path(),
         &[],
@@ -176,7 +137,7 @@ async fn root_certificate_rules_follow_libpq() {
     );
     let plain =
         |mode: &str, host: &str| format!("host={host} port={p} user=app dbname=app sslmode={mode}");
-    agree_fail(
+    P.agree_fail(
         &plain("verify-ca", "127.0.0.1"),
         empty.path(),
         &[],
@@ -188,13 +149,14 @@ async fn root_certificate_rules_follow_libpq() {
     // ~/.postgresql/root.crt is the default root file.
     let with_root = home();
     certs::write(with_root.path(), ".postgresql/root.crt", &ca.pem, 0o644);
-    agree_ok(&plain("verify-full", "localhost"), with_root.path(), &[]).await;
+    P.agree_ok(&plain("verify-full", "localhost"), with_root.path(), &[])
+        .await;
     // With a root file that does not sign the server, require verifies (as verify-ca) and
     // fails, while prefer falls back to a connection without TLS.
     let wrong_root = home();
     std::fs::create_dir_all(wrong_root.path().join(".postgresql")).expect("mkdir");
     std::fs::copy(&other, wrong_root.path().join(".postgresql/root.crt")).expect("copy");
-    agree_fail(
+    P.agree_fail(
         &plain("require", "127.0.0.1"),
         wrong_root.path(),
         &[],
@@ -203,7 +165,9 @@ async fn root_certificate_rules_follow_libpq() {
         "certificate verify failed",
     )
     .await;
-    let c = agree_ok(&plain("prefer", "127.0.0.1"), wrong_root.path(), &[]).await;
+    let c = P
+        .agree_ok(&plain("prefer", "127.0.0.1"), wrong_root.path(), &[])
+        .await;
     assert!(c.tries.len() == 2 && !c.tries[1].tls, "{:?}", c.tries);
     // A CRL that revokes the server's certificate.
     let crl = certs::write(files.path(), "root.crl", &ca.crl(&[7]), 0o644);
@@ -212,7 +176,7 @@ async fn root_certificate_rules_follow_libpq() {
         root("verify-ca", "127.0.0.1"),
         crl.display()
     );
-    agree_fail(
+    P.agree_fail(
         &revoked,
         empty.path(),
         &[],
@@ -222,7 +186,7 @@ async fn root_certificate_rules_follow_libpq() {
     )
     .await;
     let clean = certs::write(files.path(), "clean.crl", &ca.crl(&[99]), 0o644);
-    agree_ok(
+    P.agree_ok(
         &format!(
             "{} sslcrl={}",
             root("verify-ca", "127.0.0.1"),
@@ -256,10 +220,12 @@ async fn a_self_signed_server_certificate_is_its_own_root() {
             root.display()
         )
     };
-    agree_ok(&s("verify-ca", "127.0.0.1"), h.path(), &[]).await;
-    agree_ok(&s("verify-full", "localhost"), h.path(), &[]).await;
+    P.agree_ok(&s("verify-ca", "127.0.0.1"), h.path(), &[])
+        .await;
+    P.agree_ok(&s("verify-full", "localhost"), h.path(), &[])
+        .await;
     let mismatch = "server certificate for \"localhost\" does not match host name \"127.0.0.1\"";
-    agree_fail(
+    P.agree_fail(
         &s("verify-full", "127.0.0.1"),
         h.path(),
         &[],
@@ -268,7 +234,7 @@ async fn a_self_signed_server_certificate_is_its_own_root() {
         mismatch,
     )
     .await;
-    agree_ok(&s("require", "127.0.0.1"), h.path(), &[]).await;
+    P.agree_ok(&s("require", "127.0.0.1"), h.path(), &[]).await;
 }
 
 #[tokio::test]
@@ -287,7 +253,7 @@ async fn client_certificates_follow_libpq() {
         )
     };
     let h = home();
-    agree_ok(
+    P.agree_ok(
         &url(&format!(
             "sslcert={} sslkey={}",
             crt.display(),
@@ -297,7 +263,7 @@ async fn client_certificates_follow_libpq() {
         &[],
     )
     .await;
-    agree_fail(
+    P.agree_fail(
         &url(""),
         h.path(),
         &[],
@@ -320,10 +286,10 @@ async fn client_certificates_follow_libpq() {
         &mine.key,
         0o600,
     );
-    agree_ok(&url(""), with_cert.path(), &[]).await;
+    P.agree_ok(&url(""), with_cert.path(), &[]).await;
     let leaky = certs::write(files.path(), "leaky.key", &mine.key, 0o644);
     let open_key = "has group or world access";
-    agree_fail(
+    P.agree_fail(
         &url(&format!(
             "sslcert={} sslkey={}",
             crt.display(),
@@ -339,7 +305,7 @@ async fn client_certificates_follow_libpq() {
     let someone_else = ca.leaf(&[], "app", 21);
     let crt2 = certs::write(files.path(), "o.crt", &someone_else.cert, 0o644);
     let key2 = certs::write(files.path(), "o.key", &someone_else.key, 0o600);
-    agree_fail(
+    P.agree_fail(
         &url(&format!(
             "sslcert={} sslkey={}",
             crt2.display(),
@@ -366,14 +332,14 @@ async fn channel_binding_is_required_and_given_over_tls() {
             pg.port
         )
     };
-    agree_ok(&url("require"), h.path(), &pw).await;
-    agree_ok(&url("disable"), h.path(), &pw).await;
+    P.agree_ok(&url("require"), h.path(), &pw).await;
+    P.agree_ok(&url("disable"), h.path(), &pw).await;
     // Trust authentication never binds the channel: require cannot be satisfied.
     let trusted = format!(
         "host=127.0.0.1 port={} user=app dbname=app sslmode=require channel_binding=require",
         pg.port
     );
-    agree_fail(
+    P.agree_fail(
         &trusted,
         h.path(),
         &[],
@@ -440,25 +406,9 @@ fn sslrootcert_system_uses_the_system_roots_with_verify_full() {
             "host={host} port={} user=app dbname=app sslrootcert=system",
             pg.port
         );
-        let o = common::bin()
-            .args([
-                "check",
-                "--only",
-                "db",
-                "--attempts",
-                "1",
-                "--format",
-                "json",
-                "--db-url",
-                &url,
-            ])
-            .env_remove("DATABASE_URL")
-            .env_remove("PGHOST")
-            .env("SSL_CERT_FILE", roots)
-            .output()
-            .expect("run connscope");
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+        let roots = roots.to_str().expect("a UTF-8 path");
+        let run = common::fault_bin::check_db(&url, &[("SSL_CERT_FILE", roots)]);
+        let v = run.json();
         v["database"]["attempts"][0].clone()
     };
     let a = run("localhost", &ours);

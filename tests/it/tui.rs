@@ -10,6 +10,7 @@ use common::dashboard::{
     FIRST, Services, assert_exited_and_restored, assert_no_session, attempts, wait_attempts, watch,
 };
 use common::pg::{PgOptions, TempPg};
+use common::procfs;
 use connscope::lab::SimDb;
 use pty::Pty;
 
@@ -57,15 +58,20 @@ fn watch_shows_live_numbers_help_and_pause_then_quits_cleanly() {
     let paused = p.expect_text("PAUSED", Duration::from_secs(5));
     let frozen = attempts(&paused).expect("attempts while paused");
     // Probes go on behind the frozen view: the header counts what arrived since.
+    let pending = |s: &str| -> Option<u64> {
+        let re = regex::Regex::new(r"PAUSED \+(\d+)").expect("valid regex");
+        re.captures(s)?[1].parse().ok()
+    };
     let later = p
-        .wait_for(Duration::from_secs(10), |s| {
-            regex::Regex::new(r"PAUSED \+\d+")
-                .expect("valid regex")
-                .is_match(s)
-        })
+        .wait_for(Duration::from_secs(10), |s| pending(s).is_some())
         .unwrap_or_else(|s| panic!("no pending count while paused:\n{s}"));
-    std::thread::sleep(Duration::from_millis(800));
-    let still = p.screen();
+    // More results arrive behind the frozen view: the count grows, the numbers do not.
+    let waiting = pending(&later).unwrap_or_default();
+    let still = p
+        .wait_for(Duration::from_secs(10), |s| {
+            pending(s).is_some_and(|n| n > waiting)
+        })
+        .unwrap_or_else(|s| panic!("the pending count did not grow while paused:\n{s}"));
     assert!(still.contains("PAUSED"), "{still}");
     assert_eq!(attempts(&later), Some(frozen), "numbers frozen:\n{later}");
     assert_eq!(attempts(&still), Some(frozen), "numbers frozen:\n{still}");
@@ -170,9 +176,8 @@ fn a_database_restart_is_survived_and_the_log_shows_the_gap() {
 
 #[test]
 fn watch_without_a_terminal_exits_64_with_one_line() {
-    let o = common::bin()
+    let o = common::fault_bin::command()
         .args(["watch", "--db-url", "postgres://app@127.0.0.1:1/app"])
-        .env_remove("DATABASE_URL")
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run connscope");
@@ -312,7 +317,7 @@ fn a_storm_of_1000_connections_keeps_the_dashboard_responsive_and_bounded() {
         &[],
     );
     wait_attempts(&p, 2, FIRST);
-    let mut peak = p.rss_kb().expect("the dashboard's memory");
+    let mut peak = procfs::status_kib(p.pid(), "VmRSS").expect("the dashboard's memory");
     let before = peak;
     p.key('c');
     p.expect_text("test #1 running", Duration::from_secs(10));
@@ -328,7 +333,7 @@ fn a_storm_of_1000_connections_keeps_the_dashboard_responsive_and_bounded() {
     );
     let done = p
         .wait_for(Duration::from_secs(60), |s| {
-            peak = peak.max(p.rss_kb().unwrap_or(0));
+            peak = peak.max(procfs::status_kib(p.pid(), "VmRSS").unwrap_or(0));
             s.contains("test #1 ·") && s.contains("took")
         })
         .unwrap_or_else(|s| panic!("the capacity test did not finish:\n{s}"));

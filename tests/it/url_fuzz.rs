@@ -2,19 +2,8 @@
 //! entry point): whatever a URL or libpq `key=value` string holds, resolving it never panics,
 //! and a password in it never reaches the printed form of the target or of the URL.
 
-use connscope::config::target::{EnvSnapshot, Resolve, resolve};
+use crate::common::resolve_url;
 use proptest::prelude::*;
-
-fn resolve_str(url: &str) -> Result<Option<connscope::config::DbTarget>, String> {
-    let env = EnvSnapshot::new();
-    resolve(&Resolve {
-        url: Some(url),
-        config_password: None,
-        application_name: "connscope",
-        env: &env,
-    })
-    .map_err(|e| e.to_string())
-}
 
 fn url_like() -> impl Strategy<Value = (String, String)> {
     (
@@ -52,12 +41,12 @@ proptest! {
 
     #[test]
     fn any_text_resolves_or_is_refused_without_panicking(text in "\\PC{0,80}") {
-        let _ = resolve_str(&text);
+        let _ = resolve_url(&text);
     }
 
     #[test]
     fn a_password_in_a_url_never_reaches_its_printed_forms((url, pw) in url_like()) {
-        if let Ok(Some(t)) = resolve_str(&url) {
+        if let Ok(Some(t)) = resolve_url(&url) {
             prop_assert!(!t.redacted().contains(&pw), "{}", t.redacted());
         }
         let shown = connscope::secret::redact_url(&url);
@@ -72,7 +61,7 @@ proptest! {
     ) {
         let pw = format!("Zq{pw}");
         let text = format!("host={host} user=app password={pw} dbname=app {extra}");
-        if let Ok(Some(t)) = resolve_str(&text) {
+        if let Ok(Some(t)) = resolve_url(&text) {
             prop_assert!(!t.redacted().contains(&pw), "{}", t.redacted());
         }
     }

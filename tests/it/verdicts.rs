@@ -5,17 +5,18 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::Value;
 
+use crate::common::dashboard::spawn_at;
 use crate::common::fault_bin::{self, Guard, Run, wait_output};
-use crate::common::http_servers::{Server, init, serve};
+use crate::common::http_servers::{Server, serve};
+use crate::common::init;
 use crate::common::pg::TempPg;
-use crate::common::pty;
 
 /// Bounds that only catch a hang.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -177,8 +178,7 @@ fn the_dashboard_ages_a_running_phase_with_the_clock() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = log_started(dir.path(), Duration::from_secs(5));
     let log = log.display().to_string();
-    let mut p = pty::spawn(
-        Path::new(env!("CARGO_BIN_EXE_connscope")),
+    let mut p = spawn_at(
         &[
             "watch",
             "--env",
@@ -356,14 +356,10 @@ fn sigint_during_a_capacity_hold_is_exit_130_and_says_so() {
             .spawn()
             .expect("start connscope");
         let g = Guard(child);
-        let start = Instant::now();
-        while pg.sessions("connscope") < 10 {
-            assert!(
-                start.elapsed() < LIMIT,
-                "the test never held its connections"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        assert!(
+            pg.wait_sessions_at_least("connscope", 10, LIMIT) >= 10,
+            "the test never held its connections"
+        );
         let pid = libc::pid_t::try_from(g.0.id()).expect("a pid");
         // SAFETY: signalling our own child, which the guard has not reaped yet.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);

@@ -5,11 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::dashboard::{attempts, spawn};
 use crate::common::pg::TempPg;
-use crate::common::pty::{self, Pty};
+use crate::common::pty::Pty;
 
-const COLS: u16 = 160;
-const ROWS: u16 = 50;
 /// Generous bounds that only catch a hang: the assertions below are about attempts, not time.
 const FIRST: Duration = Duration::from_secs(30);
 const LONG: Duration = Duration::from_secs(60);
@@ -18,20 +17,7 @@ const PASS: &str = "✓ PASS";
 const FAIL: &str = "✗ FAIL";
 
 fn watch(url: &str) -> Pty {
-    pty::spawn(
-        std::path::Path::new(env!("CARGO_BIN_EXE_connscope")),
-        &["watch", "--db-url", url, "--interval", "500ms"],
-        &[],
-        COLS,
-        ROWS,
-    )
-}
-
-/// `(successes, attempts)` from the database panel's "success … (ok/all)" line.
-fn attempts(screen: &str) -> Option<(u64, u64)> {
-    let re = regex::Regex::new(r"success\b.*\((\d+)/(\d+)\)").expect("valid regex");
-    let c = screen.lines().find_map(|l| re.captures(l))?;
-    Some((c[1].parse().ok()?, c[2].parse().ok()?))
+    spawn(&["watch", "--db-url", url, "--interval", "500ms"], &[])
 }
 
 fn header(screen: &str) -> &str {

@@ -3,15 +3,11 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::pg::free_port;
-
-pub fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_connscope"))
-}
 
 /// An agent process. `port` is where it listens.
 pub struct Agent {
@@ -21,27 +17,13 @@ pub struct Agent {
     _dir: tempfile::TempDir,
 }
 
-/// Environment variables of this machine that would change what the agent probes.
-const SCRUBBED: &[&str] = &[
-    "DATABASE_URL",
-    "PGHOST",
-    "PGPORT",
-    "PGUSER",
-    "PGPASSWORD",
-    "PGDATABASE",
-    "PGSSLMODE",
-    "CONNSCOPE_CONFIG",
-    "CONNSCOPE_ENV",
-    "CONNSCOPE_AGENT_TOKEN",
-];
-
 pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(bin());
+    let mut c = super::bin();
     c.args(args);
-    for k in SCRUBBED {
+    for k in super::pty::SCRUBBED {
         c.env_remove(k);
     }
-    c.env("HOME", "/nonexistent-connscope-test-home");
+    c.env("HOME", super::pty::NO_HOME);
     for (k, v) in env {
         c.env(k, v);
     }

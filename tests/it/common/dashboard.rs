@@ -41,7 +41,7 @@ async fn echo(mut socket: WebSocket) {
 
 impl Services {
     pub fn start() -> Self {
-        http_servers::init();
+        super::init();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -67,11 +67,11 @@ impl Services {
     }
 }
 
-/// `watch` on `url` with the loopback services, probing every 200 ms.
-pub fn watch(url: &str, svc: &Services, extra: &[&str], env: &[(&str, &str)]) -> Pty {
-    let endpoint = svc.endpoint();
-    let ws = svc.ws();
-    let mut args = vec![
+/// The arguments of `watch` on `url` with the loopback services, the database probed every
+/// `interval`.
+pub fn watch_args(url: &str, svc: &Services, interval: &str) -> Vec<String> {
+    let (endpoint, ws) = (svc.endpoint(), svc.ws());
+    let args = [
         "watch",
         "--db-url",
         url,
@@ -80,10 +80,16 @@ pub fn watch(url: &str, svc: &Services, extra: &[&str], env: &[(&str, &str)]) ->
         "--ws",
         &ws,
         "--interval",
-        "200ms",
-        "--tries",
-        "1",
+        interval,
     ];
+    args.iter().map(ToString::to_string).collect()
+}
+
+/// `watch` on `url` with the loopback services, probing every 200 ms.
+pub fn watch(url: &str, svc: &Services, extra: &[&str], env: &[(&str, &str)]) -> Pty {
+    let base = watch_args(url, svc, "200ms");
+    let mut args: Vec<&str> = base.iter().map(String::as_str).collect();
+    args.extend(["--tries", "1"]);
     args.extend_from_slice(extra);
     let mut all_env = vec![("CONNSCOPE_HEALTH__INTERVAL", "500ms")];
     all_env.extend_from_slice(env);
@@ -92,13 +98,12 @@ pub fn watch(url: &str, svc: &Services, extra: &[&str], env: &[(&str, &str)]) ->
 
 /// The connscope binary in a `COLS`×`ROWS` pseudo-terminal.
 pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Pty {
-    pty::spawn(
-        std::path::Path::new(env!("CARGO_BIN_EXE_connscope")),
-        args,
-        env,
-        COLS,
-        ROWS,
-    )
+    spawn_at(args, env, COLS, ROWS)
+}
+
+/// The connscope binary in a `cols`×`rows` pseudo-terminal.
+pub fn spawn_at(args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Pty {
+    pty::spawn(&super::bin_path(), args, env, cols, rows)
 }
 
 // ---- reading the screen -----------------------------------------------------------------
@@ -146,11 +151,11 @@ pub fn assert_panicked_and_restored(p: &mut Pty, message: &str, what: &str) {
     assert!(p.screen().contains(message), "{what}: {}", p.screen());
 }
 
-/// Waits (bounded) for the process to end by itself with `code`.
-fn wait_exit_code(p: &mut Pty, code: u32, what: &str) {
+/// Waits (bounded) for the process to end by itself with `code`, its terminal closed.
+pub fn wait_exit_code(p: &mut Pty, code: u32, what: &str) {
     let status = p
-        .wait_exit(Duration::from_secs(15))
-        .unwrap_or_else(|| panic!("{what}: still running 15 s later:\n{}", p.screen()));
+        .wait_exit(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("{what}: still running 20 s later:\n{}", p.screen()));
     assert_eq!(
         status.signal(),
         None,

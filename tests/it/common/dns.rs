@@ -154,6 +154,6 @@ pub fn connscope_with_resolver(resolv_conf: &Path) -> Command {
     c.args(["--mount", "--", "sh", "-c"])
         .arg(r#"mount --bind "$0" /etc/resolv.conf && exec "$@""#)
         .arg(resolv_conf)
-        .arg(env!("CARGO_BIN_EXE_connscope"));
+        .arg(super::bin_path());
     c
 }

@@ -102,7 +102,7 @@ pub fn wait_output(mut g: Guard, limit: Duration) -> (Option<i32>, String, Strin
 }
 
 pub fn command() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_connscope"));
+    let mut c = super::bin();
     clean_env(&mut c);
     c
 }
@@ -129,6 +129,22 @@ pub fn run(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     run_prepared(c, limit)
+}
+
+/// `connscope check --only db --attempts 1 --format json --db-url URL`, as `run` runs it.
+pub fn check_db(url: &str, env: &[(&str, &str)]) -> Run {
+    let args = [
+        "check",
+        "--only",
+        "db",
+        "--attempts",
+        "1",
+        "--format",
+        "json",
+        "--db-url",
+        url,
+    ];
+    run(&args, env, Duration::from_secs(60))
 }
 
 /// Runs a command made with `command()` whose arguments and standard streams the caller has
@@ -169,7 +185,7 @@ pub fn run_prepared(mut c: Command, limit: Duration) -> Run {
     // SAFETY: zeroed rusage is a valid value; wait4 fills it in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let mut hwm: Option<i64> = None;
-    let ours = std::fs::canonicalize(env!("CARGO_BIN_EXE_connscope")).ok();
+    let ours = std::fs::canonicalize(super::bin_path()).ok();
     loop {
         if let Some(k) = ours.as_deref().and_then(|exe| hwm_kib(pid, exe)) {
             hwm = Some(hwm.map_or(k, |h| h.max(k)));
@@ -205,9 +221,5 @@ fn hwm_kib(pid: libc::pid_t, exe: &std::path::Path) -> Option<i64> {
     if std::fs::read_link(format!("/proc/{pid}/exe")).ok()? != exe {
         return None;
     }
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    super::procfs::status_kib(pid, "VmHWM").and_then(|k| i64::try_from(k).ok())
 }

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::wait_until;
+
 /// How long a black hole serves at most, whatever the test does (every loop is bounded).
 const LIFETIME: Duration = Duration::from_secs(600);
 const POLL: Duration = Duration::from_millis(5);
@@ -130,18 +132,6 @@ fn serve(listener: &TcpListener, stop: &AtomicBool, seen: &Seen) {
         });
         std::thread::sleep(POLL);
     }
-}
-
-/// Polls `f` every 10 ms until it holds or `limit` passes; the last answer.
-pub fn wait_until(limit: Duration, f: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    f()
 }
 
 /// A port where TCP connects never complete: a listener whose accept queue is full and never

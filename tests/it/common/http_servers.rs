@@ -9,13 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-
-/// The only crypto provider in the build; reqwest panics without it.
-pub fn init() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// A running server; aborting its task on drop closes the listener and its connections.
 pub struct Server {
@@ -101,6 +97,36 @@ pub struct StreamTrace {
     pub produced: AtomicU64,
     pub finished: AtomicBool,
     pub dropped_early: AtomicBool,
+}
+
+/// A body of `total` bytes in pieces of `chunk`, made only as the client reads them, traced
+/// in `trace`: how much was produced, whether it all went out, whether the client hung up.
+pub fn traced_body(total: u64, chunk: usize, trace: Arc<StreamTrace>) -> Body {
+    let chunks = futures::stream::unfold((0u64, DropFlag(trace)), move |(sent, flag)| async move {
+        if sent >= total {
+            flag.0.finished.store(true, Ordering::SeqCst);
+            return None;
+        }
+        flag.0.produced.fetch_add(chunk as u64, Ordering::SeqCst);
+        let piece = Ok::<_, std::io::Error>(Bytes::from(vec![b'a'; chunk]));
+        Some((piece, (sent + chunk as u64, flag)))
+    });
+    Body::from_stream(chunks)
+}
+
+/// A body that trickles: its first byte at once (so the headers go out), then one byte every
+/// `every`, `bytes` in all.
+pub fn trickle_body(bytes: u32, every: Duration) -> Body {
+    let drip = futures::stream::unfold(0u32, move |n| async move {
+        if n >= bytes {
+            return None;
+        }
+        if n > 0 {
+            tokio::time::sleep(every).await;
+        }
+        Some((Ok::<_, std::io::Error>(Bytes::from_static(b"x")), n + 1))
+    });
+    Body::from_stream(drip)
 }
 
 /// Marks `dropped_early` when the body stream is dropped before it finished.

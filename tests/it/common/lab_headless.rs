@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::wait_until;
+
 /// Time for the lab to start (initdb + pg_ctl on a busy 2-core machine) and print its banner.
 pub const LAB_START: Duration = Duration::from_secs(90);
 /// Time for the lab to stop after a signal.
@@ -38,16 +40,8 @@ pub struct Banner {
     pub database: String,
 }
 
-/// The binary under test: cargo's build of this package, or `CONNSCOPE_TEST_BIN` when set (to
-/// pin one build while other checkouts share the target directory and relink the same path).
-pub fn binary() -> PathBuf {
-    std::env::var_os("CONNSCOPE_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_connscope")))
-}
-
 pub fn connscope() -> Command {
-    let mut c = Command::new(binary());
+    let mut c = super::bin();
     // Nothing from this machine's environment may steer the runs (PG*, DATABASE_URL,
     // CONNSCOPE_*).
     for (k, _) in std::env::vars_os() {
@@ -196,6 +190,21 @@ impl HeadlessLab {
         }
     }
 
+    /// SIGKILL — to the lab alone, or with `group` to its whole process group (started with
+    /// `start_in_own_group`) — then nothing may be left: no handler and no `Drop` run, so
+    /// this is the watchdog's work.
+    pub fn kill_and_assert_nothing_left(mut self, database: &str, group: bool) {
+        let before = self.before_kill(database);
+        let (status, _) = if group {
+            self.stop_group(libc::SIGKILL)
+        } else {
+            self.stop(libc::SIGKILL)
+        };
+        assert_eq!(status.code(), None, "killed by a signal: {status}");
+        let how = if group { "kill -9 -- -PGID" } else { "SIGKILL" };
+        self.assert_cleaned_up(&before, how);
+    }
+
     /// The flags pointing `check` at every part of the lab, with the scaled staging timeouts.
     pub fn check_flags(&self) -> Vec<String> {
         let mut f = db_flags(&self.banner.database_url);
@@ -297,7 +306,7 @@ impl HeadlessLab {
     /// be closed. On failure, says what is left (and removes it).
     pub fn assert_cleaned_up(&self, before: &LabLeftovers, how: &str) {
         let started = Instant::now();
-        let cleaned = eventually(Duration::from_secs(30), || {
+        let cleaned = wait_until(Duration::from_secs(30), || {
             postmasters_of(self.pid).is_empty() && before.dirs.iter().all(|d| !d.exists())
         });
         eprintln!(
@@ -448,24 +457,10 @@ pub fn force_cleanup(dirs: &[PathBuf]) {
     }
 }
 
-/// Polls `cond` every 50 ms for at most `limit`.
-pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Waits until the startup log holds a line satisfying `pred`; the whole log as JSON values.
 pub fn wait_log(path: &Path, limit: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
     let mut lines = Vec::new();
-    let found = eventually(limit, || {
+    let found = wait_until(limit, || {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         lines = text
             .lines()

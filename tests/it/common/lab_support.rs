@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use connscope::lab::pgconn;
+use connscope::lab::{Faults, Proxy, SimDb, pgconn};
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -15,8 +15,16 @@ use tokio::task::JoinHandle;
 
 pub const STEP: Duration = Duration::from_secs(5);
 
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// The simulated database with `slots` connection slots, behind the lab's proxy injecting
+/// `faults`: the connector in front of the database.
+pub async fn sim_behind_proxy(slots: u32, faults: Faults) -> (SimDb, Proxy) {
+    let sim = SimDb::start(slots)
+        .await
+        .expect("the simulated database starts");
+    let proxy = Proxy::start(sim.addr(), faults)
+        .await
+        .expect("the proxy starts");
+    (sim, proxy)
 }
 
 pub fn addr_of(url: &str) -> SocketAddr {
@@ -160,19 +168,6 @@ pub async fn wait_log_line(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Processes whose command line mentions `needle` (e.g. a data directory).
-pub fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if text.contains(needle) {
-            found.push(text);
-        }
-    }
-    found
 }
 
 /// A loopback server for proxy tests: echoes what it reads, or — when the first bytes are

@@ -6,12 +6,15 @@ pub mod dashboard;
 pub mod dns;
 pub mod fault_bin;
 pub mod fault_net;
+pub mod frames;
 pub mod http_servers;
 pub mod http_tls;
 pub mod lab_headless;
 pub mod lab_support;
 pub mod oracle;
 pub mod pg;
+pub mod probe_task;
+pub mod procfs;
 pub mod pty;
 pub mod recordings;
 
@@ -22,12 +25,14 @@ use connscope::config::target::{EnvSnapshot, Resolve, resolve};
 use connscope::probe::conn::connect::ConnectParams;
 use connscope::probe::db::DbParams;
 
+/// The only crypto provider in the build; reqwest and rustls panic without it.
 pub fn init() {
     connscope::probe::conn::tls::install_provider();
 }
 
-/// A resolved target for `url`, ignoring this machine's PG* variables and ~/.pgpass.
-pub fn target(url: &str) -> DbTarget {
+/// `url` resolved as connscope resolves it, ignoring this machine's PG* variables and
+/// ~/.pgpass: the target, none for an empty URL, or the error's words.
+pub fn resolve_url(url: &str) -> Result<Option<DbTarget>, String> {
     let env = EnvSnapshot::new();
     resolve(&Resolve {
         url: Some(url),
@@ -35,8 +40,12 @@ pub fn target(url: &str) -> DbTarget {
         application_name: "connscope",
         env: &env,
     })
-    .expect("valid url")
-    .expect("a target")
+    .map_err(|e| e.to_string())
+}
+
+/// A resolved target for `url`, ignoring this machine's PG* variables and ~/.pgpass.
+pub fn target(url: &str) -> DbTarget {
+    resolve_url(url).expect("valid url").expect("a target")
 }
 
 pub fn db_params(url: &str, timeout: Duration) -> DbParams {
@@ -62,9 +71,40 @@ pub fn fired_at(took: Duration, limit: Duration) -> bool {
     took >= limit && took <= limit.mul_f64(1.05) + DEADLINE_SLACK
 }
 
+/// The binary under test: cargo's build of this package, or `CONNSCOPE_TEST_BIN` when set (to
+/// pin one build while other checkouts share the target directory and relink the same path).
+pub fn bin_path() -> std::path::PathBuf {
+    std::env::var_os("CONNSCOPE_TEST_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_BIN_EXE_connscope")))
+}
+
 /// The connscope binary built for these tests.
 pub fn bin() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_connscope"))
+    std::process::Command::new(bin_path())
+}
+
+/// A benchmark's setting from the environment variable `name`, `default` when unset; a value
+/// that does not parse stops the run (a figure for another setting than asked would mislead).
+pub fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v}: not a valid value")),
+        Err(_) => default,
+    }
+}
+
+/// Polls `f` every 20 ms until it holds or `limit` passes; the last answer.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
 }
 /// A loopback port that refuses every connection for as long as this lives: bound, so neither
 /// another test's server nor an outgoing connection's source port can take it meanwhile (a

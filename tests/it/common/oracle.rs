@@ -121,6 +121,73 @@ pub async fn connscope(
     }
 }
 
+/// A fresh, empty home directory (no `~/.postgresql/`, no `~/.pgpass`) for one case.
+pub fn home() -> tempfile::TempDir {
+    tempfile::tempdir().expect("home")
+}
+
+/// psql beside connscope on the same inputs, connscope's attempt bounded by `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct Parity {
+    pub limit: Duration,
+}
+
+impl Parity {
+    /// Both sides on one connection string, with `home` as HOME, one after the other (so
+    /// neither takes a connection slot the other needs). psql runs on a blocking thread, so
+    /// servers on this runtime keep answering meanwhile.
+    pub async fn both(&self, conninfo: &str, home: &Path, env: &[(&str, &str)]) -> (Psql, Outcome) {
+        let (c, h) = (conninfo.to_string(), home.to_path_buf());
+        let owned: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let p = tokio::task::spawn_blocking(move || {
+            let e: Vec<(&str, &str)> = owned
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            psql(&c, &h, &e)
+        });
+        let theirs = p.await.expect("psql thread");
+        let ours = connscope(conninfo, home, env, self.limit).await;
+        (theirs, ours)
+    }
+
+    /// Asserts both connected.
+    pub async fn agree_ok(&self, conninfo: &str, home: &Path, env: &[(&str, &str)]) -> Outcome {
+        let (p, c) = self.both(conninfo, home, env).await;
+        assert!(p.ok, "psql should connect: {conninfo}\n{}", p.stderr);
+        assert!(
+            c.ok,
+            "connscope should connect like psql: {conninfo}\n{:?}",
+            c.error
+        );
+        c
+    }
+
+    /// Asserts both refused, psql saying `libpq` and connscope failing with `class` and a
+    /// message containing `ours`.
+    pub async fn agree_fail(
+        &self,
+        conninfo: &str,
+        home: &Path,
+        env: &[(&str, &str)],
+        libpq: &str,
+        class: ErrorClass,
+        ours: &str,
+    ) -> (Psql, Outcome) {
+        let (p, c) = self.both(conninfo, home, env).await;
+        assert!(!p.ok, "psql should fail: {conninfo}");
+        assert!(p.stderr.contains(libpq), "psql: {conninfo}\n{}", p.stderr);
+        assert!(!c.ok, "connscope should fail like psql: {conninfo}");
+        let (got, message) = c.failed();
+        assert_eq!(got, class, "{conninfo}: {message}");
+        assert!(message.contains(ours), "{conninfo}: {message}");
+        (p, c)
+    }
+}
+
 /// The attempt itself, session open (close it).
 pub async fn attempt(
     conninfo: &str,

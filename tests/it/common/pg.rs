@@ -140,6 +140,16 @@ impl TempPg {
         assert!(reloaded, "the server did not reload its configuration");
     }
 
+    /// Waits (at most `limit`) until `app` has at least `n` sessions open; the count seen last.
+    pub fn wait_sessions_at_least(&self, app: &str, n: u32, limit: Duration) -> u32 {
+        let mut seen = 0;
+        super::wait_until(limit, || {
+            seen = self.sessions(app);
+            seen >= n
+        });
+        seen
+    }
+
     /// Waits (bounded, 10 s) until exactly `n` sessions of `app` are open; the count seen.
     pub fn wait_sessions(&self, app: &str, n: u32) -> u32 {
         let mut seen = self.sessions(app);

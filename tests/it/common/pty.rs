@@ -33,7 +33,7 @@ pub struct Pty {
 }
 
 /// Variables that would point the binary at this machine's databases, or change its look.
-const SCRUBBED: [&str; 12] = [
+pub const SCRUBBED: [&str; 13] = [
     "DATABASE_URL",
     "PGHOST",
     "PGPORT",
@@ -46,7 +46,12 @@ const SCRUBBED: [&str; 12] = [
     "CONNSCOPE_CONFIG",
     "NO_COLOR",
     "CONNSCOPE_LOG",
+    "CONNSCOPE_AGENT_TOKEN",
 ];
+
+/// HOME for the binary: a directory that does not exist, so no ~/.pgpass or ~/.postgresql of
+/// this machine's user is read.
+pub const NO_HOME: &str = "/nonexistent-connscope-test-home";
 
 /// The connscope binary at `bin` with `args`, a clean environment plus `env`, in a
 /// `cols`×`rows` terminal. (The path is a parameter: only tests have `CARGO_BIN_EXE_*`, and
@@ -67,7 +72,7 @@ pub fn spawn(
     // portable-pty starts in $HOME unless told otherwise; ours does not exist.
     cmd.cwd(std::env::temp_dir());
     // No ~/.pgpass of this machine's user: HOME is an empty directory of the system's.
-    cmd.env("HOME", "/nonexistent-connscope-test-home");
+    cmd.env("HOME", NO_HOME);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -235,15 +240,6 @@ impl Pty {
         let r = unsafe { libc::tcgetattr(self.master_fd(), &mut t) };
         assert_eq!(r, 0, "tcgetattr on the pty master");
         t.c_lflag & libc::ICANON != 0 && t.c_lflag & libc::ECHO != 0
-    }
-
-    /// Resident memory of the child in kB (from /proc), if it is still running.
-    pub fn rss_kb(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 }
 
