@@ -92,15 +92,7 @@ pub(crate) async fn run(
         server::router(hub.clone(), opts.token.clone(), shutdown.clone()),
         &shutdown,
     )?;
-    let guard = if opts.token.is_some() {
-        "bearer token required"
-    } else {
-        "no token: loopback only"
-    };
-    crate::output::stderr_line(&format!(
-        "connscope agent: probing {}; serving /metrics /events /state /healthz on {scheme}://{bound} ({guard})",
-        kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
-    ));
+    announce(&kinds, &format!("{scheme}://{bound}"), opts.token.is_some());
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {
@@ -116,20 +108,37 @@ pub(crate) async fn run(
     while let Ok(ev) = rx.try_recv() {
         ingest(&hub, recorder.as_mut(), &ev);
     }
+    stop_server(server, &hub).await;
+    Ok(match recorder {
+        Some(r) if r.incomplete() => ExitCode::Pass.with_incomplete_recording(),
+        _ => ExitCode::Pass,
+    })
+}
+
+fn announce(kinds: &BTreeSet<Kind>, url: &str, token: bool) {
+    let guard = if token {
+        "bearer token required"
+    } else {
+        "no token: loopback only"
+    };
+    crate::output::stderr_line(&format!(
+        "connscope agent: probing {}; serving /metrics /events /state /healthz on {url} ({guard})",
+        kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
+    ));
+}
+
+/// Waits for the server (already told to stop), then for attached dashboards to be told it is
+/// going away (a close frame) before the process ends.
+async fn stop_server(server: tokio::task::JoinHandle<()>, hub: &hub::Hub) {
     if tokio::time::timeout(SERVER_GRACE, server).await.is_err() {
         tracing::warn!("agent: the server did not stop within {SERVER_GRACE:?}");
     }
-    // Attached dashboards are told it is going away (a close frame) before the process ends.
     let closing = async {
         while hub.clients() > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
-    Ok(match recorder {
-        Some(r) if r.incomplete() => ExitCode::Pass.with_incomplete_recording(),
-        _ => ExitCode::Pass,
-    })
 }
 
 fn ingest(hub: &hub::Hub, recorder: Option<&mut Recorder>, ev: &crate::event::Event) {

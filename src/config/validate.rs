@@ -149,82 +149,41 @@ fn rates(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
 }
 
 fn counts(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
-    within(
-        at,
-        "database.attempts",
-        s.database.attempts.into(),
-        1,
-        1_000_000,
-    )?;
-    within(
-        at,
-        "capacity.connections",
-        s.capacity.connections.into(),
-        1,
-        10_000,
-    )?;
-    within(at, "health.tries", s.health.tries.into(), 1, 100)?;
-    if let Some(n) = s.pool_probe.borrowers {
-        within(at, "pool_probe.borrowers", n.into(), 1, 10_000)?;
+    for (key, v, lo, hi) in count_bounds(s) {
+        if let Some(v) = v {
+            within(at, key, v, lo, hi)?;
+        }
     }
-    within(at, "alerts.window", s.alerts.window.into(), 1, 100_000)?;
-    within(
-        at,
-        "alerts.down_after",
-        s.alerts.down_after.into(),
-        1,
-        1_000,
-    )?;
-    within(
-        at,
-        "history.samples",
-        s.history.samples as u64,
-        10,
-        1_000_000,
-    )?;
-    within(
-        at,
-        "history.log_lines",
-        s.history.log_lines as u64,
-        10,
-        1_000_000,
-    )?;
-    within(
-        at,
-        "health.body_limit",
-        s.health.body_limit as u64,
-        64,
-        1 << 20,
-    )?;
-    within(at, "pool.size", s.pool.size.into(), 0, 100_000)?;
-    within(
-        at,
-        "pool.max_overflow",
-        s.pool.max_overflow.into(),
-        0,
-        100_000,
-    )?;
-    within(
-        at,
-        "pool.reserved_for_scaling",
-        s.pool.reserved_for_scaling.into(),
-        0,
-        100_000,
-    )?;
-    if let Some(limit) = s.capacity.concurrent_limit {
-        within(at, "capacity.concurrent_limit", limit.into(), 1, 100_000)?;
-    }
-    if let Some(v) = &s.vpc_connector {
-        within(
-            at,
-            "vpc_connector.concurrent_connection_limit",
-            v.concurrent_connection_limit.into(),
-            1,
-            100_000,
-        )?;
-    }
-    within(at, "endpoints", s.endpoints.len() as u64, 0, MAX_TARGETS)?;
-    within(at, "websockets", s.websockets.len() as u64, 0, MAX_TARGETS)?;
+    health_paths(s, at)
+}
+
+/// Every count with its allowed range, in the order a mistake is reported; `None` is an optional
+/// count left unset, which needs no check. One row a line, so the table reads as one.
+#[rustfmt::skip]
+fn count_bounds(s: &Settings) -> [(&'static str, Option<u64>, u64, u64); 16] {
+    let opt = |v: Option<u32>| v.map(u64::from);
+    let vpc = s.vpc_connector.as_ref().map(|v| v.concurrent_connection_limit);
+    [
+        ("database.attempts", Some(s.database.attempts.into()), 1, 1_000_000),
+        ("capacity.connections", Some(s.capacity.connections.into()), 1, 10_000),
+        ("health.tries", Some(s.health.tries.into()), 1, 100),
+        ("pool_probe.borrowers", opt(s.pool_probe.borrowers), 1, 10_000),
+        ("alerts.window", Some(s.alerts.window.into()), 1, 100_000),
+        ("alerts.down_after", Some(s.alerts.down_after.into()), 1, 1_000),
+        ("history.samples", Some(s.history.samples as u64), 10, 1_000_000),
+        ("history.log_lines", Some(s.history.log_lines as u64), 10, 1_000_000),
+        ("health.body_limit", Some(s.health.body_limit as u64), 64, 1 << 20),
+        ("pool.size", Some(s.pool.size.into()), 0, 100_000),
+        ("pool.max_overflow", Some(s.pool.max_overflow.into()), 0, 100_000),
+        ("pool.reserved_for_scaling", Some(s.pool.reserved_for_scaling.into()), 0, 100_000),
+        ("capacity.concurrent_limit", opt(s.capacity.concurrent_limit), 1, 100_000),
+        ("vpc_connector.concurrent_connection_limit", opt(vpc), 1, 100_000),
+        ("endpoints", Some(s.endpoints.len() as u64), 0, MAX_TARGETS),
+        ("websockets", Some(s.websockets.len() as u64), 0, MAX_TARGETS),
+    ]
+}
+
+fn health_paths(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
     if s.health.paths.is_empty() || s.health.paths.iter().any(|p| !p.starts_with('/')) {
         return Err(fail(
             at,
@@ -232,8 +191,7 @@ fn counts(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
             "give at least one path, each starting with `/`",
         ));
     }
-    within(at, "health.paths", s.health.paths.len() as u64, 1, 16)?;
-    Ok(())
+    within(at, "health.paths", s.health.paths.len() as u64, 1, 16)
 }
 
 fn endpoints(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {

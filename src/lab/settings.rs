@@ -42,10 +42,20 @@ pub(super) fn suggested(
     addresses: &LabAddresses,
 ) -> anyhow::Result<Vec<(String, Value)>> {
     let s = staging()?;
+    let mut out: Vec<(String, Value)> =
+        vec![("environment".into(), Value::String("staging".into()))];
+    out.extend(timings(&s, scenario));
+    out.extend(optional_timings(&s, scenario));
+    out.push(("startup.phases".into(), phases(&s, scenario)));
+    out.extend(address_settings(addresses));
+    Ok(out)
+}
+
+/// The timing keys every profile has.
+fn timings(s: &Settings, scenario: &Scenario) -> Vec<(String, Value)> {
     let scale = |d: Duration| dur(scenario.scale(d));
     let interval = |d: Duration| dur(scenario.scale(d).max(MIN_INTERVAL));
-    let mut out: Vec<(String, Value)> = vec![
-        ("environment".into(), Value::String("staging".into())),
+    vec![
         (
             "timeouts.initialization".into(),
             scale(s.timeouts.initialization),
@@ -88,20 +98,30 @@ pub(super) fn suggested(
             "targets.health_latency_below".into(),
             scale(s.targets.health_latency_below),
         ),
-    ];
-    if let Some(m) = s.minimums {
+    ]
+}
+
+/// The timing keys of sections a profile may leave out.
+fn optional_timings(s: &Settings, scenario: &Scenario) -> Vec<(String, Value)> {
+    let scale = |d: Duration| dur(scenario.scale(d));
+    let mut out = Vec::new();
+    if let Some(m) = &s.minimums {
         out.push(("minimums.initialization".into(), scale(m.initialization)));
         out.push(("minimums.connection".into(), scale(m.connection)));
     }
-    if let Some(ca) = s.capacity_aware {
+    if let Some(ca) = &s.capacity_aware {
         out.push((
             "capacity_aware.vpc_scaling_buffer".into(),
             scale(ca.vpc_scaling_buffer),
         ));
     }
-    if let Some(v) = s.vpc_connector {
+    if let Some(v) = &s.vpc_connector {
         out.push(("vpc_connector.scaling_delay".into(), scale(v.scaling_delay)));
     }
+    out
+}
+
+fn phases(s: &Settings, scenario: &Scenario) -> Value {
     let phases = s
         .startup
         .phases
@@ -109,13 +129,11 @@ pub(super) fn suggested(
         .map(|p| {
             let mut t = toml::Table::new();
             t.insert("name".into(), Value::String(p.name.clone()));
-            t.insert("budget".into(), scale(p.budget));
+            t.insert("budget".into(), dur(scenario.scale(p.budget)));
             Value::Table(t)
         })
         .collect();
-    out.push(("startup.phases".into(), Value::Array(phases)));
-    out.extend(address_settings(addresses));
-    Ok(out)
+    Value::Array(phases)
 }
 
 fn address_settings(a: &LabAddresses) -> Vec<(String, Value)> {

@@ -536,6 +536,21 @@ pub(crate) fn pool_shape(st: &PoolStarted) -> String {
     )
 }
 
+/// A database summary's rate and times, as the reports' tables show them: success rate, avg,
+/// p50, p95, p99, max, timeout-violation rate.
+pub(crate) fn db_figure_cells(m: &crate::state::stats::Summary) -> [String; 7] {
+    use crate::units::{opt_ms, opt_pct};
+    [
+        opt_pct(m.success_rate),
+        opt_ms(m.avg_ms),
+        opt_ms(m.p50_ms),
+        opt_ms(m.p95_ms),
+        opt_ms(m.p99_ms),
+        opt_ms(m.max_ms),
+        opt_pct(m.timeout_violation_rate),
+    ]
+}
+
 /// What the pool measured, in words: `925 acquired, 7 timed out, 0 errors; waits p50 0.02 ms,
 /// p95 0.07 ms, max 1.00 s; 8 connections opened`.
 pub(crate) fn pool_figures(t: &PoolFigures) -> String {

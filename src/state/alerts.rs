@@ -73,58 +73,52 @@ impl Default for AlertBook {
 
 impl AlertBook {
     pub fn update(&mut self, at: DateTime<Utc>, fired: Vec<Fired>, log: &mut EventLog) {
-        self.active.retain(|a| {
-            let still = fired.iter().any(|f| f.rule == a.rule);
-            if !still {
-                log.push(
-                    at,
-                    Level::Info,
-                    "alert",
-                    format!("cleared {}: {}", a.level.as_str(), a.rule),
-                );
-                self.timeline.push(AlertChange {
-                    at,
-                    raised: false,
-                    level: a.level,
-                    rule: a.rule.clone(),
-                    message: a.message.clone(),
-                });
-            }
-            still
-        });
+        let (held, cleared): (Vec<Alert>, Vec<Alert>) = std::mem::take(&mut self.active)
+            .into_iter()
+            .partition(|a| fired.iter().any(|f| f.rule == a.rule));
+        self.active = held;
+        for a in &cleared {
+            self.record(log, at, false, a);
+        }
         for f in fired {
             if let Some(a) = self.active.iter_mut().find(|a| a.rule == f.rule) {
                 a.message = f.message;
                 continue;
             }
-            // The log's level says how bad, like the alert's: a critical alert is an error.
-            let level = if f.level == AlertLevel::Critical {
-                Level::Error
-            } else {
-                Level::Warn
-            };
-            log.push(
-                at,
-                level,
-                "alert",
-                format!("{}: {}", f.level.as_str(), f.message),
-            );
-            self.timeline.push(AlertChange {
-                at,
-                raised: true,
-                level: f.level,
-                rule: f.rule.into(),
-                message: f.message.clone(),
-            });
-            self.active.push(Alert {
+            let alert = Alert {
                 level: f.level,
                 rule: f.rule.into(),
                 message: f.message,
                 since: at,
                 vantage: None,
-            });
+            };
+            self.record(log, at, true, &alert);
+            self.active.push(alert);
         }
         self.active.sort_by_key(|a| a.level);
+    }
+
+    /// A raise or a clear, in the log and on the timeline. The log's level says how bad, like
+    /// the alert's: a raised critical alert is an error.
+    fn record(&mut self, log: &mut EventLog, at: DateTime<Utc>, raised: bool, a: &Alert) {
+        let level = match (raised, a.level) {
+            (false, _) => Level::Info,
+            (true, AlertLevel::Critical) => Level::Error,
+            (true, _) => Level::Warn,
+        };
+        let text = if raised {
+            format!("{}: {}", a.level.as_str(), a.message)
+        } else {
+            format!("cleared {}: {}", a.level.as_str(), a.rule)
+        };
+        log.push(at, level, "alert", text);
+        self.timeline.push(AlertChange {
+            at,
+            raised,
+            level: a.level,
+            rule: a.rule.clone(),
+            message: a.message.clone(),
+        });
     }
 }
 

@@ -206,6 +206,55 @@ fn push(
     );
 }
 
+/// A rule told by one kind of failure and one line of evidence: its name, the cause, what was
+/// seen, and which attempts show it.
+type OneLine = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&DbAttempt) -> bool,
+);
+
+fn one_line(a: &Recent<'_>, out: &mut Vec<Finding>, rules: &[OneLine]) {
+    for &(rule, cause, what, matches) in rules {
+        let hits = seen(a, matches);
+        push(out, rule, cause, &hits, vec![hits.line(what)]);
+    }
+}
+
+const NETWORK_FAILURES: [OneLine; 5] = [
+    (
+        "query_timeout",
+        "Connections open but `SELECT 1` does not answer — the server is overloaded or blocked",
+        "timed out running SELECT 1",
+        |x| timeout_at(x, &[Step::Query]),
+    ),
+    (
+        "dns",
+        "The database host name does not resolve — DNS, or a wrong host name",
+        "name resolution failed",
+        |x| class_is(x, ErrorClass::Dns) || timeout_at(x, &[Step::Dns]),
+    ),
+    (
+        "refused",
+        "Nothing is listening at the database address — the server is down, or the host / port / socket is wrong",
+        "connection refused",
+        |x| class_is(x, ErrorClass::Refused),
+    ),
+    (
+        "unreachable",
+        "No route to the database host — network or firewall configuration",
+        "host or network unreachable",
+        |x| class_is(x, ErrorClass::Unreachable),
+    ),
+    (
+        "reset",
+        "Connections are cut during startup — a proxy or connector between here and the server is dropping them",
+        "connection reset or closed mid-handshake",
+        |x| class_is(x, ErrorClass::Protocol),
+    ),
+];
+
 fn network_path(s: &State, a: &Recent<'_>, out: &mut Vec<Finding>) {
     let avg = s.db.step_averages();
     let dns_ok = a.iter().any(|(_, x)| x.steps_ms.dns.is_some()) || avg.dns.is_some();
@@ -238,99 +287,76 @@ fn network_path(s: &State, a: &Recent<'_>, out: &mut Vec<Finding>) {
             hs_to.line("timed out after TCP connected (TLS / startup / auth)"),
         ],
     );
-    let q_to = seen(a, |x| timeout_at(x, &[Step::Query]));
-    push(
-        out,
-        "query_timeout",
-        "Connections open but `SELECT 1` does not answer — the server is overloaded or blocked",
-        &q_to,
-        vec![q_to.line("timed out running SELECT 1")],
-    );
-    let dns = seen(a, |x| {
-        class_is(x, ErrorClass::Dns) || timeout_at(x, &[Step::Dns])
-    });
-    push(
-        out,
-        "dns",
-        "The database host name does not resolve — DNS, or a wrong host name",
-        &dns,
-        vec![dns.line("name resolution failed")],
-    );
-    let refused = seen(a, |x| class_is(x, ErrorClass::Refused));
-    push(
-        out,
-        "refused",
-        "Nothing is listening at the database address — the server is down, or the host / port / socket is wrong",
-        &refused,
-        vec![refused.line("connection refused")],
-    );
-    let unreach = seen(a, |x| class_is(x, ErrorClass::Unreachable));
-    push(
-        out,
-        "unreachable",
-        "No route to the database host — network or firewall configuration",
-        &unreach,
-        vec![unreach.line("host or network unreachable")],
-    );
-    let reset = seen(a, |x| class_is(x, ErrorClass::Protocol));
-    push(
-        out,
-        "reset",
-        "Connections are cut during startup — a proxy or connector between here and the server is dropping them",
-        &reset,
-        vec![reset.line("connection reset or closed mid-handshake")],
-    );
+    one_line(a, out, &NETWORK_FAILURES);
 }
 
-fn server_side(a: &Recent<'_>, out: &mut Vec<Finding>) {
-    let cap = seen(a, |x| class_is(x, ErrorClass::TooManyConnections));
-    if cap.count > 0 {
-        let post_auth = cap
-            .example
-            .and_then(|x| x.error.as_ref())
-            .is_some_and(super::pool::after_authentication);
-        let when = if post_auth {
-            "refused after authentication: the slots left are reserved (or the role's limit is reached)"
-        } else {
-            "refused before authentication: every connection slot is taken"
-        };
-        push(
-            out,
-            "capacity",
-            "Database connection capacity is exhausted (SQLSTATE 53300)",
-            &cap,
-            vec![cap.line("too many connections"), when.to_string()],
-        );
-    }
-    let starting = seen(a, |x| {
-        class_is(x, ErrorClass::StartingUp) || class_is(x, ErrorClass::ShuttingDown)
-    });
-    push(
-        out,
+const RESTART_OR_STANDBY: [OneLine; 2] = [
+    (
         "restarting",
         "The database is starting up or shutting down (SQLSTATE 57P03) — a restart or failover",
-        &starting,
-        vec![starting.line("server not accepting connections yet")],
-    );
-    let standby = seen(a, |x| class_is(x, ErrorClass::NotAccepting));
-    push(
-        out,
+        "server not accepting connections yet",
+        |x| class_is(x, ErrorClass::StartingUp) || class_is(x, ErrorClass::ShuttingDown),
+    ),
+    (
         "standby",
         "The server is a standby with hot_standby = off (SQLSTATE 57P03, \"Hot standby mode is disabled\") — it \
          takes no connections until promoted; point at the primary",
-        &standby,
-        vec![standby.line("server not accepting connections (standby)")],
+        "server not accepting connections (standby)",
+        |x| class_is(x, ErrorClass::NotAccepting),
+    ),
+];
+
+const TLS_OR_MISSING: [OneLine; 2] = [
+    (
+        "tls",
+        "TLS: the certificate is not trusted or sslmode does not match what the server offers",
+        "TLS negotiation failed",
+        |x| class_is(x, ErrorClass::Tls),
+    ),
+    (
+        "database_missing",
+        "The database named in the connection string does not exist (3D000)",
+        "database does not exist",
+        |x| class_is(x, ErrorClass::DatabaseMissing),
+    ),
+];
+
+/// The order is the order findings of equal confidence are listed in.
+fn server_side(a: &Recent<'_>, out: &mut Vec<Finding>) {
+    capacity(a, out);
+    one_line(a, out, &RESTART_OR_STANDBY);
+    auth(a, out);
+    one_line(a, out, &TLS_OR_MISSING);
+}
+
+fn capacity(a: &Recent<'_>, out: &mut Vec<Finding>) {
+    let cap = seen(a, |x| class_is(x, ErrorClass::TooManyConnections));
+    if cap.count == 0 {
+        return;
+    }
+    let post_auth = cap
+        .example
+        .and_then(|x| x.error.as_ref())
+        .is_some_and(super::pool::after_authentication);
+    let when = if post_auth {
+        "refused after authentication: the slots left are reserved (or the role's limit is reached)"
+    } else {
+        "refused before authentication: every connection slot is taken"
+    };
+    push(
+        out,
+        "capacity",
+        "Database connection capacity is exhausted (SQLSTATE 53300)",
+        &cap,
+        vec![cap.line("too many connections"), when.to_string()],
     );
+}
+
+fn auth(a: &Recent<'_>, out: &mut Vec<Finding>) {
     let auth = seen(a, |x| class_is(x, ErrorClass::Auth));
-    let code = auth
-        .example
-        .and_then(|x| x.error.as_ref())
-        .and_then(|e| e.sqlstate.clone())
-        .unwrap_or_default();
-    let no_password = auth
-        .example
-        .and_then(|x| x.error.as_ref())
-        .is_some_and(|e| e.message.contains("no password supplied"));
+    let error = auth.example.and_then(|x| x.error.as_ref());
+    let code = error.and_then(|e| e.sqlstate.clone()).unwrap_or_default();
+    let no_password = error.is_some_and(|e| e.message.contains("no password supplied"));
     let why = if code == "28P01" {
         "the password was rejected (28P01)"
     } else if no_password {
@@ -344,22 +370,6 @@ fn server_side(a: &Recent<'_>, out: &mut Vec<Finding>) {
         "Credentials or pg_hba.conf: the server refuses this login",
         &auth,
         vec![auth.line("authentication failed"), why.to_string()],
-    );
-    let tls = seen(a, |x| class_is(x, ErrorClass::Tls));
-    push(
-        out,
-        "tls",
-        "TLS: the certificate is not trusted or sslmode does not match what the server offers",
-        &tls,
-        vec![tls.line("TLS negotiation failed")],
-    );
-    let missing = seen(a, |x| class_is(x, ErrorClass::DatabaseMissing));
-    push(
-        out,
-        "database_missing",
-        "The database named in the connection string does not exist (3D000)",
-        &missing,
-        vec![missing.line("database does not exist")],
     );
 }
 

@@ -127,54 +127,22 @@ where
             biased;
             () = shutdown.cancelled() => break,
             () = &mut stop => break,
-            ev = input.next() => match ev {
-                Some(Ok(TermEvent::Key(k))) => {
-                    let r = app.on_key(&k);
-                    for o in r.out {
-                        send(&out, &mut app, o);
-                    }
-                    if r.quit {
-                        break;
-                    }
-                    if r.redraw {
-                        dirty = true;
-                        next_frame = soon(next_frame, last_frame);
-                    }
-                }
-                Some(Ok(TermEvent::Resize(..))) => {
+            ev = input.next() => match on_input(&mut app, &out, ev)? {
+                Input::Quit => break,
+                Input::Redraw => {
                     dirty = true;
                     next_frame = soon(next_frame, last_frame);
                 }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(DashboardError::at("reading the terminal")(e)),
-                // Input is gone (terminal closed): nobody can press `q` any more.
-                None => break,
+                Input::Nothing => {}
             },
             () = tokio::time::sleep_until(next_frame), if dirty => {
-                if lo.live_clock {
-                    app.view.now = Some(Utc::now());
-                }
-                before_draw(terminal).map_err(DashboardError::at("taking the terminal back"))?;
-                let (state, view) = app.frame_parts();
-                terminal
-                    .draw(|f| draw(f, state, view))
-                    .map_err(DashboardError::at("drawing"))?;
+                draw_frame(terminal, &mut app, lo.live_clock, &mut before_draw)?;
                 dirty = false;
                 last_frame = Instant::now();
                 next_frame = last_frame + FEED_FRAME;
             },
             item = feed.recv(), if !app.view.feed_closed => {
-                match item {
-                    Some(f) => {
-                        app.apply_feed(f);
-                        // Drain everything already queued: one redraw for a burst.
-                        while let Ok(f) = feed.try_recv() {
-                            app.apply_feed(f);
-                        }
-                    }
-                    // Every sender dropped: keep showing the final state until `q`.
-                    None => app.view.feed_closed = true,
-                }
+                take_feed(&mut app, &mut feed, item);
                 dirty = true;
             },
             _ = tick.tick() => {
@@ -184,6 +152,76 @@ where
         }
     }
     Ok(())
+}
+
+/// What one terminal event asks of the loop.
+enum Input {
+    Quit,
+    Redraw,
+    Nothing,
+}
+
+fn on_input(
+    app: &mut App,
+    out: &mpsc::Sender<Outbound>,
+    ev: Option<io::Result<TermEvent>>,
+) -> Result<Input, DashboardError> {
+    match ev {
+        Some(Ok(TermEvent::Key(k))) => {
+            let r = app.on_key(&k);
+            for o in r.out {
+                send(out, app, o);
+            }
+            Ok(if r.quit {
+                Input::Quit
+            } else if r.redraw {
+                Input::Redraw
+            } else {
+                Input::Nothing
+            })
+        }
+        Some(Ok(TermEvent::Resize(..))) => Ok(Input::Redraw),
+        Some(Ok(_)) => Ok(Input::Nothing),
+        Some(Err(e)) => Err(DashboardError::at("reading the terminal")(e)),
+        // Input is gone (terminal closed): nobody can press `q` any more.
+        None => Ok(Input::Quit),
+    }
+}
+
+fn draw_frame<B, R>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    live_clock: bool,
+    before_draw: &mut R,
+) -> Result<(), DashboardError>
+where
+    B: Backend,
+    B::Error: std::error::Error + Send + Sync + 'static,
+    R: FnMut(&mut Terminal<B>) -> io::Result<()>,
+{
+    if live_clock {
+        app.view.now = Some(Utc::now());
+    }
+    before_draw(terminal).map_err(DashboardError::at("taking the terminal back"))?;
+    let (state, view) = app.frame_parts();
+    terminal
+        .draw(|f| draw(f, state, view))
+        .map_err(DashboardError::at("drawing"))?;
+    Ok(())
+}
+
+fn take_feed(app: &mut App, feed: &mut mpsc::Receiver<Feed>, item: Option<Feed>) {
+    match item {
+        Some(f) => {
+            app.apply_feed(f);
+            // Drain everything already queued: one redraw for a burst.
+            while let Ok(f) = feed.try_recv() {
+                app.apply_feed(f);
+            }
+        }
+        // Every sender dropped: keep showing the final state until `q`.
+        None => app.view.feed_closed = true,
+    }
 }
 
 /// A key or resize pulls the next frame forward; probe results leave it where it is.

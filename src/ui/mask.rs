@@ -113,63 +113,73 @@ fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The configuration's host names (longest first) and its user and database names, each
+/// long enough to mask without hiding ordinary words.
+fn known_names(cfg: &StateConfig) -> (Vec<String>, HashMap<String, &'static str>) {
+    let mut hosts: Vec<String> = Vec::new();
+    let mut words: HashMap<String, &'static str> = HashMap::new();
+    if let Some(p) = cfg.target.as_deref().and_then(split_url) {
+        hosts.push(p.host.trim_matches(['[', ']']).to_string());
+        hosts.extend(query_value(p.query, "host").map(str::to_string));
+        if let Some(u) = p.user {
+            words.insert(u.to_string(), USER);
+        }
+        let db = p.path.trim_start_matches('/');
+        if !db.is_empty() {
+            words.insert(db.to_string(), DB);
+        }
+    }
+    let urls = cfg
+        .endpoints
+        .iter()
+        .map(|(_, u)| u)
+        .chain(cfg.websockets.iter());
+    for u in urls {
+        if let Some(p) = split_url(u) {
+            hosts.push(p.host.trim_matches(['[', ']']).to_string());
+        }
+    }
+    hosts.retain(|h| h.len() >= MIN_WORD);
+    hosts.sort_by_key(|h| std::cmp::Reverse(h.len()));
+    hosts.dedup();
+    words.retain(|w, _| w.len() >= MIN_WORD);
+    (hosts, words)
+}
+
+/// ASCII word boundaries (`(?-u:\b)`) throughout: a Unicode `\b` makes the regex engine leave
+/// its fast DFA on the first non-ASCII character (`—`, `‹`), which every frame has. A name
+/// ending in a non-ASCII letter gets no boundary (hidden even inside a longer word: more
+/// hidden, never less).
+fn bounded(s: &str) -> String {
+    let word_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let e = regex::escape(s);
+    let start = if s.starts_with(word_char) {
+        r"(?-u:\b)"
+    } else {
+        ""
+    };
+    let end = if s.ends_with(word_char) {
+        r"(?-u:\b)"
+    } else {
+        ""
+    };
+    format!("{start}{e}{end}")
+}
+
+fn alt(items: Vec<String>) -> String {
+    if items.is_empty() {
+        // Matches nothing: keeps the group so capture names stay valid.
+        r"[^\s\S]".to_string()
+    } else {
+        items.join("|")
+    }
+}
+
 impl Masker {
     pub(crate) fn new(cfg: &StateConfig) -> Self {
-        let mut hosts: Vec<String> = Vec::new();
-        let mut words: HashMap<String, &'static str> = HashMap::new();
-        if let Some(p) = cfg.target.as_deref().and_then(split_url) {
-            hosts.push(p.host.trim_matches(['[', ']']).to_string());
-            hosts.extend(query_value(p.query, "host").map(str::to_string));
-            if let Some(u) = p.user {
-                words.insert(u.to_string(), USER);
-            }
-            let db = p.path.trim_start_matches('/');
-            if !db.is_empty() {
-                words.insert(db.to_string(), DB);
-            }
-        }
-        let urls = cfg
-            .endpoints
-            .iter()
-            .map(|(_, u)| u)
-            .chain(cfg.websockets.iter());
-        for u in urls {
-            if let Some(p) = split_url(u) {
-                hosts.push(p.host.trim_matches(['[', ']']).to_string());
-            }
-        }
-        hosts.retain(|h| h.len() >= MIN_WORD);
-        hosts.sort_by_key(|h| std::cmp::Reverse(h.len()));
-        hosts.dedup();
-        words.retain(|w, _| w.len() >= MIN_WORD);
+        let (hosts, words) = known_names(cfg);
         let mut word_list: Vec<&String> = words.keys().collect();
         word_list.sort_by_key(|w| std::cmp::Reverse(w.len()));
-        // ASCII word boundaries (`(?-u:\b)`) throughout: a Unicode `\b` makes the regex
-        // engine leave its fast DFA on the first non-ASCII character (`—`, `‹`), which every
-        // frame has. A name ending in a non-ASCII letter gets no boundary (hidden even inside
-        // a longer word: more hidden, never less).
-        let bounded = |s: &str| {
-            let e = regex::escape(s);
-            let start = if s.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
-                r"(?-u:\b)"
-            } else {
-                ""
-            };
-            let end = if s.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
-                r"(?-u:\b)"
-            } else {
-                ""
-            };
-            format!("{start}{e}{end}")
-        };
-        let alt = |items: Vec<String>| {
-            if items.is_empty() {
-                // Matches nothing: keeps the group so capture names stay valid.
-                r"[^\s\S]".to_string()
-            } else {
-                items.join("|")
-            }
-        };
         let host_alt = alt(hosts.iter().map(|h| bounded(h)).collect());
         let word_alt = alt(word_list.iter().map(|w| bounded(w)).collect());
         // Order matters: at one position the first branch that matches wins.

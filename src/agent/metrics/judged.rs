@@ -129,20 +129,23 @@ fn db_gauges(r: &Registry, s: &State, j: &Judgement) {
         "The connection timeout in force.",
         s.cfg.connection_timeout.as_secs_f64(),
     );
-    if let Some((_, init)) = &s.init {
-        gauge(
-            r,
-            "connscope_init_up",
-            "1 when the newest initialization probe connected and warmed up.",
-            flag(init.ok),
-        );
-        gauge(
-            r,
-            "connscope_init_duration_seconds",
-            "Time the newest initialization probe took.",
-            init.elapsed_ms / 1000.0,
-        );
-    }
+    init_gauges(r, s);
+}
+
+fn init_gauges(r: &Registry, s: &State) {
+    let Some((_, init)) = &s.init else { return };
+    gauge(
+        r,
+        "connscope_init_up",
+        "1 when the newest initialization probe connected and warmed up.",
+        flag(init.ok),
+    );
+    gauge(
+        r,
+        "connscope_init_duration_seconds",
+        "Time the newest initialization probe took.",
+        init.elapsed_ms / 1000.0,
+    );
 }
 
 fn endpoint_gauges(r: &Registry, s: &State, j: &Judgement) {

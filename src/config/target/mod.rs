@@ -403,7 +403,19 @@ fn host_list(
             .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
             .unwrap_or_default()
     };
-    let (hosts, addrs, ports) = (split("host"), split("hostaddr"), split("port"));
+    let lists = (split("host"), split("hostaddr"), split("port"));
+    let n = matched_length(p, &lists)?;
+    if lists.0.is_empty() && lists.1.is_empty() {
+        origin.insert("host", "default".into());
+    }
+    (0..n).map(|i| host_spec(p, i, &lists)).collect()
+}
+
+/// The `host`, `hostaddr` and `port` lists as given, split at commas.
+type HostLists = (Vec<String>, Vec<String>, Vec<String>);
+
+/// How many hosts the lists name, or which list does not match the others.
+fn matched_length(p: &Params, (hosts, addrs, ports): &HostLists) -> Result<usize, TargetError> {
     if !hosts.is_empty() && !addrs.is_empty() && hosts.len() != addrs.len() {
         let g = p
             .get("hostaddr")
@@ -422,38 +434,40 @@ fn host_list(
             ports.len()
         )));
     }
-    if hosts.is_empty() && addrs.is_empty() {
-        origin.insert("host", "default".into());
-    }
-    (0..n)
-        .map(|i| {
-            let port = match ports.get(if ports.len() == 1 { 0 } else { i }) {
-                Some(s) if !s.is_empty() => parse_port(p, i, s)?,
-                _ => 5432,
-            };
-            let hostaddr = match addrs.get(i).filter(|a| !a.is_empty()) {
-                Some(a) => Some(a.parse::<IpAddr>().map_err(|_| {
-                    p.get("hostaddr").map_or_else(
-                        || TargetError::plain("invalid hostaddr"),
-                        |g| g.err_item(i, format!("could not parse network address `{a}`")),
-                    )
-                })?),
-                None => None,
-            };
-            let host = match hosts.get(i).filter(|h| !h.is_empty()) {
-                Some(h) if h.starts_with('/') => DbHost::Unix(PathBuf::from(h)),
-                Some(h) => DbHost::Tcp(h.clone()),
-                None if hostaddr.is_some() => DbHost::Tcp(String::new()),
-                None => DbHost::Unix(default_socket_dir()),
-            };
-            Ok(HostSpec {
-                host,
-                hostaddr,
-                port,
-                password: None,
-            })
-        })
-        .collect()
+    Ok(n)
+}
+
+/// The `i`th host of the lists, with libpq's defaults for what they leave out.
+fn host_spec(
+    p: &Params,
+    i: usize,
+    (hosts, addrs, ports): &HostLists,
+) -> Result<HostSpec, TargetError> {
+    let port = match ports.get(if ports.len() == 1 { 0 } else { i }) {
+        Some(s) if !s.is_empty() => parse_port(p, i, s)?,
+        _ => 5432,
+    };
+    let hostaddr = match addrs.get(i).filter(|a| !a.is_empty()) {
+        Some(a) => Some(a.parse::<IpAddr>().map_err(|_| {
+            p.get("hostaddr").map_or_else(
+                || TargetError::plain("invalid hostaddr"),
+                |g| g.err_item(i, format!("could not parse network address `{a}`")),
+            )
+        })?),
+        None => None,
+    };
+    let host = match hosts.get(i).filter(|h| !h.is_empty()) {
+        Some(h) if h.starts_with('/') => DbHost::Unix(PathBuf::from(h)),
+        Some(h) => DbHost::Tcp(h.clone()),
+        None if hostaddr.is_some() => DbHost::Tcp(String::new()),
+        None => DbHost::Unix(default_socket_dir()),
+    };
+    Ok(HostSpec {
+        host,
+        hostaddr,
+        port,
+        password: None,
+    })
 }
 
 fn parse_port(p: &Params, i: usize, s: &str) -> Result<u16, TargetError> {

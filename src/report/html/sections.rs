@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 
 use super::verdict_word;
 use crate::report::context::Context;
-use crate::report::model::Report;
+use crate::report::model::{Report, db_figure_cells};
 use crate::report::svg::esc;
 use crate::state::event_log::Level;
 use crate::state::evidence::EvidenceStatus;
 use crate::state::judge::DbStatus;
 use crate::state::verdict::Verdict;
-use crate::units::{self, NONE, clock, opt_ms, opt_pct, secs_between, span};
+use crate::units::{self, NONE, clock, opt_ms, secs_between, span};
 
 fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -194,17 +194,14 @@ pub(super) fn db_summary(o: &mut String, r: &Report) {
         (format!("now (last {} judged)", j.window), &j.now),
         ("every attempt".to_string(), &j.total),
     ] {
+        let cells: String = db_figure_cells(m)
+            .iter()
+            .map(|c| format!(r#"<td class="num">{c}</td>"#))
+            .collect();
         let _ = write!(
             o,
-            r#"<tr><th>{label}</th><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            r#"<tr><th>{label}</th><td class="num">{}</td>{cells}</tr>"#,
             m.attempts,
-            opt_pct(m.success_rate),
-            opt_ms(m.avg_ms),
-            opt_ms(m.p50_ms),
-            opt_ms(m.p95_ms),
-            opt_ms(m.p99_ms),
-            opt_ms(m.max_ms),
-            opt_pct(m.timeout_violation_rate)
         );
     }
     let _ = write!(

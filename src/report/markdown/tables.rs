@@ -6,8 +6,8 @@ use std::fmt::Write;
 use super::{cell, code};
 use crate::event::Failure;
 use crate::report::model::{
-    Capacity, Database, Endpoint, Init, PathSummary, Pool, Report, Startup, WebSocket, pool_shape,
-    startup_source,
+    Capacity, Database, Endpoint, Init, PathSummary, Pool, Report, Startup, WebSocket,
+    db_figure_cells, pool_shape, startup_source,
 };
 use crate::state::endpoints::Health;
 use crate::state::judge::DbStatus;
@@ -37,16 +37,10 @@ pub(super) fn database(o: &mut String, r: &Report, d: &Database) {
     );
     let _ = writeln!(
         o,
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} |\n",
         m.attempts,
         m.successes,
-        opt_pct(m.success_rate),
-        opt_ms(m.avg_ms),
-        opt_ms(m.p50_ms),
-        opt_ms(m.p95_ms),
-        opt_ms(m.p99_ms),
-        opt_ms(m.max_ms),
-        opt_pct(m.timeout_violation_rate)
+        db_figure_cells(m).join(" | ")
     );
     let st = r.review.step_averages;
     if st.tcp.is_some() {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::PoolRun;
+use super::{Beneath, PoolRun};
 use crate::event::ErrorClass;
 use crate::state::State;
 use crate::state::diagnosis::{Confidence, Finding};
@@ -132,50 +132,69 @@ pub(crate) fn judge(s: &State) -> Option<PoolJudgement> {
     })
 }
 
-/// What the pool's trouble comes from, judged from what lay beneath it.
+/// What the pool's trouble comes from, judged from what lay beneath it: the server refusing,
+/// then slow connects, then the raw attempts' own failures, then nothing to tell by, and last
+/// a pool too small for its load.
 fn cause(run: &PoolRun) -> (String, Confidence) {
     let b = &run.beneath;
-    let st = &run.started;
     let p95 = run.totals.wait_p95_ms.unwrap_or(0.0);
+    server_refuses(b)
+        .or_else(|| latency(b, p95))
+        .unwrap_or_else(|| raw_or_contention(run))
+}
+
+/// New connections refused for capacity or a restart, retried by sqlx until the timeout.
+fn server_refuses(b: &Beneath) -> Option<(String, Confidence)> {
     if let Some(c) = b.classes.get(&ErrorClass::TooManyConnections) {
         let when = c.when.unwrap_or("before authentication");
-        return (
+        return Some((
             format!(
                 "The pool's waits are the database's capacity: new connections are refused with 53300 \
                  ({when}), and sqlx retries them quietly until the acquire timeout"
             ),
             Confidence::High,
-        );
+        ));
     }
     if b.has(ErrorClass::StartingUp) || b.has(ErrorClass::ShuttingDown) {
-        return (
+        return Some((
             "The pool's waits are a database restart: new connections get 57P03 (starting up or shutting \
              down), and sqlx retries them quietly until the acquire timeout"
                 .into(),
             Confidence::High,
-        );
+        ));
     }
+    None
+}
+
+/// Raw connects that time out, or succeed but take a good share of the pool's p95 wait.
+fn latency(b: &Beneath, p95: f64) -> Option<(String, Confidence)> {
     let slow = b.ok_avg_ms.is_some_and(|avg| avg >= p95 * LATENCY_SHARE);
-    if b.has(ErrorClass::Timeout) || (b.classes.is_empty() && slow && b.ok > 0) {
-        let raw = match b.ok_avg_ms {
-            Some(avg) => format!(
-                "each new connection takes {} on the raw path",
-                units::ms(avg)
-            ),
-            None => format!("raw connects time out ({})", b.text()),
-        };
-        return (
-            format!(
-                "The pool's waits are connection latency: {raw} (connector or server slow to accept), \
-                 and borrowers wait for the pool's new connections as long"
-            ),
-            if b.ok >= 2 || b.has(ErrorClass::Timeout) {
-                Confidence::High
-            } else {
-                Confidence::Medium
-            },
-        );
+    if !(b.has(ErrorClass::Timeout) || (b.classes.is_empty() && slow && b.ok > 0)) {
+        return None;
     }
+    let raw = match b.ok_avg_ms {
+        Some(avg) => format!(
+            "each new connection takes {} on the raw path",
+            units::ms(avg)
+        ),
+        None => format!("raw connects time out ({})", b.text()),
+    };
+    Some((
+        format!(
+            "The pool's waits are connection latency: {raw} (connector or server slow to accept), \
+             and borrowers wait for the pool's new connections as long"
+        ),
+        if b.ok >= 2 || b.has(ErrorClass::Timeout) {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
+    ))
+}
+
+fn raw_or_contention(run: &PoolRun) -> (String, Confidence) {
+    let b = &run.beneath;
+    let st = &run.started;
     if !b.classes.is_empty() {
         return (
             format!(

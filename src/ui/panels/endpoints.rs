@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use super::{FAIL, OK, block, cell, inner, rcell};
 use crate::event::HttpCheck;
 use crate::state::State;
-use crate::state::endpoints::{Health, PathState, WsState};
+use crate::state::endpoints::{EndpointState, Health, PathState, WsState};
 use crate::state::judge::PathJudgement;
 use crate::ui::text::{Piece, pack, spans_width};
 use crate::ui::view::{Panel, View};
@@ -215,7 +215,7 @@ pub(crate) fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &Vi
         .max()
         .unwrap_or(4)
         .clamp(4, 12);
-    let path_w = if w >= 56 { 16 } else { 8 };
+    let widths = (name_w, if w >= 56 { 16 } else { 8 });
     let rows: usize = eps
         .endpoints
         .iter()
@@ -225,48 +225,64 @@ pub(crate) fn render(frame: &mut Frame<'_>, area: Rect, state: &State, view: &Vi
     let room = usize::from(area_in.height);
     let mut lines = Vec::with_capacity(room);
     if room > rows {
-        let head = if name_w >= 8 { "endpoint" } else { "name" };
-        lines.push(Line::from(Span::styled(
-            format!(
-                "{} {} {} {}",
-                cell(head, name_w),
-                cell("path", path_w),
-                cell("status", 6),
-                rcell("time", 7)
-            ),
-            view.palette.muted,
-        )));
+        lines.push(header(widths, view));
     }
     // Short of rows: one line per endpoint, its worst path (a failure before a success).
     let compact = room < rows;
     for e in &eps.endpoints {
-        let name = view.text(&e.name).into_owned();
-        if e.paths.is_empty() {
-            lines.push(Line::from(vec![
-                Span::styled(format!("{} ", cell(&name, name_w)), view.palette.text),
-                Span::styled(
-                    format!("{}  not checked yet", units::NONE),
-                    view.palette.muted,
-                ),
-            ]));
-            continue;
-        }
-        if compact {
-            let worst = e
-                .paths
-                .iter()
-                .max_by_key(|p| p.last.as_ref().map(|(_, c)| !c.ok))
-                .unwrap_or(&e.paths[0]);
-            lines.push(path_row((&e.name, &name), worst, (name_w, path_w), w, view));
-            continue;
-        }
-        for (i, path) in e.paths.iter().enumerate() {
-            let label = if i == 0 { name.as_str() } else { "" };
-            lines.push(path_row((&e.name, label), path, (name_w, path_w), w, view));
-        }
+        endpoint_rows(&mut lines, e, compact, widths, w, view);
     }
     for ws in &eps.websockets {
         lines.push(ws_row(ws, w, view));
     }
     frame.render_widget(Paragraph::new(lines), area_in);
+}
+
+fn header((name_w, path_w): (usize, usize), view: &View) -> Line<'static> {
+    let head = if name_w >= 8 { "endpoint" } else { "name" };
+    Line::from(Span::styled(
+        format!(
+            "{} {} {} {}",
+            cell(head, name_w),
+            cell("path", path_w),
+            cell("status", 6),
+            rcell("time", 7)
+        ),
+        view.palette.muted,
+    ))
+}
+
+/// One line per path of `e`, or with `compact` one for its worst path.
+fn endpoint_rows(
+    lines: &mut Vec<Line<'static>>,
+    e: &EndpointState,
+    compact: bool,
+    widths: (usize, usize),
+    w: usize,
+    view: &View,
+) {
+    let name = view.text(&e.name).into_owned();
+    if e.paths.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", cell(&name, widths.0)), view.palette.text),
+            Span::styled(
+                format!("{}  not checked yet", units::NONE),
+                view.palette.muted,
+            ),
+        ]));
+        return;
+    }
+    if compact {
+        let worst = e
+            .paths
+            .iter()
+            .max_by_key(|p| p.last.as_ref().map(|(_, c)| !c.ok))
+            .unwrap_or(&e.paths[0]);
+        lines.push(path_row((&e.name, &name), worst, widths, w, view));
+        return;
+    }
+    for (i, path) in e.paths.iter().enumerate() {
+        let label = if i == 0 { name.as_str() } else { "" };
+        lines.push(path_row((&e.name, label), path, widths, w, view));
+    }
 }

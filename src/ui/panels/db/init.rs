@@ -4,7 +4,7 @@
 
 use ratatui::text::{Line, Span};
 
-use crate::event::ErrorClass;
+use crate::event::{ErrorClass, Failure, InitResult};
 use crate::state::State;
 use crate::state::diagnosis::near_timeout;
 use crate::ui::panels::{FAIL, OK};
@@ -31,45 +31,62 @@ pub(super) fn line(state: &State, width: usize, view: &View) -> Line<'static> {
             width,
         ));
     };
-    let mut pieces = Vec::new();
-    match &r.error {
-        None => {
-            pieces.push(Piece::new(
-                0,
-                vec![label, Span::styled(format!("{OK} connected"), p.ok)],
-            ));
-            pieces.push(Piece::one(
-                2,
-                format!(" in {} (limit {limit})", units::ms(r.elapsed_ms)),
-                p.text,
-            ));
-            if let Some(max) = r.server_max_connections {
-                pieces.push(Piece::one(4, format!(" · max_connections {max}"), p.muted));
-            }
-        }
-        Some(e) => {
-            pieces.push(Piece::new(
-                0,
-                vec![
-                    label,
-                    Span::styled(format!("{FAIL} {}", e.compact()), p.fail),
-                ],
-            ));
-            pieces.push(Piece::one(
-                2,
-                format!(" after {} (limit {limit})", units::ms(r.elapsed_ms)),
-                p.text,
-            ));
-            if e.class == ErrorClass::Timeout {
-                let (text, style) = if near_timeout(r.elapsed_ms / 1000.0, r.timeout_ms / 1000.0) {
-                    (" · fired near the configured timeout", p.muted)
-                } else {
-                    (" · fired far from the configured timeout", p.warn)
-                };
-                pieces.push(Piece::one(1, text, style));
-            }
-        }
-    }
+    let mut pieces = match &r.error {
+        None => connected(r, label, &limit, view),
+        Some(e) => failed(r, e, label, &limit, view),
+    };
     pieces.push(Piece::one(3, format!(" · {}", units::clock(*at)), p.muted));
     Line::from(pack(pieces, width))
+}
+
+fn connected(r: &InitResult, label: Span<'static>, limit: &str, view: &View) -> Vec<Piece> {
+    let p = &view.palette;
+    let mut pieces = vec![
+        Piece::new(
+            0,
+            vec![label, Span::styled(format!("{OK} connected"), p.ok)],
+        ),
+        Piece::one(
+            2,
+            format!(" in {} (limit {limit})", units::ms(r.elapsed_ms)),
+            p.text,
+        ),
+    ];
+    if let Some(max) = r.server_max_connections {
+        pieces.push(Piece::one(4, format!(" · max_connections {max}"), p.muted));
+    }
+    pieces
+}
+
+fn failed(
+    r: &InitResult,
+    e: &Failure,
+    label: Span<'static>,
+    limit: &str,
+    view: &View,
+) -> Vec<Piece> {
+    let p = &view.palette;
+    let mut pieces = vec![
+        Piece::new(
+            0,
+            vec![
+                label,
+                Span::styled(format!("{FAIL} {}", e.compact()), p.fail),
+            ],
+        ),
+        Piece::one(
+            2,
+            format!(" after {} (limit {limit})", units::ms(r.elapsed_ms)),
+            p.text,
+        ),
+    ];
+    if e.class == ErrorClass::Timeout {
+        let (text, style) = if near_timeout(r.elapsed_ms / 1000.0, r.timeout_ms / 1000.0) {
+            (" · fired near the configured timeout", p.muted)
+        } else {
+            (" · fired far from the configured timeout", p.warn)
+        };
+        pieces.push(Piece::one(1, text, style));
+    }
+    pieces
 }
