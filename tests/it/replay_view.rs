@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use crate::common::frames::frame;
-use connscope::ui::feed::Feed;
 use connscope::record;
 use connscope::replay::Player;
 use connscope::state::State;
+use connscope::ui::feed::Feed;
 use connscope::ui::{App, UiOptions, ViewMode};
 
 const RECORDING: &str = "tests/fixtures/recordings/outage.jsonl";
