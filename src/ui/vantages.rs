@@ -272,6 +272,27 @@ mod tests {
     }
 
     #[test]
+    fn with_only_agents_the_targets_are_each_vantage_s_and_a_lost_one_s_go() {
+        let mut app = App::new(&UiOptions::default(), attached(5));
+        let screen = text(&mut app, 170, 50);
+        assert!(
+            screen.contains("✓ bastion: > 90 % connection success rate — 100 %"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("✗ vpc: > 90 % connection success rate — 0 %"),
+            "{screen}"
+        );
+        assert!(!screen.contains("— no data"), "{screen}");
+        let mut s = attached(5);
+        s.apply(&Event::at(t(10.0), link(LinkStatus::Lost, false)).with_vantage("vpc"));
+        let mut app = App::new(&UiOptions::default(), s);
+        let screen = text(&mut app, 170, 50);
+        assert!(!screen.contains("vpc: > 90 %"), "{screen}");
+        assert!(screen.contains("bastion: > 90 %"), "{screen}");
+    }
+
+    #[test]
     fn a_lost_vantage_says_so_in_its_banner_and_the_header() {
         let mut s = attached(5);
         s.apply(&Event::at(t(10.0), link(LinkStatus::Lost, false)).with_vantage("vpc"));

@@ -145,6 +145,14 @@ fn a_pool_run_is_charted_with_its_judgement_and_what_lay_beneath() {
         pool.contains("   1  g.run > g.fail-lane.f-pool-timeout > rect.mark.mark-timeout\n"),
         "{pool}"
     );
+    // Nothing but the database and the pool ran: "At the end" says so, no empty table.
+    let end = &page[page.find(r#"id="numbers""#).expect("numbers")..];
+    let end = &end[..end.find("</section>").expect("section end")];
+    assert!(
+        end.contains("No initialization, endpoint or WebSocket check ran.")
+            && !end.contains("<table"),
+        "{end}"
+    );
     let beneath = "pool: 7 acquire timeouts (1.00 s) — beneath: too_many_connections (53300) ×10";
     let at = |id: &str| page.find(&format!(r#"id="{id}""#)).expect(id);
     let reasons = &page[at("reasons")..at("findings")];

@@ -260,9 +260,14 @@ pub(super) fn targets(o: &mut String, r: &Report) {
 
 /// Initialization, endpoints and WebSockets as judged at the end.
 pub(super) fn numbers(o: &mut String, r: &Report) {
-    o.push_str(
-        r#"<section id="numbers"><h2>At the end</h2><table><tr><th>What</th><th>Result</th></tr>"#,
-    );
+    o.push_str(r#"<section id="numbers"><h2>At the end</h2>"#);
+    if r.init.is_none() && r.endpoints.is_empty() && r.websockets.is_empty() {
+        o.push_str(
+            r#"<p class="muted">No initialization, endpoint or WebSocket check ran.</p></section>"#,
+        );
+        return;
+    }
+    o.push_str("<table><tr><th>What</th><th>Result</th></tr>");
     if let Some(i) = &r.init {
         row(o, "initialization", &init(i));
     }

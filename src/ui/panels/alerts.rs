@@ -10,9 +10,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{FAIL, NOT_REACHED, OK, block, inner};
+use crate::state::Judgement;
 use crate::state::State;
 use crate::state::alerts::AlertLevel;
 use crate::state::diagnosis::Confidence;
+use crate::state::targets::TargetCheck;
 use crate::ui::text::{Item, fill, wrap, wrap_rows};
 use crate::ui::view::{Panel, View};
 use crate::units;
@@ -149,20 +151,19 @@ fn finding_items(state: &State, width: usize, shown: usize, view: &View) -> Vec<
 /// after a blank line when `gap`.
 fn target_items(width: usize, view: &View, gap: bool) -> Vec<Item> {
     let p = &view.palette;
-    view.judged
-        .judgement
-        .targets
-        .iter()
+    shown_targets(&view.judged.judgement)
+        .into_iter()
         .enumerate()
-        .map(|(i, t)| {
+        .map(|(i, (vantage, t))| {
             let (sym, style) = match t.met {
                 Some(true) => (OK, p.ok),
                 Some(false) => (FAIL, p.fail),
                 None => (NOT_REACHED, p.muted),
             };
             let actual = t.actual.as_deref().unwrap_or("no data");
+            let who = vantage.map(|v| format!("{v}: ")).unwrap_or_default();
             let spans = [
-                Span::styled(format!("{sym} {}", t.target), style),
+                Span::styled(format!("{sym} {who}{}", t.target), style),
                 Span::styled(format!(" — {}", view.text(actual)), p.muted),
             ];
             let mut lines = Vec::new();
@@ -179,6 +180,27 @@ fn target_items(width: usize, view: &View, gap: bool) -> Vec<Item> {
             }
         })
         .collect()
+}
+
+/// This host's targets, then each live vantage's that it could judge, under its name. With
+/// only agents attached this host measures nothing, so its targets ("no data") give way to the
+/// vantages'; a lost vantage's are not shown, as nothing it measured is live.
+fn shown_targets(j: &Judgement) -> Vec<(Option<&str>, &TargetCheck)> {
+    let local = j.targets.iter().any(|t| t.met.is_some()) || j.vantages.is_empty();
+    let mut out: Vec<(Option<&str>, &TargetCheck)> = Vec::new();
+    if local {
+        out.extend(j.targets.iter().map(|t| (None, t)));
+    }
+    for v in j.vantages.iter().filter(|v| !v.stale) {
+        if let Some(vj) = &v.judgement {
+            let judged = vj.targets.iter().filter(|t| t.met.is_some());
+            out.extend(judged.map(|t| (Some(v.name.as_str()), t)));
+        }
+    }
+    if out.is_empty() {
+        out.extend(j.targets.iter().map(|t| (None, t)));
+    }
+    out
 }
 
 /// The alert timeline, newest first, under a heading that travels with the first change.
