@@ -216,7 +216,12 @@ impl Running {
         probe: impl Future<Output = ()> + Send + 'static,
     ) {
         let tx = self.tx.clone();
+        let drill = crash_drill(kind);
         self.tasks.spawn(async move {
+            let probe = async move {
+                assert!(!drill, "panic drill: the {} probe panicked", kind.name());
+                probe.await;
+            };
             let ended = AssertUnwindSafe(probe).catch_unwind().await;
             let (how, message) = match ended {
                 Ok(()) if token.is_cancelled() => (ProbeEnd::Cancelled, None),
@@ -386,6 +391,14 @@ impl Running {
 }
 
 /// The text a panic carried (`panic!("…")` gives a `&str` or a `String`), secrets removed.
+/// Debug builds only: `CONNSCOPE_DEBUG_PANIC=probe:db` (any probe's name) makes that probe panic
+/// as it starts, so the tests prove in the real binary that a crash is judged a crash.
+fn crash_drill(kind: Kind) -> bool {
+    cfg!(debug_assertions)
+        && std::env::var("CONNSCOPE_DEBUG_PANIC")
+            .is_ok_and(|v| v.strip_prefix("probe:") == Some(kind.name()))
+}
+
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     let text = panic
         .downcast_ref::<&str>()
