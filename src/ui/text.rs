@@ -387,7 +387,15 @@ pub(crate) fn fill(
         .iter()
         .map(|(k, n)| format!("{n} {k}{}", if *n == 1 { "" } else { "s" }))
         .collect();
-    let more = format!("+{}{hint}", what.join(", "));
+    let more = if what.is_empty() {
+        // Only the item begun above is left out: its `…` says so, this row how to see it.
+        if hint.is_empty() {
+            return out;
+        }
+        format!("the rest{hint}")
+    } else {
+        format!("+{}{hint}", what.join(", "))
+    };
     out.push(Line::from(Span::styled(words_fit(&more, width), style)));
     out
 }
@@ -533,6 +541,20 @@ mod tests {
         // One row left: a lone head would say little; the count says it.
         let lines = text(&fill(all(), 3, 40, "", Style::new()));
         assert_eq!(lines, vec!["alert line 0", "+2 findings, 1 target"]);
+        // Only the item begun on screen is left out: no empty count ("+ — Enter").
+        let two = || vec![item("alert", 1), item("finding", 5)];
+        let lines = text(&fill(two(), 4, 40, " — Enter", Style::new()));
+        assert_eq!(
+            lines,
+            vec![
+                "alert line 0",
+                "finding line 0",
+                "finding line 1 …",
+                "the rest — Enter"
+            ]
+        );
+        let lines = text(&fill(two(), 4, 40, "", Style::new()));
+        assert_eq!(lines.len(), 3, "{lines:?}");
     }
 
     #[test]
