@@ -214,6 +214,8 @@ fn on_a_20_slot_server_ordinary_and_superuser_logins_still_get_in() {
         ..PgOptions::default()
     });
     pg.psql("CREATE ROLE dba LOGIN");
+    // The headroom counts every session it sees: psql's backend must have left first.
+    assert_eq!(pg.wait_no_clients(), 0, "psql's backend has left");
     let url = pg.url("app", "app");
     let child = fault_bin::command()
         .args([
