@@ -14,6 +14,7 @@ use crate::agent::auth::TOKEN_ENV;
 use crate::config::ConfigError;
 use crate::exit::ExitCode;
 use crate::lab::ScenarioError;
+use crate::lab::pg::PgError;
 use crate::probe::startup::MatcherError;
 
 /// What a command returns when it cannot go on.
@@ -201,10 +202,31 @@ pub enum LabError {
     Proxy(#[source] io::Error),
     #[error("writing the lab banner")]
     Banner(#[source] OutputError),
-    /// The database, the connection hog, the stand-in service: lab machinery whose own
-    /// messages say which step failed.
+    /// The real database: its own messages say which step failed.
     #[error(transparent)]
-    Harness(#[from] anyhow::Error),
+    Database(#[from] PgError),
+    #[error(
+        "no PostgreSQL server binaries (initdb, pg_ctl, postgres) in \
+         /usr/lib/postgresql/*/bin or on PATH; use --database sim"
+    )]
+    NoPostgres,
+    #[error("starting the simulated database")]
+    SimDatabase(#[source] io::Error),
+    /// The connection hog met something other than the server's "too many connections".
+    #[error("the hog could not open connection {connection} ({answer})")]
+    Hog { connection: usize, answer: String },
+    #[error("binding the lab service")]
+    ServiceBind(#[source] io::Error),
+    /// The bound socket's own address could not be read.
+    #[error(transparent)]
+    ServiceAddr(io::Error),
+    #[error("creating {}", .path.display())]
+    StartupLog { path: PathBuf, source: io::Error },
+    /// The staging profile the lab's suggested settings scale.
+    #[error(transparent)]
+    Settings(ConfigError),
+    #[error("encoding the lab banner")]
+    BannerEncode(#[source] serde_json::Error),
 }
 
 impl AppError {
@@ -317,11 +339,13 @@ mod tests {
     }
 
     #[test]
-    fn an_anyhow_chain_reads_as_its_alternate_form() {
-        let inner = anyhow::anyhow!("connection refused").context("starting PostgreSQL");
-        let flat = format!("lab: {inner:#}");
+    fn a_database_error_reads_as_its_steps_and_cause() {
+        let inner = PgError::Io {
+            what: "writing pg_hba.conf",
+            source: io::Error::new(io::ErrorKind::PermissionDenied, "Permission denied"),
+        };
         let e = AppError::from(LabError::from(inner));
-        assert_eq!(line(&e), flat);
+        assert_eq!(line(&e), "lab: writing pg_hba.conf: Permission denied");
         assert_eq!(e.exit_code(), ExitCode::Software);
     }
 

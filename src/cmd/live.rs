@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Global;
 use crate::config::{Config, LoadOptions};
-use crate::error::{AppError, AppResult, LabError};
+use crate::error::{AppError, AppResult};
 use crate::event::{Event, EventBody, LabScenario};
 use crate::exit::ExitCode;
 use crate::lab::{Lab, LabOptions};
@@ -51,7 +51,7 @@ pub(super) async fn lab(g: &Global, opts: LabOptions) -> AppResult<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             let _ = lab.shutdown().await;
-            return Err(LabError::from(e).into());
+            return Err(e.into());
         }
     };
     let mut load = LoadOptions::from_process(g.config.clone(), g.overrides());

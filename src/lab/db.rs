@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{Result, anyhow};
 use serde::{Deserialize, Serialize};
 
 use super::pg::{self, PgCluster};
 use super::simdb::SimDb;
+use crate::error::LabError;
 
 /// `--database auto|postgres|sim`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -66,16 +66,11 @@ impl fmt::Display for ActualDatabase {
 }
 
 /// What `kind` means on this machine: the server binaries' directory, or the simulation.
-pub(super) fn pick(kind: DatabaseKind) -> Result<Option<PathBuf>> {
+pub(super) fn pick(kind: DatabaseKind) -> Result<Option<PathBuf>, LabError> {
     match kind {
         DatabaseKind::Sim => Ok(None),
         DatabaseKind::Auto => Ok(pg::find_binaries()),
-        DatabaseKind::Postgres => pg::find_binaries().map(Some).ok_or_else(|| {
-            anyhow!(
-                "no PostgreSQL server binaries (initdb, pg_ctl, postgres) in \
-                 /usr/lib/postgresql/*/bin or on PATH; use --database sim"
-            )
-        }),
+        DatabaseKind::Postgres => pg::find_binaries().map(Some).ok_or(LabError::NoPostgres),
     }
 }
 
@@ -90,24 +85,22 @@ impl LabDatabase {
     pub async fn start(
         kind: DatabaseKind,
         max_connections: u32,
-    ) -> Result<(LabDatabase, Option<String>)> {
+    ) -> Result<(LabDatabase, Option<String>), LabError> {
         let Some(bin) = pick(kind)? else {
-            return Ok((LabDatabase::Sim(SimDb::start(max_connections).await?), None));
+            return Ok((start_sim(max_connections).await?, None));
         };
-        match start_real(&bin, max_connections).await {
-            Ok(db) => Ok((db, None)),
+        match PgCluster::start(&bin, max_connections).await {
+            Ok(db) => Ok((LabDatabase::Postgres(db), None)),
             Err(e) if kind == DatabaseKind::Auto => {
                 let note = format!(
-                    "real PostgreSQL from {} did not start ({e:#}); using the simulated database",
-                    bin.display()
+                    "real PostgreSQL from {} did not start ({}); using the simulated database",
+                    bin.display(),
+                    crate::error::line(&e)
                 );
                 tracing::warn!("{note}");
-                Ok((
-                    LabDatabase::Sim(SimDb::start(max_connections).await?),
-                    Some(note),
-                ))
+                Ok((start_sim(max_connections).await?, Some(note)))
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -140,9 +133,9 @@ impl LabDatabase {
         }
     }
 
-    pub async fn stop(&mut self) -> Result<()> {
+    pub async fn stop(&mut self) -> Result<(), LabError> {
         match self {
-            LabDatabase::Postgres(p) => p.stop().await,
+            LabDatabase::Postgres(p) => Ok(p.stop().await?),
             LabDatabase::Sim(s) => {
                 s.shutdown().await;
                 Ok(())
@@ -151,8 +144,9 @@ impl LabDatabase {
     }
 }
 
-async fn start_real(bin: &Path, max_connections: u32) -> Result<LabDatabase> {
-    Ok(LabDatabase::Postgres(
-        PgCluster::start(bin, max_connections).await?,
-    ))
+async fn start_sim(max_connections: u32) -> Result<LabDatabase, LabError> {
+    SimDb::start(max_connections)
+        .await
+        .map(LabDatabase::Sim)
+        .map_err(LabError::SimDatabase)
 }

@@ -44,7 +44,7 @@ pub async fn run_headless(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), LabError> {
     let lab = Lab::start(opts).await?;
-    let line = serde_json::to_string(&Banner::of(&lab)).map_err(anyhow::Error::from)?;
+    let line = serde_json::to_string(&Banner::of(&lab)).map_err(LabError::BannerEncode)?;
     // Whoever started the lab reads the banner; if it cannot be written the lab is no use.
     if let Err(e) = crate::output::stdout(&format!("{line}\n")) {
         lab.shutdown().await?;

@@ -30,7 +30,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
 use serde::Serialize;
 use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
@@ -216,7 +215,7 @@ impl Lab {
 
     /// connscope settings for this lab (see `settings.rs`): scaled staging timings and the
     /// lab's addresses, as dotted keys.
-    pub fn suggested_settings(&self) -> Result<Vec<(String, toml::Value)>> {
+    pub fn suggested_settings(&self) -> Result<Vec<(String, toml::Value)>, LabError> {
         settings::suggested(&self.current.borrow(), &self.addresses())
     }
 
@@ -249,7 +248,7 @@ impl Lab {
             Ok(mut d) => d.remove().map_err(LabError::Cleanup),
             Err(_) => Ok(()),
         };
-        stopped.map_err(LabError::from).and(removed)
+        stopped.and(removed)
     }
 
     fn stop_flapping(&self) {
@@ -308,7 +307,7 @@ async fn apply_database(
     db: &LabDatabase,
     hog: &mut Hog,
     scenario: &Scenario,
-) -> Result<Vec<String>> {
+) -> Result<Vec<String>, LabError> {
     let spec = &scenario.file.database;
     let mut notes = Vec::new();
     match db.sim() {

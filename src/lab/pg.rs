@@ -9,16 +9,68 @@
 //! without either (SIGKILL), a watchdog child stops the cluster and removes the directory
 //! (`watchdog.rs`).
 
-use std::io::Read;
+use std::io::{self, Read};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
-
-use anyhow::{Context, Result, bail};
 
 use super::tempdir::TempDir;
 use super::watchdog::ClusterStop;
+
+type Result<T, E = PgError> = std::result::Result<T, E>;
+
+/// A cluster that could not be made, started, driven or stopped. Each variant keeps its
+/// source; the texts are those the person (and a failing test) has always read.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// A file or directory of the cluster (`writing pg_hba.conf`, `creating the database
+    /// directory`).
+    #[error("{what}")]
+    Io {
+        what: &'static str,
+        source: io::Error,
+    },
+    #[error("{command}: cannot run")]
+    Spawn { command: String, source: io::Error },
+    #[error("{command}: wait")]
+    Wait { command: String, source: io::Error },
+    #[error("{command}: no result after {after:?}")]
+    Timeout { command: String, after: Duration },
+    /// A server command that ended in failure, with what it said.
+    #[error("{command} failed ({status}): {stderr}{stdout}")]
+    Failed {
+        command: String,
+        status: ExitStatus,
+        stderr: String,
+        stdout: String,
+    },
+    /// Every try to start the server failed: the last try's error, and the end of the
+    /// server's log, which says why.
+    #[error("server log: {log_tail}")]
+    Start {
+        log_tail: String,
+        source: Box<PgError>,
+    },
+    /// A step made of several commands (`creating roles and database`).
+    #[error("{what}")]
+    Step {
+        what: &'static str,
+        source: Box<PgError>,
+    },
+    /// The blocking thread running `what` panicked or was cancelled.
+    #[error("{what}")]
+    Task {
+        what: &'static str,
+        source: tokio::task::JoinError,
+    },
+}
+
+impl PgError {
+    fn io(what: &'static str) -> impl FnOnce(io::Error) -> Self {
+        move |source| Self::Io { what, source }
+    }
+}
 
 /// Any one server command (initdb, pg_ctl, psql, pg_basebackup) on a loaded machine.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -140,14 +192,17 @@ impl PgCluster {
             PgCluster::create(&bin, &PgOptions::lab(max_connections))
         })
         .await
-        .context("starting the database")?
+        .map_err(|source| PgError::Task {
+            what: "starting the database",
+            source,
+        })?
     }
 
     /// Creates, starts and prepares a cluster (roles `app` and `o.roles`, database `app`).
     /// Blocks for about a second.
     pub fn create(bin: &Path, o: &PgOptions) -> Result<PgCluster> {
         let as_postgres = running_as_root();
-        let mut dir = TempDir::new("pg").context("creating the database directory")?;
+        let mut dir = TempDir::new("pg").map_err(PgError::io("creating the database directory"))?;
         // From here on a killed process does not leave the cluster running (see `watchdog.rs`).
         dir.guard(Some(&ClusterStop {
             pg_ctl: bin.join("pg_ctl"),
@@ -216,7 +271,8 @@ impl PgCluster {
     /// A physical standby of this cluster (pg_basebackup -R) with the same settings plus
     /// `extra` (e.g. `-c hot_standby=off`), started on a port of its own.
     pub fn standby(&self, extra: &str) -> Result<PgCluster> {
-        let mut dir = TempDir::new("pg").context("creating the standby's directory")?;
+        let mut dir =
+            TempDir::new("pg").map_err(PgError::io("creating the standby's directory"))?;
         dir.guard(Some(&ClusterStop {
             pg_ctl: self.bin.join("pg_ctl"),
             as_postgres: self.as_postgres,
@@ -280,7 +336,7 @@ impl PgCluster {
             .arg(format!("SELECT pg_sleep({secs})"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        cmd.spawn().context("starting psql")
+        cmd.spawn().map_err(PgError::io("starting psql"))
     }
 
     /// pg_ctl restart: a fast shutdown and a start with the same settings.
@@ -305,14 +361,19 @@ impl PgCluster {
             let cmd = self.pg_ctl_stop("fast");
             let stopped = tokio::task::spawn_blocking(move || run(cmd, "pg_ctl stop"))
                 .await
-                .context("pg_ctl stop")
+                .map_err(|source| PgError::Task {
+                    what: "pg_ctl stop",
+                    source,
+                })
                 .and_then(|r| r);
             if let Err(e) = &stopped {
-                tracing::warn!("{e:#}; signalling the postmaster");
+                tracing::warn!("{}; signalling the postmaster", crate::error::line(e));
                 self.kill_postmaster();
             }
         }
-        self.dir.remove().context("removing the database directory")
+        self.dir
+            .remove()
+            .map_err(PgError::io("removing the database directory"))
     }
 
     // ---- making it ----------------------------------------------------------------------
@@ -331,7 +392,8 @@ impl PgCluster {
 
     fn prepare_dir(&self) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(self.dir(), std::fs::Permissions::from_mode(0o700))?;
+        std::fs::set_permissions(self.dir(), std::fs::Permissions::from_mode(0o700))
+            .map_err(PgError::io("making the database directory private"))?;
         self.chown()
     }
 
@@ -381,7 +443,8 @@ impl PgCluster {
             (None, None) => None,
         };
         if let Some(h) = hba {
-            std::fs::write(data.join("pg_hba.conf"), h).context("writing pg_hba.conf")?;
+            std::fs::write(data.join("pg_hba.conf"), h)
+                .map_err(PgError::io("writing pg_hba.conf"))?;
         }
         self.chown()?;
         Ok(extra)
@@ -409,22 +472,27 @@ impl PgCluster {
     /// Starts the server on a free port (a few tries: a port can be taken between choosing
     /// and binding it).
     fn launch(&mut self) -> Result<()> {
-        let mut last = None;
-        for _ in 0..START_TRIES {
-            self.port = free_port()?;
+        let mut tries = 0;
+        let last = loop {
+            tries += 1;
+            self.port = free_port().map_err(PgError::io("choosing a free port"))?;
             match run(self.pg_ctl_start(), "pg_ctl start") {
                 Ok(_) => return Ok(()),
                 Err(e) => {
                     // A start that timed out may have left a postmaster behind.
                     self.kill_postmaster();
-                    last = Some(e);
+                    if tries >= START_TRIES {
+                        break e;
+                    }
                 }
             }
-        }
+        };
         let log = std::fs::read_to_string(self.dir().join("server.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(5).collect();
-        Err(last.unwrap_or_else(|| anyhow::anyhow!("pg_ctl start failed")))
-            .with_context(|| format!("server log: {}", tail.join(" | ")))
+        Err(PgError::Start {
+            log_tail: tail.join(" | "),
+            source: Box::new(last),
+        })
     }
 
     fn create_roles(&self, o: &PgOptions) -> Result<()> {
@@ -437,9 +505,10 @@ impl PgCluster {
         // CREATE DATABASE cannot run inside a transaction: each statement goes on its own.
         sql.push("CREATE DATABASE app OWNER app".into());
         let sql: Vec<&str> = sql.iter().map(String::as_str).collect();
-        self.psql(&sql)
-            .context("creating roles and database")
-            .map(drop)
+        self.psql(&sql).map(drop).map_err(|e| PgError::Step {
+            what: "creating roles and database",
+            source: Box::new(e),
+        })
     }
 
     // ---- ending it ----------------------------------------------------------------------
@@ -483,14 +552,15 @@ impl Drop for PgCluster {
 /// Writes the server's certificate files into the data directory; the settings that use them.
 fn write_tls(data: &Path, t: &ServerTls) -> Result<String> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::write(data.join("server.crt"), &t.cert).context("writing server.crt")?;
+    std::fs::write(data.join("server.crt"), &t.cert).map_err(PgError::io("writing server.crt"))?;
     let key = data.join("server.key");
-    std::fs::write(&key, &t.key).context("writing server.key")?;
+    std::fs::write(&key, &t.key).map_err(PgError::io("writing server.key"))?;
     // PostgreSQL refuses a key that others can read.
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+        .map_err(PgError::io("making server.key private"))?;
     let mut s = " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key".to_string();
     if let Some(ca) = &t.ca {
-        std::fs::write(data.join("ca.crt"), ca).context("writing ca.crt")?;
+        std::fs::write(data.join("ca.crt"), ca).map_err(PgError::io("writing ca.crt"))?;
         s.push_str(" -c ssl_ca_file=ca.crt");
     }
     Ok(s)
@@ -502,7 +572,10 @@ fn run(mut cmd: Command, what: &str) -> Result<Output> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().with_context(|| format!("{what}: cannot run"))?;
+    let mut child = cmd.spawn().map_err(|source| PgError::Spawn {
+        command: what.into(),
+        source,
+    })?;
     // Read both pipes while waiting: a child blocked on a full pipe would never exit.
     let drain = |p: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -517,13 +590,20 @@ fn run(mut cmd: Command, what: &str) -> Result<Output> {
     let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let deadline = Instant::now() + COMMAND_TIMEOUT;
     let status = loop {
-        if let Some(status) = child.try_wait().with_context(|| format!("{what}: wait"))? {
+        let exited = child.try_wait().map_err(|source| PgError::Wait {
+            command: what.into(),
+            source,
+        })?;
+        if let Some(status) = exited {
             break status;
         }
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            bail!("{what}: no result after {COMMAND_TIMEOUT:?}");
+            return Err(PgError::Timeout {
+                command: what.into(),
+                after: COMMAND_TIMEOUT,
+            });
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -533,12 +613,58 @@ fn run(mut cmd: Command, what: &str) -> Result<Output> {
         stderr: stderr.join().unwrap_or_default(),
     };
     if !out.status.success() {
-        bail!(
-            "{what} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim(),
-            String::from_utf8_lossy(&out.stdout).trim()
-        );
+        return Err(PgError::Failed {
+            command: what.into(),
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn a_failed_command_says_its_name_status_and_words() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo 'no such role' >&2; exit 3"]);
+        let e = run(cmd, "psql").expect_err("exit 3 is a failure");
+        assert!(
+            matches!(&e, PgError::Failed { command, status, .. }
+                if command == "psql" && status.code() == Some(3)),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "psql failed (exit status: 3): no such role");
+    }
+
+    #[test]
+    fn a_command_that_cannot_run_keeps_the_io_error() {
+        let cmd = Command::new("/nonexistent/connscope-no-such-program");
+        let e = run(cmd, "initdb").expect_err("no such program");
+        let source = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            source.map(io::Error::kind),
+            Some(io::ErrorKind::NotFound),
+            "{e:?}"
+        );
+        assert!(crate::error::line(&e).starts_with("initdb: cannot run: "));
+    }
+
+    #[test]
+    fn a_start_that_failed_reads_log_tail_then_cause() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo 'is another postmaster running?' >&2; exit 1"]);
+        let e = PgError::Start {
+            log_tail: "FATAL: could not bind".into(),
+            source: Box::new(run(cmd, "pg_ctl start").expect_err("exit 1")),
+        };
+        assert_eq!(
+            crate::error::line(&e),
+            "server log: FATAL: could not bind: pg_ctl start failed (exit status: 1): is another postmaster running?"
+        );
+    }
 }

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, watch};
@@ -24,6 +23,7 @@ use tokio_util::task::TaskTracker;
 
 use super::pgconn;
 use super::scenario::ServiceBehaviour;
+use crate::error::LabError;
 pub(super) use log::{LineStatus, StartupLog};
 
 /// What the service is doing, as its health endpoints report it.
@@ -122,13 +122,15 @@ impl Service {
         db_addr: SocketAddr,
         log_path: &Path,
         behaviour: ServiceBehaviour,
-    ) -> Result<Service> {
+    ) -> Result<Service, LabError> {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
             .await
-            .context("binding the lab service")?;
-        let addr = listener.local_addr()?;
-        let log = StartupLog::create(log_path)
-            .with_context(|| format!("creating {}", log_path.display()))?;
+            .map_err(LabError::ServiceBind)?;
+        let addr = listener.local_addr().map_err(LabError::ServiceAddr)?;
+        let log = StartupLog::create(log_path).map_err(|source| LabError::StartupLog {
+            path: log_path.to_path_buf(),
+            source,
+        })?;
         let ctx = Arc::new(Ctx {
             db_config,
             db_addr,

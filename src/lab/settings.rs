@@ -10,6 +10,7 @@ use toml::Value;
 use super::LabAddresses;
 use super::scenario::Scenario;
 use crate::config::{self, Config, FlagOverride, LoadOptions, Settings};
+use crate::error::LabError;
 
 /// Probe intervals say how often to look, not how the outage went: scaled like the rest but
 /// never so short that a very fast lab hammers its own database with new connections.
@@ -24,7 +25,7 @@ fn dur(d: Duration) -> Value {
 }
 
 /// The staging profile as built in, untouched by files, environment or flags.
-pub(super) fn staging() -> anyhow::Result<Settings> {
+pub(super) fn staging() -> Result<Settings, LabError> {
     let opts = LoadOptions {
         flags: vec![FlagOverride {
             key: "environment",
@@ -33,14 +34,16 @@ pub(super) fn staging() -> anyhow::Result<Settings> {
         }],
         ..LoadOptions::default()
     };
-    Ok(Config::load(&opts)?.settings)
+    Config::load(&opts)
+        .map(|c| c.settings)
+        .map_err(LabError::Settings)
 }
 
 /// Dotted keys and values, every timing key of the staging profile scaled.
 pub(super) fn suggested(
     scenario: &Scenario,
     addresses: &LabAddresses,
-) -> anyhow::Result<Vec<(String, Value)>> {
+) -> Result<Vec<(String, Value)>, LabError> {
     let s = staging()?;
     let mut out: Vec<(String, Value)> =
         vec![("environment".into(), Value::String("staging".into()))];

@@ -6,11 +6,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 
 use super::pgconn;
+use crate::error::LabError;
 
 /// Far above any lab `max_connections`: a server that never refuses does not make the hog
 /// open connections forever.
@@ -64,7 +64,7 @@ impl Hog {
     }
 
     /// `None`: hold nothing. `Some(n)`: fill the server up, then leave `n` slots free.
-    pub(super) async fn set(&mut self, free_slots: Option<u32>) -> Result<HogReport> {
+    pub(super) async fn set(&mut self, free_slots: Option<u32>) -> Result<HogReport, LabError> {
         let Some(free) = free_slots else {
             self.release(self.held.len()).await;
             return Ok(HogReport {
@@ -80,24 +80,25 @@ impl Hog {
         })
     }
 
-    async fn fill(&mut self) -> Result<bool> {
+    async fn fill(&mut self) -> Result<bool, LabError> {
         let deadline = tokio::time::Instant::now() + FILL_BUDGET;
         while self.held.len() < MAX_HELD && tokio::time::Instant::now() < deadline {
             match self.open().await {
                 Ok(held) => self.held.push(held),
                 Err(Some(code)) if code == SqlState::TOO_MANY_CONNECTIONS => return Ok(true),
-                Err(code) => bail!(
-                    "the hog could not open connection {} ({})",
-                    self.held.len() + 1,
-                    code.map_or("no answer".to_string(), |c| c.code().to_string())
-                ),
+                Err(code) => {
+                    return Err(LabError::Hog {
+                        connection: self.held.len() + 1,
+                        answer: code.map_or("no answer".to_string(), |c| c.code().to_string()),
+                    });
+                }
             }
         }
         Ok(false)
     }
 
     /// `Err(Some(sqlstate))` for a server refusal, `Err(None)` for anything else.
-    async fn open(&self) -> std::result::Result<Held, Option<SqlState>> {
+    async fn open(&self) -> Result<Held, Option<SqlState>> {
         let config = pgconn::config("hog", "postgres", "connscope-lab-hog");
         match tokio::time::timeout(CONNECT_TIMEOUT, pgconn::connect(&config, self.addr)).await {
             Ok(Ok((client, conn))) => {

@@ -9,7 +9,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use connscope::lab::pg::{PgCluster, PgOptions, ServerTls};
+pub use connscope::lab::pg::{PgCluster, PgError, PgOptions, ServerTls};
 
 pub struct TempPg {
     /// The TCP port on 127.0.0.1.
@@ -49,8 +49,17 @@ pub fn self_signed_tls() -> ServerTls {
     }
 }
 
-fn ok<T>(r: anyhow::Result<T>, what: &str) -> T {
-    r.unwrap_or_else(|e| panic!("{what}: {e:#}"))
+/// The value, or a panic with `what`, the error and each of its sources (`a: b: c`).
+fn ok<T>(r: Result<T, PgError>, what: &str) -> T {
+    r.unwrap_or_else(|e| {
+        let mut text = format!("{what}: {e}");
+        let mut next = std::error::Error::source(&e);
+        while let Some(s) = next {
+            text.push_str(&format!(": {s}"));
+            next = s.source();
+        }
+        panic!("{text}")
+    })
 }
 
 impl Deref for TempPg {
