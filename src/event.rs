@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -37,6 +38,43 @@ impl Event {
     pub(crate) fn with_vantage(mut self, name: &str) -> Self {
         self.vantage = Some(name.to_string());
         self
+    }
+}
+
+/// The probes' events in the order the run takes them. A probe stamps an event when it
+/// observes the result, but two probes' events can cross in the channel by microseconds; the
+/// order taken is the order the state applies and the recording keeps, so this host's event is
+/// never stamped earlier than one taken before it and a recording reads back in order. A remote
+/// vantage's events keep their agent's clock.
+pub(crate) struct Events {
+    rx: mpsc::Receiver<Event>,
+    newest: Option<DateTime<Utc>>,
+}
+
+impl Events {
+    pub(crate) fn new(rx: mpsc::Receiver<Event>) -> Self {
+        Self { rx, newest: None }
+    }
+
+    /// Cancel-safe, as `mpsc::Receiver::recv` is: nothing changes until an event is taken.
+    pub(crate) async fn recv(&mut self) -> Option<Event> {
+        let ev = self.rx.recv().await?;
+        Some(self.in_order(ev))
+    }
+
+    /// An event already waiting, if any.
+    pub(crate) fn try_recv(&mut self) -> Option<Event> {
+        let ev = self.rx.try_recv().ok()?;
+        Some(self.in_order(ev))
+    }
+
+    fn in_order(&mut self, mut ev: Event) -> Event {
+        if ev.vantage.is_none() {
+            let newest = self.newest.map_or(ev.at, |n| n.max(ev.at));
+            ev.at = newest;
+            self.newest = Some(newest);
+        }
+        ev
     }
 }
 
@@ -646,6 +684,45 @@ pub struct VantageLink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn note_at(at: &str) -> Event {
+        Event::at(
+            at.parse().expect("valid time"),
+            EventBody::Note(Note {
+                probe: "db".into(),
+                level: NoteLevel::Info,
+                message: "x".into(),
+            }),
+        )
+    }
+
+    /// Two probes' events crossed in the channel: the later-taken one is stamped no earlier
+    /// than the one before it; a remote vantage's keeps its agent's clock.
+    #[test]
+    fn events_are_taken_in_order_of_their_stamps() {
+        let (tx, rx) = mpsc::channel(4);
+        let mut events = Events::new(rx);
+        for ev in [
+            note_at("2026-11-25T10:00:00.000002Z"),
+            note_at("2026-11-25T10:00:00.000001Z"),
+            note_at("2026-11-25T09:00:00Z").with_vantage("eu"),
+            note_at("2026-11-25T10:00:01Z"),
+        ] {
+            tx.try_send(ev).expect("room");
+        }
+        let at: Vec<String> = std::iter::from_fn(|| events.try_recv())
+            .map(|e| e.at.to_rfc3339())
+            .collect();
+        assert_eq!(
+            at,
+            [
+                "2026-11-25T10:00:00.000002+00:00",
+                "2026-11-25T10:00:00.000002+00:00",
+                "2026-11-25T09:00:00+00:00",
+                "2026-11-25T10:00:01+00:00",
+            ]
+        );
+    }
 
     #[test]
     fn an_event_is_one_flat_json_object_tagged_by_kind() {

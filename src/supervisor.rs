@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::SetupError;
-use crate::event::{Event, EventBody, ProbeEnd, ProbeEnded, ProbesStarted};
+use crate::event::{Event, EventBody, Events, ProbeEnd, ProbeEnded, ProbesStarted};
 use crate::probe::{self, Command, Control, ControlHandle, Ctx, Kind, Mode};
 
 /// Events in flight between probes and the state; probes wait (briefly) when it is full.
@@ -132,7 +132,7 @@ impl Running {
         kinds: &BTreeSet<Kind>,
         mode: Mode,
         force: bool,
-    ) -> Result<(Running, mpsc::Receiver<Event>), SetupError> {
+    ) -> Result<(Running, Events), SetupError> {
         let (tx, rx) = mpsc::channel(CHANNEL);
         let (control, ctl) = probe::control();
         let mut r = Running {
@@ -161,7 +161,7 @@ impl Running {
             r.spawn(*k, mode, &ctl)?;
         }
         tracing::debug!(probes = ?kinds, ?mode, tasks = r.tasks.len(), "probes started");
-        Ok((r, rx))
+        Ok((r, Events::new(rx)))
     }
 
     fn ctx(&self) -> Option<Ctx> {

@@ -105,7 +105,7 @@ pub(crate) async fn run(
     tracing::info!("agent: shutting down");
     shutdown.cancel();
     running.shutdown().await;
-    while let Ok(ev) = rx.try_recv() {
+    while let Some(ev) = rx.try_recv() {
         ingest(&hub, recorder.as_mut(), &ev);
     }
     stop_server(server, &hub).await;

@@ -2,11 +2,10 @@
 //! exit code a script can act on.
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
 
 use crate::cli::{CheckArgs, Format, Global};
 use crate::error::AppResult;
-use crate::event::{Event, EventBody, RunEnded};
+use crate::event::{Event, EventBody, Events, RunEnded};
 use crate::exit::ExitCode;
 use crate::probe::Mode;
 use crate::record::{Header, Recorder};
@@ -80,11 +79,7 @@ impl Intake {
     /// Events until every probe has ended or a signal came; then every probe is awaited and
     /// what it still sent is taken too. The run's end comes last: its time is the moment
     /// judged.
-    async fn until_done(
-        &mut self,
-        running: Running,
-        mut rx: mpsc::Receiver<Event>,
-    ) -> DateTime<Utc> {
+    async fn until_done(&mut self, running: Running, mut rx: Events) -> DateTime<Utc> {
         // One listener for the whole run: a signal between two events must not be missed.
         let signal = crate::signal::shutdown();
         tokio::pin!(signal);
@@ -99,7 +94,7 @@ impl Intake {
         };
         // Every probe is awaited first: how each ended (cancelled, crashed) is evidence too.
         running.shutdown().await;
-        while let Ok(ev) = rx.try_recv() {
+        while let Some(ev) = rx.try_recv() {
             self.take(&ev);
         }
         let end = Event::now(EventBody::RunEnded(RunEnded { interrupted }));

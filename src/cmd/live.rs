@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::Global;
 use crate::config::{Config, LoadOptions};
 use crate::error::{AppError, AppResult};
-use crate::event::{Event, EventBody, LabScenario};
+use crate::event::{Event, EventBody, Events, LabScenario};
 use crate::exit::ExitCode;
 use crate::lab::{Lab, LabOptions};
 use crate::probe::capacity::CapacityParams;
@@ -187,11 +187,7 @@ pub(super) fn ended_by() -> ExitCode {
 
 /// Events from the probes: recorded (if asked), then to the dashboard. Ends when every probe
 /// has stopped and the session dropped its sender; true when the recording is incomplete.
-async fn forward(
-    mut rx: mpsc::Receiver<Event>,
-    mut recorder: Option<Recorder>,
-    feed: mpsc::Sender<Feed>,
-) -> bool {
+async fn forward(mut rx: Events, mut recorder: Option<Recorder>, feed: mpsc::Sender<Feed>) -> bool {
     let mut delivering = true;
     let mut failure_shown = false;
     while let Some(ev) = rx.recv().await {
