@@ -352,6 +352,45 @@ fn panel_capacity_pool_running_with_borrowers_waiting() {
     insta::assert_snapshot!(text);
 }
 
+/// A full server refused the headroom check: the pool opened nothing, and the section says
+/// why in the judge's words — not "0 acquired" and "no database attempts during the run".
+#[test]
+fn panel_capacity_pool_that_opened_nothing_says_why() {
+    let mut started = fixtures::pool_started(1);
+    if let crate::event::EventBody::PoolStarted(s) = &mut started {
+        s.max_connections = 0;
+        s.capped = true;
+    }
+    let ev = vec![
+        (0.0, started),
+        (
+            0.1,
+            crate::event::EventBody::PoolFinished(crate::event::PoolFinished {
+                run: 1,
+                elapsed_ms: 21.9,
+                totals: Default::default(),
+                aborted: true,
+                reason: Some(
+                    "nothing opened: the server refused the headroom check \
+                     (too_many_connections: sorry, too many clients already): nothing more \
+                     is opened"
+                        .into(),
+                ),
+            }),
+        ),
+    ];
+    let mut a = app(build(staging_config(), &ev));
+    let text = panel(panels::capacity::render, &mut a, 64, 8);
+    assert!(
+        text.contains("! pool: nothing opened: the server refused"),
+        "{text}"
+    );
+    assert!(text.contains("too many clients already"), "{text}");
+    assert!(!text.contains("0 acquired"), "{text}");
+    assert!(!text.contains("beneath"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
 #[test]
 fn panel_capacity_none_yet() {
     let mut a = app(healthy_state());

@@ -131,7 +131,8 @@ fn label_words() -> BTreeSet<String> {
          MASKED PAUSED LAB REPLAY PROBES ENDED PASS WARN FAIL scenario switching elapsed \
          direct Postgres Cloud SQL unix socket waiting for the first probe results every \
          target met quit help zoom mask unmask focus pause resume speed seek next \
-         nothing logged shown ever closes initialization database connection",
+         nothing logged shown ever closes initialization database connection pool headroom \
+         check beneath acquired borrowers",
     );
     for (_, keys, what) in Keymap::default_for(&ViewMode::Replay).help() {
         text.push_str(&format!(" {keys} {what}"));

@@ -32,6 +32,10 @@ pub struct PoolJudgement {
     /// History: newer evidence (a lab scenario switch) contradicts it; not judged.
     pub past: bool,
     pub(crate) past_because: Option<String>,
+    /// It could not run at all (no room, a connection sqlx cannot make): the line says why,
+    /// and there are no figures to show.
+    #[serde(skip)]
+    pub(crate) ran: bool,
 }
 
 /// The configured threshold, or a tenth of the run's acquire timeout.
@@ -108,7 +112,8 @@ fn figures(run: &PoolRun, warn_ms: f64) -> (Verdict, String) {
 pub(crate) fn judge(s: &State) -> Option<PoolJudgement> {
     let run = s.pool.last.as_ref()?;
     let warn = wait_warn_ms(s, run);
-    let (verdict, line) = match could_not_run(run) {
+    let not_run = could_not_run(run);
+    let (verdict, line) = match not_run {
         // Said, not a pass; nothing ran, so nothing lay beneath it.
         Some(why) => (Verdict::Warn, format!("pool: {why}")),
         None => {
@@ -129,6 +134,7 @@ pub(crate) fn judge(s: &State) -> Option<PoolJudgement> {
         wait_warn_ms: warn,
         past: past_because.is_some(),
         past_because,
+        ran: not_run.is_none(),
     })
 }
 

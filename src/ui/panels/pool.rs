@@ -63,7 +63,7 @@ fn chart(run: &PoolRun, width: usize, view: &View) -> Option<Line<'static>> {
     Some(Line::from(spans))
 }
 
-fn headline(run: &PoolRun, width: usize, view: &View) -> Line<'static> {
+fn headline(run: &PoolRun, j: &PoolJudgement, width: usize, view: &View) -> Line<'static> {
     let p = &view.palette;
     let st = &run.started;
     let mut pieces = match &run.finished {
@@ -110,7 +110,7 @@ fn headline(run: &PoolRun, width: usize, view: &View) -> Line<'static> {
         format!(" · {} borrowers", st.borrowers),
         p.muted,
     ));
-    if let Some(why) = run.stopped_early() {
+    if let Some(why) = run.stopped_early().filter(|_| j.ran) {
         pieces.push(Piece::one(
             1,
             format!(" · ended early: {}", view.text(why)),
@@ -120,17 +120,23 @@ fn headline(run: &PoolRun, width: usize, view: &View) -> Line<'static> {
     Line::from(text::pack(pieces, width))
 }
 
+/// The judge's mark and colour: ✓ pass, ! warn, ✗ fail; `·` for history.
+fn mark(j: &PoolJudgement, view: &View) -> (&'static str, Style) {
+    let p = &view.palette;
+    match (j.past, j.verdict) {
+        (true, _) => ("·", p.muted),
+        (false, Verdict::Pass) => (OK, p.ok),
+        (false, Verdict::Warn) => (WARN, p.warn),
+        (false, Verdict::Fail) => (FAIL, p.fail),
+    }
+}
+
 /// `✗ 40 acquired · T 7 timeouts · 0 errors`: the judge's mark first (✓ pass, ! warn, ✗ fail;
 /// `·` for history), so the weight reads without colour.
 fn counts(run: &PoolRun, j: &PoolJudgement, width: usize, view: &View) -> Line<'static> {
     let p = &view.palette;
     let t = &run.totals;
-    let (mark, style) = match (j.past, j.verdict) {
-        (true, _) => ("·", p.muted),
-        (false, Verdict::Pass) => (OK, p.ok),
-        (false, Verdict::Warn) => (WARN, p.warn),
-        (false, Verdict::Fail) => (FAIL, p.fail),
-    };
+    let (mark, style) = mark(j, view);
     let bad = |n: u64| if n > 0 { p.fail } else { p.muted };
     let mut pieces = vec![
         Piece::one(0, format!("{mark} "), style),
@@ -198,6 +204,20 @@ fn beneath(run: &PoolRun, width: usize, view: &View) -> Vec<Line<'static>> {
     )
 }
 
+/// A run that opened nothing: the judge's words for why (`! pool: nothing opened: the server
+/// refused the headroom check …`), wrapped, in place of figures it does not have.
+fn not_run(j: &PoolJudgement, width: usize, view: &View) -> Vec<Line<'static>> {
+    let (mark, style) = mark(j, view);
+    text::wrap(
+        &[
+            Span::styled(format!("{mark} "), style),
+            Span::styled(view.text(&j.line).into_owned(), style),
+        ],
+        width,
+        2,
+    )
+}
+
 /// The section in at most `rows` lines of `width`: the counts and what lay beneath first,
 /// then the chart, the headline and the wait figures as room allows (in reading order).
 pub(crate) fn lines(
@@ -209,15 +229,18 @@ pub(crate) fn lines(
 ) -> Vec<Line<'static>> {
     // (rank, lines): lower ranks stay longer; drawn in this order.
     let head_rank = if run.running() { 1 } else { 3 };
-    let mut parts: Vec<(u8, Vec<Line<'static>>)> = vec![
-        (head_rank, vec![headline(run, width, view)]),
-        (0, vec![counts(run, j, width, view)]),
-        (4, vec![waits(run, j, width, view)]),
-    ];
-    if let Some(c) = chart(run, width, view) {
-        parts.push((2, vec![c]));
+    let mut parts: Vec<(u8, Vec<Line<'static>>)> =
+        vec![(head_rank, vec![headline(run, j, width, view)])];
+    if j.ran {
+        parts.push((0, vec![counts(run, j, width, view)]));
+        parts.push((4, vec![waits(run, j, width, view)]));
+        if let Some(c) = chart(run, width, view) {
+            parts.push((2, vec![c]));
+        }
+        parts.push((1, beneath(run, width, view)));
+    } else {
+        parts.push((0, not_run(j, width, view)));
     }
-    parts.push((1, beneath(run, width, view)));
     loop {
         let n: usize = parts.iter().map(|(_, l)| l.len()).sum();
         if n <= rows || parts.len() <= 1 {
