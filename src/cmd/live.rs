@@ -118,6 +118,11 @@ async fn session(
 ) -> AppResult<ExitCode> {
     let state_cfg = StateConfig::from_config(&config);
     let command = if lab.is_some() { "lab" } else { "watch" };
+    // The headroom rule keeps connscope off slots that others' work needs. The lab's database
+    // is its own temporary cluster, full only of its own hog: there the capacity test and the
+    // pool probe go where the service's connections go (marked FORCED past the headroom), so
+    // `db-capacity` shows what the service feels.
+    let force = g.force || lab.is_some();
     let recorder = match &g.record {
         Some(path) => Some(Recorder::create(
             path,
@@ -125,7 +130,7 @@ async fn session(
         )?),
         None => None,
     };
-    let (mut running, rx) = Running::start(&config, &kinds, Mode::Live, g.force)?;
+    let (mut running, rx) = Running::start(&config, &kinds, Mode::Live, force)?;
     running.attach(agents, Reach::Live);
     if let (Some(lab), Some(tx)) = (&lab, running.events()) {
         let info = lab.current();
@@ -142,7 +147,7 @@ async fn session(
     let commands = tokio::spawn(commands(out_rx, running, lab));
     let shutdown = CancellationToken::new();
     let dashboard = ui::run(
-        ui_options(&config, mode, g.force),
+        ui_options(&config, mode, force),
         State::new(state_cfg),
         feed_rx,
         out_tx,

@@ -28,6 +28,7 @@ mod watchdog;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -104,8 +105,9 @@ pub struct Lab {
     db_dir: Option<PathBuf>,
     proxy: std::sync::Arc<Proxy>,
     service: Service,
-    hog: Mutex<Hog>,
-    flapper: std::sync::Mutex<Option<CancellationToken>>,
+    hog: Arc<Mutex<Hog>>,
+    flapper: Background,
+    keeper: Background,
     dir: std::sync::Mutex<TempDir>,
     notes: Vec<String>,
 }
@@ -144,12 +146,14 @@ impl Lab {
             db_dir,
             proxy,
             service,
-            hog: Mutex::new(hog),
-            flapper: std::sync::Mutex::new(None),
+            hog: Arc::new(Mutex::new(hog)),
+            flapper: Background::default(),
+            keeper: Background::default(),
             dir: std::sync::Mutex::new(dir),
             notes,
         };
         lab.start_flapping(&scenario);
+        lab.keep_full(&scenario);
         Ok(lab)
     }
 
@@ -195,9 +199,10 @@ impl Lab {
     /// database's free slots, the service's behaviour (and a restart when the scenario asks).
     pub async fn switch(&self, name: &str) -> Result<(), LabError> {
         let scenario = Scenario::builtin(name, self.opts.time_scale)?;
-        self.stop_flapping();
+        self.flapper.stop();
         self.proxy.set_faults(scenario.faults());
         self.start_flapping(&scenario);
+        self.keeper.stop();
         {
             let db = self.db.lock().await;
             let mut hog = self.hog.lock().await;
@@ -205,6 +210,7 @@ impl Lab {
                 tracing::info!("{note}");
             }
         }
+        self.keep_full(&scenario);
         self.service.set_behaviour(scenario.service());
         if scenario.file.service.restart_on_enter {
             self.service.restart();
@@ -239,7 +245,8 @@ impl Lab {
 
     /// Stops everything and removes the temporary directories.
     pub async fn shutdown(self) -> Result<(), LabError> {
-        self.stop_flapping();
+        self.flapper.stop();
+        self.keeper.stop();
         self.service.shutdown().await;
         self.hog.lock().await.release(usize::MAX).await;
         self.proxy.shutdown().await;
@@ -251,22 +258,11 @@ impl Lab {
         stopped.and(removed)
     }
 
-    fn stop_flapping(&self) {
-        if let Ok(mut f) = self.flapper.lock()
-            && let Some(token) = f.take()
-        {
-            token.cancel();
-        }
-    }
-
     fn start_flapping(&self, scenario: &Scenario) {
         let Some((every, flap_faults)) = scenario.flap() else {
             return;
         };
-        let token = CancellationToken::new();
-        if let Ok(mut f) = self.flapper.lock() {
-            *f = Some(token.clone());
-        }
+        let token = self.flapper.start();
         tokio::spawn(flap(
             self.proxy.clone(),
             scenario.faults(),
@@ -275,13 +271,49 @@ impl Lab {
             token,
         ));
     }
+
+    /// A scenario whose database has no free slot keeps it so: a slot someone gives up (a
+    /// probe's connection closing, the service restarting, a pool closing) is taken back, as
+    /// other clients would take it in the outage — not left for the next attempt to find.
+    fn keep_full(&self, scenario: &Scenario) {
+        if scenario.file.database.free_slots == Some(0) {
+            let token = self.keeper.start();
+            tokio::spawn(slot_hog::keep_full(self.hog.clone(), token));
+        }
+    }
+}
+
+/// A background task of the lab's current scenario, stopped through its token.
+#[derive(Default)]
+struct Background(std::sync::Mutex<Option<CancellationToken>>);
+
+impl Background {
+    /// A token for a new task; the one before it is stopped.
+    fn start(&self) -> CancellationToken {
+        let token = CancellationToken::new();
+        if let Ok(mut slot) = self.0.lock()
+            && let Some(old) = slot.replace(token.clone())
+        {
+            old.cancel();
+        }
+        token
+    }
+
+    fn stop(&self) {
+        if let Ok(mut slot) = self.0.lock()
+            && let Some(token) = slot.take()
+        {
+            token.cancel();
+        }
+    }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
         // Best effort when `shutdown` was not awaited: tasks stop through their tokens, the
         // real database is stopped and directories removed by their own drops.
-        self.stop_flapping();
+        self.flapper.stop();
+        self.keeper.stop();
     }
 }
 

@@ -4,10 +4,13 @@
 //! 53300 from their own limit.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
+use tokio_util::sync::CancellationToken;
 
 use super::pgconn;
 use crate::error::LabError;
@@ -18,6 +21,11 @@ const MAX_HELD: usize = 500;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const FILL_BUDGET: Duration = Duration::from_secs(20);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often a full server is looked at for a slot given up: well inside the lab's 1 s
+/// attempt interval, so the slot is the hog's again before a probe finds it.
+const KEEP_EVERY: Duration = Duration::from_millis(100);
+/// A take-back that is not answered by then is given up until the next look.
+const TAKE_BACK_TIMEOUT: Duration = Duration::from_secs(1);
 
 struct Held {
     client: tokio_postgres::Client,
@@ -112,10 +120,35 @@ impl Hog {
         }
     }
 
+    /// Takes every slot given up since the last look; a refusal (the server full) ends it.
+    async fn take_back(&mut self) {
+        while self.held.len() < MAX_HELD {
+            match tokio::time::timeout(TAKE_BACK_TIMEOUT, self.open()).await {
+                Ok(Ok(held)) => self.held.push(held),
+                _ => return,
+            }
+        }
+    }
+
     pub(super) async fn release(&mut self, n: usize) {
         let keep = self.held.len().saturating_sub(n);
         for held in self.held.split_off(keep) {
             held.close().await;
+        }
+    }
+}
+
+/// Keeps a full server full until `cancel` (see `Lab::keep_full`).
+pub(super) async fn keep_full(hog: Arc<Mutex<Hog>>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(KEEP_EVERY) => {}
+        }
+        // A connect cut off by the cancel is dropped, and with it its socket.
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = async { hog.lock().await.take_back().await } => {}
         }
     }
 }

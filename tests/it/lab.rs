@@ -554,6 +554,25 @@ async fn assert_capacity(lab: &Lab) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// `db-capacity` keeps the server full: a slot given up (`held`, opened before the switch, so
+/// the hog filled the server around it) is the hog's again, and a new connection is refused.
+async fn assert_slot_taken_back(lab: &Lab, held: Pg) {
+    let before = lab.hog_held().await;
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lab.hog_held().await <= before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        lab.hog_held().await,
+        before + 1,
+        "the hog took the slot back"
+    );
+    let direct = addr_of(&lab.addresses().direct_database_url);
+    let r = pg_within(direct, STEP).await.expect("answers in time");
+    assert_eq!(code_of(r), Some(SqlState::TOO_MANY_CONNECTIONS));
+}
+
 async fn assert_cleaned_up(lab: Lab) {
     let dirs = lab.temp_dirs();
     assert!(dirs.iter().all(|d| d.exists()));
@@ -590,9 +609,13 @@ async fn lab_on_the_simulated_database_plays_every_scenario() {
     }
     assert_healthy(&lab).await;
 
+    let held = pg(addr_of(&a.direct_database_url), "app")
+        .await
+        .expect("connects");
     lab.switch("db-capacity").await.expect("switch");
     assert_eq!(lab.current().name, "db-capacity");
     assert_capacity(&lab).await;
+    assert_slot_taken_back(&lab, held).await;
 
     lab.switch("startup-timeout").await.expect("switch");
     assert_eq!(lab.hog_held().await, 0, "the hog lets go");
@@ -619,8 +642,12 @@ async fn lab_on_real_postgres_fails_phase_three_then_recovers() {
 
     lab.switch("healthy").await.expect("switch");
     assert_healthy(&lab).await;
+    let held = pg(addr_of(&lab.addresses().direct_database_url), "app")
+        .await
+        .expect("connects");
     lab.switch("db-capacity").await.expect("switch");
     assert_capacity(&lab).await;
+    assert_slot_taken_back(&lab, held).await;
     assert_cleaned_up(lab).await;
 }
 
