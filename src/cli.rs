@@ -265,6 +265,15 @@ pub struct Global {
     /// The service's startup log (`-` for standard input).
     #[arg(long = "startup-log", global = true, value_name = "FILE")]
     pub startup_log: Option<String>,
+    /// The zone of startup-log timestamps written without one: UTC (default, a container's),
+    /// local (this machine's), or an offset such as +05:30.
+    #[arg(
+        long = "log-timezone",
+        global = true,
+        value_name = "ZONE",
+        allow_hyphen_values = true
+    )]
+    pub log_timezone: Option<String>,
     /// Health checks per endpoint (consistent failure: 2 of 3).
     #[arg(long, global = true, value_name = "N")]
     pub tries: Option<u32>,
@@ -356,6 +365,11 @@ impl Global {
             "startup.log",
             "--startup-log",
             self.startup_log.clone().map(Value::String),
+        );
+        add(
+            "startup.timezone",
+            "--log-timezone",
+            self.log_timezone.clone().map(Value::String),
         );
         add("health.tries", "--tries", self.tries.map(int));
         add(

@@ -9,6 +9,7 @@ pub(crate) mod schema;
 mod source;
 pub mod target;
 mod validate;
+mod zone;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub use findings::{ConfigFinding, FindingLevel};
 pub use schema::*;
 pub use source::Source;
 pub use target::{ChannelBinding, DbHost, DbTarget, EnvSnapshot, SslMode, TargetSessionAttrs};
+pub use zone::LogZone;
 
 use layers::{FileLayer, Layered};
 

@@ -277,6 +277,8 @@ pub struct Startup {
     pub command: Option<String>,
     /// `json` (one object per line) or `regex` (the patterns below).
     pub format: LogFormat,
+    /// The zone of timestamps written without one: `UTC` (a container's), `local`, `+05:30`.
+    pub timezone: super::LogZone,
     pub patterns: Patterns,
     pub phases: Vec<Phase>,
     #[serde(with = "dur")]
@@ -291,6 +293,7 @@ impl Default for Startup {
             log: None,
             command: None,
             format: LogFormat::Json,
+            timezone: super::LogZone::default(),
             patterns: Patterns::default(),
             phases: Phase::outage_defaults(),
             total_budget: Duration::from_secs(120),

@@ -133,6 +133,62 @@ fn a_phase_that_never_ends_is_stalled() {
     assert!(any_reason(&v, "startup phase 3 database stalled"), "{v:#}");
 }
 
+/// Python logging prints local time with no zone. On a machine 5 h west of UTC (POSIX
+/// `TZ=XYZ+5`: no zone database needed), a phase 3 begun 30 s ago is 30 s old read in the
+/// zone it was written in (`--log-timezone local`, or the offset), and five hours old —
+/// stalled — read as UTC, the default (a container's logs).
+#[test]
+fn a_zone_less_log_is_read_in_the_zone_it_was_written_in() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wall = chrono::Utc::now().naive_utc() - chrono::TimeDelta::hours(5);
+    let at = |ago: i64| {
+        (wall - chrono::TimeDelta::seconds(ago))
+            .format("%Y-%m-%d %H:%M:%S,%3f")
+            .to_string()
+    };
+    let lines = [
+        format!("{} INFO app.startup: Phase 1/7 init: started", at(33)),
+        format!("{} INFO app.startup: Phase 1/7 init: completed", at(32)),
+        format!(
+            "{} INFO app.startup: Phase 2/7 dependencies: started",
+            at(32)
+        ),
+        format!(
+            "{} INFO app.startup: Phase 2/7 dependencies: completed",
+            at(30)
+        ),
+        format!("{} INFO app.startup: Phase 3/7 database: started", at(30)),
+    ];
+    let log = dir.path().join("startup.log");
+    std::fs::write(&log, lines.join("\n") + "\n").expect("write the log");
+    let log = log.display().to_string();
+    let phase3 = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["check", "--env", "staging", "--only", "startup"];
+        args.extend(["--startup-log", &log, "--format", "json"]);
+        args.extend(extra);
+        let r = run(&args, env);
+        r.json()["startup"]["phases"][2].clone()
+    };
+    let west = [("TZ", "XYZ+5")];
+    for (extra, env) in [
+        (&["--log-timezone", "local"][..], &west[..]),
+        (&["--log-timezone", "-05:00"][..], &[][..]),
+    ] {
+        let p = phase3(extra, env);
+        assert_eq!(p["verdict"], "running", "{extra:?}: {p}");
+        let d = p["duration_s"].as_f64().unwrap_or(-1.0);
+        assert!((25.0..600.0).contains(&d), "{extra:?}: {p}");
+    }
+    let as_utc = phase3(&[], &west);
+    assert_eq!(as_utc["verdict"], "stalled", "{as_utc}");
+    assert!(
+        as_utc["duration_s"]
+            .as_f64()
+            .is_some_and(|d| d > 4.9 * 3600.0),
+        "{as_utc}"
+    );
+}
+
 /// A log whose phase 3 began `ago` before now, phases 1 and 2 done.
 fn log_started(dir: &Path, ago: Duration) -> PathBuf {
     let now = chrono::Utc::now();

@@ -32,7 +32,7 @@
 //!   - completed: `completed complete done ok success succeeded finished finish passed pass end ended`
 //!   - failed: `failed fail failure error errored timeout timed_out aborted`
 //! - `timestamp` (or `ts`, `time`, `@timestamp`): RFC 3339 (`T` or a space between date and
-//!   time), a zone-less `YYYY-MM-DD HH:MM:SS[.fff]` or Python's `,fff` (taken as UTC), or a
+//!   time), a zone-less `YYYY-MM-DD HH:MM:SS[.fff]` or Python's `,fff` (in `startup.timezone`, UTC by default), or a
 //!   Unix time as a number (seconds; milliseconds when larger than 1e11). Without a timestamp
 //!   field, a timestamp at the start of the line's prefix is used, else the time the line was
 //!   read — right for a log followed live, wrong for an old file, so give timestamps.

@@ -129,6 +129,8 @@ pub struct Matcher {
     names: Vec<String>,
     /// Each configured name as lower-case tokens, to find "database" in "phase_3_database".
     name_tokens: Vec<Vec<String>>,
+    /// The zone of timestamps written without one.
+    zone: config::LogZone,
 }
 
 impl Matcher {
@@ -143,6 +145,7 @@ impl Matcher {
             patterns,
             names,
             name_tokens,
+            zone: cfg.timezone,
         })
     }
 
@@ -278,13 +281,13 @@ pub(crate) fn read(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> (Shape, P
 fn structured(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> (Shape, Parsed) {
     if let Some((start, obj)) = find_object(line) {
         // A shipper prefix (`2026-… stdout F {…}`) may carry the only timestamp there is.
-        let fallback_ts = leading_ts(&line[..start]).unwrap_or(read_at);
+        let fallback_ts = m.leading_ts(&line[..start]).unwrap_or(read_at);
         return object(m, &obj, fallback_ts);
     }
     if line.trim_start().starts_with('{') {
         return (Shape::Json, Parsed::Skip(Skip::NotJson));
     }
-    let fallback_ts = leading_ts(line).unwrap_or(read_at);
+    let fallback_ts = m.leading_ts(line).unwrap_or(read_at);
     if let Some(obj) = logfmt::record(line) {
         return (Shape::Logfmt, record(m, &obj, fallback_ts, None));
     }
@@ -302,7 +305,7 @@ fn object(m: &Matcher, obj: &Map<String, Value>, fallback_ts: DateTime<Utc>) -> 
     if json_payload.is_none() && text_payload.is_none() {
         return (Shape::Json, record(m, obj, fallback_ts, None));
     }
-    let ts = match json_ts(obj) {
+    let ts = match json_ts(m, obj) {
         Some(Ok(t)) => t,
         Some(Err(())) => return (Shape::CloudLogging, Parsed::Skip(Skip::BadTimestamp)),
         None => fallback_ts,
@@ -323,7 +326,7 @@ fn record(
     fallback_ts: DateTime<Utc>,
     fallback_level: Option<&str>,
 ) -> Parsed {
-    let ts = match json_ts(obj) {
+    let ts = match json_ts(m, obj) {
         Some(Ok(t)) => t,
         Some(Err(())) => return Parsed::Skip(Skip::BadTimestamp),
         None => fallback_ts,
@@ -407,12 +410,12 @@ fn find_object(line: &str) -> Option<(usize, Map<String, Value>)> {
 }
 
 /// `None` when no timestamp field is there, `Some(Err)` when one is there but unreadable.
-fn json_ts(obj: &Map<String, Value>) -> Option<Result<DateTime<Utc>, ()>> {
+fn json_ts(m: &Matcher, obj: &Map<String, Value>) -> Option<Result<DateTime<Utc>, ()>> {
     let v = ["timestamp", "ts", "time", "@timestamp", "asctime"]
         .iter()
         .find_map(|k| obj.get(*k).filter(|v| !v.is_null()))?;
     let t = match v {
-        Value::String(s) => parse_ts(s),
+        Value::String(s) => m.parse_ts(s),
         Value::Number(n) => n.as_f64().and_then(epoch_ts),
         _ => None,
     };
@@ -452,7 +455,7 @@ fn parse_text_line(m: &Matcher, p: &Patterns, line: &str, read_at: DateTime<Utc>
         }
     }
     if let Some(c) = p.exit.captures(line) {
-        let ts = match text_ts(&c, line, read_at) {
+        let ts = match text_ts(m, &c, line, read_at) {
             Ok(t) => t,
             Err(skip) => return Parsed::Skip(skip),
         };
@@ -478,7 +481,7 @@ fn text_phase(
     let Some(phase) = c.name("phase").and_then(|g| m.phase_of_str(g.as_str())) else {
         return Parsed::Skip(Skip::UnknownPhase);
     };
-    let ts = match text_ts(c, line, read_at) {
+    let ts = match text_ts(m, c, line, read_at) {
         Ok(t) => t,
         Err(skip) => return Parsed::Skip(skip),
     };
@@ -488,39 +491,58 @@ fn text_phase(
 
 /// The `ts` group when it matched; otherwise a timestamp leading the line; otherwise `read_at`.
 fn text_ts(
+    m: &Matcher,
     c: &regex::Captures<'_>,
     line: &str,
     read_at: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, Skip> {
     match c.name("ts") {
-        Some(g) => parse_ts(g.as_str()).ok_or(Skip::BadTimestamp),
-        None => Ok(leading_ts(line).unwrap_or(read_at)),
+        Some(g) => m.parse_ts(g.as_str()).ok_or(Skip::BadTimestamp),
+        None => Ok(m.leading_ts(line).unwrap_or(read_at)),
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Pieces shared by both formats
 
-/// RFC 3339 (`T`, `t` or space between date and time), or a zone-less
-/// `YYYY-MM-DD[T ]HH:MM:SS[.fff]` (Python logging's `,fff` too) taken as UTC.
-pub(crate) fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    let s = s
-        .trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .trim();
-    // Anything longer is not a timestamp; the bound also keeps chrono's work trivial.
-    if s.len() < 10 || s.len() > 40 {
-        return None;
+impl Matcher {
+    /// RFC 3339 (`T`, `t` or space between date and time), or a zone-less
+    /// `YYYY-MM-DD[T ]HH:MM:SS[.fff]` (Python logging's `,fff` too) in `startup.timezone`.
+    pub(crate) fn parse_ts(&self, s: &str) -> Option<DateTime<Utc>> {
+        let s = s
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim();
+        // Anything longer is not a timestamp; the bound also keeps chrono's work trivial.
+        if s.len() < 10 || s.len() > 40 {
+            return None;
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Some(t.with_timezone(&Utc));
+        }
+        let s = s.replacen(',', ".", 1);
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(&s, f).ok())
+            .and_then(|n| self.zone.resolve(n))
     }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
+
+    /// A timestamp at the very start of `text`: `[…]`, one token, or date and time as two
+    /// tokens.
+    pub(crate) fn leading_ts(&self, text: &str) -> Option<DateTime<Utc>> {
+        let text = text.trim_start();
+        if let Some(rest) = text.strip_prefix('[') {
+            return self.parse_ts(rest.split(']').next()?);
+        }
+        let mut words = text.split_whitespace();
+        let first = words.next()?;
+        if let Some(t) = self.parse_ts(first) {
+            return Some(t);
+        }
+        let second = words.next()?;
+        self.parse_ts(&format!("{first} {second}"))
     }
-    let s = s.replacen(',', ".", 1);
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(&s, f).ok())
-        .map(|n| n.and_utc())
 }
 
 /// Unix time as a JSON number: seconds, or milliseconds when too large to be seconds.
@@ -532,21 +554,6 @@ fn epoch_ts(v: f64) -> Option<DateTime<Utc>> {
     let micros = if v < 1e11 { v * 1e6 } else { v * 1e3 };
     // `as` saturates on overflow; from_timestamp_micros then rejects it.
     DateTime::from_timestamp_micros(micros as i64)
-}
-
-/// A timestamp at the very start of `text`: `[…]`, one token, or date and time as two tokens.
-pub(crate) fn leading_ts(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim_start();
-    if let Some(rest) = text.strip_prefix('[') {
-        return parse_ts(rest.split(']').next()?);
-    }
-    let mut words = text.split_whitespace();
-    let first = words.next()?;
-    if let Some(t) = parse_ts(first) {
-        return Some(t);
-    }
-    let second = words.next()?;
-    parse_ts(&format!("{first} {second}"))
 }
 
 /// Lower-case, trimmed, `-` and spaces as `_`: `In-Progress` and `in progress` read alike.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{Matcher, Parsed, Shape, Skip, leading_ts, object, read};
+use super::{Matcher, Parsed, Shape, Skip, object, read};
 
 /// A multi-line record longer than this (lines or bytes) is given up on: a stray `{` must
 /// not make the reader hold the rest of the log.
@@ -66,7 +66,7 @@ impl SourceParser {
         let dated = match &parsed {
             Parsed::Phase(p) => Some(p.ts),
             Parsed::Exit(x) => Some(x.ts),
-            Parsed::Skip(_) => leading_ts(line),
+            Parsed::Skip(_) => self.matcher.leading_ts(line),
         };
         if let Some(t) = dated.filter(|t| *t != fallback) {
             self.last_ts = Some(self.last_ts.map_or(t, |l| l.max(t)));

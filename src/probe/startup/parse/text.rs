@@ -23,7 +23,7 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
-use super::{Matcher, Parsed, Skip, leading_ts};
+use super::{Matcher, Parsed, Skip};
 use crate::event::{PhaseStatus, StartupExit, StartupSource};
 
 /// uvicorn exits with this code when the application's startup fails (`STARTUP_FAILURE`).
@@ -84,7 +84,7 @@ pub(super) fn parse(
     fallback_ts: DateTime<Utc>,
     fallback_level: Option<&str>,
 ) -> Parsed {
-    let ts = leading_ts(line).unwrap_or(fallback_ts);
+    let ts = m.leading_ts(line).unwrap_or(fallback_ts);
     if let Some(code) = exit(line) {
         return Parsed::Exit(StartupExit {
             source: StartupSource::Log,
