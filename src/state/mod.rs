@@ -227,8 +227,8 @@ impl State {
                 self.endpoints.ws(at, c, &mut self.log);
                 self.timeline.ws(at, c);
             }
-            EventBody::StartupPhase(p) => self.startup.phase(p, &mut self.log),
-            EventBody::StartupExit(x) => self.startup.exit(x, &mut self.log),
+            EventBody::StartupPhase(p) => self.startup.phase(at, p, &mut self.log),
+            EventBody::StartupExit(x) => self.startup.exit(at, x, &mut self.log),
             EventBody::StartupLog(l) => self.startup.log_stats(l),
             EventBody::Note(n) => {
                 self.evidence.note(n);

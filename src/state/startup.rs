@@ -276,6 +276,20 @@ pub struct RunSummary {
 /// an exit, the same code again or the end of a phase belongs to the run that exited, not to
 /// a new one. Only a phase starting begins the next run sooner.
 const EXIT_ECHO: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+/// A log line stamped further ahead of the moment it was read than this is from another zone
+/// or clock: past any clock skew between two machines, short of the smallest zone offset
+/// people use (30 min).
+pub(crate) const AHEAD_LIMIT: Duration = Duration::from_secs(10 * 60);
+
+/// `the log's timestamps run 5.0 h ahead of this machine's clock — …`.
+pub(crate) fn ahead_text(ahead_s: f64) -> String {
+    format!(
+        "the log's timestamps run {} ahead of this machine's clock — written in another zone, \
+         or on a machine whose clock is off? (startup.timezone, --log-timezone); a running \
+         phase cannot be aged by it",
+        crate::units::elapsed(ahead_s)
+    )
+}
 
 /// Once this many lines of a startup log matched nothing, it is judged as teaching nothing
 /// (also the probe's cue to warn) — without waiting for a log that may never end.
@@ -341,6 +355,10 @@ pub struct Track {
     pub ended: bool,
     /// The format the log was read as (`StartupLog::format`).
     pub format: Option<String>,
+    /// How far the log's newest-stamped line ran ahead of the moment it was read, when more
+    /// than `AHEAD_LIMIT`: a log from the future was written in another zone (or on a machine
+    /// whose clock is off), and its running phase cannot be aged by this clock.
+    pub ahead_s: Option<f64>,
 }
 
 impl Track {
@@ -355,7 +373,20 @@ impl Track {
             desc: None,
             ended: false,
             format: None,
+            ahead_s: None,
         }
+    }
+
+    /// A line stamped `ts`, read at `at`: said once, the first time it runs ahead.
+    fn saw(&mut self, ts: DateTime<Utc>, at: DateTime<Utc>, log: &mut EventLog) {
+        let ahead = secs_between(at, ts);
+        if ahead <= AHEAD_LIMIT.as_secs_f64() || self.ahead_s.is_some_and(|a| a >= ahead) {
+            return;
+        }
+        if self.ahead_s.is_none() {
+            log.push(at, Level::Warn, self.name(), ahead_text(ahead));
+        }
+        self.ahead_s = Some(ahead);
     }
 
     fn name(&self) -> &'static str {
@@ -473,9 +504,10 @@ impl StartupState {
             .find(|t| t.current.is_some())
     }
 
-    pub fn phase(&mut self, p: &StartupPhase, log: &mut EventLog) {
+    pub fn phase(&mut self, at: DateTime<Utc>, p: &StartupPhase, log: &mut EventLog) {
         let phases = self.phases.clone();
         let track = self.track_mut(p.source);
+        track.saw(p.ts, at, log);
         let idx = usize::from(p.phase).wrapping_sub(1);
         if idx >= phases.len() {
             log.push(
@@ -521,9 +553,10 @@ impl StartupState {
         }
     }
 
-    pub fn exit(&mut self, x: &StartupExit, log: &mut EventLog) {
+    pub fn exit(&mut self, at: DateTime<Utc>, x: &StartupExit, log: &mut EventLog) {
         let phases = self.phases.clone();
         let track = self.track_mut(x.source);
+        track.saw(x.ts, at, log);
         let echo = track
             .current
             .as_ref()

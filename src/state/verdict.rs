@@ -303,6 +303,12 @@ fn startup(track: &Track, at: Option<DateTime<Utc>>, s: &State, r: &mut Reasons)
     if let Some(text) = stalled_between_phases(src, &v) {
         r.add(Verdict::Fail, text);
     }
+    if let Some(ahead) = track.ahead_s {
+        r.add(
+            Verdict::Warn,
+            format!("{src}: {}", super::startup::ahead_text(ahead)),
+        );
+    }
 }
 
 /// No phase running, none failed, not complete, and the whole sequence far past its budget:

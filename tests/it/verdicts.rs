@@ -140,34 +140,15 @@ fn a_phase_that_never_ends_is_stalled() {
 #[test]
 fn a_zone_less_log_is_read_in_the_zone_it_was_written_in() {
     let dir = tempfile::tempdir().expect("tmp");
-    let wall = chrono::Utc::now().naive_utc() - chrono::TimeDelta::hours(5);
-    let at = |ago: i64| {
-        (wall - chrono::TimeDelta::seconds(ago))
-            .format("%Y-%m-%d %H:%M:%S,%3f")
-            .to_string()
-    };
-    let lines = [
-        format!("{} INFO app.startup: Phase 1/7 init: started", at(33)),
-        format!("{} INFO app.startup: Phase 1/7 init: completed", at(32)),
-        format!(
-            "{} INFO app.startup: Phase 2/7 dependencies: started",
-            at(32)
-        ),
-        format!(
-            "{} INFO app.startup: Phase 2/7 dependencies: completed",
-            at(30)
-        ),
-        format!("{} INFO app.startup: Phase 3/7 database: started", at(30)),
-    ];
-    let log = dir.path().join("startup.log");
-    std::fs::write(&log, lines.join("\n") + "\n").expect("write the log");
-    let log = log.display().to_string();
-    let phase3 = |extra: &[&str], env: &[(&str, &str)]| {
+    let west_log = python_log_begun_30s_ago(dir.path(), "west.log", -5);
+    let check = |log: &str, extra: &[&str], env: &[(&str, &str)]| {
         let mut args = vec!["check", "--env", "staging", "--only", "startup"];
-        args.extend(["--startup-log", &log, "--format", "json"]);
+        args.extend(["--startup-log", log, "--format", "json"]);
         args.extend(extra);
-        let r = run(&args, env);
-        r.json()["startup"]["phases"][2].clone()
+        run(&args, env).json()
+    };
+    let phase3 = |extra: &[&str], env: &[(&str, &str)]| {
+        check(&west_log, extra, env)["startup"]["phases"][2].clone()
     };
     let west = [("TZ", "XYZ+5")];
     for (extra, env) in [
@@ -187,6 +168,44 @@ fn a_zone_less_log_is_read_in_the_zone_it_was_written_in() {
             .is_some_and(|d| d > 4.9 * 3600.0),
         "{as_utc}"
     );
+
+    // East of UTC the same mistake puts the log five hours in the future, where a phase never
+    // ages: not a pass, and the reason says why.
+    let east_log = python_log_begun_30s_ago(dir.path(), "east.log", 5);
+    let ahead = "ahead of this machine's clock";
+    let v = check(&east_log, &[], &[]);
+    assert_ne!(v["verdict"], "pass", "{v:#}");
+    assert!(any_reason(&v, ahead), "{v:#}");
+    let v = check(&east_log, &["--log-timezone", "+05:00"], &[]);
+    assert!(!any_reason(&v, ahead), "{v:#}");
+    assert_eq!(v["startup"]["phases"][2]["verdict"], "running", "{v:#}");
+}
+
+/// A Python-logging startup log written on a machine `offset_h` hours east of UTC, in its
+/// local time with no zone: phases 1 and 2 done, phase 3 begun 30 s ago.
+fn python_log_begun_30s_ago(dir: &Path, name: &str, offset_h: i64) -> String {
+    let wall = chrono::Utc::now().naive_utc() + chrono::TimeDelta::hours(offset_h);
+    let at = |ago: i64| {
+        (wall - chrono::TimeDelta::seconds(ago))
+            .format("%Y-%m-%d %H:%M:%S,%3f")
+            .to_string()
+    };
+    let lines = [
+        format!("{} INFO app.startup: Phase 1/7 init: started", at(33)),
+        format!("{} INFO app.startup: Phase 1/7 init: completed", at(32)),
+        format!(
+            "{} INFO app.startup: Phase 2/7 dependencies: started",
+            at(32)
+        ),
+        format!(
+            "{} INFO app.startup: Phase 2/7 dependencies: completed",
+            at(30)
+        ),
+        format!("{} INFO app.startup: Phase 3/7 database: started", at(30)),
+    ];
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write the log");
+    path.display().to_string()
 }
 
 /// A log whose phase 3 began `ago` before now, phases 1 and 2 done.
