@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, Local, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub enum LogZone {
 
 impl Default for LogZone {
     fn default() -> Self {
-        LogZone::Fixed(FixedOffset::east_opt(0).expect("0 is a valid offset"))
+        LogZone::Fixed(Utc.fix())
     }
 }
 
@@ -31,17 +31,18 @@ impl LogZone {
     pub(crate) fn resolve(self, n: NaiveDateTime) -> Option<DateTime<Utc>> {
         match self {
             LogZone::Fixed(o) => o.from_local_datetime(&n).single().map(|t| t.to_utc()),
-            LogZone::Local => Local
-                .from_local_datetime(&n)
-                .earliest()
-                .or_else(|| {
-                    let before = Local.offset_from_utc_datetime(&(n - chrono::TimeDelta::hours(3)));
-                    before
-                        .from_local_datetime(&n)
-                        .single()
-                        .map(|t| t.with_timezone(&Local))
-                })
-                .map(|t| t.to_utc()),
+            LogZone::Local => match Local.from_local_datetime(&n) {
+                LocalResult::Single(t) => Some(t.to_utc()),
+                // The two readings come in no promised order (chrono gives the later first).
+                LocalResult::Ambiguous(a, b) => Some(a.min(b).to_utc()),
+                LocalResult::None => {
+                    // Skipped hours are at most a few: three hours earlier is before the skip.
+                    let before = Local
+                        .offset_from_local_datetime(&(n - chrono::TimeDelta::hours(3)))
+                        .earliest()?;
+                    before.from_local_datetime(&n).single().map(|t| t.to_utc())
+                }
+            },
         }
     }
 }

@@ -181,6 +181,43 @@ fn a_zone_less_log_is_read_in_the_zone_it_was_written_in() {
     assert_eq!(v["startup"]["phases"][2]["verdict"], "running", "{v:#}");
 }
 
+/// `local` follows the machine's daylight-saving rules (a POSIX `TZ`, US rules): summer is
+/// UTC−4, the hour the clocks skip is read with the offset before the skip, and the hour that
+/// happens twice is its first pass.
+#[test]
+fn local_time_follows_daylight_saving_through_its_skipped_and_repeated_hours() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = dir.path().join("run.jsonl");
+    for (written, meant) in [
+        ("2026-07-01 12:00:00,000", "2026-07-01T16:00:00Z"),
+        ("2026-03-08 02:30:00,000", "2026-03-08T07:30:00Z"),
+        ("2026-11-01 01:30:00,000", "2026-11-01T05:30:00Z"),
+    ] {
+        let log = dir.path().join("startup.log");
+        let line = format!("{written} INFO app.startup: Phase 1/7 init: started\n");
+        std::fs::write(&log, line).expect("write the log");
+        let args = [
+            "check",
+            "--only",
+            "startup",
+            "--startup-log",
+            log.to_str().expect("utf8"),
+            "--log-timezone",
+            "local",
+            "--record",
+            rec.to_str().expect("utf8"),
+        ];
+        run(&args, &[("TZ", "XST5XDT,M3.2.0,M11.1.0")]);
+        let recorded = std::fs::read_to_string(&rec).expect("recorded");
+        let ts = recorded
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["kind"] == "startup_phase")
+            .map(|v| v["ts"].clone());
+        assert_eq!(ts, Some(Value::from(meant)), "{written}");
+    }
+}
+
 /// A Python-logging startup log written on a machine `offset_h` hours east of UTC, in its
 /// local time with no zone: phases 1 and 2 done, phase 3 begun 30 s ago.
 fn python_log_begun_30s_ago(dir: &Path, name: &str, offset_h: i64) -> String {
