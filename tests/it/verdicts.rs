@@ -616,3 +616,29 @@ fn a_fastapi_services_log_is_understood_without_configuration() {
     assert_eq!(v["startup"]["exit_code"], 3);
     assert_eq!(v["startup_log"]["format"], "text");
 }
+
+/// The same service under gunicorn with uvicorn workers: every line dated `[… +0000]`, the
+/// exit said by the arbiter. Phases are timed by the log's own clock — an old file read now
+/// still shows phase 3 failing after its 75 s, not after 0 s at the moment it was read.
+#[test]
+fn a_gunicorn_log_is_timed_by_its_own_timestamps() {
+    let log = corpus("gunicorn_uvicorn_workers.log");
+    let args = [
+        "check",
+        "--env",
+        "staging",
+        "--only",
+        "startup",
+        "--startup-log",
+        &log,
+        "--format",
+        "json",
+    ];
+    let v = not_a_pass(&run(&args, &[]), 2);
+    let p = &v["startup"]["phases"];
+    assert_eq!(p[2]["verdict"], "failed", "{p}");
+    assert_eq!(p[2]["duration_s"], 75.0, "{p}");
+    assert_eq!(p[1]["duration_s"], 1.0, "{p}");
+    assert_eq!(v["startup"]["total_s"], 76.0, "{v:#}");
+    assert_eq!(v["startup"]["exit_code"], 3);
+}

@@ -506,8 +506,10 @@ fn text_ts(
 // Pieces shared by both formats
 
 impl Matcher {
-    /// RFC 3339 (`T`, `t` or space between date and time), or a zone-less
-    /// `YYYY-MM-DD[T ]HH:MM:SS[.fff]` (Python logging's `,fff` too) in `startup.timezone`.
+    /// A timestamp as services print them: RFC 3339 (`T`, `t` or a space between date and
+    /// time); an offset without a colon or after a space (gunicorn's `2026-11-30 04:12:47
+    /// +0000`); a zone-less `YYYY-MM-DD[T ]HH:MM:SS[.fff]` (Python logging's `,fff` too) in
+    /// `startup.timezone`; Go's and nginx's `2026/11/30 04:12:47`.
     pub(crate) fn parse_ts(&self, s: &str) -> Option<DateTime<Utc>> {
         let s = s
             .trim()
@@ -521,28 +523,56 @@ impl Matcher {
         if let Ok(t) = DateTime::parse_from_rfc3339(s) {
             return Some(t.with_timezone(&Utc));
         }
-        let s = s.replacen(',', ".", 1);
+        let mut s = s.replacen(',', ".", 1);
+        if s.as_bytes().get(4) == Some(&b'/') && s.as_bytes().get(7) == Some(&b'/') {
+            s.replace_range(4..5, "-");
+            s.replace_range(7..8, "-");
+        }
+        let with_offset = [
+            "%Y-%m-%dT%H:%M:%S%.f%z",
+            "%Y-%m-%d %H:%M:%S%.f%z",
+            "%Y-%m-%d %H:%M:%S%.f %z",
+            "%Y-%m-%dT%H:%M:%S%.f %z",
+        ];
+        if let Some(t) = with_offset
+            .iter()
+            .find_map(|f| DateTime::parse_from_str(&s, f).ok())
+        {
+            return Some(t.with_timezone(&Utc));
+        }
         ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
             .iter()
             .find_map(|f| NaiveDateTime::parse_from_str(&s, f).ok())
             .and_then(|n| self.zone.resolve(n))
     }
 
-    /// A timestamp at the very start of `text`: `[…]`, one token, or date and time as two
-    /// tokens.
+    /// A timestamp at the very start of `text`: `[…]` (Ruby's Logger: `I, [… #pid]`), one
+    /// token, date and time as two tokens, or three with an offset (`… 04:12:47 +0000`).
     pub(crate) fn leading_ts(&self, text: &str) -> Option<DateTime<Utc>> {
         let text = text.trim_start();
-        if let Some(rest) = text.strip_prefix('[') {
-            return self.parse_ts(rest.split(']').next()?);
+        let bracketed = text.strip_prefix('[').or_else(|| ruby_logger(text));
+        if let Some(rest) = bracketed {
+            let inside = rest.split(']').next()?;
+            return self.parse_ts(inside.split(" #").next()?);
         }
-        let mut words = text.split_whitespace();
-        let first = words.next()?;
-        if let Some(t) = self.parse_ts(first) {
-            return Some(t);
-        }
-        let second = words.next()?;
-        self.parse_ts(&format!("{first} {second}"))
+        let words: Vec<&str> = text.split_whitespace().take(3).collect();
+        let offset = words
+            .get(2)
+            .filter(|w| w.starts_with(['+', '-']))
+            .and_then(|_| self.parse_ts(&words.join(" ")));
+        offset
+            .or_else(|| self.parse_ts(words.first()?))
+            .or_else(|| self.parse_ts(&words.get(..2)?.join(" ")))
     }
+}
+
+/// Ruby's Logger prefix `I, [`: what follows the bracket.
+fn ruby_logger(text: &str) -> Option<&str> {
+    let rest = text.get(3..)?;
+    let b = text.as_bytes();
+    (b[0].is_ascii_uppercase() && b[1] == b',' && b[2] == b' ')
+        .then(|| rest.strip_prefix('['))
+        .flatten()
 }
 
 /// Unix time as a JSON number: seconds, or milliseconds when too large to be seconds.
@@ -683,6 +713,41 @@ mod tests {
             ("phase_99999999999999999999999_x", None),
         ] {
             assert_eq!(m.phase_of_str(label), want, "label {label:?}");
+        }
+    }
+
+    /// Timestamps as real services print them at the start of a line, and what they mean.
+    #[test]
+    fn leading_timestamps_as_services_print_them() {
+        let m = json();
+        let utc = "2026-11-30T04:12:47Z";
+        for (line, want) in [
+            ("[2026-11-30 04:12:47 +0000] [7] [INFO] Booting worker", utc),
+            ("[2026-11-30 09:42:47 +0530] [7] [INFO] x", utc),
+            ("2026-11-30 04:12:47 +0000 [7] x", utc),
+            ("2026-11-30T04:12:47+0000 host app[1]: x", utc),
+            ("2026-11-30T06:12:47+02:00 x", utc),
+            ("2026/11/30 04:12:47 [error] 7#7: x", utc),
+            ("2026/11/30 04:12:47 Phase 3/7 database: started", utc),
+            ("I, [2026-11-30T04:12:47.000000 #1]  INFO -- : x", utc),
+            ("2026-11-30 04:12:47,000 - app - INFO - x", utc),
+            ("2026-11-30 04:12:47.000  INFO 1 --- [main] x", utc),
+            ("2026-11-30T04:12:47.000000000Z stdout F x", utc),
+        ] {
+            let t = m
+                .leading_ts(line)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            assert_eq!(t.as_deref(), Some(want), "{line}");
+        }
+        for line in [
+            "INFO: x",
+            "I, x",
+            "[7] x",
+            "Nov 30 04:12:47 host x",
+            "2026-11-30",
+            "",
+        ] {
+            assert_eq!(m.leading_ts(line), None, "{line}");
         }
     }
 
