@@ -617,6 +617,34 @@ fn a_fastapi_services_log_is_understood_without_configuration() {
     assert_eq!(v["startup_log"]["format"], "text");
 }
 
+/// The same service under systemd, followed with `journalctl -u backend -o short-iso`: the
+/// journal's `+0000` dates, systemd's `code=exited, status=3/NOTIMPLEMENTED` as the exit (not a
+/// logfmt record), and its restart as the next run: a restart loop, by the log's own clock.
+#[test]
+fn a_systemd_journal_shows_the_exit_and_the_restart_loop() {
+    let log = corpus("systemd_journal.log");
+    let args = [
+        "check",
+        "--env",
+        "staging",
+        "--only",
+        "startup",
+        "--startup-log",
+        &log,
+        "--format",
+        "json",
+    ];
+    let v = not_a_pass(&run(&args, &[]), 2);
+    let st = &v["startup"];
+    assert_eq!(st["runs"], 2, "{st:#}");
+    assert_eq!(st["exit_code"], 3, "{st:#}");
+    assert_eq!(st["phases"][2]["verdict"], "failed", "{st:#}");
+    assert_eq!(st["phases"][2]["duration_s"], 75.0, "{st:#}");
+    assert_eq!(st["previous_runs"][0]["exit_code"], 3, "{st:#}");
+    assert_eq!(st["restart_loop"]["active"], true, "{st:#}");
+    assert!(any_reason(&v, "restart"), "{v:#}");
+}
+
 /// The same service under gunicorn with uvicorn workers: every line dated `[… +0000]`, the
 /// exit said by the arbiter. Phases are timed by the log's own clock — an old file read now
 /// still shows phase 3 failing after its 75 s, not after 0 s at the moment it was read.

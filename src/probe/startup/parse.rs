@@ -289,7 +289,13 @@ fn structured(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> (Shape, Parsed
     }
     let fallback_ts = m.leading_ts(line).unwrap_or(read_at);
     if let Some(obj) = logfmt::record(line) {
-        return (Shape::Logfmt, record(m, &obj, fallback_ts, None));
+        let parsed = record(m, &obj, fallback_ts, None);
+        // Text with a few `key=value` words in it (systemd's `code=exited, status=3/…`) and no
+        // message of its own is read as the text it is.
+        let incidental = !["msg", "message"].iter().any(|k| obj.contains_key(*k));
+        if !(incidental && parsed == Parsed::Skip(Skip::NotStartup)) {
+            return (Shape::Logfmt, parsed);
+        }
     }
     (Shape::Text, text::parse(m, line, read_at, None))
 }

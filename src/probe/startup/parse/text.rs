@@ -13,7 +13,8 @@
 //!   the phase still running, not a status. A bare `timeout` (a setting, "timeout 75s") is no
 //!   status;
 //! - an exit: `exiting with code 3`, `exited with code 3`, `exit status 3`, `exit code 3`,
-//!   `Exited (3)`, `exit(3)` (Cloud Run's "Container called exit(3)."); uvicorn's
+//!   `Exited (3)`, `exit(3)` (Cloud Run's "Container called exit(3)."), systemd's
+//!   `code=exited, status=3/…` (`code=killed, status=9/KILL` is 137, as a shell says); uvicorn's
 //!   `Application startup failed. Exiting.` is code 3 (uvicorn's own exit code for a failed
 //!   startup). A line that names a phase and an exit ("phase 3 failed; exiting with code 3") is
 //!   the exit: the phase it names failed on an earlier line, or fails with the exit.
@@ -50,6 +51,14 @@ static EXIT: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)\bexit(?:ing|ed|s)?\s+(?:with\s+)?(?:code|status)\s*[:=]?\s*(?P<code>-?\d{1,10})\b|\bexit(?:ed)?\s*\(\s*(?P<paren>-?\d{1,10})\s*\)",
     )
 });
+
+/// systemd's `Main process exited, code=exited, status=3/NOTIMPLEMENTED`; killed or dumped by
+/// a signal is 128 + its number, as a shell reports it (`code=killed, status=9/KILL` → 137).
+static SYSTEMD_EXIT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\bcode=(?P<how>exited|killed|dumped),\s*status=(?P<status>\d{1,9})\b"));
+
+/// What a shell reports for a process a signal ended.
+const SIGNALLED: i32 = 128;
 
 static UVICORN_FAILED: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)application startup failed\.?\s*exiting"));
@@ -105,6 +114,15 @@ fn level(line: &str) -> Option<String> {
 fn exit(line: &str) -> Option<i32> {
     if UVICORN_FAILED.is_match(line) {
         return Some(UVICORN_STARTUP_FAILURE);
+    }
+    if let Some(c) = SYSTEMD_EXIT.captures(line) {
+        let status: i32 = c["status"].parse().ok()?;
+        let signalled = &c["how"] != "exited";
+        return Some(if signalled {
+            SIGNALLED + status
+        } else {
+            status
+        });
     }
     let c = EXIT.captures(line)?;
     c.name("code")
@@ -281,6 +299,15 @@ mod tests {
                 3,
             ),
             ("ERROR:    Application startup failed. Exiting.", 3),
+            (
+                "app.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED",
+                3,
+            ),
+            (
+                "app.service: Main process exited, code=killed, status=9/KILL",
+                137,
+            ),
+            ("Last State: Terminated, Reason: Error, Exit Code: 3", 3),
         ] {
             match read(line) {
                 Parsed::Exit(x) => assert_eq!(x.code, code, "{line}"),
