@@ -555,6 +555,11 @@ impl Matcher {
     /// A timestamp at the very start of `text`: `[…]` (Ruby's Logger: `I, [… #pid]`), one
     /// token, date and time as two tokens, or three with an offset (`… 04:12:47 +0000`).
     pub(crate) fn leading_ts(&self, text: &str) -> Option<DateTime<Utc>> {
+        self.ts_at_start(text)
+            .or_else(|| self.ts_at_start(after_shipper_prefix(text)?))
+    }
+
+    fn ts_at_start(&self, text: &str) -> Option<DateTime<Utc>> {
         let text = text.trim_start();
         let bracketed = text.strip_prefix('[').or_else(|| ruby_logger(text));
         if let Some(rest) = bracketed {
@@ -570,6 +575,19 @@ impl Matcher {
             .or_else(|| self.parse_ts(words.first()?))
             .or_else(|| self.parse_ts(&words.get(..2)?.join(" ")))
     }
+}
+
+/// What follows the prefix a log shipper puts before the service's own line: `docker compose
+/// logs`' `backend-1  | `, `kubectl logs --prefix`'s `[pod/backend-7d9f/backend] `.
+fn after_shipper_prefix(text: &str) -> Option<&str> {
+    let text = text.trim_start();
+    if let Some(inner) = text.strip_prefix("[pod/") {
+        return inner.split_once("] ").map(|(_, rest)| rest);
+    }
+    let (name, rest) = text.split_once(" | ")?;
+    let name = name.trim_end();
+    let one_word = !name.is_empty() && name.len() <= 64 && !name.contains(char::is_whitespace);
+    one_word.then_some(rest)
 }
 
 /// Ruby's Logger prefix `I, [`: what follows the bracket.
@@ -739,6 +757,8 @@ mod tests {
             ("2026-11-30 04:12:47,000 - app - INFO - x", utc),
             ("2026-11-30 04:12:47.000  INFO 1 --- [main] x", utc),
             ("2026-11-30T04:12:47.000000000Z stdout F x", utc),
+            ("backend-1  | 2026-11-30 04:12:47,000 INFO x", utc),
+            ("[pod/backend-7d9f/backend] 2026-11-30T04:12:47Z x", utc),
         ] {
             let t = m
                 .leading_ts(line)
@@ -752,6 +772,8 @@ mod tests {
             "Nov 30 04:12:47 host x",
             "2026-11-30",
             "",
+            "a b | 2026-11-30 04:12:47 x",
+            "[pod/x] y",
         ] {
             assert_eq!(m.leading_ts(line), None, "{line}");
         }
