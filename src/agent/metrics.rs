@@ -224,7 +224,11 @@ impl Metrics {
 
     fn http(&self, c: &HttpCheck) {
         self.endpoint_checks
-            .with_label_values(&[&c.endpoint, &c.requested_path, result(c.ok)])
+            .with_label_values(&[
+                &c.endpoint,
+                &c.requested_path,
+                result(crate::state::endpoints::healthy(c)),
+            ])
             .inc();
         let s = &c.steps_ms;
         for (phase, ms) in [

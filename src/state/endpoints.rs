@@ -62,6 +62,12 @@ pub struct Answer {
     pub phase: Option<String>,
 }
 
+/// The answer was a healthy one: a 2xx whose body does not say the service is down. Every
+/// output's ✓ / ✗ and "up" reads this, not the bare status code.
+pub(crate) fn healthy(c: &HttpCheck) -> bool {
+    health(c).health == Health::Ok
+}
+
 /// Judges one check from what the probe reported (status and a bounded body excerpt).
 pub fn health(c: &HttpCheck) -> Answer {
     let body = c.body_excerpt.as_deref().unwrap_or("");
@@ -70,7 +76,10 @@ pub fn health(c: &HttpCheck) -> Answer {
         phase: None,
     };
     if c.ok {
-        return answer(Health::Ok);
+        // A health check that tells its state in the body, not the status code (a 200 with
+        // Spring's `"status":"DOWN"`, the IETF draft's `"fail"`), is believed.
+        let down = body_says(body).state == Some(BodyState::Down);
+        return answer(if down { Health::Unhealthy } else { Health::Ok });
     }
     let Some(status) = c.status else {
         return answer(Health::Failing);
@@ -87,7 +96,7 @@ pub fn health(c: &HttpCheck) -> Answer {
             phase: said.phase,
         },
         (503, _) if failed_start => answer(Health::StartupFailure),
-        (_, Some(BodyState::Degraded)) => answer(Health::Unhealthy),
+        (_, Some(BodyState::Degraded | BodyState::Down)) => answer(Health::Unhealthy),
         (503, _) if STARTUP_FAILURE_WORDS.iter().any(|w| lower.contains(w)) => {
             answer(Health::StartupFailure)
         }
@@ -98,7 +107,10 @@ pub fn health(c: &HttpCheck) -> Answer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BodyState {
     Starting,
+    /// Working in part: unhealthy on a failing status, a deliberate partial on a 2xx.
     Degraded,
+    /// Not working, whatever the status code says.
+    Down,
 }
 
 struct Said {
@@ -147,7 +159,10 @@ fn state_word(w: &str) -> Option<BodyState> {
     match w.trim() {
         "starting" | "initializing" | "initialising" | "booting" | "warming_up" | "warming up"
         | "in_progress" => Some(BodyState::Starting),
-        "degraded" | "unhealthy" | "down" => Some(BodyState::Degraded),
+        "degraded" | "warn" => Some(BodyState::Degraded),
+        "unhealthy" | "down" | "fail" | "failed" | "failing" | "error" | "out_of_service" => {
+            Some(BodyState::Down)
+        }
         _ => None,
     }
 }
@@ -310,12 +325,13 @@ impl EndpointsState {
                 &mut ep.paths[n]
             }
         };
+        let ok = healthy(c);
         let changed = path
             .last
             .as_ref()
-            .is_none_or(|(_, p)| p.ok != c.ok || p.status != c.status);
-        if changed && (!c.ok || path.last.is_some()) {
-            let level = if c.ok { Level::Info } else { Level::Error };
+            .is_none_or(|(_, p)| healthy(p) != ok || p.status != c.status);
+        if changed && (!ok || path.last.is_some()) {
+            let level = if ok { Level::Info } else { Level::Error };
             let what = match (&c.status, &c.error) {
                 (_, Some(e)) if e.class != crate::event::ErrorClass::HttpStatus => {
                     format!("{} — {}", e.class, e.message)
@@ -335,7 +351,7 @@ impl EndpointsState {
         }
         path.series.record(Sample {
             at,
-            ok: c.ok,
+            ok,
             ms: c.latency_ms,
             violation: c.latency_ms > c.timeout_ms,
         });
@@ -416,5 +432,34 @@ mod tests {
             (Health::Starting, Some("phase 3"))
         );
         assert_eq!(judged(200, "ok").health, Health::Ok);
+    }
+
+    /// A health check may tell its state in the body and answer 200 regardless: a body that
+    /// says the service is down is believed; one that says it is working in part is not a
+    /// failure on a 2xx; free text is not read for it.
+    #[test]
+    fn a_2xx_whose_body_says_down_is_unhealthy() {
+        for body in [
+            r#"{"status":"DOWN","components":{"db":{"status":"DOWN"}}}"#,
+            r#"{"status":"fail","checks":{}}"#,
+            r#"{"status":"unhealthy"}"#,
+            r#"{"state":"OUT_OF_SERVICE"}"#,
+        ] {
+            assert_eq!(judged(200, body).health, Health::Unhealthy, "{body}");
+        }
+        for body in [
+            r#"{"status":"UP"}"#,
+            r#"{"status":"pass"}"#,
+            r#"{"status":"degraded","cache":"slow"}"#,
+            r#"{"status":"warn"}"#,
+            "down for nobody: all good",
+            "",
+        ] {
+            assert_eq!(judged(200, body).health, Health::Ok, "{body}");
+        }
+        assert_eq!(
+            judged(503, r#"{"status":"DOWN"}"#).health,
+            Health::Unhealthy
+        );
     }
 }

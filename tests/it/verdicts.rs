@@ -577,6 +577,24 @@ async fn a_degraded_service_is_unhealthy_and_one_try_is_not_intermittent() {
     assert_eq!(v["endpoints"][0]["paths"][0]["health"], "unhealthy");
 }
 
+/// Spring Boot's actuator shape answered with 200: the body says DOWN, and that is believed —
+/// the endpoint is unhealthy, not up, on every output.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_200_whose_body_says_down_is_unhealthy() {
+    let s = health_server(
+        StatusCode::OK,
+        r#"{"status":"DOWN","components":{"db":{"status":"DOWN"}}}"#,
+    )
+    .await;
+    let r = check_endpoint(&s, "1").await;
+    let v = not_a_pass(&r, 2);
+    assert!(
+        any_reason(&v, "backend /health: HTTP 200 (unhealthy)"),
+        "{v:#}"
+    );
+    assert_eq!(v["endpoints"][0]["paths"][0]["health"], "unhealthy");
+}
+
 // ---- logs real services print ----------------------------------------------------------------
 
 #[test]

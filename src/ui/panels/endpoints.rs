@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use super::{FAIL, OK, block, cell, inner, rcell};
 use crate::event::HttpCheck;
 use crate::state::State;
-use crate::state::endpoints::{EndpointState, Health, PathState, WsState};
+use crate::state::endpoints::{EndpointState, Health, PathState, WsState, healthy};
 use crate::state::judge::PathJudgement;
 use crate::ui::text::{Piece, pack, spans_width};
 use crate::ui::view::{Panel, View};
@@ -26,7 +26,7 @@ fn path_label(path: &str, wide: bool) -> &str {
 
 fn status_text(c: &HttpCheck) -> String {
     match (c.status, &c.error) {
-        (Some(s), _) => format!("{} {s}", if c.ok { OK } else { FAIL }),
+        (Some(s), _) => format!("{} {s}", if healthy(c) { OK } else { FAIL }),
         (None, Some(e)) => format!("{FAIL} {}", e.class),
         (None, None) => format!("{FAIL} ?"),
     }
@@ -276,7 +276,7 @@ fn endpoint_rows(
         let worst = e
             .paths
             .iter()
-            .max_by_key(|p| p.last.as_ref().map(|(_, c)| !c.ok))
+            .max_by_key(|p| p.last.as_ref().map(|(_, c)| !healthy(c)))
             .unwrap_or(&e.paths[0]);
         lines.push(path_row((&e.name, &name), worst, widths, w, view));
         return;
