@@ -37,10 +37,7 @@ pub(crate) fn col(s: &str, byte: usize) -> usize {
 /// Parses either form; a bare absolute path is a socket directory (how Cloud SQL mounts are
 /// usually written down).
 pub(crate) fn parse(s: &str) -> Result<Vec<Raw>, ParseError> {
-    if let Some(rest) = s
-        .strip_prefix("postgresql://")
-        .or_else(|| s.strip_prefix("postgres://"))
-    {
+    if let Some(rest) = uri_rest(s) {
         parse_uri(s, s.len() - rest.len())
     } else if s.starts_with('/') {
         Ok(vec![raw("host", s.to_string(), 1)])
@@ -54,6 +51,28 @@ pub(crate) fn parse(s: &str) -> Result<Vec<Raw>, ParseError> {
                     .into(),
         })
     }
+}
+
+/// What follows `://` in a PostgreSQL URI: libpq's `postgres[ql]://`, and the forms a
+/// service's own configuration holds it in — SQLAlchemy's `postgresql+asyncpg://` (any
+/// driver) and JDBC's `jdbc:postgresql://` — whose rest is libpq's form; a parameter only
+/// the driver knows (asyncpg's `ssl=`, JDBC's `loginTimeout=`) is then refused by name.
+fn uri_rest(s: &str) -> Option<&str> {
+    let (scheme, rest) = s.split_once("://")?;
+    let scheme = scheme.strip_prefix("jdbc:").unwrap_or(scheme);
+    let base = match scheme.split_once('+') {
+        Some((base, driver))
+            if !driver.is_empty()
+                && driver
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            base
+        }
+        Some(_) => return None,
+        None => scheme,
+    };
+    matches!(base, "postgres" | "postgresql").then_some(rest)
 }
 
 fn raw(key: &str, value: String, at: usize) -> Raw {

@@ -97,6 +97,33 @@ fn keyvalue_form_with_quotes() {
     assert_eq!(t.sslmode, SslMode::Disable);
 }
 
+/// The service's own DATABASE_URL, as SQLAlchemy or JDBC holds it, is the URL to copy.
+#[test]
+fn sqlalchemy_and_jdbc_urls_are_libpq_urls_behind_their_scheme() {
+    for url in [
+        "postgresql+asyncpg://app:pw@10.1.2.3:6543/app_db",
+        "postgresql+psycopg2://app:pw@10.1.2.3:6543/app_db",
+        "postgresql+psycopg://app:pw@10.1.2.3:6543/app_db",
+        "jdbc:postgresql://10.1.2.3:6543/app_db?user=app&password=pw",
+    ] {
+        let t = ok(url);
+        assert_eq!(t.host, DbHost::Tcp("10.1.2.3".into()), "{url}");
+        assert_eq!((t.port, t.user.as_str()), (6543, "app"), "{url}");
+        assert_eq!(t.dbname, "app_db", "{url}");
+        assert_eq!(t.password.as_ref().map(Secret::expose), Some("pw"), "{url}");
+    }
+    let e = bad("postgresql+asyncpg://app@h/d?ssl=require");
+    assert!(e.to_string().contains("`ssl`"), "{e}");
+    assert_eq!(e.at, Some(34));
+    for not_pg in [
+        "mysql+pymysql://h/d",
+        "postgresql+://h/d",
+        "postgresql+a-b://h/d",
+    ] {
+        assert!(bad(not_pg).to_string().contains("postgres://"), "{not_pg}");
+    }
+}
+
 #[test]
 fn bad_strings_say_what_is_wrong_and_where() {
     assert!(bad("mysql://x").to_string().contains("postgres://"));
