@@ -640,27 +640,38 @@ fn a_fastapi_services_log_is_understood_without_configuration() {
 /// logfmt record), and its restart as the next run: a restart loop, by the log's own clock.
 #[test]
 fn a_systemd_journal_shows_the_exit_and_the_restart_loop() {
-    let log = corpus("systemd_journal.log");
-    let args = [
-        "check",
-        "--env",
-        "staging",
-        "--only",
-        "startup",
-        "--startup-log",
-        &log,
-        "--format",
-        "json",
-    ];
-    let v = not_a_pass(&run(&args, &[]), 2);
-    let st = &v["startup"];
-    assert_eq!(st["runs"], 2, "{st:#}");
-    assert_eq!(st["exit_code"], 3, "{st:#}");
-    assert_eq!(st["phases"][2]["verdict"], "failed", "{st:#}");
-    assert_eq!(st["phases"][2]["duration_s"], 75.0, "{st:#}");
-    assert_eq!(st["previous_runs"][0]["exit_code"], 3, "{st:#}");
-    assert_eq!(st["restart_loop"]["active"], true, "{st:#}");
-    assert!(any_reason(&v, "restart"), "{v:#}");
+    let iso = corpus("systemd_journal.log");
+    // journalctl's default output: `Nov 29 04:12:47`, no year and no zone.
+    let dir = tempfile::tempdir().expect("tmp");
+    let short = dir.path().join("journal-short.log");
+    let text = std::fs::read_to_string(&iso).expect("fixture");
+    let re = regex::Regex::new(r"(?m)^2026-11-29T(\d\d:\d\d:\d\d)\+0000").expect("valid");
+    std::fs::write(&short, re.replace_all(&text, "Nov 29 $1").as_ref()).expect("write");
+    for log in [iso, short.display().to_string()] {
+        let args = [
+            "check",
+            "--env",
+            "staging",
+            "--only",
+            "startup",
+            "--startup-log",
+            &log,
+            "--format",
+            "json",
+        ];
+        let v = not_a_pass(&run(&args, &[]), 2);
+        let st = &v["startup"];
+        assert_eq!(st["runs"], 2, "{log}: {st:#}");
+        assert_eq!(st["exit_code"], 3, "{log}: {st:#}");
+        assert_eq!(st["phases"][2]["verdict"], "failed", "{log}: {st:#}");
+        assert_eq!(st["phases"][2]["duration_s"], 75.0, "{log}: {st:#}");
+        assert_eq!(st["previous_runs"][0]["exit_code"], 3, "{log}: {st:#}");
+        // Without a year the year is the nearest one to now: the day and time are the log's.
+        let began = st["previous_runs"][0]["started_at"].as_str().unwrap_or("");
+        assert!(began.ends_with("-11-29T04:12:47Z"), "{log}: {st:#}");
+        assert_eq!(st["restart_loop"]["active"], true, "{log}: {st:#}");
+        assert!(any_reason(&v, "restart"), "{log}: {v:#}");
+    }
 }
 
 /// The same service under gunicorn with uvicorn workers: every line dated `[… +0000]`, the

@@ -11,12 +11,17 @@ pub use source::SourceParser;
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::config::{self, LogFormat};
 use crate::event::{PhaseStatus, StartupExit, StartupPhase, StartupSource};
+
+/// Month abbreviations as syslog writes them.
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// Messages longer than this are cut: a stack trace in a log line must not bloat every event.
 pub(crate) const MAX_MESSAGE_CHARS: usize = 1024;
@@ -281,13 +286,13 @@ pub(crate) fn read(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> (Shape, P
 fn structured(m: &Matcher, line: &str, read_at: DateTime<Utc>) -> (Shape, Parsed) {
     if let Some((start, obj)) = find_object(line) {
         // A shipper prefix (`2026-… stdout F {…}`) may carry the only timestamp there is.
-        let fallback_ts = m.leading_ts(&line[..start]).unwrap_or(read_at);
+        let fallback_ts = m.leading_ts(&line[..start], read_at).unwrap_or(read_at);
         return object(m, &obj, fallback_ts);
     }
     if line.trim_start().starts_with('{') {
         return (Shape::Json, Parsed::Skip(Skip::NotJson));
     }
-    let fallback_ts = m.leading_ts(line).unwrap_or(read_at);
+    let fallback_ts = m.leading_ts(line, read_at).unwrap_or(read_at);
     if let Some(obj) = logfmt::record(line) {
         let parsed = record(m, &obj, fallback_ts, None);
         // Text with a few `key=value` words in it (systemd's `code=exited, status=3/…`) and no
@@ -504,7 +509,7 @@ fn text_ts(
 ) -> Result<DateTime<Utc>, Skip> {
     match c.name("ts") {
         Some(g) => m.parse_ts(g.as_str()).ok_or(Skip::BadTimestamp),
-        None => Ok(m.leading_ts(line).unwrap_or(read_at)),
+        None => Ok(m.leading_ts(line, read_at).unwrap_or(read_at)),
     }
 }
 
@@ -554,12 +559,14 @@ impl Matcher {
 
     /// A timestamp at the very start of `text`: `[…]` (Ruby's Logger: `I, [… #pid]`), one
     /// token, date and time as two tokens, or three with an offset (`… 04:12:47 +0000`).
-    pub(crate) fn leading_ts(&self, text: &str) -> Option<DateTime<Utc>> {
-        self.ts_at_start(text)
-            .or_else(|| self.ts_at_start(after_shipper_prefix(text)?))
+    /// `near`: a moment close to the line's (when it was read, or the log's newest date), for
+    /// a date written without its year.
+    pub(crate) fn leading_ts(&self, text: &str, near: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.ts_at_start(text, near)
+            .or_else(|| self.ts_at_start(after_shipper_prefix(text)?, near))
     }
 
-    fn ts_at_start(&self, text: &str) -> Option<DateTime<Utc>> {
+    fn ts_at_start(&self, text: &str, near: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let text = text.trim_start();
         let bracketed = text.strip_prefix('[').or_else(|| ruby_logger(text));
         if let Some(rest) = bracketed {
@@ -574,6 +581,27 @@ impl Matcher {
         offset
             .or_else(|| self.parse_ts(words.first()?))
             .or_else(|| self.parse_ts(&words.get(..2)?.join(" ")))
+            .or_else(|| self.syslog_ts(&words, near))
+    }
+
+    /// journald's and syslog's `Nov 30 04:12:47` (`Nov  3` too), which has no year: the year
+    /// that puts it nearest `near` (so December's lines read in January are last year's).
+    fn syslog_ts(&self, words: &[&str], near: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let [month, day, time] = words else {
+            return None;
+        };
+        let month = MONTHS
+            .iter()
+            .position(|m| m.eq_ignore_ascii_case(month))
+            .and_then(|i| u32::try_from(i + 1).ok())?;
+        let day: u32 = day.parse().ok()?;
+        let time = NaiveTime::parse_from_str(time, "%H:%M:%S%.f").ok()?;
+        let year = near.year();
+        [year - 1, year, year + 1]
+            .into_iter()
+            .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day))
+            .filter_map(|d| self.zone.resolve(d.and_time(time)))
+            .min_by_key(|t| (*t - near).num_seconds().abs())
     }
 }
 
@@ -759,9 +787,11 @@ mod tests {
             ("2026-11-30T04:12:47.000000000Z stdout F x", utc),
             ("backend-1  | 2026-11-30 04:12:47,000 INFO x", utc),
             ("[pod/backend-7d9f/backend] 2026-11-30T04:12:47Z x", utc),
+            ("Nov 30 04:12:47 vm-1 backend[5121]: x", utc),
+            ("nov 30 04:12:47 vm-1 x", utc),
         ] {
             let t = m
-                .leading_ts(line)
+                .leading_ts(line, at())
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
             assert_eq!(t.as_deref(), Some(want), "{line}");
         }
@@ -769,14 +799,37 @@ mod tests {
             "INFO: x",
             "I, x",
             "[7] x",
-            "Nov 30 04:12:47 host x",
+            "Nov 31 04:12:47 host x",
+            "Now 30 04:12:47 host x",
             "2026-11-30",
             "",
             "a b | 2026-11-30 04:12:47 x",
             "[pod/x] y",
         ] {
-            assert_eq!(m.leading_ts(line), None, "{line}");
+            assert_eq!(m.leading_ts(line, at()), None, "{line}");
         }
+    }
+
+    /// A syslog date has no year: the one nearest the moment given — across New Year too.
+    #[test]
+    fn a_date_without_its_year_takes_the_nearest_year() {
+        let m = json();
+        let near = |t: &str| t.parse::<DateTime<Utc>>().expect("valid time");
+        let read = |line: &str, at: &str| m.leading_ts(line, near(at)).map(|t| t.to_rfc3339());
+        let dec = "Dec 31 23:59:59 vm-1 x";
+        let jan = "Jan  1 00:00:01 vm-1 x";
+        assert_eq!(
+            read(dec, "2027-01-01T00:10:00Z").as_deref(),
+            Some("2026-12-31T23:59:59+00:00")
+        );
+        assert_eq!(
+            read(jan, "2026-12-31T23:50:00Z").as_deref(),
+            Some("2027-01-01T00:00:01+00:00")
+        );
+        assert_eq!(
+            read("Feb 29 10:00:00 x", "2028-03-01T00:00:00Z").as_deref(),
+            Some("2028-02-29T10:00:00+00:00")
+        );
     }
 
     #[test]

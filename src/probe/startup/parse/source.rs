@@ -66,7 +66,7 @@ impl SourceParser {
         let dated = match &parsed {
             Parsed::Phase(p) => Some(p.ts),
             Parsed::Exit(x) => Some(x.ts),
-            Parsed::Skip(_) => self.matcher.leading_ts(line),
+            Parsed::Skip(_) => self.matcher.leading_ts(line, fallback),
         };
         if let Some(t) = dated.filter(|t| *t != fallback) {
             self.last_ts = Some(self.last_ts.map_or(t, |l| l.max(t)));

@@ -93,7 +93,7 @@ pub(super) fn parse(
     fallback_ts: DateTime<Utc>,
     fallback_level: Option<&str>,
 ) -> Parsed {
-    let ts = m.leading_ts(line).unwrap_or(fallback_ts);
+    let ts = m.leading_ts(line, fallback_ts).unwrap_or(fallback_ts);
     if let Some(code) = exit(line) {
         return Parsed::Exit(StartupExit {
             source: StartupSource::Log,
