@@ -257,6 +257,8 @@ fn last_answer(s: &State, p: &PathJudgement) -> String {
         (Some(st), _, h @ (Health::StartupFailure | Health::Unhealthy)) => {
             format!("HTTP {st} ({})", h.as_str())
         }
+        // A redirect says where it points (the probe's words).
+        (Some(st), Some(e), _) if (300..400).contains(&st) => e.message.clone(),
         (Some(st), _, _) => format!("HTTP {st}"),
         (None, Some(e), _) => e.class.to_string(),
         (None, None, _) => "failed".into(),

@@ -595,6 +595,30 @@ async fn a_200_whose_body_says_down_is_unhealthy() {
     assert_eq!(v["endpoints"][0]["paths"][0]["health"], "unhealthy");
 }
 
+/// FastAPI answers `/health` with 307 → `/health/` when the route was declared with a slash.
+/// Not followed (a second request would have its own steps), and not a bare "HTTP 307": the
+/// reason says where it points, so the fix is in sight.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_says_where_it_points() {
+    init();
+    let redirect = || async {
+        (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, "/health/")],
+        )
+    };
+    let s = serve(Router::new().route("/health", get(redirect))).await;
+    let r = check_endpoint(&s, "1").await;
+    let v = not_a_pass(&r, 2);
+    assert!(
+        any_reason(
+            &v,
+            "backend /health: HTTP 307 → /health/ (a redirect, not followed"
+        ),
+        "{v:#}"
+    );
+}
+
 // ---- logs real services print ----------------------------------------------------------------
 
 #[test]

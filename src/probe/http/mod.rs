@@ -59,7 +59,6 @@ use url::Url;
 use super::{Control, Ctx, Mode};
 use crate::config::Settings;
 use crate::event::{ErrorClass, EventBody, Failure, HttpCheck};
-use crate::probe::conn::classify::failure;
 
 pub use request::{Fetched, fetch};
 
@@ -209,18 +208,7 @@ pub(crate) async fn check_path(
 async fn fetch_path(ctx: &Ctx, p: &HttpParams, base: &str, path: &str) -> Option<Fetched> {
     match join_path(base, path) {
         Ok(url) => fetch(&url, p, &ctx.cancel).await,
-        Err(msg) => Some(Fetched {
-            status: None,
-            latency_ms: 0.0,
-            steps: Default::default(),
-            body: Vec::new(),
-            error: Some(failure(
-                ErrorClass::Other,
-                crate::event::Step::Connect,
-                None,
-                msg,
-            )),
-        }),
+        Err(msg) => Some(request::setup_failed(msg)),
     }
 }
 
@@ -255,7 +243,9 @@ fn to_check(
 ) -> HttpCheck {
     let body = String::from_utf8_lossy(&f.body);
     let ok = f.error.is_none() && f.status.is_some_and(|s| (200..300).contains(&s));
-    let error = f.error.or_else(|| status_failure(f.status));
+    let error = f
+        .error
+        .or_else(|| status_failure(f.status, f.location.as_deref()));
     HttpCheck {
         endpoint: ep.name.clone(),
         url: crate::secret::redact_url(&ep.url),
@@ -278,13 +268,18 @@ fn to_check(
 
 /// A non-2xx answer: the request worked, the service says it is not healthy. No step, as in
 /// the state's fixtures: every step completed.
-fn status_failure(status: Option<u16>) -> Option<Failure> {
+fn status_failure(status: Option<u16>, location: Option<&str>) -> Option<Failure> {
     let s = status.filter(|s| !(200..300).contains(s))?;
+    // A redirect is another request with its own steps: said where it points, not followed.
+    let message = match location {
+        Some(to) => format!("HTTP {s} → {to} (a redirect, not followed: is that the health path?)"),
+        None => format!("HTTP {s}"),
+    };
     Some(Failure {
         class: ErrorClass::HttpStatus,
         step: None,
         sqlstate: None,
-        message: format!("HTTP {s}"),
+        message,
     })
 }
 
@@ -349,10 +344,15 @@ mod tests {
 
     #[test]
     fn only_non_2xx_is_a_status_failure() {
-        assert_eq!(status_failure(Some(200)), None);
-        assert_eq!(status_failure(None), None);
-        let f = status_failure(Some(503));
+        assert_eq!(status_failure(Some(200), None), None);
+        assert_eq!(status_failure(None, None), None);
+        let f = status_failure(Some(503), None);
         assert_eq!(f.as_ref().map(|f| f.class), Some(ErrorClass::HttpStatus));
         assert_eq!(f.map(|f| f.message).as_deref(), Some("HTTP 503"));
+        let f = status_failure(Some(307), Some("/health/"));
+        assert_eq!(
+            f.map(|f| f.message).as_deref(),
+            Some("HTTP 307 → /health/ (a redirect, not followed: is that the health path?)")
+        );
     }
 }

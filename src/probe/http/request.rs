@@ -24,6 +24,8 @@ pub struct Fetched {
     pub steps: HttpSteps,
     /// At most the body limit, never more.
     pub body: Vec<u8>,
+    /// Where a redirect pointed (3xx `Location`), for the person to see: it is not followed.
+    pub location: Option<String>,
     pub error: Option<Failure>,
 }
 
@@ -33,6 +35,7 @@ pub struct Fetched {
 struct Progress {
     headers_at: Option<Instant>,
     status: Option<u16>,
+    location: Option<String>,
     body: Vec<u8>,
     body_end: Option<Instant>,
 }
@@ -63,6 +66,7 @@ pub async fn fetch(url: &Url, p: &HttpParams, cancel: &CancellationToken) -> Opt
         latency_ms: start.elapsed().as_secs_f64() * 1e3,
         steps: steps(start, &seen, &progress),
         body: progress.body,
+        location: progress.location,
         error,
     })
 }
@@ -93,12 +97,13 @@ fn build_client(
         .map_err(|e| format!("HTTP client setup failed: {}", e.without_url()))
 }
 
-fn setup_failed(message: String) -> Fetched {
+pub(super) fn setup_failed(message: String) -> Fetched {
     Fetched {
         status: None,
         latency_ms: 0.0,
         steps: HttpSteps::default(),
         body: Vec::new(),
+        location: None,
         error: Some(failure(ErrorClass::Other, Step::Connect, None, message)),
     }
 }
@@ -114,6 +119,12 @@ async fn exchange(
     let mut resp = client.get(url.clone()).send().await?;
     p.headers_at = Some(Instant::now());
     p.status = Some(resp.status().as_u16());
+    if resp.status().is_redirection() {
+        p.location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|v| crate::secret::excerpt(&String::from_utf8_lossy(v.as_bytes()), 120));
+    }
     while p.body.len() < body_limit {
         let Some(chunk) = resp.chunk().await? else {
             break;
