@@ -238,9 +238,13 @@ impl Default for Health {
 }
 
 /// The WebSocket check (the outage plan: 10 s to connect, 5 s for a reply to the ping).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebSocket {
+    /// What the check sends and takes the first message back as the reply to: the outage
+    /// service answers `{"type":"ping"}`. Empty: a WebSocket protocol ping, whose pong any
+    /// server's WebSocket library sends by itself — for a service that answers no message.
+    pub message: String,
     /// DNS, TCP, TLS and the HTTP upgrade together.
     #[serde(with = "dur")]
     pub connect_timeout: Duration,
@@ -252,6 +256,7 @@ pub struct WebSocket {
 impl Default for WebSocket {
     fn default() -> Self {
         Self {
+            message: r#"{"type":"ping"}"#.into(),
             connect_timeout: Duration::from_secs(10),
             reply_timeout: Duration::from_secs(5),
         }

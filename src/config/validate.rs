@@ -13,6 +13,9 @@ const MAX_TARGETS: u64 = 100;
 
 type Locate<'a> = &'a dyn Fn(&str) -> Source;
 
+/// The WebSocket check's message: a probe, not a payload.
+const MAX_WS_MESSAGE: usize = 4096;
+
 fn fail(at: Locate<'_>, key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::at(at(key), format!("{key}: {}", message.into()))
 }
@@ -96,6 +99,14 @@ fn timeouts(s: &Settings, at: Locate<'_>) -> Result<(), ConfigError> {
     positive(at, "health.interval", s.health.interval)?;
     positive(at, "websocket.connect_timeout", s.websocket.connect_timeout)?;
     positive(at, "websocket.reply_timeout", s.websocket.reply_timeout)?;
+    let chars = s.websocket.message.chars().count();
+    if chars > MAX_WS_MESSAGE {
+        return Err(fail(
+            at,
+            "websocket.message",
+            format!("{chars} characters; at most {MAX_WS_MESSAGE}"),
+        ));
+    }
     positive(at, "history.window", s.history.window)?;
     positive(at, "pool_probe.duration", s.pool_probe.duration)?;
     if let Some(w) = s.pool_probe.warn_wait {

@@ -54,6 +54,8 @@ pub struct WsParams {
     pub close_timeout: Duration,
     /// Between rounds in live mode.
     pub interval: Duration,
+    /// The message sent (`websocket.message`); empty: a protocol ping, its pong the reply.
+    pub message: String,
     /// TLS client configuration to use instead of the built-in one (ring, webpki roots).
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -78,6 +80,7 @@ impl WsParams {
             reply_timeout: s.websocket.reply_timeout,
             close_timeout: Duration::from_secs(1),
             interval: s.health.interval,
+            message: s.websocket.message.clone(),
             tls: None,
         }
     }
@@ -130,7 +133,7 @@ pub async fn check(url: &str, p: &WsParams, cancel: &CancellationToken) -> Optio
     };
     out.connect_ms = Some(ms(start.elapsed()));
     let replied = tokio::select! {
-        r = tokio::time::timeout(p.reply_timeout, ping(&mut ws)) => Some(r),
+        r = tokio::time::timeout(p.reply_timeout, ping(&mut ws, &p.message)) => Some(r),
         () = cancel.cancelled() => None,
     };
     // Cancelled: the close frame still goes out, but a server that does not answer it must not
@@ -147,7 +150,7 @@ pub async fn check(url: &str, p: &WsParams, cancel: &CancellationToken) -> Optio
             out.reply_excerpt = Some(excerpt(&text));
         }
         Ok(Err(f)) => out.error = Some(f),
-        Err(_) => out.error = Some(timeout(Step::Reply, p.reply_timeout)),
+        Err(_) => out.error = Some(no_reply(p)),
     }
     Some(out)
 }
@@ -319,13 +322,31 @@ fn handshake_failure(e: &tungstenite::Error) -> Failure {
     }
 }
 
-/// Sends the ping and waits for the first data message. The time starts before the write, so
-/// it covers what a client of the service would wait.
-async fn ping(ws: &mut Ws) -> Result<(Duration, String), Failure> {
+/// The reply timed out; a service that answers no message can still be checked by its pong.
+fn no_reply(p: &WsParams) -> Failure {
+    let mut f = timeout(Step::Reply, p.reply_timeout);
+    if !p.message.is_empty() {
+        f.message = format!(
+            "{} — a service that answers no such message is checked by a protocol ping with \
+             websocket.message = \"\"",
+            f.message
+        );
+    }
+    f
+}
+
+/// Sends the message (or a protocol ping when it is empty) and waits for the first data
+/// message (or the pong). The time starts before the write, so it covers what a client of the
+/// service would wait.
+async fn ping(ws: &mut Ws, message: &str) -> Result<(Duration, String), Failure> {
     let sent = Instant::now();
-    ws.send(Message::text(PING))
-        .await
-        .map_err(|e| talk_failure(&e))?;
+    let protocol = message.is_empty();
+    let out = if protocol {
+        Message::Ping(PING.as_bytes().to_vec().into())
+    } else {
+        Message::text(message)
+    };
+    ws.send(out).await.map_err(|e| talk_failure(&e))?;
     loop {
         let msg = match ws.next().await {
             Some(Ok(m)) => m,
@@ -343,7 +364,10 @@ async fn ping(ws: &mut Ws) -> Result<(Duration, String), Failure> {
                     .unwrap_or_default();
                 return Err(closed(&format!("the server closed without a reply{why}")));
             }
-            // Pings are answered by tungstenite itself; neither they nor pongs are a reply.
+            Message::Pong(p) if protocol => {
+                return Ok((sent.elapsed(), String::from_utf8_lossy(&p).into_owned()));
+            }
+            // Pings are answered by tungstenite itself; neither they nor stray pongs reply.
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
     }

@@ -1753,6 +1753,7 @@ async fn mid_wait(kind: Kind) -> Mid {
                 // The default: a cancel must not wait it out for a server that never answers.
                 close_timeout: Duration::from_secs(1),
                 interval: long,
+                message: ws::PING.into(),
                 tls: None,
             };
             let task = tokio::spawn(ws::run(ctx, Control::inert(), Mode::Once, p));

@@ -30,6 +30,7 @@ fn params(url: &str) -> WsParams {
         reply_timeout: Duration::from_millis(300),
         close_timeout: Duration::from_secs(1),
         interval: Duration::from_secs(3600),
+        message: PING.into(),
         tls: None,
     }
 }
@@ -133,12 +134,31 @@ async fn a_server_that_never_replies_times_out_in_the_reply_step() {
     assert!(!c.ok);
     assert_eq!(class(&c), Some((ErrorClass::Timeout, Some(Step::Reply))));
     assert!(c.connect_ms.is_some() && c.rtt_ms.is_none(), "{c:?}");
+    let said = c.error.as_ref().map(|e| e.message.as_str()).unwrap_or("");
+    assert!(said.contains(r#"websocket.message = """#), "{said}");
     assert!(took >= limit, "{took:?}");
     // The reply timeout plus a polite close that the server answers at once.
     assert!(took < limit + Duration::from_millis(500), "{took:?}");
     assert!(
         seen.close.load(Ordering::SeqCst),
         "closed politely after the timeout"
+    );
+}
+
+/// A service that answers no message: `websocket.message = ""` sends a protocol ping, and
+/// the pong its WebSocket library sends by itself is the reply.
+#[tokio::test]
+async fn an_empty_message_is_a_protocol_ping_answered_by_its_pong() {
+    let (s, _) = ws_server(false).await;
+    let mut p = params(&ws_url(&s));
+    p.message = String::new();
+    let (c, _) = one(p).await;
+    assert!(c.ok, "{c:?}");
+    assert!(c.rtt_ms.is_some_and(|r| r < 300.0), "{c:?}");
+    assert_eq!(
+        c.reply_excerpt.as_deref(),
+        Some(PING),
+        "the pong echoes the ping's payload"
     );
 }
 

@@ -324,6 +324,7 @@ async fn websocket_credentials_are_sent_as_basic_auth() {
         reply_timeout: Duration::from_secs(5),
         close_timeout: Duration::from_secs(1),
         interval: Duration::from_secs(3600),
+        message: ws::PING.into(),
         tls: None,
     };
     let c = ws::check(&url, &p, &CancellationToken::new())
