@@ -317,4 +317,28 @@ mod tests {
             "{text}"
         );
     }
+
+    /// The pool probe's newest run: 40 acquired, 7 acquire timeouts at 45 s, judged a failure.
+    #[test]
+    fn the_newest_pool_run_is_gauged_as_judged() {
+        let m = Metrics::new();
+        let s = build(staging_config(), &pool_timeouts_beneath_capacity());
+        let j = s.judge(None);
+        let text = m.render(&s, &j, 0);
+        for line in [
+            "connscope_pool_verdict 2",
+            "connscope_pool_running 0",
+            "connscope_pool_acquisitions 40",
+            "connscope_pool_acquire_timeouts 7",
+            "connscope_pool_errors 0",
+            "connscope_pool_acquire_wait_p95_seconds 45",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        let none = m.render(&build(staging_config(), &outage()), &j, 0);
+        assert!(
+            !none.contains("connscope_pool_"),
+            "no pool run, no pool gauges"
+        );
+    }
 }

@@ -80,6 +80,55 @@ pub(super) fn gauges(r: &Registry, s: &State, j: &Judgement, clients: usize) {
     endpoint_gauges(r, s, j);
     startup_gauges(r, j);
     capacity_gauges(r, s);
+    pool_gauges(r, s, j);
+}
+
+/// The newest pool run (`--only pool`, `[pool_probe]`): what the service's pool would feel.
+/// Gauges, not counters: each run starts from nothing.
+fn pool_gauges(r: &Registry, s: &State, j: &Judgement) {
+    let (Some(run), Some(judged)) = (s.pool.last.as_ref(), j.pool.as_ref()) else {
+        return;
+    };
+    let t = &run.totals;
+    gauge(
+        r,
+        "connscope_pool_verdict",
+        "The judge's verdict on the newest pool run: 0 pass, 1 warn, 2 fail.",
+        f64::from(judged.verdict.exit_code().code()),
+    );
+    gauge(
+        r,
+        "connscope_pool_running",
+        "1 while the pool probe's run goes on.",
+        flag(run.running()),
+    );
+    for (name, help, v) in [
+        (
+            "connscope_pool_acquisitions",
+            "Acquires that returned a connection in the newest pool run.",
+            t.acquisitions,
+        ),
+        (
+            "connscope_pool_acquire_timeouts",
+            "Acquires that gave up after the acquire timeout in the newest pool run.",
+            t.timeouts,
+        ),
+        (
+            "connscope_pool_errors",
+            "Other acquire or query failures in the newest pool run.",
+            t.errors_total(),
+        ),
+    ] {
+        gauge(r, name, help, v as f64);
+    }
+    if let Some(p95) = t.wait_p95_ms {
+        gauge(
+            r,
+            "connscope_pool_acquire_wait_p95_seconds",
+            "95th percentile of acquire waits in the newest pool run.",
+            p95 / 1000.0,
+        );
+    }
 }
 
 fn db_gauges(r: &Registry, s: &State, j: &Judgement) {
