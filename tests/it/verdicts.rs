@@ -40,6 +40,22 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
     fault_bin::run(args, env, LIMIT)
 }
 
+/// `check --env staging --only startup --startup-log LOG --format json`, then `extra`.
+fn check_startup_log(log: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let args = [
+        "check",
+        "--env",
+        "staging",
+        "--only",
+        "startup",
+        "--startup-log",
+        log,
+        "--format",
+        "json",
+    ];
+    run(&[&args[..], extra].concat(), env)
+}
+
 fn reasons(v: &Value) -> Vec<String> {
     v["reasons"]
         .as_array()
@@ -108,21 +124,7 @@ fn a_restart_loop_fails_while_the_newest_run_is_back_in_phase_3() {
 #[test]
 fn a_phase_that_never_ends_is_stalled() {
     let log = corpus("hung_phase.jsonl");
-    let r = run(
-        &[
-            "check",
-            "--env",
-            "staging",
-            "--only",
-            "startup",
-            "--startup-log",
-            &log,
-            "--format",
-            "json",
-        ],
-        &[],
-    );
-    let v = not_a_pass(&r, 2);
+    let v = not_a_pass(&check_startup_log(&log, &[], &[]), 2);
     let phase3 = &v["startup"]["phases"][2];
     assert_eq!(phase3["verdict"], "stalled", "{phase3}");
     // Aged to the run's end by the wall clock: the log's last line is more than a day old.
@@ -141,12 +143,8 @@ fn a_phase_that_never_ends_is_stalled() {
 fn a_zone_less_log_is_read_in_the_zone_it_was_written_in() {
     let dir = tempfile::tempdir().expect("tmp");
     let west_log = python_log_begun_30s_ago(dir.path(), "west.log", -5);
-    let check = |log: &str, extra: &[&str], env: &[(&str, &str)]| {
-        let mut args = vec!["check", "--env", "staging", "--only", "startup"];
-        args.extend(["--startup-log", log, "--format", "json"]);
-        args.extend(extra);
-        run(&args, env).json()
-    };
+    let check =
+        |log: &str, extra: &[&str], env: &[(&str, &str)]| check_startup_log(log, extra, env).json();
     let phase3 = |extra: &[&str], env: &[(&str, &str)]| {
         check(&west_log, extra, env)["startup"]["phases"][2].clone()
     };
@@ -624,20 +622,7 @@ async fn a_redirect_says_where_it_points() {
 #[test]
 fn a_fastapi_services_log_is_understood_without_configuration() {
     let log = corpus("fastapi_uvicorn.log");
-    let r = run(
-        &[
-            "check",
-            "--env",
-            "staging",
-            "--only",
-            "startup",
-            "--startup-log",
-            &log,
-            "--format",
-            "json",
-        ],
-        &[],
-    );
+    let r = check_startup_log(&log, &[], &[]);
     let v = not_a_pass(&r, 2);
     let verdicts: Vec<&str> = v["startup"]["phases"]
         .as_array()
@@ -672,18 +657,7 @@ fn a_systemd_journal_shows_the_exit_and_the_restart_loop() {
     let re = regex::Regex::new(r"(?m)^2026-11-29T(\d\d:\d\d:\d\d)\+0000").expect("valid");
     std::fs::write(&short, re.replace_all(&text, "Nov 29 $1").as_ref()).expect("write");
     for log in [iso, short.display().to_string()] {
-        let args = [
-            "check",
-            "--env",
-            "staging",
-            "--only",
-            "startup",
-            "--startup-log",
-            &log,
-            "--format",
-            "json",
-        ];
-        let v = not_a_pass(&run(&args, &[]), 2);
+        let v = not_a_pass(&check_startup_log(&log, &[], &[]), 2);
         let st = &v["startup"];
         assert_eq!(st["runs"], 2, "{log}: {st:#}");
         assert_eq!(st["exit_code"], 3, "{log}: {st:#}");
@@ -704,18 +678,7 @@ fn a_systemd_journal_shows_the_exit_and_the_restart_loop() {
 #[test]
 fn a_gunicorn_log_is_timed_by_its_own_timestamps() {
     let log = corpus("gunicorn_uvicorn_workers.log");
-    let args = [
-        "check",
-        "--env",
-        "staging",
-        "--only",
-        "startup",
-        "--startup-log",
-        &log,
-        "--format",
-        "json",
-    ];
-    let v = not_a_pass(&run(&args, &[]), 2);
+    let v = not_a_pass(&check_startup_log(&log, &[], &[]), 2);
     let p = &v["startup"]["phases"];
     assert_eq!(p[2]["verdict"], "failed", "{p}");
     assert_eq!(p[2]["duration_s"], 75.0, "{p}");
