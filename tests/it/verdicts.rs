@@ -40,9 +40,9 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
     fault_bin::run(args, env, LIMIT)
 }
 
-/// `check --env staging --only startup --startup-log LOG --format json`, then `extra`.
-fn check_startup_log(log: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
-    let args = [
+/// `check --env staging --only startup --startup-log LOG`.
+fn startup_check_args(log: &str) -> [&str; 7] {
+    [
         "check",
         "--env",
         "staging",
@@ -50,10 +50,13 @@ fn check_startup_log(log: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
         "startup",
         "--startup-log",
         log,
-        "--format",
-        "json",
-    ];
-    run(&[&args[..], extra].concat(), env)
+    ]
+}
+
+/// `check --env staging --only startup --startup-log LOG --format json`, then `extra`.
+fn check_startup_log(log: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let args = startup_check_args(log);
+    run(&[&args[..], &["--format", "json"], extra].concat(), env)
 }
 
 fn reasons(v: &Value) -> Vec<String> {
@@ -85,17 +88,7 @@ fn not_a_pass(r: &Run, code: i32) -> Value {
 #[test]
 fn a_restart_loop_fails_while_the_newest_run_is_back_in_phase_3() {
     let log = corpus("restart_loop.log");
-    let args = [
-        "check",
-        "--env",
-        "staging",
-        "--only",
-        "startup",
-        "--startup-log",
-        &log,
-    ];
-    let r = run(&[&args[..], &["--format", "json"]].concat(), &[]);
-    let v = not_a_pass(&r, 2);
+    let v = not_a_pass(&check_startup_log(&log, &[], &[]), 2);
     assert_eq!(v["verdict"], "fail");
     assert!(
         any_reason(&v, "startup: restart loop — 1 failed run"),
@@ -112,7 +105,7 @@ fn a_restart_loop_fails_while_the_newest_run_is_back_in_phase_3() {
         .map(|f| f.iter().filter_map(|x| x["rule"].as_str()).collect())
         .unwrap_or_default();
     assert!(rules.contains(&"outage_signature"), "{rules:?}");
-    let text = run(&args, &[]);
+    let text = run(&startup_check_args(&log), &[]);
     assert_eq!(text.code, Some(2));
     assert!(
         text.stdout.contains("\nVerdict: FAIL (exit 2)\n"),
