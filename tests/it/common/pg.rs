@@ -160,45 +160,57 @@ impl TempPg {
     }
 
     /// Waits (bounded, 10 s) until the server has no client backend at all; the count left.
-    /// Read from /proc (the postmaster's children by their process titles), not by querying:
-    /// a query is a session of its own, and the backend of a psql that has just exited
-    /// lingers for a moment — long enough, on a loaded machine, to take a slot from the next
-    /// thing the test measures.
     pub fn wait_no_clients(&self) -> usize {
+        let mut left = self.client_backends();
+        super::wait_until(Duration::from_secs(10), || {
+            left = self.client_backends();
+            left == 0
+        });
+        left
+    }
+
+    /// Waits (bounded by `limit`) until at least `n` client backends run; the count seen.
+    /// Counts without a session of its own, for a test where the measured tool reads how many
+    /// slots are in use: a polling psql would take one and change what it sees.
+    pub fn wait_clients_at_least(&self, n: usize, limit: Duration) -> usize {
+        let mut seen = 0;
+        super::wait_until(limit, || {
+            seen = self.client_backends();
+            seen >= n
+        });
+        seen
+    }
+
+    /// The client backends running now, read from /proc (the postmaster's children by their
+    /// process titles), not by querying: a query is a session of its own, and the backend of
+    /// a psql that has just exited lingers for a moment — long enough, on a loaded machine,
+    /// to take a slot from the next thing the test measures.
+    fn client_backends(&self) -> usize {
         let pid_file = self.dir.path().join("data").join("postmaster.pid");
         let postmaster: u32 = std::fs::read_to_string(pid_file)
             .ok()
             .and_then(|t| t.lines().next().and_then(|l| l.trim().parse().ok()))
             .expect("postmaster.pid names the server");
-        let clients = || {
-            let Ok(procs) = std::fs::read_dir("/proc") else {
-                return usize::MAX;
-            };
-            procs
-                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-                .filter(|pid| {
-                    let stat =
-                        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                    let ppid = stat.rsplit_once(')').and_then(|(_, rest)| {
-                        rest.split_whitespace()
-                            .nth(1)
-                            .and_then(|p| p.parse::<u32>().ok())
-                    });
-                    ppid == Some(postmaster)
-                })
-                .filter(|pid| {
-                    let title = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                    let title = String::from_utf8_lossy(&title);
-                    title.contains('(') || title.contains("[local]")
-                })
-                .count()
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return usize::MAX;
         };
-        let mut left = clients();
-        super::wait_until(Duration::from_secs(10), || {
-            left = clients();
-            left == 0
-        });
-        left
+        procs
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let ppid = stat.rsplit_once(')').and_then(|(_, rest)| {
+                    rest.split_whitespace()
+                        .nth(1)
+                        .and_then(|p| p.parse::<u32>().ok())
+                });
+                ppid == Some(postmaster)
+            })
+            .filter(|pid| {
+                let title = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let title = String::from_utf8_lossy(&title);
+                title.contains('(') || title.contains("[local]")
+            })
+            .count()
     }
 
     /// Waits (bounded, 10 s) until exactly `n` sessions of `app` are open; the count seen.
