@@ -75,11 +75,15 @@ impl TempPg {
         Self::start_with(PgOptions::default())
     }
 
+    /// Returns once the set-up's own psql sessions have left too: a backend that lingers
+    /// would take a slot from what a test with few slots measures.
     pub fn start_with(o: PgOptions) -> Self {
-        Self::wrap(ok(
+        let pg = Self::wrap(ok(
             PgCluster::create(&pg_bin(), &o),
             "postgres did not start",
-        ))
+        ));
+        pg.wait_no_clients();
+        pg
     }
 
     fn wrap(cluster: PgCluster) -> Self {
