@@ -233,6 +233,11 @@ async fn too_many_connections_with_the_slots_really_held() {
     for s in held {
         s.close().await;
     }
+    assert_eq!(
+        pg.wait_no_clients(),
+        0,
+        "the closed sessions' backends have left"
+    );
     let a = attempt_once(
         10,
         &db_params(&pg.url("app", "app"), Duration::from_secs(5)),

@@ -461,6 +461,7 @@ async fn connection_limits_and_reserved_slots_refuse_alike() {
         ..PgOptions::default()
     });
     pg.psql("CREATE ROLE limited LOGIN CONNECTION LIMIT 1");
+    pg.wait_no_clients();
     let h = home();
     let url = |user: &str| {
         format!(
@@ -480,6 +481,8 @@ async fn connection_limits_and_reserved_slots_refuse_alike() {
         too_many,
     )
     .await;
+    // The refused backends leave before the slots are counted on.
+    pg.wait_clients_at_most(1);
     // Two more ordinary sessions fill the 3 ordinary slots; the last one is reserved.
     let mut more = Vec::new();
     for _ in 0..2 {
@@ -500,6 +503,7 @@ async fn connection_limits_and_reserved_slots_refuse_alike() {
         reserved,
     )
     .await;
+    pg.wait_clients_at_most(3);
     P.agree_ok(&url("postgres"), h.path(), &[]).await;
     for s in more.into_iter().chain([held]) {
         s.close().await;
