@@ -94,7 +94,7 @@ pub(super) fn reasons(s: &State, j: &Judgement) -> (Verdict, Vec<String>, usize)
         r.add(
             Verdict::Warn,
             format!(
-                "target missed: {} (actual {})",
+                "target missed: {} — actual {}",
                 t.target,
                 t.actual.as_deref().unwrap_or("—")
             ),

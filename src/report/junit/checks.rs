@@ -31,7 +31,7 @@ fn target_case(name: &str, t: Option<&TargetCheck>, no_data: &str) -> Case {
         Some(true) => Outcome::Passed,
         Some(false) => failed(
             format!(
-                "missed: {} (actual {})",
+                "missed: {} — actual {}",
                 t.target,
                 actual.as_deref().unwrap_or("—")
             ),

@@ -108,7 +108,7 @@ fn the_outage_fails_integration_and_e2e_but_not_configuration() {
         .and_then(|f| f.attribute("message"));
     assert_eq!(
         msg,
-        Some("missed: > 90 % connection success rate (actual 0 % (last 5))")
+        Some("missed: > 90 % connection success rate — actual 0 % (last 5)")
     );
     assert_eq!(
         outcome(case(int, "database timeout-violation rate")),
