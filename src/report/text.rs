@@ -209,7 +209,7 @@ fn capacity(o: &mut String, c: &Capacity) {
     };
     let _ = writeln!(
         o,
-        "\nCapacity test: {} of {} connections held {:.1} s{cap}",
+        "\nCapacity test: {} of {} connections attempted, each to be held {:.1} s{cap}",
         c.attempted,
         st.planned,
         st.hold_ms / 1000.0

@@ -84,7 +84,7 @@ impl CapacityState {
             Level::Info,
             "capacity",
             format!(
-                "capacity test: {} connections held {:.1} s{capped}{forced}",
+                "capacity test started: {} connections, each to be held {:.1} s{capped}{forced}",
                 s.planned,
                 s.hold_ms / 1000.0
             ),

@@ -421,8 +421,9 @@ pub(super) fn capacity(o: &mut String, c: &Capacity) {
     };
     let _ = writeln!(
         o,
-        "{} connections held {:.1} s, {cap}; {state}.\n",
+        "{} of {} connections attempted, each to be held {:.1} s, {cap}; {state}.\n",
         c.attempted,
+        st.planned,
         st.hold_ms / 1000.0
     );
     let unknown = |v: Option<u32>| v.map_or("unknown".into(), |v| v.to_string());
