@@ -229,9 +229,11 @@ fn a_server_restarting_mid_run_shows_57p03_beneath() {
     }
     // The fault lasts a few acquire timeouts, then the server stops and starts again.
     std::thread::sleep(Duration::from_millis(2500));
+    // Stopped while the blocker still holds its session: let go first, the smart shutdown
+    // would complete on its own and race the stop.
+    pg.stop();
     let _ = blocker.kill();
     let _ = blocker.wait();
-    pg.stop();
     pg.start_again();
     let (code, out, err) = wait_output(g, LIMIT);
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));

@@ -260,9 +260,23 @@ impl TempPg {
         );
     }
 
-    /// See `PgCluster::hold_session`.
+    /// See `PgCluster::hold_session`; returns once the session is open, so a test that goes on
+    /// to shut the server down never races a psql still connecting (then refused, it would
+    /// hold nothing, and a smart shutdown would complete at once).
     pub fn hold_session(&self, secs: u32) -> std::process::Child {
-        ok(self.cluster.hold_session(secs), "psql holding a session")
+        let mut child = ok(self.cluster.hold_session(secs), "psql holding a session");
+        let open = super::wait_until(Duration::from_secs(20), || {
+            self.psql(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE query LIKE 'SELECT pg_sleep(%' AND pid <> pg_backend_pid()",
+            ) == "1"
+        });
+        if !open {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("psql never opened the session it should hold");
+        }
+        child
     }
 }
 
