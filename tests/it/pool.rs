@@ -139,11 +139,14 @@ fn fewer_slots_than_the_pool_means_acquire_timeouts_with_53300_beneath() {
     assert_eq!(pg.wait_sessions_gone(APP), 0);
 
     // Forced to the service's 15 on an 8-slot server: sqlx retries 53300 until it times out.
+    // Each borrower holds its connection a while, so more than 8 are wanted at once however
+    // the machine schedules them (with no hold, a starved client can keep 18 borrowers busy
+    // on fewer connections and never ask for a ninth).
     let dir = tempfile::tempdir().expect("tmp");
     let rec = dir.path().join("pool.jsonl");
     let rec_s = rec.to_str().expect("utf-8");
     let mut forced = flags.to_vec();
-    forced.extend(["--force", "--record", rec_s]);
+    forced.extend(["--pool-hold", "100ms", "--force", "--record", rec_s]);
     let (r, v) = check(&url, &forced, &env);
     let p = &v["pool"];
     assert_eq!(
