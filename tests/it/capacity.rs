@@ -240,7 +240,7 @@ fn on_a_20_slot_server_ordinary_and_superuser_logins_still_get_in() {
         .expect("run");
     let mut child = child;
     // Counted from /proc: a polling psql would hold a slot the check's headroom then counts.
-    let held = pg.wait_clients_at_least(13, Duration::from_secs(30)) >= 13;
+    let held = pg.wait_clients(Duration::from_secs(30), |n| n >= 13) >= 13;
     if !held {
         let _ = child.kill();
         let out = child.wait_with_output().expect("wait");

@@ -482,7 +482,7 @@ async fn connection_limits_and_reserved_slots_refuse_alike() {
     )
     .await;
     // The refused backends leave before the slots are counted on.
-    pg.wait_clients_at_most(1);
+    pg.wait_clients(T, |n| n <= 1);
     // Two more ordinary sessions fill the 3 ordinary slots; the last one is reserved.
     let mut more = Vec::new();
     for _ in 0..2 {
@@ -503,7 +503,7 @@ async fn connection_limits_and_reserved_slots_refuse_alike() {
         reserved,
     )
     .await;
-    pg.wait_clients_at_most(3);
+    pg.wait_clients(T, |n| n <= 3);
     P.agree_ok(&url("postgres"), h.path(), &[]).await;
     for s in more.into_iter().chain([held]) {
         s.close().await;

@@ -165,29 +165,19 @@ impl TempPg {
 
     /// Waits (bounded, 10 s) until the server has no client backend at all; the count left.
     pub fn wait_no_clients(&self) -> usize {
-        self.wait_clients_at_most(0)
+        self.wait_clients(Duration::from_secs(10), |n| n == 0)
     }
 
-    /// Waits (bounded, 10 s) until at most `n` client backends run; the count left. A backend
-    /// outlives its client for a moment — one that was refused or closed too — and on a server
-    /// with few slots that moment can refuse the next connection.
-    pub fn wait_clients_at_most(&self, n: usize) -> usize {
-        let mut left = self.client_backends();
-        super::wait_until(Duration::from_secs(10), || {
-            left = self.client_backends();
-            left <= n
-        });
-        left
-    }
-
-    /// Waits (bounded by `limit`) until at least `n` client backends run; the count seen.
-    /// Counts without a session of its own, for a test where the measured tool reads how many
-    /// slots are in use: a polling psql would take one and change what it sees.
-    pub fn wait_clients_at_least(&self, n: usize, limit: Duration) -> usize {
-        let mut seen = 0;
+    /// Waits (bounded by `limit`) until the number of client backends is one `want`s; the
+    /// count last seen. Counted without a session of its own: a polling psql would take a
+    /// slot, and change what a tool that reads the slots in use then sees. And a backend
+    /// outlives its client for a moment (one that was refused or closed too): on a server with
+    /// few slots, that moment can refuse the next connection.
+    pub fn wait_clients(&self, limit: Duration, want: impl Fn(usize) -> bool) -> usize {
+        let mut seen = self.client_backends();
         super::wait_until(limit, || {
             seen = self.client_backends();
-            seen >= n
+            want(seen)
         });
         seen
     }
