@@ -129,7 +129,10 @@ impl CapacityState {
             return;
         };
         run.finished = Some((at, f.clone()));
-        let level = if run.capacity_errors > 0 || f.aborted {
+        // Nothing connected is the failure the verdict names, so the log says it as one.
+        let level = if run.attempted > 0 && run.succeeded == 0 && !run.cancelled() {
+            Level::Error
+        } else if run.capacity_errors > 0 || f.aborted {
             Level::Warn
         } else {
             Level::Info

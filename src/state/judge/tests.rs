@@ -189,6 +189,16 @@ fn a_capacity_test_where_nothing_connected_is_history_once_the_database_answers(
         j.reasons
     );
     assert_eq!(j.capacity.as_ref().map(|c| c.past), Some(false));
+    let done = s
+        .log
+        .entries()
+        .find(|e| e.text.starts_with("capacity test done"))
+        .expect("logged");
+    assert_eq!(
+        done.level,
+        crate::state::event_log::Level::Error,
+        "the failure the verdict names is an error in the log too"
+    );
 
     ev.push((60.0, ok(2)));
     let s = build(staging_config(), &ev);
