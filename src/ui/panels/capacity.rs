@@ -124,7 +124,7 @@ fn cap(run: &CapacityRun, view: &View) -> Vec<Span<'static>> {
     let s = &run.started;
     let mut cap = vec![
         Span::styled(
-            format!("opened {} of {} · cap ", s.planned, s.requested),
+            format!("tried {} of {} · cap ", s.planned, s.requested),
             p.muted,
         ),
         Span::styled(s.cap.to_string(), p.text),
